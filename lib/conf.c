@@ -1,0 +1,607 @@
+/* conf.c -- read and check the INI configuration file with inih */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "conf.h"
+
+#ifndef MIAS_SYSCONFDIR
+#define MIAS_SYSCONFDIR "/etc"
+#endif
+
+/* Parser state: inih reads line by line through conf_reader(), which lets
+ * us know the line of every key without inih's optional line-number ABI. */
+struct conf_parse {
+	struct mias_conf *cp_conf;
+	FILE		*cp_fp;
+	int		 cp_line;
+	int		 cp_err_line;	/* first error, 0 when none */
+	char		*cp_err;
+	size_t		 cp_errlen;
+	int		 cp_seen_state_dir;
+	int		 cp_seen_key_file;
+	char		**cp_keys;	/* "section\nname" of every key seen */
+	size_t		 cp_keys_n;
+	int		 cp_engine_line[CONF_STUDY_TYPES];
+};
+
+enum conf_kind {
+	CK_STRING,	/* non-empty string */
+	CK_OPTSTRING,	/* may be empty (stored as NULL) */
+	CK_SIZE,	/* positive integer, bytes */
+	CK_UINT,	/* positive integer */
+	CK_SECONDS,	/* duration */
+	CK_BOOL,
+	CK_URL,		/* http(s)://... without trailing slash */
+	CK_HOSTS,	/* comma-separated list */
+	CK_RETRY,	/* comma-separated durations */
+	CK_SIGVER,	/* 1 or 4 */
+	CK__MAX
+};
+
+const char *
+conf_default_path(void)
+{
+	return MIAS_SYSCONFDIR "/mias/mias.conf";
+}
+
+static void
+conf_error(struct conf_parse *cp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+conf_error(struct conf_parse *cp, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	if (cp->cp_err_line != 0)
+		return;		/* keep the first */
+	cp->cp_err_line = cp->cp_line;
+	n = snprintf(cp->cp_err, cp->cp_errlen, "%s:%d: ",
+	    cp->cp_conf->c_path, cp->cp_line);
+	if (n < 0 || (size_t)n >= cp->cp_errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(cp->cp_err + n, cp->cp_errlen - n, fmt, ap);
+	va_end(ap);
+}
+
+int
+conf_duration(const char *s, unsigned *secs)
+{
+	char		*end;
+	unsigned long	 v, mul = 1;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (*end) {
+	case 's':
+		end++;
+		break;
+	case 'm':
+		mul = 60;
+		end++;
+		break;
+	case 'h':
+		mul = 3600;
+		end++;
+		break;
+	case 'd':
+		mul = 86400;
+		end++;
+		break;
+	default:
+		break;
+	}
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end != '\0' || v > UINT_MAX / mul)
+		return -1;
+	*secs = (unsigned)(v * mul);
+	return 0;
+}
+
+static int
+conf_number(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char			*end;
+	unsigned long long	 v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Split a comma-separated list into a NULL-free array of trimmed words. */
+static int
+conf_split(const char *s, char ***out, size_t *outn)
+{
+	char	*copy, *p, *word, **v = NULL, **nv;
+	size_t	 n = 0;
+	int	 rc = -1;
+
+	if ((copy = strdup(s)) == NULL)
+		return -1;
+	for (p = copy; (word = strsep(&p, ",")) != NULL; ) {
+		char *e;
+
+		while (isspace((unsigned char)*word))
+			word++;
+		e = word + strlen(word);
+		while (e > word && isspace((unsigned char)e[-1]))
+			*--e = '\0';
+		if (*word == '\0')
+			continue;
+		if ((nv = reallocarray(v, n + 1, sizeof(*v))) == NULL)
+			goto out;
+		v = nv;
+		if ((v[n] = strdup(word)) == NULL)
+			goto out;
+		n++;
+	}
+	*out = v;
+	*outn = n;
+	v = NULL;
+	n = 0;
+	rc = 0;
+out:
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+	free(copy);
+	return rc;
+}
+
+static void
+conf_strv_free(char **v, size_t n)
+{
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+}
+
+static int
+conf_set_string(char **dst, const char *value, int may_be_empty)
+{
+	char *s;
+
+	if (*value == '\0' && may_be_empty) {
+		free(*dst);
+		*dst = NULL;
+		return 0;
+	}
+	if ((s = strdup(value)) == NULL)
+		return -1;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+/* Returns NULL when value is acceptable for kind, else why not. */
+static const char *
+conf_check(enum conf_kind kind, const char *value)
+{
+	unsigned long long	 n;
+	unsigned		 secs;
+
+	switch (kind) {
+	case CK_STRING:
+		return *value == '\0' ? "must not be empty" : NULL;
+	case CK_OPTSTRING:
+	case CK_HOSTS:
+		return NULL;
+	case CK_SIZE:
+		return conf_number(value, 1ULL << 31, &n) ?
+		    "must be a number of bytes between 1 and 2147483648" : NULL;
+	case CK_UINT:
+		return conf_number(value, 100000, &n) ?
+		    "must be a whole number between 1 and 100000" : NULL;
+	case CK_SECONDS:
+		return conf_duration(value, &secs) || secs == 0 ?
+		    "must be a duration such as 30, 30s, 5m or 2h" : NULL;
+	case CK_BOOL:
+		return strcmp(value, "yes") && strcmp(value, "no") &&
+		    strcmp(value, "true") && strcmp(value, "false") &&
+		    strcmp(value, "1") && strcmp(value, "0") ?
+		    "must be yes or no" : NULL;
+	case CK_URL:
+		if (*value == '\0')
+			return NULL;
+		if (strncmp(value, "http://", 7) &&
+		    strncmp(value, "https://", 8))
+			return "must be an http:// or https:// URL";
+		if (strchr(value, ' ') != NULL)
+			return "must not contain spaces";
+		if (strstr(value, "://")[3] == '\0' ||
+		    strstr(value, "://")[3] == '/')
+			return "must name a host";
+		return NULL;
+	case CK_RETRY:
+		return NULL;	/* checked when split */
+	case CK_SIGVER:
+		return strcmp(value, "1") && strcmp(value, "4") ?
+		    "must be 1 or 4" : NULL;
+	case CK__MAX:
+		break;
+	}
+	return "internal error";
+}
+
+static int
+conf_bool(const char *v)
+{
+	return !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1");
+}
+
+static int
+conf_engine_key(struct conf_parse *cp, struct conf_engine *ce,
+    const char *name, const char *value)
+{
+	enum conf_kind	 kind;
+	const char	*why;
+
+	if (!strcmp(name, "url"))
+		kind = CK_URL;
+	else if (!strcmp(name, "command") || !strcmp(name, "namespace") ||
+	    !strcmp(name, "token"))
+		kind = CK_OPTSTRING;
+	else if (!strcmp(name, "analysis"))
+		kind = CK_STRING;
+	else if (!strcmp(name, "timeout"))
+		kind = CK_SECONDS;
+	else if (!strcmp(name, "concurrency"))
+		kind = CK_UINT;
+	else {
+		conf_error(cp, "unknown key '%s' in an [engine.N] section",
+		    name);
+		return 0;
+	}
+	if ((why = conf_check(kind, value)) != NULL) {
+		conf_error(cp, "%s %s", name, why);
+		return 0;
+	}
+	ce->ce_configured = 1;
+	if (!strcmp(name, "url"))
+		return conf_set_string(&ce->ce_url, value, 1) == 0;
+	if (!strcmp(name, "command"))
+		return conf_set_string(&ce->ce_command, value, 1) == 0;
+	if (!strcmp(name, "namespace"))
+		return conf_set_string(&ce->ce_namespace, value, 1) == 0;
+	if (!strcmp(name, "token"))
+		return conf_set_string(&ce->ce_token, value, 1) == 0;
+	if (!strcmp(name, "analysis"))
+		return conf_set_string(&ce->ce_analysis, value, 0) == 0;
+	if (!strcmp(name, "timeout"))
+		return conf_duration(value, &ce->ce_timeout) == 0;
+	ce->ce_concurrency = (unsigned)strtoul(value, NULL, 10);
+	return 1;
+}
+
+/* 1 (and an error) when [section] name was set before. */
+static int
+conf_seen(struct conf_parse *cp, const char *section, const char *name)
+{
+	char	*id, **v;
+	size_t	 i;
+
+	if (asprintf(&id, "%s\n%s", section, name) == -1)
+		return 1;
+	for (i = 0; i < cp->cp_keys_n; i++)
+		if (strcmp(cp->cp_keys[i], id) == 0) {
+			free(id);
+			conf_error(cp, "[%s] %s is set twice (an indented line "
+			    "continues the previous value: join it into one "
+			    "line)", section, name);
+			return 1;
+		}
+	if ((v = reallocarray(cp->cp_keys, cp->cp_keys_n + 1,
+	    sizeof(*v))) == NULL) {
+		free(id);
+		return 1;
+	}
+	cp->cp_keys = v;
+	cp->cp_keys[cp->cp_keys_n++] = id;
+	return 0;
+}
+
+static int
+conf_handler(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct conf_parse	*cp = arg;
+	struct mias_conf	*c = cp->cp_conf;
+	const char		*why;
+	unsigned long long	 n;
+
+	/*
+	 * inih hands an indented line to us again as more of the previous
+	 * key: refuse it, and any key given twice, rather than silently
+	 * keep only one of the values.
+	 */
+	if (conf_seen(cp, section, name))
+		return 0;
+
+#define KEY(s, k)	(!strcmp(section, (s)) && !strcmp(name, (k)))
+#define CHECK(kind)	do {						\
+		if ((why = conf_check((kind), value)) != NULL) {	\
+			conf_error(cp, "[%s] %s %s", section, name, why); \
+			return 0;					\
+		}							\
+	} while (0)
+
+	if (KEY("server", "state_dir")) {
+		CHECK(CK_STRING);
+		cp->cp_seen_state_dir = 1;
+		return conf_set_string(&c->c_state_dir, value, 0) == 0;
+	}
+	if (KEY("server", "key_file")) {
+		CHECK(CK_STRING);
+		cp->cp_seen_key_file = 1;
+		return conf_set_string(&c->c_key_file, value, 0) == 0;
+	}
+	if (KEY("server", "public_url")) {
+		CHECK(CK_URL);
+		if (conf_set_string(&c->c_public_url, value, 1))
+			return 0;
+		/* one slash between base and path, whatever was written */
+		if (c->c_public_url != NULL) {
+			size_t l = strlen(c->c_public_url);
+			while (l > 0 && c->c_public_url[l - 1] == '/')
+				c->c_public_url[--l] = '\0';
+		}
+		return 1;
+	}
+	if (KEY("server", "max_body_bytes")) {
+		CHECK(CK_SIZE);
+		conf_number(value, 1ULL << 31, &n);
+		c->c_max_body_bytes = (size_t)n;
+		return 1;
+	}
+	if (KEY("dispatcher", "concurrency")) {
+		CHECK(CK_UINT);
+		c->c_concurrency = (unsigned)strtoul(value, NULL, 10);
+		return 1;
+	}
+	if (KEY("dispatcher", "callback_timeout")) {
+		CHECK(CK_SECONDS);
+		return conf_duration(value, &c->c_callback_timeout) == 0;
+	}
+	if (KEY("dispatcher", "retry_schedule")) {
+		char	**v;
+		size_t	  vn, i;
+
+		if (conf_split(value, &v, &vn))
+			return 0;
+		if (vn > CONF_RETRY_MAX) {
+			conf_strv_free(v, vn);
+			conf_error(cp, "[dispatcher] retry_schedule has more "
+			    "than %d steps", CONF_RETRY_MAX);
+			return 0;
+		}
+		for (i = 0; i < vn; i++)
+			if (conf_duration(v[i], &c->c_retry[i])) {
+				conf_error(cp, "[dispatcher] retry_schedule: "
+				    "'%s' is not a duration such as 5s, 5m "
+				    "or 2h", v[i]);
+				conf_strv_free(v, vn);
+				return 0;
+			}
+		c->c_retry_n = vn;
+		conf_strv_free(v, vn);
+		return 1;
+	}
+	if (KEY("egress", "allow_private")) {
+		CHECK(CK_BOOL);
+		c->c_egress.ep_allow_private = conf_bool(value);
+		return 1;
+	}
+	if (KEY("egress", "allow_hosts")) {
+		conf_strv_free(c->c_egress.ep_allow_hosts,
+		    c->c_egress.ep_allow_hosts_n);
+		c->c_egress.ep_allow_hosts = NULL;
+		c->c_egress.ep_allow_hosts_n = 0;
+		return conf_split(value, &c->c_egress.ep_allow_hosts,
+		    &c->c_egress.ep_allow_hosts_n) == 0;
+	}
+	if (KEY("oss", "signature_version")) {
+		CHECK(CK_SIGVER);
+		c->c_oss_sigver = atoi(value);
+		return 1;
+	}
+	if (!strncmp(section, "engine.", 7)) {
+		const char	*p = section + 7;
+
+		if (p[0] < '1' || p[0] > '0' + CONF_STUDY_TYPES ||
+		    p[1] != '\0') {
+			conf_error(cp, "unknown section [%s]: studyType "
+			    "sections are [engine.1] to [engine.%d]",
+			    section, CONF_STUDY_TYPES);
+			return 0;
+		}
+		if (cp->cp_engine_line[p[0] - '1'] == 0)
+			cp->cp_engine_line[p[0] - '1'] = cp->cp_line;
+		return conf_engine_key(cp, &c->c_engine[p[0] - '1'],
+		    name, value);
+	}
+	if (strcmp(section, "server") && strcmp(section, "dispatcher") &&
+	    strcmp(section, "egress") && strcmp(section, "oss"))
+		conf_error(cp, "unknown section [%s]", section);
+	else
+		conf_error(cp, "unknown key '%s' in section [%s]", name,
+		    section);
+	return 0;
+#undef KEY
+#undef CHECK
+}
+
+static char *
+conf_reader(char *str, int num, void *arg)
+{
+	struct conf_parse *cp = arg;
+	char *s;
+
+	size_t len;
+
+	if ((s = fgets(str, num, cp->cp_fp)) == NULL)
+		return NULL;
+	cp->cp_line++;
+	len = strlen(s);
+	/* inih's line buffer is fixed; a longer line would come back cut
+	 * in pieces, each read as a line of its own */
+	if (len > 0 && s[len - 1] != '\n' && !feof(cp->cp_fp)) {
+		conf_error(cp, "line longer than %d characters", num - 2);
+		return NULL;
+	}
+	return s;
+}
+
+static void
+conf_defaults(struct mias_conf *c)
+{
+	static const unsigned retry[] =
+	    { 5, 300, 1800, 7200, 18000, 36000, 36000 };
+	size_t i;
+
+	c->c_max_body_bytes = 1048576;
+	c->c_concurrency = 64;
+	c->c_callback_timeout = 10;
+	for (i = 0; i < sizeof(retry) / sizeof(retry[0]); i++)
+		c->c_retry[i] = retry[i];
+	c->c_retry_n = i;
+	c->c_oss_sigver = 4;
+	for (i = 0; i < CONF_STUDY_TYPES; i++) {
+		c->c_engine[i].ce_timeout = 600;
+		c->c_engine[i].ce_concurrency = 8;
+	}
+}
+
+static int
+conf_finish(struct conf_parse *cp)
+{
+	struct mias_conf	*c = cp->cp_conf;
+	size_t			 i;
+
+	if (!cp->cp_seen_state_dir) {
+		snprintf(cp->cp_err, cp->cp_errlen, "%s: missing required "
+		    "key [server] state_dir", c->c_path);
+		return -1;
+	}
+	if (!cp->cp_seen_key_file) {
+		snprintf(cp->cp_err, cp->cp_errlen, "%s: missing required "
+		    "key [server] key_file", c->c_path);
+		return -1;
+	}
+	for (i = 0; i < CONF_STUDY_TYPES; i++) {
+		struct conf_engine *ce = &c->c_engine[i];
+
+		if (!ce->ce_configured)
+			continue;
+		if ((ce->ce_url == NULL) == (ce->ce_command == NULL)) {
+			snprintf(cp->cp_err, cp->cp_errlen, "%s:%d: "
+			    "[engine.%zu] needs exactly one of url and "
+			    "command", c->c_path, cp->cp_engine_line[i], i + 1);
+			return -1;
+		}
+		if (ce->ce_analysis == NULL) {
+			snprintf(cp->cp_err, cp->cp_errlen, "%s:%d: missing "
+			    "required key [engine.%zu] analysis",
+			    c->c_path, cp->cp_engine_line[i], i + 1);
+			return -1;
+		}
+		if (ce->ce_url != NULL && c->c_public_url == NULL) {
+			snprintf(cp->cp_err, cp->cp_errlen, "%s:%d: "
+			    "[engine.%zu] is a remote engine, which needs "
+			    "[server] public_url for its result callbacks",
+			    c->c_path, cp->cp_engine_line[i], i + 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct mias_conf *
+conf_load(const char *path, char *err, size_t errlen)
+{
+	struct conf_parse	 cp;
+	struct mias_conf	*c;
+	int			 rc;
+
+	memset(&cp, 0, sizeof(cp));
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->c_path = strdup(path)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		free(c);
+		return NULL;
+	}
+	conf_defaults(c);
+	cp.cp_conf = c;
+	cp.cp_err = err;
+	cp.cp_errlen = errlen;
+	if ((cp.cp_fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	rc = ini_parse_stream(conf_reader, &cp, conf_handler, &cp);
+	fclose(cp.cp_fp);
+	while (cp.cp_keys_n > 0)
+		free(cp.cp_keys[--cp.cp_keys_n]);
+	free(cp.cp_keys);
+	if (rc != 0 && cp.cp_err_line == 0) {
+		/* a syntax error inih found itself, or a handler OOM */
+		snprintf(err, errlen, "%s:%d: %s", path, rc > 0 ? rc : 0,
+		    rc > 0 ? "syntax error (expected [section] or "
+		    "key = value)" : "cannot read the file");
+		goto fail;
+	}
+	if (rc != 0 || cp.cp_err_line != 0 || conf_finish(&cp) != 0)
+		goto fail;
+	return c;
+fail:
+	conf_free(c);
+	return NULL;
+}
+
+void
+conf_free(struct mias_conf *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	free(c->c_path);
+	free(c->c_state_dir);
+	free(c->c_key_file);
+	free(c->c_public_url);
+	conf_strv_free(c->c_egress.ep_allow_hosts, c->c_egress.ep_allow_hosts_n);
+	for (i = 0; i < CONF_STUDY_TYPES; i++) {
+		struct conf_engine *ce = &c->c_engine[i];
+
+		free(ce->ce_url);
+		free(ce->ce_command);
+		free(ce->ce_analysis);
+		free(ce->ce_namespace);
+		if (ce->ce_token != NULL) {
+			explicit_bzero(ce->ce_token, strlen(ce->ce_token));
+			free(ce->ce_token);
+		}
+	}
+	free(c);
+}

@@ -1,0 +1,63 @@
+/* conf.h -- the INI configuration file of CONTRACT.md, read with inih */
+#ifndef MIAS_CONF_H
+#define MIAS_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "egress.h"
+
+#define CONF_STUDY_TYPES	4	/* studyType 1..4, [engine.1]..[engine.4] */
+#define CONF_RETRY_MAX		32
+
+struct conf_engine {
+	int		 ce_configured;	/* the section exists */
+	char		*ce_url;	/* remote engine, or NULL */
+	char		*ce_command;	/* local command, or NULL */
+	char		*ce_analysis;	/* "OA", ... */
+	unsigned	 ce_timeout;	/* seconds for one image */
+	unsigned	 ce_concurrency;
+	char		*ce_namespace;	/* optional header/body namespace */
+	char		*ce_token;	/* optional tokenId header (a secret) */
+};
+
+struct mias_conf {
+	char		*c_path;	/* the file read */
+
+	/* [server] */
+	char		*c_state_dir;
+	char		*c_key_file;
+	char		*c_public_url;	/* may be NULL: no remote engines then */
+	size_t		 c_max_body_bytes;
+
+	/* [dispatcher] */
+	unsigned	 c_concurrency;
+	unsigned	 c_callback_timeout;	/* seconds */
+	unsigned	 c_retry[CONF_RETRY_MAX];	/* seconds after each try */
+	size_t		 c_retry_n;
+
+	/* [egress] */
+	struct egress_policy c_egress;
+
+	/* [oss] */
+	int		 c_oss_sigver;	/* 1 or 4 */
+
+	/* [engine.N], index N-1 */
+	struct conf_engine c_engine[CONF_STUDY_TYPES];
+};
+
+/* Default path when neither -c nor MIAS_CONF names one. */
+const char	*conf_default_path(void);
+
+/*
+ * Read and check the whole file.  On error returns NULL and writes
+ * "file:line: what is wrong" (or "file: ..." for a missing key) to err.
+ * Nothing is half-read: either every key is valid or nothing is returned.
+ */
+struct mias_conf *conf_load(const char *path, char *err, size_t errlen);
+void		  conf_free(struct mias_conf *);
+
+/* "5s", "30m", "2h", "10" (seconds): 0 and *secs on success, -1 if bad. */
+int		  conf_duration(const char *, unsigned *secs);
+
+#endif /* MIAS_CONF_H */

@@ -1,0 +1,225 @@
+/* crypto.c -- sealing, hashing and signing under the key file (OpenSSL) */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <uuid/uuid.h>
+
+#include "crypto.h"
+
+#define SEAL_VERSION	1
+
+static void
+crypto_hmac(const unsigned char *key, size_t keylen, const void *msg,
+    size_t len, unsigned char out[32])
+{
+	unsigned int outlen = 32;
+
+	HMAC(EVP_sha256(), key, (int)keylen, msg, len, out, &outlen);
+}
+
+void
+crypto_keys_derive(const unsigned char master[CRYPTO_KEYLEN],
+    struct crypto_keys *k)
+{
+	crypto_hmac(master, CRYPTO_KEYLEN, "mias seal v1", 12, k->ck_seal);
+	crypto_hmac(master, CRYPTO_KEYLEN, "mias token v1", 13, k->ck_token);
+	crypto_hmac(master, CRYPTO_KEYLEN, "mias url v1", 11, k->ck_url);
+}
+
+int
+crypto_keys_load(const char *path, struct crypto_keys *k, char *err,
+    size_t errlen)
+{
+	unsigned char	 master[CRYPTO_KEYLEN + 1];
+	struct stat	 st;
+	ssize_t		 n;
+	int		 fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		snprintf(err, errlen, "key file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "key file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "key file %s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errlen, "key file %s: readable by group or "
+		    "others (mode %03o); chmod 600 it", path,
+		    (unsigned)(st.st_mode & 0777));
+		goto out;
+	}
+	n = read(fd, master, sizeof(master));
+	if (n != CRYPTO_KEYLEN) {
+		snprintf(err, errlen, "key file %s: must hold exactly %d "
+		    "bytes", path, CRYPTO_KEYLEN);
+		goto out;
+	}
+	crypto_keys_derive(master, k);
+	rc = 0;
+out:
+	crypto_wipe(master, sizeof(master));
+	close(fd);
+	return rc;
+}
+
+void
+crypto_keys_wipe(struct crypto_keys *k)
+{
+	crypto_wipe(k, sizeof(*k));
+}
+
+int
+crypto_seal(const struct crypto_keys *k, const void *aad, size_t aadlen,
+    const void *in, size_t len, unsigned char *out)
+{
+	EVP_CIPHER_CTX	*ctx;
+	unsigned char	*iv = out + 1, *ct = out + 1 + CRYPTO_IVLEN;
+	int		 n, rc = -1;
+
+	out[0] = SEAL_VERSION;
+	if (RAND_bytes(iv, CRYPTO_IVLEN) != 1)
+		return -1;
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
+		return -1;
+	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, k->ck_seal,
+	    iv) != 1 ||
+	    EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen) != 1 ||
+	    EVP_EncryptUpdate(ctx, ct, &n, in, (int)len) != 1 ||
+	    EVP_EncryptFinal_ex(ctx, ct + n, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAGLEN,
+	    ct + len) != 1)
+		goto out;
+	rc = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+int
+crypto_open(const struct crypto_keys *k, const void *aad, size_t aadlen,
+    const unsigned char *in, size_t len, unsigned char *out)
+{
+	EVP_CIPHER_CTX	*ctx;
+	const unsigned char *iv = in + 1, *ct = in + 1 + CRYPTO_IVLEN;
+	size_t		 ctlen;
+	int		 n, rc = -1;
+
+	if (len < CRYPTO_SEAL_OVERHEAD || in[0] != SEAL_VERSION)
+		return -1;
+	ctlen = len - CRYPTO_SEAL_OVERHEAD;
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, k->ck_seal,
+	    iv) != 1 ||
+	    EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aadlen) != 1 ||
+	    EVP_DecryptUpdate(ctx, out, &n, ct, (int)ctlen) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CRYPTO_TAGLEN,
+	    (void *)(uintptr_t)(ct + ctlen)) != 1 ||
+	    EVP_DecryptFinal_ex(ctx, out + n, &n) != 1) {
+		crypto_wipe(out, ctlen);
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+void
+crypto_hmac_hex(const unsigned char key[CRYPTO_KEYLEN], const void *msg,
+    size_t len, char out[CRYPTO_HASHHEX])
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 mac[32];
+	size_t			 i;
+
+	crypto_hmac(key, CRYPTO_KEYLEN, msg, len, mac);
+	for (i = 0; i < sizeof(mac); i++) {
+		out[2 * i] = hex[mac[i] >> 4];
+		out[2 * i + 1] = hex[mac[i] & 0xf];
+	}
+	out[64] = '\0';
+}
+
+/* Tokens are hashed under a key, not with a bare hash: an imported token
+ * may be short, and a stolen store without the key file must not let
+ * anyone test guesses offline. */
+void
+crypto_token_hash(const struct crypto_keys *k, const char *token,
+    char out[CRYPTO_HASHHEX])
+{
+	crypto_hmac_hex(k->ck_token, token, strlen(token), out);
+}
+
+int
+crypto_equal(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+void
+crypto_wipe(void *p, size_t n)
+{
+	OPENSSL_cleanse(p, n);
+}
+
+int
+crypto_random(void *p, size_t n)
+{
+	return RAND_bytes(p, (int)n) == 1 ? 0 : -1;
+}
+
+void
+crypto_b64_encode(const void *in, size_t n, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+long
+crypto_b64_decode(const char *in, unsigned char *out, size_t outlen)
+{
+	size_t	len = strlen(in), pad = 0, i;
+	int	n;
+
+	if (len % 4 != 0 || len / 4 * 3 > outlen)
+		return -1;
+	if (len > 0 && in[len - 1] == '=')
+		pad++;
+	if (len > 1 && in[len - 2] == '=')
+		pad++;
+	/* OpenSSL takes '=' anywhere and skips white space: be exact */
+	for (i = 0; i < len - pad; i++)
+		if (!((in[i] >= 'A' && in[i] <= 'Z') ||
+		    (in[i] >= 'a' && in[i] <= 'z') ||
+		    (in[i] >= '0' && in[i] <= '9') || in[i] == '+' ||
+		    in[i] == '/'))
+			return -1;
+	if ((n = EVP_DecodeBlock(out, (const unsigned char *)in,
+	    (int)len)) < 0)
+		return -1;
+	return (long)n - (long)pad;
+}
+
+void
+crypto_uuid(char out[37])
+{
+	uuid_t u;
+
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, out);
+}

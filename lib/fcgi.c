@@ -1,0 +1,387 @@
+/* fcgi.c -- the request loop shared by every responder (FastCGI or CGI) */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "conf.h"
+#include "crypto.h"
+#include "fcgi.h"
+#include "log.h"
+#include "ns.h"
+#include "store.h"
+
+extern char **environ;
+
+/* Where a request's bytes come from and go to: a FastCGI request, or the
+ * process's own environment and standard streams under plain CGI. */
+struct fcgi_io {
+	FCGX_Request	*io_fcgi;	/* NULL under CGI */
+};
+
+struct fcgi_ctx {
+	const struct endpoint	*fc_ep;
+	const char		*fc_conf_path;
+	struct mias_conf	*fc_conf;
+	struct crypto_keys	 fc_keys;
+	int			 fc_keys_ok;
+	struct store		*fc_store;
+	char			 fc_err[512];	/* why not ready, for logs */
+};
+
+static volatile sig_atomic_t fcgi_quit;
+
+/* Asks the accept loop to end: accept() returns EINTR (the handler is
+ * installed without SA_RESTART) and libfcgi gives up once shutdown is
+ * pending, so the store is closed cleanly rather than left to recovery. */
+static void
+fcgi_sigterm(int sig)
+{
+	(void)sig;
+	fcgi_quit = 1;
+	FCGX_ShutdownPending();
+}
+
+static const char *
+io_param(struct fcgi_io *io, const char *name)
+{
+	if (io->io_fcgi != NULL)
+		return FCGX_GetParam(name, io->io_fcgi->envp);
+	return getenv(name);
+}
+
+static size_t
+io_read(struct fcgi_io *io, char *buf, size_t len)
+{
+	size_t	got = 0;
+	int	n;
+
+	while (got < len) {
+		if (io->io_fcgi != NULL) {
+			size_t chunk = len - got > INT_MAX ? INT_MAX : len - got;
+
+			n = FCGX_GetStr(buf + got, (int)chunk, io->io_fcgi->in);
+			if (n <= 0)
+				break;
+		} else {
+			n = (int)fread(buf + got, 1, len - got, stdin);
+			if (n <= 0)
+				break;
+		}
+		got += (size_t)n;
+	}
+	return got;
+}
+
+static void
+io_write(struct fcgi_io *io, const char *buf, size_t len)
+{
+	if (io->io_fcgi != NULL)
+		FCGX_PutStr(buf, (int)len, io->io_fcgi->out);
+	else
+		fwrite(buf, 1, len, stdout);
+}
+
+void
+req_reply(struct req *rq, json_object *data)
+{
+	rq->rq_rc = RC_OK;
+	snprintf(rq->rq_msg, sizeof(rq->rq_msg), "OK");
+	json_object_put(rq->rq_data);
+	rq->rq_data = data;
+}
+
+void
+req_error(struct req *rq, enum rc rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	rq->rq_rc = rc;
+	va_start(ap, fmt);
+	vsnprintf(rq->rq_msg, sizeof(rq->rq_msg), fmt, ap);
+	va_end(ap);
+	json_object_put(rq->rq_data);
+	rq->rq_data = NULL;
+}
+
+/* (Re)open what the responder needs; on failure the request gets 100001
+ * and the reason goes to the log, never to the caller. */
+static int
+fcgi_ready(struct fcgi_ctx *fc)
+{
+	char err[512];
+
+	if (fc->fc_conf == NULL) {
+		if ((fc->fc_conf = conf_load(fc->fc_conf_path, err,
+		    sizeof(err))) == NULL) {
+			snprintf(fc->fc_err, sizeof(fc->fc_err), "%s", err);
+			return -1;
+		}
+	}
+	if (!fc->fc_keys_ok) {
+		if (crypto_keys_load(fc->fc_conf->c_key_file, &fc->fc_keys,
+		    err, sizeof(err)) == -1) {
+			snprintf(fc->fc_err, sizeof(fc->fc_err), "%s", err);
+			return -1;
+		}
+		fc->fc_keys_ok = 1;
+	}
+	if (fc->fc_store == NULL) {
+		if (store_open(fc->fc_conf->c_state_dir, 0, &fc->fc_store,
+		    err, sizeof(err)) == -1) {
+			snprintf(fc->fc_err, sizeof(fc->fc_err), "%s", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* "application/json" with optional parameters; a charset, if given, must
+ * be UTF-8 since that is what we parse. */
+static int
+fcgi_json_type(const char *ct)
+{
+	const char	*p;
+	size_t		 n = strlen("application/json");
+
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+		return 0;
+	p = ct + n;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return 1;
+	if (*p != ';')
+		return 0;
+	for (p++; *p != '\0'; ) {
+		while (*p == ' ' || *p == '\t' || *p == ';')
+			p++;
+		if (strncasecmp(p, "charset=", 8) == 0) {
+			p += 8;
+			if (*p == '"')
+				p++;
+			if (strncasecmp(p, "utf-8", 5) != 0 &&
+			    strncasecmp(p, "utf8", 4) != 0)
+				return 0;
+		}
+		while (*p != '\0' && *p != ';')
+			p++;
+	}
+	return 1;
+}
+
+/* Checks made before the body is read; 0 to go on. */
+static int
+fcgi_precheck(struct fcgi_ctx *fc, struct fcgi_io *io, struct req *rq,
+    size_t *bodylen)
+{
+	const struct endpoint	*ep = fc->fc_ep;
+	const char		*cl, *ct;
+	char			*end;
+	unsigned long long	 n;
+
+	if (rq->rq_method == NULL)
+		rq->rq_method = "";
+	rq->rq_is_post = strcmp(rq->rq_method, "POST") == 0;
+	if (!((ep->ep_flags & EP_GET) && strcmp(rq->rq_method, "GET") == 0) &&
+	    !((ep->ep_flags & EP_POST) && rq->rq_is_post)) {
+		req_error(rq, RC_METHOD, "method %s not allowed; use %s",
+		    rq->rq_method, (ep->ep_flags & EP_POST) ? "POST" : "GET");
+		return -1;
+	}
+	*bodylen = 0;
+	if (!rq->rq_is_post)
+		return 0;	/* a GET's Content-Type is not ours to judge */
+	ct = io_param(io, "CONTENT_TYPE");
+	if (!fcgi_json_type(ct)) {
+		req_error(rq, RC_MEDIA_TYPE, "Content-Type must be "
+		    "application/json; charset=utf-8");
+		return -1;
+	}
+	cl = io_param(io, "CONTENT_LENGTH");
+	if (cl == NULL || *cl == '\0')
+		n = 0;
+	else {
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (!isdigit((unsigned char)*cl) || *end != '\0' ||
+		    errno != 0) {
+			req_error(rq, RC_INVALID, "Content-Length is not a "
+			    "number");
+			return -1;
+		}
+	}
+	if (n > fc->fc_conf->c_max_body_bytes) {
+		req_error(rq, RC_TOO_LARGE, "request body of %llu bytes is "
+		    "over the limit of %zu bytes", n,
+		    fc->fc_conf->c_max_body_bytes);
+		return -1;
+	}
+	*bodylen = (size_t)n;
+	return 0;
+}
+
+static void
+fcgi_respond(struct fcgi_io *io, struct req *rq)
+{
+	char	 head[256];
+	char	*body;
+	size_t	 len = 0;
+	int	 status = rc_http(rq->rq_rc), hn;
+
+	body = resp_envelope(rq->rq_rc, rq->rq_msg, rq->rq_data,
+	    rq->rq_is_post, rq->rq_id, &len);
+	rq->rq_data = NULL;	/* consumed */
+	if (body == NULL) {
+		status = 500;
+		body = strdup("{\"returnCode\":\"100001\",\"returnMessage\":"
+		    "\"out of memory\",\"success\":false}");
+		len = body != NULL ? strlen(body) : 0;
+	}
+	hn = snprintf(head, sizeof(head), "Status: %d %s\r\n"
+	    "Content-Type: application/json; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "%s"
+	    "\r\n", status, rc_http_reason(status), len,
+	    rq->rq_rc == RC_METHOD ? "Allow: GET, POST\r\n" : "");
+	io_write(io, head, (size_t)hn);
+	if (body != NULL)
+		io_write(io, body, len);
+	free(body);
+}
+
+static void
+fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
+{
+	struct req	 rq;
+	size_t		 bodylen, got;
+
+	memset(&rq, 0, sizeof(rq));
+	crypto_uuid(rq.rq_id);
+	rq.rq_method = io_param(io, "REQUEST_METHOD");
+	rq.rq_query = io_param(io, "QUERY_STRING");
+	if (rq.rq_query == NULL)
+		rq.rq_query = "";
+	rq.rq_token = io_param(io, "HTTP_TOKENID");
+	rq.rq_ns = io_param(io, "HTTP_NAMESPACE");
+	rq.rq_remote = io_param(io, "REMOTE_ADDR");
+	rq.rq_rc = RC_OK;
+
+	if (fcgi_ready(fc) == -1) {
+		log_warnx("not ready: %s", fc->fc_err);
+		rq.rq_is_post = rq.rq_method && !strcmp(rq.rq_method, "POST");
+		req_error(&rq, RC_INTERNAL, "internal error: the service is "
+		    "not configured correctly (see the server log)");
+		goto out;
+	}
+	rq.rq_conf = fc->fc_conf;
+	rq.rq_store = fc->fc_store;
+	rq.rq_keys = &fc->fc_keys;
+
+	if (fcgi_precheck(fc, io, &rq, &bodylen) == -1)
+		goto out;
+	if (fc->fc_ep->ep_flags & EP_AUTH) {
+		enum rc rc = ns_auth(fc->fc_store, &fc->fc_keys, rq.rq_ns,
+		    rq.rq_token, &rq.rq_nsrec, rq.rq_msg, sizeof(rq.rq_msg));
+
+		if (rc != RC_OK) {
+			rq.rq_rc = rc;
+			if (rc == RC_INTERNAL)
+				log_warnx("request %s: store: %s", rq.rq_id,
+				    store_errmsg(fc->fc_store));
+			goto out;
+		}
+	}
+	if ((rq.rq_body = malloc(bodylen + 1)) == NULL) {
+		req_error(&rq, RC_INTERNAL, "internal error: out of memory");
+		goto out;
+	}
+	got = io_read(io, rq.rq_body, bodylen);
+	rq.rq_body[got] = '\0';
+	rq.rq_bodylen = got;
+	if (got != bodylen) {
+		req_error(&rq, RC_INVALID, "request body ended after %zu of "
+		    "%zu bytes", got, bodylen);
+		goto out;
+	}
+	fc->fc_ep->ep_handler(&rq);
+	if (rq.rq_rc == RC_INTERNAL)
+		log_warnx("request %s: %s (store: %s)", rq.rq_id, rq.rq_msg,
+		    store_errmsg(fc->fc_store));
+out:
+	fcgi_respond(io, &rq);
+	if (rq.rq_body != NULL) {
+		/* bodies carry OSS secrets */
+		crypto_wipe(rq.rq_body, rq.rq_bodylen);
+		free(rq.rq_body);
+	}
+	json_object_put(rq.rq_nsrec);
+}
+
+int
+fcgi_main(int argc, char *argv[], const struct endpoint *ep)
+{
+	struct fcgi_ctx		 fc;
+	struct fcgi_io		 io;
+	struct sigaction	 sa;
+	FCGX_Request		 r;
+	int			 ch;
+
+	memset(&fc, 0, sizeof(fc));
+	fc.fc_ep = ep;
+	log_init(ep->ep_name, 1);	/* stderr: the web server's error log */
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		switch (ch) {
+		case 'c':
+			fc.fc_conf_path = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-c file]\n", ep->ep_name);
+			return 2;
+		}
+	}
+	if (fc.fc_conf_path == NULL)
+		fc.fc_conf_path = getenv("MIAS_CONF");
+	if (fc.fc_conf_path == NULL || *fc.fc_conf_path == '\0')
+		fc.fc_conf_path = conf_default_path();
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if (fcgi_ready(&fc) == -1)
+		log_warnx("not ready: %s", fc.fc_err);
+
+	if (FCGX_IsCGI()) {
+		io.io_fcgi = NULL;
+		fcgi_handle(&fc, &io);
+		fflush(stdout);
+		goto out;
+	}
+	/* The web server stops us with SIGTERM (lighttpd) or SIGUSR1
+	 * (mod_fcgid's graceful stop); finish the request in hand first. */
+	sa.sa_handler = fcgi_sigterm;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
+		fatalx("%s: cannot initialise FastCGI", ep->ep_name);
+	io.io_fcgi = &r;
+	while (!fcgi_quit && FCGX_Accept_r(&r) >= 0) {
+		fcgi_handle(&fc, &io);
+		FCGX_Finish_r(&r);
+	}
+out:
+	store_close(fc.fc_store);
+	conf_free(fc.fc_conf);
+	crypto_keys_wipe(&fc.fc_keys);
+	return 0;
+}

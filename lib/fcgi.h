@@ -1,0 +1,66 @@
+/* fcgi.h -- the request loop shared by every responder (FastCGI or CGI) */
+#ifndef MIAS_FCGI_H
+#define MIAS_FCGI_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "resp.h"
+
+struct mias_conf;
+struct store;
+struct crypto_keys;
+
+#define EP_GET		0x01
+#define EP_POST		0x02
+#define EP_AUTH		0x10	/* tokenId + namespace checked before the handler */
+
+/*
+ * One request as the handler sees it.  Input fields are validated by the
+ * loop (method, content type, size, authentication when EP_AUTH) before
+ * the handler runs; the handler reads rq_body / rq_query and sets the
+ * output with req_reply() or req_error().
+ */
+struct req {
+	const char		*rq_method;
+	const char		*rq_query;	/* QUERY_STRING, maybe "" */
+	const char		*rq_token;	/* header tokenId, or NULL */
+	const char		*rq_ns;		/* header namespace, or NULL */
+	const char		*rq_remote;	/* REMOTE_ADDR, for the audit trail */
+	char			*rq_body;	/* NUL-terminated */
+	size_t			 rq_bodylen;
+	int			 rq_is_post;
+
+	const struct mias_conf	*rq_conf;
+	struct store		*rq_store;	/* NULL: storage unavailable */
+	const struct crypto_keys *rq_keys;
+	json_object		*rq_nsrec;	/* the authenticated namespace */
+	char			 rq_id[37];	/* requestId */
+
+	enum rc			 rq_rc;
+	char			 rq_msg[512];
+	json_object		*rq_data;	/* envelope data, or NULL */
+};
+
+struct endpoint {
+	const char	*ep_name;	/* "executeAnalysis", for logs */
+	int		 ep_flags;	/* EP_GET | EP_POST | EP_AUTH */
+	void		(*ep_handler)(struct req *);
+};
+
+/*
+ * The responder's main: reads the configuration (-c FILE, else MIAS_CONF,
+ * else the default), opens the key file and the store, then answers
+ * requests until the web server stops it.  Works as plain CGI too (one
+ * request) when standard input is not a FastCGI listening socket.
+ * Configuration and storage errors answer 100001 rather than exit, so the
+ * web server does not respawn a failing process in a loop.
+ */
+int	fcgi_main(int argc, char *argv[], const struct endpoint *);
+
+void	req_reply(struct req *, json_object *data);	/* 000000 */
+void	req_error(struct req *, enum rc, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+#endif /* MIAS_FCGI_H */

@@ -1,0 +1,232 @@
+/* ns.c -- namespace records: tokens, signing secrets, callback hosts */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "crypto.h"
+#include "ns.h"
+#include "store.h"
+
+#define NS_RECORD_VERSION	1
+#define NS_AAD			"mias namespace secret\n"
+
+const char *
+ns_name_check(const char *s)
+{
+	size_t	len = strlen(s), i;
+
+	if (len == 0)
+		return "must not be empty";
+	if (len > NS_NAME_MAX)
+		return "longer than 128 characters";
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		    c == '_'))
+			return "may hold only letters, digits, '.', '-' "
+			    "and '_'";
+	}
+	return NULL;
+}
+
+int
+ns_get(struct store_txn *t, const char *name, json_object **rec, int rmw)
+{
+	return store_get_json(t, SDB_NAMESPACES, name, strlen(name), rec, rmw);
+}
+
+int
+ns_put(struct store_txn *t, const char *name, json_object *rec)
+{
+	return store_put_json(t, SDB_NAMESPACES, name, strlen(name), rec);
+}
+
+struct ns_auth_arg {
+	const char	 *name;
+	json_object	 *rec;
+};
+
+static int
+ns_auth_body(struct store_txn *t, void *arg)
+{
+	struct ns_auth_arg *a = arg;
+
+	json_object_put(a->rec);
+	a->rec = NULL;
+	return ns_get(t, a->name, &a->rec, 0);
+}
+
+enum rc
+ns_auth(struct store *s, const struct crypto_keys *k, const char *ns,
+    const char *token, json_object **rec, char *msg, size_t msglen)
+{
+	struct ns_auth_arg	 a;
+	json_object		*v;
+	char			 hash[CRYPTO_HASHHEX];
+	const char		*want;
+	int			 rc, match;
+
+	*rec = NULL;
+	if (ns == NULL || *ns == '\0') {
+		snprintf(msg, msglen, "authentication failed: the namespace "
+		    "header is missing");
+		return RC_AUTH;
+	}
+	if (token == NULL || *token == '\0') {
+		snprintf(msg, msglen, "authentication failed: the tokenId "
+		    "header is missing");
+		return RC_AUTH;
+	}
+	if (ns_name_check(ns) != NULL || strlen(token) > NS_TOKEN_MAX) {
+		snprintf(msg, msglen, "authentication failed: unknown "
+		    "namespace or wrong tokenId");
+		return RC_AUTH;
+	}
+	a.name = ns;
+	a.rec = NULL;
+	rc = store_txn(s, ns_auth_body, &a);
+	if (rc == STORE_NOTFOUND) {
+		/* hash anyway, so that timing does not tell names apart */
+		crypto_token_hash(k, token, hash);
+		snprintf(msg, msglen, "authentication failed: unknown "
+		    "namespace or wrong tokenId");
+		return RC_AUTH;
+	}
+	if (rc != 0) {
+		snprintf(msg, msglen, "internal error: storage unavailable");
+		return RC_INTERNAL;
+	}
+	crypto_token_hash(k, token, hash);
+	want = json_object_object_get_ex(a.rec, "tokenHash", &v) ?
+	    json_object_get_string(v) : "";
+	match = strlen(want) == CRYPTO_HASHHEX - 1 &&
+	    crypto_equal(want, hash, CRYPTO_HASHHEX - 1);
+	if (!match) {
+		json_object_put(a.rec);
+		snprintf(msg, msglen, "authentication failed: unknown "
+		    "namespace or wrong tokenId");
+		return RC_AUTH;
+	}
+	if (json_object_object_get_ex(a.rec, "disabled", &v) &&
+	    json_object_get_boolean(v)) {
+		json_object_put(a.rec);
+		snprintf(msg, msglen, "authentication failed: namespace %s "
+		    "is disabled", ns);
+		return RC_AUTH;
+	}
+	*rec = a.rec;
+	return RC_OK;
+}
+
+void
+ns_record_set_token(json_object *rec, const struct crypto_keys *k,
+    const char *token, int weak)
+{
+	char hash[CRYPTO_HASHHEX];
+
+	crypto_token_hash(k, token, hash);
+	json_object_object_add(rec, "tokenHash", json_object_new_string(hash));
+	json_object_object_add(rec, "tokenWeak", json_object_new_boolean(weak));
+}
+
+json_object *
+ns_record_new(const struct crypto_keys *k, const char *name,
+    const char *token, int weak, const unsigned char secret[NS_SECRET_LEN])
+{
+	json_object	*rec;
+	unsigned char	 sealed[NS_SECRET_LEN + CRYPTO_SEAL_OVERHEAD];
+	char		 b64[2 * sizeof(sealed)];
+	char		 aad[sizeof(NS_AAD) + 160];
+	int		 aadlen;
+
+	aadlen = snprintf(aad, sizeof(aad), "%s%s", NS_AAD, name);
+	if (crypto_seal(k, aad, (size_t)aadlen, secret, NS_SECRET_LEN,
+	    sealed) == -1)
+		return NULL;
+	crypto_b64_encode(sealed, sizeof(sealed), b64);
+	if ((rec = json_object_new_object()) == NULL)
+		return NULL;
+	json_object_object_add(rec, "v",
+	    json_object_new_int(NS_RECORD_VERSION));
+	json_object_object_add(rec, "name", json_object_new_string(name));
+	ns_record_set_token(rec, k, token, weak);
+	json_object_object_add(rec, "secret", json_object_new_string(b64));
+	json_object_object_add(rec, "callbackHosts", json_object_new_array());
+	json_object_object_add(rec, "origins", json_object_new_array());
+	json_object_object_add(rec, "disabled", json_object_new_boolean(0));
+	json_object_object_add(rec, "created",
+	    json_object_new_int64(store_now_ms()));
+	return rec;
+}
+
+int
+ns_record_secret(json_object *rec, const struct crypto_keys *k, char *out,
+    size_t outlen)
+{
+	json_object	*v, *name;
+	unsigned char	 sealed[NS_SECRET_LEN + CRYPTO_SEAL_OVERHEAD + 4];
+	unsigned char	 raw[NS_SECRET_LEN];
+	char		 aad[sizeof(NS_AAD) + 160];
+	long		 n;
+	int		 aadlen, rc = -1;
+
+	if (outlen < 6 + 45 ||
+	    !json_object_object_get_ex(rec, "secret", &v) ||
+	    !json_object_object_get_ex(rec, "name", &name))
+		return -1;
+	n = crypto_b64_decode(json_object_get_string(v), sealed,
+	    sizeof(sealed));
+	if (n != (long)(NS_SECRET_LEN + CRYPTO_SEAL_OVERHEAD))
+		return -1;
+	aadlen = snprintf(aad, sizeof(aad), "%s%s", NS_AAD,
+	    json_object_get_string(name));
+	if (crypto_open(k, aad, (size_t)aadlen, sealed, (size_t)n, raw) == -1)
+		goto out;
+	memcpy(out, "whsec_", 6);
+	crypto_b64_encode(raw, sizeof(raw), out + 6);
+	rc = 0;
+out:
+	crypto_wipe(raw, sizeof(raw));
+	return rc;
+}
+
+int
+ns_callback_host_ok(json_object *rec, const char *host)
+{
+	json_object	*hosts;
+	size_t		 i, n;
+
+	if (!json_object_object_get_ex(rec, "callbackHosts", &hosts) ||
+	    (n = json_object_array_length(hosts)) == 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		if (strcasecmp(json_object_get_string(
+		    json_object_array_get_idx(hosts, i)), host) == 0)
+			return 1;
+	return 0;
+}
+
+int
+ns_token_new(char *out, size_t outlen)
+{
+	unsigned char	raw[32];
+	char		b64[48];
+	size_t		i, j;
+
+	if (outlen < 44 || crypto_random(raw, sizeof(raw)) == -1)
+		return -1;
+	crypto_b64_encode(raw, sizeof(raw), b64);
+	crypto_wipe(raw, sizeof(raw));
+	/* base64url without padding: safe in headers, shell and URLs */
+	for (i = j = 0; b64[i] != '\0'; i++) {
+		if (b64[i] == '=')
+			continue;
+		out[j++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+	}
+	out[j] = '\0';
+	crypto_wipe(b64, sizeof(b64));
+	return 0;
+}

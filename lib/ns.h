@@ -1,0 +1,58 @@
+/* ns.h -- namespace records: tokens, signing secrets, callback hosts */
+#ifndef MIAS_NS_H
+#define MIAS_NS_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "resp.h"
+
+struct store;
+struct store_txn;
+struct crypto_keys;
+
+#define NS_NAME_MAX	128
+#define NS_TOKEN_MIN	16	/* shorter imported tokens need --weak-token */
+#define NS_TOKEN_MAX	256
+#define NS_SECRET_LEN	32	/* raw bytes of the signing secret */
+
+/* NULL when name is a valid namespace name, else why not. */
+const char	*ns_name_check(const char *);
+
+/*
+ * Authenticate a request: the tokenId must match the token of the
+ * namespace named in the namespace header, compared in constant time, and
+ * the namespace must be enabled.  On RC_OK *rec is the namespace record
+ * (the caller puts it).  The message never says which part was wrong.
+ */
+enum rc		 ns_auth(struct store *, const struct crypto_keys *,
+		    const char *ns, const char *token, json_object **rec,
+		    char *msg, size_t msglen);
+
+/*
+ * A new record.  token is stored as its keyed hash only; secret (raw
+ * bytes) is sealed under the key file with the namespace name bound in.
+ */
+json_object	*ns_record_new(const struct crypto_keys *, const char *name,
+		    const char *token, int weak,
+		    const unsigned char secret[NS_SECRET_LEN]);
+/* Replace the token hash (rotate). */
+void		 ns_record_set_token(json_object *, const struct crypto_keys *,
+		    const char *token, int weak);
+/* The signing secret in the Standard Webhooks form "whsec_<base64>"; out
+ * holds at least 64 bytes.  -1 when the seal does not open (wrong key). */
+int		 ns_record_secret(json_object *, const struct crypto_keys *,
+		    char *out, size_t outlen);
+/* 1 when host may receive this namespace's callbacks: always when the
+ * namespace lists no callback hosts, else when host is one of them. */
+int		 ns_callback_host_ok(json_object *, const char *host);
+
+/* A fresh random token (base64url, 43 characters) in out[44+]. */
+int		 ns_token_new(char *out, size_t outlen);
+
+int		 ns_get(struct store_txn *, const char *name, json_object **,
+		    int rmw);
+int		 ns_put(struct store_txn *, const char *name, json_object *);
+
+#endif /* MIAS_NS_H */

@@ -1,0 +1,524 @@
+/* store.c -- the Berkeley DB environment shared by every mias process */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <db.h>
+
+#include "store.h"
+
+/*
+ * Every process (responders, the dispatcher, mias-admin) opens the same
+ * environment with the same flags, kept here and nowhere else:
+ *
+ * - DB_INIT_TXN | DB_INIT_LOG | DB_INIT_LOCK | DB_INIT_MPOOL: full
+ *   transactions; commits are flushed to the log before they return, so an
+ *   accepted request survives power loss.
+ * - DB_REGISTER | DB_RECOVER: each process registers itself; the first
+ *   open after a process died without closing runs normal recovery, and
+ *   the processes still running are told (DB_RUNRECOVERY) to reopen.
+ *   Without DB_REGISTER, DB_RECOVER would recover under running processes.
+ * - DB_THREAD: the dispatcher may share handles between threads.
+ *
+ * Locks held by a process that died: a lock request times out
+ * (STORE_LOCK_TIMEOUT, reported as DB_LOCK_NOTGRANTED thanks to
+ * DB_TIME_NOTGRANTED, not as a deadlock) and the retry loop then calls
+ * failchk, which
+ * releases a dead process's read locks or asks for recovery when it died
+ * inside a write transaction.  Berkeley DB checks lock timeouts only when
+ * deadlock detection runs, and a blocked waiter sleeps without a time
+ * limit, so each process runs a small watchdog thread that runs the
+ * detector for expired locks every STORE_WATCH_MS (what db_deadlock -t
+ * would do, without needing one more daemon).
+ */
+#define STORE_ENV_FLAGS	(DB_CREATE | DB_INIT_TXN | DB_INIT_LOG | \
+	DB_INIT_LOCK | DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER | DB_THREAD)
+#define STORE_DB_FLAGS	(DB_CREATE | DB_AUTO_COMMIT | DB_THREAD)
+#define STORE_MODE	0600
+#define STORE_CACHE	(8 * 1024 * 1024)
+#define STORE_LOCK_TIMEOUT	(2 * 1000 * 1000)	/* microseconds */
+#define STORE_TRIES	32
+#define STORE_WATCH_MS	250
+#define STORE_SCHEMA	1
+
+static const char *const store_files[SDB__MAX] = {
+	"meta.db",
+	"namespaces.db",
+	"studies.db",
+	"queue.db",
+};
+
+struct store {
+	char		*s_dir;
+	DB_ENV		*s_env;
+	DB		*s_db[SDB__MAX];
+	char		 s_err[256];
+
+	/* the watchdog; s_watch_stop is guarded by s_watch_mtx */
+	pthread_t	 s_watch;
+	int		 s_watching;
+	int		 s_watch_stop;
+	pthread_mutex_t	 s_watch_mtx;
+	pthread_cond_t	 s_watch_cv;
+};
+
+struct store_txn {
+	struct store	*t_store;
+	DB_TXN		*t_txn;
+	int		 t_dberr;	/* first Berkeley DB error seen */
+};
+
+static void
+store_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	struct store *s = env->app_private;
+
+	(void)pfx;
+	if (s != NULL)
+		snprintf(s->s_err, sizeof(s->s_err), "%s", msg);
+}
+
+/* Informational messages (failchk freeing a dead process's resources):
+ * kept like errors, never printed, since lib/ does not print. */
+static void
+store_msgcall(const DB_ENV *env, const char *msg)
+{
+	store_errcall(env, NULL, msg);
+}
+
+/* Tells failchk whether the owner of a lock or transaction still runs. */
+static int
+store_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
+{
+	(void)env;
+	(void)tid;
+	(void)flags;
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+static void *
+store_watchdog(void *arg)
+{
+	struct store	*s = arg;
+	struct timespec	 ts;
+
+	pthread_mutex_lock(&s->s_watch_mtx);
+	while (!s->s_watch_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += STORE_WATCH_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->s_watch_cv, &s->s_watch_mtx, &ts);
+		if (s->s_watch_stop)
+			break;
+		/* the environment handle is free-threaded (DB_THREAD) */
+		s->s_env->lock_detect(s->s_env, 0, DB_LOCK_EXPIRE, NULL);
+	}
+	pthread_mutex_unlock(&s->s_watch_mtx);
+	return NULL;
+}
+
+static void
+store_watch_start(struct store *s)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&s->s_watch_mtx, NULL);
+	pthread_cond_init(&s->s_watch_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	s->s_watch_stop = 0;
+	s->s_watching = pthread_create(&s->s_watch, NULL, store_watchdog,
+	    s) == 0;
+}
+
+static void
+store_watch_stop(struct store *s)
+{
+	if (!s->s_watching)
+		return;
+	pthread_mutex_lock(&s->s_watch_mtx);
+	s->s_watch_stop = 1;
+	pthread_cond_signal(&s->s_watch_cv);
+	pthread_mutex_unlock(&s->s_watch_mtx);
+	pthread_join(s->s_watch, NULL);
+	pthread_cond_destroy(&s->s_watch_cv);
+	pthread_mutex_destroy(&s->s_watch_mtx);
+	s->s_watching = 0;
+}
+
+static void
+store_shut(struct store *s)
+{
+	int i;
+
+	store_watch_stop(s);
+
+	for (i = 0; i < SDB__MAX; i++)
+		if (s->s_db[i] != NULL) {
+			s->s_db[i]->close(s->s_db[i], 0);
+			s->s_db[i] = NULL;
+		}
+	if (s->s_env != NULL) {
+		s->s_env->close(s->s_env, 0);
+		s->s_env = NULL;
+	}
+}
+
+static int
+store_start(struct store *s)
+{
+	DB_ENV	*env;
+	int	 i, ret;
+
+	if ((ret = db_env_create(&env, 0)) != 0) {
+		snprintf(s->s_err, sizeof(s->s_err), "db_env_create: %s",
+		    db_strerror(ret));
+		return -1;
+	}
+	s->s_env = env;
+	env->app_private = s;
+	env->set_errcall(env, store_errcall);
+	env->set_msgcall(env, store_msgcall);
+	if ((ret = env->set_cachesize(env, 0, STORE_CACHE, 1)) != 0 ||
+	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
+	    (ret = env->set_timeout(env, STORE_LOCK_TIMEOUT,
+	    DB_SET_LOCK_TIMEOUT)) != 0 ||
+	    (ret = env->set_thread_count(env, 1024)) != 0 ||
+	    (ret = env->set_isalive(env, store_isalive)) != 0 ||
+	    (ret = env->set_flags(env, DB_TIME_NOTGRANTED, 1)) != 0 ||
+	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
+	    (ret = env->open(env, s->s_dir, STORE_ENV_FLAGS,
+	    STORE_MODE)) != 0) {
+		if (s->s_err[0] == '\0')
+			snprintf(s->s_err, sizeof(s->s_err), "%s: %s",
+			    s->s_dir, db_strerror(ret));
+		goto fail;
+	}
+	for (i = 0; i < SDB__MAX; i++) {
+		if ((ret = db_create(&s->s_db[i], env, 0)) != 0 ||
+		    (ret = s->s_db[i]->open(s->s_db[i], NULL, store_files[i],
+		    NULL, DB_BTREE, STORE_DB_FLAGS, STORE_MODE)) != 0) {
+			snprintf(s->s_err, sizeof(s->s_err), "%s/%s: %s",
+			    s->s_dir, store_files[i], db_strerror(ret));
+			goto fail;
+		}
+	}
+	store_watch_start(s);
+	return 0;
+fail:
+	store_shut(s);
+	return -1;
+}
+
+int
+store_open(const char *dir, int flags, struct store **out, char *err,
+    size_t errlen)
+{
+	struct store	*s;
+	struct stat	 st;
+
+	if (flags & STORE_CREATE) {
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+			return -1;
+		}
+	}
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "state directory %s: %s", dir,
+		    errno ? strerror(errno) : "not a directory");
+		return -1;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->s_dir = strdup(dir)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(s);
+		return -1;
+	}
+	if (store_start(s) == -1) {
+		snprintf(err, errlen, "%s", s->s_err);
+		free(s->s_dir);
+		free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	store_shut(s);
+	free(s->s_dir);
+	free(s);
+}
+
+const char *
+store_dir(const struct store *s)
+{
+	return s->s_dir;
+}
+
+const char *
+store_errmsg(const struct store *s)
+{
+	return s->s_err;
+}
+
+int64_t
+store_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Map a Berkeley DB error to a store code, remembering it in the txn. */
+static int
+store_fail(struct store_txn *t, int ret)
+{
+	if (t->t_dberr == 0)
+		t->t_dberr = ret;
+	switch (ret) {
+	case DB_LOCK_DEADLOCK:
+	case DB_LOCK_NOTGRANTED:
+	case DB_RUNRECOVERY:
+		return STORE_RETRY;
+	default:
+		snprintf(t->t_store->s_err, sizeof(t->t_store->s_err), "%s",
+		    db_strerror(ret));
+		return STORE_ERR;
+	}
+}
+
+static void
+store_backoff(int attempt)
+{
+	struct timespec ts;
+	unsigned	ms = attempt < 8 ? 1U << attempt : 200;
+
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(ms + (unsigned)rand() % (ms + 1)) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+int
+store_txn(struct store *s, store_body body, void *arg)
+{
+	struct store_txn	t;
+	int			attempt, ret, rc;
+
+	for (attempt = 0; attempt < STORE_TRIES; attempt++) {
+		if (s->s_env == NULL && store_start(s) == -1)
+			return STORE_ERR;
+		memset(&t, 0, sizeof(t));
+		t.t_store = s;
+		if ((ret = s->s_env->txn_begin(s->s_env, NULL, &t.t_txn,
+		    0)) != 0) {
+			if (ret == DB_RUNRECOVERY) {
+				store_shut(s);
+				continue;
+			}
+			snprintf(s->s_err, sizeof(s->s_err), "txn_begin: %s",
+			    db_strerror(ret));
+			return STORE_ERR;
+		}
+		rc = body(&t, arg);
+		if (rc == 0) {
+			ret = t.t_txn->commit(t.t_txn, 0);
+			t.t_txn = NULL;
+			if (ret == 0)
+				return 0;
+			rc = store_fail(&t, ret);
+		} else
+			t.t_txn->abort(t.t_txn);
+		if (rc != STORE_RETRY)
+			return rc;
+
+		if (t.t_dberr == DB_RUNRECOVERY)
+			store_shut(s);		/* reopened on the next try */
+		else if (t.t_dberr == DB_LOCK_NOTGRANTED &&
+		    s->s_env->failchk(s->s_env, 0) == DB_RUNRECOVERY)
+			store_shut(s);		/* a writer died mid-way */
+		store_backoff(attempt);
+	}
+	snprintf(s->s_err, sizeof(s->s_err), "transaction retried %d times "
+	    "without success", STORE_TRIES);
+	return STORE_ERR;
+}
+
+static void
+store_dbt(DBT *d, const void *data, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = (void *)(uintptr_t)data;
+	d->size = (u_int32_t)len;
+}
+
+int
+store_get(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, char **val, size_t *len, int rmw)
+{
+	DBT	k, v;
+	char	*buf;
+	int	ret;
+
+	store_dbt(&k, key, klen);
+	memset(&v, 0, sizeof(v));
+	v.flags = DB_DBT_MALLOC;
+	ret = t->t_store->s_db[db]->get(t->t_store->s_db[db], t->t_txn, &k,
+	    &v, rmw ? DB_RMW : 0);
+	if (ret == DB_NOTFOUND)
+		return STORE_NOTFOUND;
+	if (ret != 0)
+		return store_fail(t, ret);
+	if ((buf = realloc(v.data, v.size + 1)) == NULL) {
+		free(v.data);
+		return STORE_ERR;
+	}
+	buf[v.size] = '\0';
+	*val = buf;
+	if (len != NULL)
+		*len = v.size;
+	return STORE_OK;
+}
+
+int
+store_put(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, const void *val, size_t len)
+{
+	DBT	k, v;
+	int	ret;
+
+	store_dbt(&k, key, klen);
+	store_dbt(&v, val, len);
+	ret = t->t_store->s_db[db]->put(t->t_store->s_db[db], t->t_txn, &k,
+	    &v, 0);
+	return ret == 0 ? STORE_OK : store_fail(t, ret);
+}
+
+int
+store_del(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen)
+{
+	DBT	k;
+	int	ret;
+
+	store_dbt(&k, key, klen);
+	ret = t->t_store->s_db[db]->del(t->t_store->s_db[db], t->t_txn, &k, 0);
+	if (ret == DB_NOTFOUND)
+		return STORE_NOTFOUND;
+	return ret == 0 ? STORE_OK : store_fail(t, ret);
+}
+
+int
+store_get_json(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, json_object **out, int rmw)
+{
+	char	*val;
+	size_t	 len;
+	int	 rc;
+
+	if ((rc = store_get(t, db, key, klen, &val, &len, rmw)) != STORE_OK)
+		return rc;
+	*out = json_tokener_parse(val);
+	free(val);
+	if (*out == NULL || !json_object_is_type(*out, json_type_object)) {
+		json_object_put(*out);
+		*out = NULL;
+		snprintf(t->t_store->s_err, sizeof(t->t_store->s_err),
+		    "%s: a record is not valid JSON", store_files[db]);
+		return STORE_ERR;
+	}
+	return STORE_OK;
+}
+
+int
+store_put_json(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, json_object *o)
+{
+	size_t		 len;
+	const char	*s;
+
+	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	if (s == NULL)
+		return STORE_ERR;
+	return store_put(t, db, key, klen, s, len);
+}
+
+json_object *
+store_json(const char *val, size_t len)
+{
+	json_tokener	*tok;
+	json_object	*o;
+
+	if ((tok = json_tokener_new()) == NULL)
+		return NULL;
+	o = json_tokener_parse_ex(tok, val, (int)len);
+	json_tokener_free(tok);
+	if (o != NULL && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
+int
+store_scan(struct store_txn *t, enum store_db db, const void *prefix,
+    size_t plen, store_visit cb, void *arg)
+{
+	DB	*d = t->t_store->s_db[db];
+	DBC	*c;
+	DBT	 k, v;
+	int	 ret, rc = 0;
+	u_int32_t op = DB_SET_RANGE;
+
+	if ((ret = d->cursor(d, t->t_txn, &c, 0)) != 0)
+		return store_fail(t, ret);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.flags = DB_DBT_REALLOC;
+	v.flags = DB_DBT_REALLOC;
+	if (plen > 0) {
+		if ((k.data = malloc(plen)) == NULL) {
+			c->close(c);
+			return STORE_ERR;
+		}
+		memcpy(k.data, prefix, plen);
+		k.size = (u_int32_t)plen;
+	} else
+		op = DB_FIRST;
+	for (;;) {
+		ret = c->get(c, &k, &v, op);
+		op = DB_NEXT;
+		if (ret == DB_NOTFOUND)
+			break;
+		if (ret != 0) {
+			rc = store_fail(t, ret);
+			break;
+		}
+		if (k.size < plen || memcmp(k.data, prefix, plen) != 0)
+			break;
+		if ((rc = cb(k.data, k.size, v.data, v.size, arg)) != 0)
+			break;
+	}
+	free(k.data);
+	free(v.data);
+	if ((ret = c->close(c)) != 0 && rc == 0)
+		rc = store_fail(t, ret);
+	return rc;
+}

@@ -1,0 +1,88 @@
+/* store.h -- the Berkeley DB environment shared by every mias process */
+#ifndef MIAS_STORE_H
+#define MIAS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+struct store;
+struct store_txn;
+
+/* The databases of the environment, one file each.  Add new ones at the
+ * end; a store opened by an older program simply ignores them. */
+enum store_db {
+	SDB_META,		/* schema version and other singletons */
+	SDB_NAMESPACES,		/* name -> namespace record */
+	SDB_STUDIES,		/* study key -> study record */
+	SDB_QUEUE,		/* be64 due time (ms) + study key -> work item */
+	SDB__MAX
+};
+
+/* Results of store calls and of transaction bodies.  A body returns 0 to
+ * commit, a positive value of its own to abort and hand that value back,
+ * or one of the negative codes below (which it got from a store call). */
+enum store_rc {
+	STORE_OK = 0,
+	STORE_NOTFOUND = -1,	/* no such key (a store_get result only) */
+	STORE_RETRY = -2,	/* deadlock, lock timeout, recovery needed */
+	STORE_ERR = -3,		/* I/O error, disk full, corruption */
+};
+
+#define STORE_CREATE	0x01	/* create state_dir if missing (mias-admin init) */
+
+/*
+ * Open (and if needed recover) the environment in dir.  Every process
+ * opens with DB_REGISTER, so the first open after a crashed process runs
+ * recovery and the others wait for it.  -1 with err set on failure.
+ */
+int	store_open(const char *dir, int flags, struct store **,
+	    char *err, size_t errlen);
+void	store_close(struct store *);
+const char *store_dir(const struct store *);
+
+/* The last error the library reported, for logs (never holds values). */
+const char *store_errmsg(const struct store *);
+
+typedef int (*store_body)(struct store_txn *, void *arg);
+
+/*
+ * Run body in a transaction, again on deadlock or lock timeout (after
+ * clearing locks left by dead processes), and after reopening the
+ * environment if Berkeley DB asks for recovery.  The body may run several
+ * times: it must not have effects outside the transaction.  Commits are
+ * durable (flushed to disk) unless the store was told otherwise.
+ */
+int	store_txn(struct store *, store_body, void *arg);
+
+/* Lookups inside a body.  *val is malloc'd, NUL-terminated for convenience
+ * (len excludes the NUL); the caller frees it.  rmw takes a write lock at
+ * once, avoiding deadlocks on read-modify-write. */
+int	store_get(struct store_txn *, enum store_db, const void *key,
+	    size_t klen, char **val, size_t *len, int rmw);
+int	store_put(struct store_txn *, enum store_db, const void *key,
+	    size_t klen, const void *val, size_t len);
+int	store_del(struct store_txn *, enum store_db, const void *key,
+	    size_t klen);
+
+/* Records are JSON objects with a version field "v". */
+int	store_get_json(struct store_txn *, enum store_db, const void *key,
+	    size_t klen, json_object **, int rmw);
+int	store_put_json(struct store_txn *, enum store_db, const void *key,
+	    size_t klen, json_object *);
+
+/* Parse a record's bytes (not NUL-terminated) as a JSON object. */
+json_object *store_json(const char *val, size_t len);
+
+/* Visit every record whose key starts with prefix, in key order; stops
+ * early when cb returns non-zero, and returns that value. */
+typedef int (*store_visit)(const void *key, size_t klen, const char *val,
+	    size_t len, void *arg);
+int	store_scan(struct store_txn *, enum store_db, const void *prefix,
+	    size_t plen, store_visit, void *arg);
+
+/* Wall clock in milliseconds, for record timestamps. */
+int64_t	store_now_ms(void);
+
+#endif /* MIAS_STORE_H */

@@ -1,0 +1,168 @@
+/* url.c -- checks on URLs and OSS endpoints that callers hand us */
+#include <sys/socket.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "egress.h"
+#include "ns.h"
+#include "url.h"
+
+/* "localhost" and its subdomains never leave the machine (RFC 6761). */
+static int
+url_is_localhost(const char *host)
+{
+	size_t len = strlen(host);
+
+	if (len > 0 && host[len - 1] == '.')
+		len--;		/* the absolute form "localhost." */
+	return (len == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+	    (len > 10 && strncasecmp(host + len - 10, ".localhost", 10) == 0);
+}
+
+/* NULL if policy lets us reach host as far as can be told before DNS. */
+static const char *
+url_host_check(const char *host, const struct egress_policy *ep, char *why,
+    size_t whylen)
+{
+	struct sockaddr_storage ss;
+
+	if (egress_literal(host, &ss)) {
+		if (!egress_addr_allowed(ep, host, (struct sockaddr *)&ss)) {
+			const char *cls = egress_class_name(egress_classify(
+			    (struct sockaddr *)&ss));
+
+			snprintf(why, whylen, "host %s is %s %s address, which "
+			    "this gateway does not connect to", host,
+			    strchr("aeiou", cls[0]) != NULL ? "an" : "a", cls);
+			return why;
+		}
+	} else if (url_is_localhost(host) && !ep->ep_allow_private &&
+	    !egress_host_listed(ep, host)) {
+		snprintf(why, whylen, "host %s is a loopback name, which this "
+		    "gateway does not connect to", host);
+		return why;
+	}
+	return NULL;
+}
+
+const char *
+url_callback_check(const char *url, const struct egress_policy *ep,
+    json_object *nsrec, char *why, size_t whylen)
+{
+	CURLU		*u;
+	char		*scheme = NULL, *host = NULL, *user = NULL;
+	char		 bare[URL_HOST_MAX];
+	const char	*res = why;
+	size_t		 len;
+
+	if ((u = curl_url()) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return why;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
+	    CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		snprintf(why, whylen, "not a valid absolute URL");
+		goto out;
+	}
+	if (strcasecmp(scheme, "http") && strcasecmp(scheme, "https")) {
+		snprintf(why, whylen, "scheme %s is not allowed; use http or "
+		    "https", scheme);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+		snprintf(why, whylen, "must not carry a user name or "
+		    "password");
+		goto out;
+	}
+	len = strlen(host);
+	if (len == 0 || len >= sizeof(bare)) {
+		snprintf(why, whylen, "host is missing or too long");
+		goto out;
+	}
+	if (host[0] == '[' && host[len - 1] == ']') {
+		memcpy(bare, host + 1, len - 2);
+		bare[len - 2] = '\0';
+	} else
+		memcpy(bare, host, len + 1);
+	if (nsrec != NULL && !ns_callback_host_ok(nsrec, bare)) {
+		snprintf(why, whylen, "host %s is not a callback host of this "
+		    "namespace", bare);
+		goto out;
+	}
+	res = url_host_check(bare, ep, why, whylen);
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_url_cleanup(u);
+	return res;
+}
+
+const char *
+url_endpoint_parse(const char *endpoint, char *host, size_t hostlen)
+{
+	const char	*p = endpoint, *end;
+	size_t		 n;
+
+	if (strncasecmp(p, "https://", 8) == 0)
+		p += 8;
+	else if (strncasecmp(p, "http://", 7) == 0)
+		p += 7;
+	else if (strstr(p, "://") != NULL)
+		return "scheme must be http or https";
+	if (*p == '[') {
+		if ((end = strchr(p, ']')) == NULL)
+			return "unterminated IPv6 address";
+		n = (size_t)(end - p - 1);
+		p++;
+		end++;
+	} else {
+		end = p + strcspn(p, ":/");
+		n = (size_t)(end - p);
+	}
+	if (n == 0 || n >= hostlen)
+		return "host is missing or too long";
+	memcpy(host, p, n);
+	host[n] = '\0';
+	for (p = host; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' &&
+		    *p != ':' && *p != '_')
+			return "host holds characters a host name cannot";
+	if (*end == ':') {
+		long port = 0;
+
+		for (p = end + 1; isdigit((unsigned char)*p) && port <= 65535;
+		    p++)
+			port = port * 10 + (*p - '0');
+		if (p == end + 1 || port < 1 || port > 65535)
+			return "port must be a number from 1 to 65535";
+		end = p;
+	}
+	if (*end == '/')
+		end++;
+	if (*end != '\0')
+		return "must be a host name, optionally with a scheme and "
+		    "port, without a path";
+	return NULL;
+}
+
+const char *
+url_endpoint_check(const char *endpoint, const struct egress_policy *ep,
+    char *why, size_t whylen)
+{
+	char		 host[URL_HOST_MAX];
+	const char	*bad;
+
+	if ((bad = url_endpoint_parse(endpoint, host, sizeof(host))) != NULL) {
+		snprintf(why, whylen, "%s", bad);
+		return why;
+	}
+	return url_host_check(host, ep, why, whylen);
+}

@@ -1,0 +1,458 @@
+/* t_store.c -- the Berkeley DB store: records, transactions, processes, crashes */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "store.h"
+#include "study.h"
+#include "tap.h"
+
+static char	dir[256];
+
+static struct store *
+open_store(void)
+{
+	struct store	*s;
+	char		 err[256];
+
+	if (store_open(dir, STORE_CREATE, &s, err, sizeof(err)) == -1) {
+		printf("# store_open: %s\n", err);
+		return NULL;
+	}
+	return s;
+}
+
+struct kv {
+	const char	*k, *v;
+	char		*got;
+};
+
+static int
+put_body(struct store_txn *t, void *arg)
+{
+	struct kv *kv = arg;
+
+	return store_put(t, SDB_META, kv->k, strlen(kv->k), kv->v,
+	    strlen(kv->v));
+}
+
+static int
+get_body(struct store_txn *t, void *arg)
+{
+	struct kv *kv = arg;
+
+	free(kv->got);
+	kv->got = NULL;
+	return store_get(t, SDB_META, kv->k, strlen(kv->k), &kv->got, NULL, 0);
+}
+
+static int
+put_then_refuse(struct store_txn *t, void *arg)
+{
+	int rc = put_body(t, arg);
+
+	return rc != 0 ? rc : 7;	/* the body's own "no" */
+}
+
+static int
+count_visit(const void *k, size_t kl, const char *v, size_t vl, void *arg)
+{
+	(void)k;
+	(void)kl;
+	(void)v;
+	(void)vl;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+scan_body(struct store_txn *t, void *arg)
+{
+	*(int *)arg = 0;
+	return store_scan(t, SDB_META, "p/", 2, count_visit, arg);
+}
+
+static void
+test_basic(void)
+{
+	struct store	*s = open_store();
+	struct kv	 kv = { "alpha", "one", NULL };
+	struct kv	 p1 = { "p/1", "x", NULL }, p2 = { "p/2", "y", NULL };
+	struct kv	 q = { "q/1", "z", NULL };
+	int		 n = -1, rc;
+
+	tap_ok(s != NULL, "store opens and creates its databases");
+	if (s == NULL)
+		return;
+	tap_ok(store_txn(s, put_body, &kv) == 0, "put commits");
+	tap_ok(store_txn(s, get_body, &kv) == 0 && kv.got != NULL &&
+	    strcmp(kv.got, "one") == 0, "get reads what was put");
+	kv.k = "missing";
+	tap_ok(store_txn(s, get_body, &kv) == STORE_NOTFOUND,
+	    "a missing key is STORE_NOTFOUND");
+	kv.k = "beta";
+	kv.v = "two";
+	tap_ok(store_txn(s, put_then_refuse, &kv) == 7,
+	    "a body's own code aborts and comes back");
+	tap_ok(store_txn(s, get_body, &kv) == STORE_NOTFOUND,
+	    "nothing of an aborted body is kept");
+	store_txn(s, put_body, &p1);
+	store_txn(s, put_body, &p2);
+	store_txn(s, put_body, &q);
+	rc = store_txn(s, scan_body, &n);
+	tap_ok(rc == 0 && n == 2,
+	    "scan visits exactly the keys under a prefix (%d)", n);
+	free(kv.got);
+	store_close(s);
+}
+
+/* Read-modify-write of one counter: concurrent writers deadlock or wait
+ * on it, and the wrapper must retry until every increment lands. */
+static int
+incr_body(struct store_txn *t, void *arg)
+{
+	char	*val = NULL, buf[32];
+	long	 n = 0;
+	int	 rc;
+
+	(void)arg;
+	rc = store_get(t, SDB_META, "counter", 7, &val, NULL, 0);
+	if (rc == STORE_OK)
+		n = strtol(val, NULL, 10);
+	else if (rc != STORE_NOTFOUND)
+		return rc;
+	free(val);
+	snprintf(buf, sizeof(buf), "%ld", n + 1);
+	return store_put(t, SDB_META, "counter", 7, buf, strlen(buf));
+}
+
+static void
+test_two_processes(void)
+{
+	struct kv	 kv = { "counter", NULL, NULL };
+	struct store	*s;
+	pid_t		 pid[2];
+	int		 i, j, status, ok = 1;
+
+	for (i = 0; i < 2; i++) {
+		if ((pid[i] = fork()) == 0) {
+			struct store *cs = open_store();
+
+			if (cs == NULL)
+				_exit(2);
+			/* plain reads then writes: deadlocks happen */
+			for (j = 0; j < 300; j++)
+				if (store_txn(cs, incr_body, NULL) != 0)
+					_exit(3);
+			store_close(cs);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		waitpid(pid[i], &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			ok = 0;
+	}
+	tap_ok(ok, "two processes writing at once both finish");
+	s = open_store();
+	if (s != NULL)
+		ok = store_txn(s, get_body, &kv) == 0;
+	tap_ok(ok && kv.got != NULL && strcmp(kv.got, "600") == 0,
+	    "no increment of 600 is lost (got %s)", kv.got ? kv.got : "-");
+	free(kv.got);
+	store_close(s);
+}
+
+/* The writer commits records it reports through a pipe, then stops inside
+ * a transaction holding a write lock on "held", and is killed there. */
+static int
+hold_body(struct store_txn *t, void *arg)
+{
+	int	fd = *(int *)arg;
+	int	rc;
+
+	if ((rc = store_put(t, SDB_META, "held", 4, "uncommitted", 11)) != 0)
+		return rc;
+	if (write(fd, "H", 1) != 1)
+		_exit(4);
+	for (;;)
+		pause();
+}
+
+static int
+numbered_body(struct store_txn *t, void *arg)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "n/%04d", *(int *)arg);
+	return store_put(t, SDB_META, key, strlen(key), "v", 1);
+}
+
+static int
+held_write_body(struct store_txn *t, void *arg)
+{
+	(void)arg;
+	return store_put(t, SDB_META, "held", 4, "waiter", 6);
+}
+
+static int
+n_scan_body(struct store_txn *t, void *arg)
+{
+	*(int *)arg = 0;
+	return store_scan(t, SDB_META, "n/", 2, count_visit, arg);
+}
+
+static void
+test_killed_writer(void)
+{
+	struct kv	 kv = { "held", NULL, NULL };
+	struct store	*s;
+	struct timespec	 t0, t1;
+	pid_t		 writer, waiter;
+	int		 p[2], w[2], i, n = -1, status, committed = 0;
+	char		 c;
+
+	if (pipe(p) == -1 || pipe(w) == -1)
+		return;
+	if ((writer = fork()) == 0) {
+		struct store *cs = open_store();
+
+		close(p[0]);
+		if (cs == NULL)
+			_exit(2);
+		for (i = 0; i < 50; i++) {
+			if (store_txn(cs, numbered_body, &i) != 0)
+				_exit(3);
+			if (write(p[1], "C", 1) != 1)	/* committed */
+				_exit(4);
+		}
+		store_txn(cs, hold_body, &p[1]);
+		_exit(5);
+	}
+	close(p[1]);
+	while (read(p[0], &c, 1) == 1 && c == 'C')
+		committed++;
+	tap_ok(c == 'H', "writer holds a lock inside a transaction");
+
+	/* A second process wants the same lock and must not wait forever. */
+	if ((waiter = fork()) == 0) {
+		struct store *cs = open_store();
+		int rc;
+
+		close(w[0]);
+		if (cs == NULL)
+			_exit(2);
+		if (write(w[1], "S", 1) != 1)
+			_exit(4);
+		rc = store_txn(cs, held_write_body, NULL);
+		store_close(cs);
+		_exit(rc == 0 ? 0 : 3);
+	}
+	close(w[1]);
+	read(w[0], &c, 1);
+	usleep(300 * 1000);
+	kill(writer, SIGKILL);
+	waitpid(writer, &status, 0);
+	tap_ok(WIFSIGNALED(status), "writer killed with SIGKILL mid-transaction");
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	waitpid(waiter, &status, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the waiting process gets the lock after the writer dies "
+	    "(%.1f s)", (double)(t1.tv_sec - t0.tv_sec) +
+	    (t1.tv_nsec - t0.tv_nsec) / 1e9);
+
+	s = open_store();
+	tap_ok(s != NULL, "store reopens cleanly after the crash");
+	if (s == NULL)
+		return;
+	i = store_txn(s, n_scan_body, &n);
+	tap_ok(i == 0 && n == committed && committed == 50, "every committed record survived (%d of %d)", n,
+	    committed);
+	i = store_txn(s, get_body, &kv);
+	tap_ok(i == 0 && kv.got != NULL && strcmp(kv.got, "waiter") == 0,
+	    "the dead writer's uncommitted write is gone (held=%s)",
+	    kv.got ? kv.got : "-");
+	free(kv.got);
+	store_close(s);
+}
+
+struct sub {
+	struct crypto_keys	*keys;
+	struct study_submit	 ss;
+	enum study_outcome	 out;
+	json_object		*rec;
+	const char		*set_state;
+};
+
+static int
+submit_body(struct store_txn *t, void *arg)
+{
+	struct sub *a = arg;
+
+	return study_submit(t, a->keys, &a->ss, &a->out);
+}
+
+static int
+read_study_body(struct store_txn *t, void *arg)
+{
+	struct sub	*a = arg;
+	char		 key[STUDY_KEY_MAX];
+	size_t		 klen;
+	int		 rc;
+
+	klen = study_key(key, a->ss.ss_ns, a->ss.ss_type, a->ss.ss_uid);
+	json_object_put(a->rec);
+	a->rec = NULL;
+	if ((rc = store_get_json(t, SDB_STUDIES, key, klen, &a->rec, 1)) != 0)
+		return rc;
+	if (a->set_state != NULL) {
+		json_object_object_add(a->rec, "state",
+		    json_object_new_string(a->set_state));
+		return store_put_json(t, SDB_STUDIES, key, klen, a->rec);
+	}
+	return 0;
+}
+
+static int
+queue_count_body(struct store_txn *t, void *arg)
+{
+	*(int *)arg = 0;
+	return store_scan(t, SDB_QUEUE, NULL, 0, count_visit, arg);
+}
+
+static const char *
+state_of(struct sub *a)
+{
+	json_object *v;
+
+	return a->rec != NULL && json_object_object_get_ex(a->rec, "state",
+	    &v) ? json_object_get_string(v) : "-";
+}
+
+static long long
+run_of(struct sub *a)
+{
+	json_object *v;
+
+	return a->rec != NULL && json_object_object_get_ex(a->rec, "run",
+	    &v) ? (long long)json_object_get_int64(v) : -1;
+}
+
+static void
+test_study(void)
+{
+	struct crypto_keys	 keys;
+	unsigned char		 master[CRYPTO_KEYLEN] = { 1, 2, 3 };
+	struct study_creds	 c;
+	struct sub		 a;
+	struct store		*s = open_store();
+	char			 key[STUDY_KEY_MAX];
+	size_t			 klen;
+	json_object		*v;
+	int			 n = 0;
+
+	if (s == NULL)
+		return;
+	crypto_keys_derive(master, &keys);
+	memset(&a, 0, sizeof(a));
+	a.keys = &keys;
+	a.ss.ss_ns = "hospital-a";
+	a.ss.ss_type = 4;
+	a.ss.ss_uid = "1.2.840.113619.2.55";
+	a.ss.ss_callback = "https://cb.example/notify";
+	a.ss.ss_endpoint = "oss-cn-beijing.aliyuncs.com";
+	a.ss.ss_bucket = "studies";
+	a.ss.ss_key = "knee/2024/";
+	a.ss.ss_creds.sc_ak = (char *)(uintptr_t)"AK-test";
+	a.ss.ss_creds.sc_sk = (char *)(uintptr_t)"very-secret";
+	a.ss.ss_creds.sc_sts = (char *)(uintptr_t)"sts-token";
+
+	tap_ok(store_txn(s, submit_body, &a) == 0 && a.out == STUDY_NEW,
+	    "first submission creates the study");
+	store_txn(s, read_study_body, &a);
+	TAP_STREQ(state_of(&a), "QUEUED", "new study is QUEUED");
+	tap_ok(json_object_object_get_ex(a.rec, "creds", &v) &&
+	    strstr(json_object_to_json_string(a.rec), "very-secret") == NULL &&
+	    strstr(json_object_to_json_string(a.rec), "sts-token") == NULL,
+	    "credentials are not stored in clear");
+	klen = study_key(key, a.ss.ss_ns, a.ss.ss_type, a.ss.ss_uid);
+	tap_ok(study_creds_open(a.rec, &keys, key, klen, &c) == 0 &&
+	    strcmp(c.sc_sk, "very-secret") == 0 &&
+	    strcmp(c.sc_sts, "sts-token") == 0, "sealed credentials open");
+	study_creds_wipe(&c);
+	tap_ok(study_creds_open(a.rec, &keys, "other", 5, &c) == -1,
+	    "sealed credentials do not open under another study's key");
+	store_txn(s, queue_count_body, &n);
+	tap_ok(n == 1, "one work item queued (%d)", n);
+
+	tap_ok(store_txn(s, submit_body, &a) == 0 && a.out == STUDY_UNCHANGED,
+	    "a repeat while QUEUED changes nothing");
+	a.ss.ss_force = 1;
+	tap_ok(store_txn(s, submit_body, &a) == 0 && a.out == STUDY_UNCHANGED,
+	    "forceAnalysis while QUEUED does not start a second run");
+	a.ss.ss_force = 0;
+	a.set_state = "DONE";
+	store_txn(s, read_study_body, &a);
+	a.set_state = NULL;
+	tap_ok(store_txn(s, submit_body, &a) == 0 && a.out == STUDY_UNCHANGED,
+	    "a repeat of a DONE study changes nothing");
+	a.ss.ss_force = 1;
+	tap_ok(store_txn(s, submit_body, &a) == 0 && a.out == STUDY_RERUN,
+	    "forceAnalysis on a DONE study starts a new run");
+	store_txn(s, read_study_body, &a);
+	tap_ok(run_of(&a) == 2 && strcmp(state_of(&a), "QUEUED") == 0,
+	    "the new run is run 2, QUEUED");
+	tap_ok(study_creds_open(a.rec, &keys, key, klen, &c) == 0,
+	    "the new run's credentials open");
+	study_creds_wipe(&c);
+	a.ss.ss_force = 0;
+	a.set_state = "FAILED";
+	store_txn(s, read_study_body, &a);
+	a.set_state = NULL;
+	tap_ok(store_txn(s, submit_body, &a) == 0 && a.out == STUDY_RERUN,
+	    "resubmitting a FAILED study runs it again");
+	store_txn(s, queue_count_body, &n);
+	tap_ok(n == 3, "each run queued its own work item (%d)", n);
+
+	a.ss.ss_ns = "hospital-b";
+	tap_ok(store_txn(s, submit_body, &a) == 0 && a.out == STUDY_NEW,
+	    "the same study id in another namespace is another study");
+	json_object_put(a.rec);
+	crypto_keys_wipe(&keys);
+	store_close(s);
+}
+
+int
+main(void)
+{
+	const char	*tmp = getenv("TMPDIR");
+
+	snprintf(dir, sizeof(dir), "%s/t_store.XXXXXX", tmp ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_basic();
+	test_two_processes();
+	test_killed_writer();
+	test_study();
+	if (tap_failed == 0) {
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			printf("# could not remove %s\n", dir);
+	} else
+		printf("# store left in %s\n", dir);
+	return tap_done();
+}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# install-deps.sh -- install the Debian packages mias builds and tests with (used by runtests and quickstart)
+#
+# Usage: tools/install-deps.sh [--tests]
+#   without --tests: what building and running mias needs
+#   with --tests: also the test tools (Node.js for the independent checks)
+set -u
+pkgs="autoconf automake make gcc pkg-config libfcgi-dev libjson-c-dev
+libcurl4-openssl-dev libssl-dev libexpat1-dev libinih-dev libdb5.3-dev
+db5.3-util uuid-dev lighttpd python3 python3-pydicom curl"
+[ "${1:-}" = "--tests" ] && pkgs="$pkgs nodejs npm"
+
+missing=""
+for p in $pkgs; do
+	case $p in	# a Node.js from elsewhere is fine
+	nodejs) command -v node >/dev/null 2>&1 && continue ;;
+	npm) command -v npm >/dev/null 2>&1 && continue ;;
+	esac
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+	    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing Debian packages:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "not root: install them with apt-get install$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null &&
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
+	echo "apt-get install$missing failed" >&2
+	exit 1
+}
