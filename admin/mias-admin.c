@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "conf.h"
 #include "crypto.h"
 #include "jv.h"
@@ -30,7 +31,8 @@ usage(void)
 	    "  namespace set NAME [--callback-host HOST]... [--origin ORIGIN]...\n"
 	    "                [--token-file FILE [--weak-token]]\n"
 	    "  namespace list\n"
-	    "  namespace disable|enable|rotate NAME\n");
+	    "  namespace disable|enable|rotate NAME\n"
+	    "  oss ls|head|get --endpoint E --bucket B ... (see mias-admin(8))\n");
 	exit(2);
 }
 
@@ -497,6 +499,8 @@ main(int argc, char *argv[])
 		rc = cmd_init(&a);
 	else if (strcmp(argv[0], "namespace") == 0)
 		rc = cmd_namespace(&a, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "oss") == 0)
+		rc = admin_oss(a.a_conf, argc - 1, argv + 1);
 	else
 		usage();
 	store_close(a.a_store);
