@@ -3,6 +3,7 @@
 #define MIAS_ADMIN_H
 
 struct mias_conf;
+struct store;
 
 /*
  * mias-admin oss ls|head|get: try an endpoint and a set of credentials
@@ -12,5 +13,15 @@ struct mias_conf;
  * Returns the exit status: 0 done, 1 failed, 2 bad usage.
  */
 int	admin_oss(const struct mias_conf *, int argc, char **argv);
+
+/*
+ * mias-admin studies list|show and deliveries list|replay (tasks.c):
+ * argv[0] is the word after "studies" / "deliveries".  Never prints a
+ * credential.  Same exit statuses.
+ */
+int	admin_studies(const struct mias_conf *, struct store *, int argc,
+	    char **argv);
+int	admin_deliveries(const struct mias_conf *, struct store *, int argc,
+	    char **argv);
 
 #endif /* MIAS_ADMIN_H */

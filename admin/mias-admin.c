@@ -32,7 +32,11 @@ usage(void)
 	    "                [--token-file FILE [--weak-token]]\n"
 	    "  namespace list\n"
 	    "  namespace disable|enable|rotate NAME\n"
-	    "  oss ls|head|get --endpoint E --bucket B ... (see mias-admin(8))\n");
+	    "  oss ls|head|get --endpoint E --bucket B ... (see mias-admin(8))\n"
+	    "  studies list [--namespace NS] [--state STATE] [--json]\n"
+	    "  studies show NAMESPACE TYPE UID [--json]\n"
+	    "  deliveries list [--dead] [--json]\n"
+	    "  deliveries replay ID|--all-dead\n");
 	exit(2);
 }
 
@@ -501,6 +505,13 @@ main(int argc, char *argv[])
 		rc = cmd_namespace(&a, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "oss") == 0)
 		rc = admin_oss(a.a_conf, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "studies") == 0) {
+		admin_open(&a);
+		rc = admin_studies(a.a_conf, a.a_store, argc - 1, argv + 1);
+	} else if (strcmp(argv[0], "deliveries") == 0) {
+		admin_open(&a);
+		rc = admin_deliveries(a.a_conf, a.a_store, argc - 1, argv + 1);
+	}
 	else
 		usage();
 	store_close(a.a_store);

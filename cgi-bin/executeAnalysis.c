@@ -9,6 +9,7 @@
 #include "store.h"
 #include "study.h"
 #include "url.h"
+#include "wake.h"
 
 enum {
 	F_UID, F_TYPE, F_CALLBACK, F_AK, F_SK, F_STS, F_ENDPOINT, F_BUCKET,
@@ -141,6 +142,8 @@ execute_analysis(struct req *rq)
 		    "not be stored");
 		goto out;
 	}
+	if (a.outcome != STUDY_UNCHANGED)
+		wake_dispatcher(rq->rq_conf->c_state_dir);
 	req_reply(rq, NULL);
 out:
 	if (v[F_SK].v_present)

@@ -112,6 +112,20 @@ req_error(struct req *rq, enum rc rc, const char *fmt, ...)
 	rq->rq_data = NULL;
 }
 
+void
+req_error_data(struct req *rq, enum rc rc, json_object *data,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	rq->rq_rc = rc;
+	va_start(ap, fmt);
+	vsnprintf(rq->rq_msg, sizeof(rq->rq_msg), fmt, ap);
+	va_end(ap);
+	json_object_put(rq->rq_data);
+	rq->rq_data = data;
+}
+
 /* (Re)open what the responder needs; on failure the request gets 100001
  * and the reason goes to the log, never to the caller. */
 static int

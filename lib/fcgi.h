@@ -60,6 +60,10 @@ struct endpoint {
 int	fcgi_main(int argc, char *argv[], const struct endpoint *);
 
 void	req_reply(struct req *, json_object *data);	/* 000000 */
+/* An error whose envelope still carries data (100005 progress, 100006
+ * partial findings); data is consumed. */
+void	req_error_data(struct req *, enum rc, json_object *data,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void	req_error(struct req *, enum rc, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 

@@ -46,6 +46,9 @@
 #define STORE_CACHE	(8 * 1024 * 1024)
 #define STORE_LOCK_TIMEOUT	(2 * 1000 * 1000)	/* microseconds */
 #define STORE_TRIES	32
+/* Assembling a study of 100,000 images reads that many records in one
+ * transaction: the lock table must hold a lock per page touched. */
+#define STORE_MAX_LOCKS	200000
 #define STORE_WATCH_MS	250
 #define STORE_SCHEMA	1
 
@@ -54,6 +57,11 @@ static const char *const store_files[SDB__MAX] = {
 	"namespaces.db",
 	"studies.db",
 	"queue.db",
+	"jobs.db",
+	"jobidx.db",
+	"waiting.db",
+	"results.db",
+	"outbox.db",
 };
 
 struct store {
@@ -193,6 +201,9 @@ store_start(struct store *s)
 	env->set_msgcall(env, store_msgcall);
 	if ((ret = env->set_cachesize(env, 0, STORE_CACHE, 1)) != 0 ||
 	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
+	    (ret = env->set_lk_max_locks(env, STORE_MAX_LOCKS)) != 0 ||
+	    (ret = env->set_lk_max_objects(env, STORE_MAX_LOCKS)) != 0 ||
+	    (ret = env->set_lk_max_lockers(env, 4096)) != 0 ||
 	    (ret = env->set_timeout(env, STORE_LOCK_TIMEOUT,
 	    DB_SET_LOCK_TIMEOUT)) != 0 ||
 	    (ret = env->set_thread_count(env, 1024)) != 0 ||
@@ -454,7 +465,8 @@ store_put_json(struct store_txn *t, enum store_db db, const void *key,
 	size_t		 len;
 	const char	*s;
 
-	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (s == NULL)
 		return STORE_ERR;
 	return store_put(t, db, key, klen, s, len);

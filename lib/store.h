@@ -16,7 +16,12 @@ enum store_db {
 	SDB_META,		/* schema version and other singletons */
 	SDB_NAMESPACES,		/* name -> namespace record */
 	SDB_STUDIES,		/* study key -> study record */
-	SDB_QUEUE,		/* be64 due time (ms) + study key -> work item */
+	SDB_QUEUE,		/* be64 due (ms) + kind + id -> work item */
+	SDB_JOBS,		/* study key NUL run NUL object key -> image job */
+	SDB_JOBIDX,		/* job id -> job key */
+	SDB_WAITING,		/* job id -> studyType: results awaited */
+	SDB_RESULTS,		/* study key -> assembled result */
+	SDB_OUTBOX,		/* message id -> callback to deliver */
 	SDB__MAX
 };
 

@@ -4,6 +4,10 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "job.h"
+#include "outbox.h"
+#include "result.h"
+#include "queue.h"
 #include "store.h"
 #include "study.h"
 
@@ -47,21 +51,24 @@ study_key(char *out, const char *ns, int type, const char *uid)
 	return nl + 3 + ul;
 }
 
-size_t
-study_queue_key(unsigned char *out, int64_t due_ms, const char *key,
-    size_t klen, int64_t run)
+int
+study_key_parse(const char *key, size_t klen, char *buf, const char **ns,
+    int *type, const char **uid)
 {
-	uint64_t	v = (uint64_t)due_ms;
-	int		i;
+	size_t nl;
 
-	for (i = 7; i >= 0; i--) {
-		out[i] = (unsigned char)(v & 0xff);
-		v >>= 8;
-	}
-	memcpy(out + 8, key, klen);
-	out[8 + klen] = '\0';
-	return 8 + klen + 1 + (size_t)snprintf((char *)out + 9 + klen, 21,
-	    "%lld", (long long)run);
+	if (klen > STUDY_KEY_MAX)
+		return -1;
+	memcpy(buf, key, klen);
+	buf[klen] = '\0';
+	nl = strlen(buf);
+	if (nl + 3 > klen || buf[nl + 1] < '1' || buf[nl + 1] > '4' ||
+	    buf[nl + 2] != '\0')
+		return -1;
+	*ns = buf;
+	*type = buf[nl + 1] - '0';
+	*uid = buf + nl + 3;
+	return 0;
 }
 
 /* The seal binds the credentials to one run of one study. */
@@ -155,6 +162,11 @@ study_new_run(json_object *rec, const struct crypto_keys *k,
 	json_object_object_add(rec, "bucket",
 	    json_object_new_string(ss->ss_bucket));
 	json_object_object_add(rec, "key", json_object_new_string(ss->ss_key));
+	if (ss->ss_image_uid != NULL) {
+		json_object_object_add(rec, "push", json_object_new_boolean(1));
+		json_object_object_add(rec, "imageUid",
+		    json_object_new_string(ss->ss_image_uid));
+	}
 	json_object_object_add(rec, "creds", sealed);
 	json_object_object_add(rec, "imagesTotal", json_object_new_int(0));
 	json_object_object_add(rec, "imagesDone", json_object_new_int(0));
@@ -169,7 +181,7 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
     const struct study_submit *ss, enum study_outcome *outcome)
 {
 	char			 key[STUDY_KEY_MAX];
-	unsigned char		 qkey[STUDY_QKEY_MAX];
+	char			 qid[STUDY_KEY_MAX + 24];
 	json_object		*rec = NULL, *v, *item = NULL;
 	enum study_state	 st;
 	size_t			 klen, qlen;
@@ -213,8 +225,8 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 	json_object_object_add(item, "kind", json_object_new_string("study"));
 	json_object_object_get_ex(rec, "run", &v);
 	json_object_object_add(item, "run", json_object_get(v));
-	qlen = study_queue_key(qkey, now, key, klen, json_object_get_int64(v));
-	rc = store_put_json(t, SDB_QUEUE, qkey, qlen, item);
+	qlen = queue_run_id(qid, key, klen, json_object_get_int64(v));
+	rc = queue_put(t, now, QK_STUDY, qid, qlen, item);
 out:
 	json_object_put(item);
 	json_object_put(rec);
@@ -295,4 +307,308 @@ study_creds_wipe(struct study_creds *c)
 	study_wipe_str(&c->sc_ak);
 	study_wipe_str(&c->sc_sk);
 	study_wipe_str(&c->sc_sts);
+}
+
+static json_object *
+study_status_body(json_object *study, const char *code, const char *msg)
+{
+	json_object *b = json_object_new_object(), *v;
+
+	if (b == NULL)
+		return NULL;
+	json_object_object_get_ex(study, "studyInstanceUid", &v);
+	json_object_object_add(b, "studyInstanceUid", json_object_get(v));
+	json_object_object_get_ex(study, "studyType", &v);
+	json_object_object_add(b, "studyType", json_object_get(v));
+	json_object_object_add(b, "status", json_object_new_int(code ? -1 : 0));
+	json_object_object_add(b, "errorCode",
+	    code ? json_object_new_string(code) : NULL);
+	json_object_object_add(b, "errorMessage",
+	    code ? json_object_new_string(msg ? msg : "") : NULL);
+	return b;
+}
+
+/* The result of a push job, as API.md 6. has engines send it: the list
+ * under the engine's name, box items with the engine's field names. */
+static json_object *
+study_push_body(json_object *study, json_object *data, const char *code,
+    const char *msg)
+{
+	json_object	*b = json_object_new_object(), *v, *list, *out, *item;
+	json_object	*e, *x;
+	size_t		 i;
+	int		 type;
+
+	if (b == NULL)
+		return NULL;
+	json_object_object_get_ex(study, "studyType", &v);
+	type = json_object_get_int(v);
+	json_object_object_add(b, "returnCode",
+	    json_object_new_string(code ? "100006" : "000000"));
+	json_object_object_add(b, "returnMessage", json_object_new_string(
+	    code ? (msg ? msg : code) : "OK"));
+	if (code != NULL)
+		json_object_object_add(b, "errorCode",
+		    json_object_new_string(code));
+	json_object_object_get_ex(study, "ns", &v);
+	json_object_object_add(b, "namespace", json_object_get(v));
+	json_object_object_get_ex(study, "imageUid", &v);
+	json_object_object_add(b, "ImageUid", json_object_get(v));
+	out = json_object_new_array();
+	if (data != NULL && json_object_object_get_ex(data,
+	    result_list_name(type), &list))
+		for (i = 0; i < json_object_array_length(list); i++) {
+			item = json_object_array_get_idx(list, i);
+			if (type != 4) {
+				e = json_object_new_object();
+				json_object_object_foreach(item, k, val)
+					if (strcmp(k, "credibility") != 0)
+						json_object_object_add(e, k,
+						    json_object_get(val));
+			} else {
+				e = json_object_new_object();
+				json_object_object_get_ex(item, "boxUid", &x);
+				json_object_object_add(e, "BoxUid",
+				    json_object_get(x));
+				json_object_object_get_ex(item, "coordinates",
+				    &x);
+				json_object_object_add(e, "Coordinates",
+				    json_object_get(x));
+				json_object_object_get_ex(item, "class", &x);
+				json_object_object_add(e, "Class",
+				    json_object_get(x));
+			}
+			json_object_array_add(out, e);
+		}
+	/* Boxes is present (maybe empty) in every result, as API.md 6. says;
+	 * the other types' list only for its type */
+	if (type == 4)
+		json_object_object_add(b, "Boxes", out);
+	else {
+		json_object_object_add(b, "Boxes", json_object_new_array());
+		json_object_object_add(b, result_engine_list_name(type), out);
+	}
+	return b;
+}
+
+int
+study_conclude(struct store_txn *t, const char *skey, size_t sklen,
+    int64_t run, json_object *data, const char *code, const char *msg,
+    int64_t now)
+{
+	json_object		*study = NULL, *res = NULL, *body = NULL, *v, *ns;
+	json_object		*url;
+	enum study_state	 st;
+	char			 id[WEBHOOK_ID_MAX];
+	const char		*after = NULL;
+	int			 rc, push;
+
+	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &study, 1)) !=
+	    STORE_OK)
+		goto out;
+	st = json_object_object_get_ex(study, "state", &v) ?
+	    study_state_parse(json_object_get_string(v)) : STUDY__MAX;
+	if (!json_object_object_get_ex(study, "run", &v) ||
+	    json_object_get_int64(v) != run ||
+	    (st != STUDY_QUEUED && st != STUDY_RUNNING)) {
+		rc = STORE_OK;		/* ended already, or replaced */
+		goto out;
+	}
+	rc = STORE_ERR;
+	if (data == NULL) {
+		/* failed before any image: every list present and empty */
+		json_object *u, *ty;
+
+		if (!json_object_object_get_ex(study, "studyInstanceUid", &u) ||
+		    !json_object_object_get_ex(study, "studyType", &ty) ||
+		    (data = result_data_new(json_object_get_string(u),
+		    json_object_get_int(ty))) == NULL)
+			goto out;
+	}
+	if ((res = json_object_new_object()) == NULL)
+		goto out;
+	json_object_object_add(res, "v", json_object_new_int(1));
+	json_object_object_add(res, "run", json_object_new_int64(run));
+	json_object_object_add(res, "state", json_object_new_string(
+	    study_state_name(code ? STUDY_FAILED : STUDY_DONE)));
+	json_object_object_add(res, "errorCode",
+	    code ? json_object_new_string(code) : NULL);
+	json_object_object_add(res, "errorMessage",
+	    code ? json_object_new_string(msg ? msg : "") : NULL);
+	json_object_object_add(res, "finished", json_object_new_int64(now));
+	json_object_object_add(res, "data", data);
+	data = NULL;
+	if ((rc = store_put_json(t, SDB_RESULTS, skey, sklen, res)) != STORE_OK)
+		goto out;
+
+	rc = STORE_ERR;
+	push = json_object_object_get_ex(study, "push", &v) &&
+	    json_object_get_boolean(v);
+	if (push) {
+		json_object_object_get_ex(res, "data", &v);
+		body = study_push_body(study, v, code, msg);
+	} else
+		body = study_status_body(study, code, msg);
+	if (body == NULL ||
+	    !json_object_object_get_ex(study, "ns", &ns) ||
+	    !json_object_object_get_ex(study, "callback", &url))
+		goto out;
+	if (json_object_object_get_ex(study, "lastMessage", &v))
+		after = json_object_get_string(v);
+	if ((rc = outbox_add(t, json_object_get_string(ns),
+	    push ? OUTBOX_RESULT : OUTBOX_STATUS,
+	    json_object_get_string(url), json_object_to_json_string_ext(body,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), after,
+	    now, id)) != STORE_OK)
+		goto out;
+
+	json_object_object_add(study, "state", json_object_new_string(
+	    study_state_name(code ? STUDY_FAILED : STUDY_DONE)));
+	json_object_object_add(study, "errorCode",
+	    code ? json_object_new_string(code) : NULL);
+	json_object_object_add(study, "errorMessage",
+	    code ? json_object_new_string(msg ? msg : "") : NULL);
+	json_object_object_add(study, "finished", json_object_new_int64(now));
+	json_object_object_add(study, "updated", json_object_new_int64(now));
+	json_object_object_add(study, "lastMessage", json_object_new_string(id));
+	/* the credentials are needed no more: forget them */
+	json_object_object_del(study, "creds");
+	rc = store_put_json(t, SDB_STUDIES, skey, sklen, study);
+out:
+	json_object_put(data);
+	json_object_put(res);
+	json_object_put(body);
+	json_object_put(study);
+	return rc;
+}
+
+struct study_gather {
+	json_object	*list;		/* the study type's list in data */
+	json_object	*box_uids;	/* boxUids used so far */
+	int		 done, failed, codes;
+	char		 code[64];
+	char		 msg[256];
+	char		 others[128];
+};
+
+/*
+ * Engines number boxes per image, so two images may both have box 12345;
+ * feedback names a box by its boxUid, so within a study each must be
+ * unique: a repeated one gets the next free number.
+ */
+static void
+study_unique_box(struct study_gather *g, json_object *item)
+{
+	json_object	*v;
+	char		 uid[8];
+	long		 n, tries;
+
+	if (g->box_uids == NULL ||
+	    !json_object_object_get_ex(item, "boxUid", &v))
+		return;
+	snprintf(uid, sizeof(uid), "%s", json_object_get_string(v));
+	n = strtol(uid, NULL, 10);
+	for (tries = 0; tries < 100000 &&
+	    json_object_object_get_ex(g->box_uids, uid, NULL); tries++) {
+		n = (n + 1) % 100000;
+		snprintf(uid, sizeof(uid), "%05ld", n);
+	}
+	if (strcmp(uid, json_object_get_string(v)) != 0)
+		json_object_object_add(item, "boxUid",
+		    json_object_new_string(uid));
+	json_object_object_add(g->box_uids, uid, NULL);
+}
+
+static int
+study_gather_job(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct study_gather	*g = arg;
+	json_object		*rec, *f, *v;
+	size_t			 i, n;
+
+	(void)key;
+	(void)klen;
+	if ((rec = store_json(val, len)) == NULL)
+		return STORE_ERR;
+	if (job_state_of(rec) == JOB_DONE) {
+		g->done++;
+		if (json_object_object_get_ex(rec, "findings", &f) &&
+		    json_object_is_type(f, json_type_array)) {
+			n = json_object_array_length(f);
+			for (i = 0; i < n; i++) {
+				json_object *item = json_object_array_get_idx(
+				    f, i);
+
+				study_unique_box(g, item);
+				json_object_array_add(g->list,
+				    json_object_get(item));
+			}
+		}
+	} else {
+		const char *c = json_object_object_get_ex(rec, "errorCode", &v) ?
+		    json_object_get_string(v) : "ENGINE_ERROR";
+
+		g->failed++;
+		if (g->code[0] == '\0') {
+			snprintf(g->code, sizeof(g->code), "%s", c);
+			if (json_object_object_get_ex(rec, "errorMessage", &v))
+				snprintf(g->msg, sizeof(g->msg), "%s",
+				    json_object_get_string(v));
+		} else if (strcmp(g->code, c) != 0 &&
+		    strstr(g->others, c) == NULL) {
+			size_t ol = strlen(g->others);
+
+			snprintf(g->others + ol, sizeof(g->others) - ol,
+			    "%s%s", ol ? ", " : "", c);
+		}
+	}
+	json_object_put(rec);
+	return 0;
+}
+
+int
+study_assemble(struct store_txn *t, const char *skey, size_t sklen,
+    int64_t run, int64_t now)
+{
+	struct study_gather	 g;
+	json_object		*data;
+	char			 prefix[JOB_KEY_MAX], buf[STUDY_KEY_MAX + 1];
+	char			 msg[512];
+	const char		*ns, *uid;
+	size_t			 plen;
+	int			 type, rc;
+
+	if (study_key_parse(skey, sklen, buf, &ns, &type, &uid) == -1)
+		return STORE_ERR;
+	if ((data = result_data_new(uid, type)) == NULL)
+		return STORE_ERR;
+	memset(&g, 0, sizeof(g));
+	json_object_object_get_ex(data, result_list_name(type), &g.list);
+	if (type == 4 && (g.box_uids = json_object_new_object()) == NULL) {
+		json_object_put(data);
+		return STORE_ERR;
+	}
+	plen = job_prefix(prefix, skey, sklen, run);
+	rc = store_scan(t, SDB_JOBS, prefix, plen, study_gather_job, &g);
+	json_object_put(g.box_uids);
+	if (rc != 0) {
+		json_object_put(data);
+		return rc;
+	}
+	if (type == 4) {
+		json_object *boxes;
+
+		/* clients of the deployed platform read boxDataList */
+		json_object_object_get_ex(data, "boxes", &boxes);
+		json_object_object_add(data, "boxDataList",
+		    result_box_compat(boxes));
+	}
+	if (g.failed == 0)
+		return study_conclude(t, skey, sklen, run, data, NULL, NULL,
+		    now);
+	snprintf(msg, sizeof(msg), "%d of %d images failed: %s: %s%s%s%s",
+	    g.failed, g.done + g.failed, g.code, g.msg,
+	    g.others[0] ? " (also " : "", g.others, g.others[0] ? ")" : "");
+	return study_conclude(t, skey, sklen, run, data, g.code, msg, now);
 }

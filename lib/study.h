@@ -29,6 +29,11 @@ enum study_state	 study_state_parse(const char *);
  * never reach another's.  Returns the key length. */
 size_t	study_key(char *out, const char *ns, int type, const char *uid);
 
+/* The parts of a study key: ns and uid point into a copy in buf (which
+ * holds STUDY_KEY_MAX + 1 bytes).  0, or -1 if malformed. */
+int	study_key_parse(const char *key, size_t klen, char *buf,
+	    const char **ns, int *type, const char **uid);
+
 /* OSS credentials of one study, sealed in its record while it runs. */
 struct study_creds {
 	char	*sc_ak;
@@ -47,7 +52,16 @@ struct study_submit {
 	const char	*ss_key;
 	int		 ss_force;
 	struct study_creds ss_creds;
+	const char	*ss_image_uid;	/* push (triggerAnalysis): the caller's
+					 * ImageUid; NULL for a study */
 };
+
+/*
+ * A push-style job (API.md 5.) is kept as a one-image study whose uid is
+ * STUDY_PUSH_MARK followed by the caller's ImageUid: a control character,
+ * so no studyInstanceUid (printable only) can name it.
+ */
+#define STUDY_PUSH_MARK	"\x1f"
 
 enum study_outcome {
 	STUDY_NEW,		/* first run queued */
@@ -63,16 +77,25 @@ enum study_outcome {
 int	study_submit(struct store_txn *, const struct crypto_keys *,
 	    const struct study_submit *, enum study_outcome *outcome);
 
+/*
+ * End a study run: store its result (data, consumed, is the API.md 3.
+ * object), erase its sealed credentials, and queue the status callback
+ * of API.md 2.  code NULL means success; otherwise the run failed with
+ * that errorCode and msg.  A run already ended, or replaced by a newer
+ * one, is left alone.
+ */
+int	study_conclude(struct store_txn *, const char *skey, size_t sklen,
+	    int64_t run, json_object *data, const char *code, const char *msg,
+	    int64_t now);
+
+/* Every image of the run is DONE or FAILED: gather their findings into
+ * the result and conclude. */
+int	study_assemble(struct store_txn *, const char *skey, size_t sklen,
+	    int64_t run, int64_t now);
+
 /* Unseal a study's credentials (dispatcher); free with study_creds_wipe. */
 int	study_creds_open(json_object *rec, const struct crypto_keys *,
 	    const char *key, size_t klen, struct study_creds *);
 void	study_creds_wipe(struct study_creds *);
-
-/* Queue keys: 8-byte big-endian due time in ms (so a cursor meets due
- * work first), the study key, NUL, the run number in decimal.  out holds
- * STUDY_QKEY_MAX bytes. */
-#define STUDY_QKEY_MAX	(8 + STUDY_KEY_MAX + 1 + 21)
-size_t	study_queue_key(unsigned char *out, int64_t due_ms, const char *key,
-	    size_t klen, int64_t run);
 
 #endif /* MIAS_STUDY_H */

@@ -85,6 +85,79 @@ def installed(*parts):
     return os.path.join(PREFIX, *parts)
 
 
+FIXTURES = os.path.join(SRCDIR, "tests", "fixtures")
+
+
+class Fixture:
+    """A fixture server from tests/fixtures started on a free port."""
+
+    def __init__(self, workdir, script, *args):
+        self.name = os.path.splitext(script)[0]
+        portfile = os.path.join(workdir, self.name + ".port")
+        if os.path.exists(portfile):
+            os.unlink(portfile)
+        self.log = os.path.join(workdir, self.name + ".log")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(FIXTURES, script), "--port",
+             "0", "--port-file", portfile, "--log", self.log] + list(args),
+            stdout=subprocess.DEVNULL, stderr=open(self.log + ".err", "w"),
+            start_new_session=True)
+        deadline = time.time() + 15
+        self.port = None
+        while time.time() < deadline:
+            try:
+                with open(portfile) as f:
+                    txt = f.read().strip()
+                if txt:
+                    self.port = int(txt)
+                    break
+            except (OSError, ValueError):
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if self.port is None:
+            raise RuntimeError("%s did not start (see %s)" % (script,
+                                                              self.log))
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    def call(self, method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            c.request(method, path, body=data,
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            raw = r.read()
+            try:
+                return json.loads(raw.decode()) if raw else None
+            except ValueError:
+                return raw
+        finally:
+            c.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def wait_for(pred, timeout=30.0, step=0.1):
+    """Polls pred() until it returns something true; returns that or None."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() >= deadline:
+            return None
+        time.sleep(step)
+
+
 class Response:
     def __init__(self, status, headers, raw):
         self.status = status
@@ -128,6 +201,8 @@ class Stack:
             for t, body in sorted(engines.items()):
                 f.write("[engine.%d]\n%s\n" % (t, body))
         self.procs = procs
+        self.dispatcher = None
+        self.fixtures = []
 
     # --- mias-admin ---------------------------------------------------
     def admin(self, *args, check=True, input=None):
@@ -194,7 +269,45 @@ class Stack:
                 self.lighttpd.wait()
             self.lighttpd = None
 
+    # --- the dispatcher and fixtures ------------------------------------
+    def start_dispatcher(self):
+        self.displog = os.path.join(self.dir, "dispatcher.log")
+        self.dispatcher = subprocess.Popen(
+            [installed("sbin", "mias-dispatcher"), "-f", "-d", "-c",
+             self.conf], stdout=subprocess.DEVNULL,
+            stderr=open(self.displog, "a"), start_new_session=True)
+        sock = os.path.join(self.state, "dispatcher.sock")
+        wait_for(lambda: os.path.exists(sock), 10, 0.02)
+        return self.dispatcher
+
+    def stop_dispatcher(self, sig=signal.SIGTERM, timeout=30):
+        p, self.dispatcher = self.dispatcher, None
+        if p is None or p.poll() is not None:
+            return p.returncode if p else None
+        p.send_signal(sig)
+        try:
+            return p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            return None
+
+    def dispatcher_log(self):
+        try:
+            with open(self.displog, errors="replace") as f:
+                return f.read()
+        except (OSError, AttributeError):
+            return ""
+
+    def fixture(self, script, *args):
+        f = Fixture(self.dir, script, *args)
+        self.fixtures.append(f)
+        return f
+
     def cleanup(self, keep=False):
+        self.stop_dispatcher()
+        for f in self.fixtures:
+            f.stop()
         self.stop()
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -254,3 +367,354 @@ def envelope_ok(tap, r, code, status, desc, post=True):
     if good and code != "000000":
         good = j.get("data") is (False if post else None)
     return tap.ok(good, desc, "want %s/HTTP %d, got %r" % (code, status, r))
+
+
+# --- helpers for the dispatcher tests ---------------------------------------
+#
+# Appended for test_dispatch*.py; nothing above depends on them.
+
+def db_tool(name):
+    """A Berkeley DB utility (db5.3_dump, db_dump, ...) or None."""
+    for tool in ("db5.3_" + name, "db_" + name):
+        path = shutil.which(tool)
+        if path:
+            return path
+    return None
+
+
+def _db_print_decode(text):
+    """One line of db_dump -p output (minus its leading blank) as bytes."""
+    out = bytearray()
+    i = 0
+    raw = text.encode("utf-8", "surrogateescape")
+    while i < len(raw):
+        c = raw[i]
+        if c == 0x5c and i + 1 < len(raw) and raw[i + 1] == 0x5c:
+            out.append(0x5c)
+            i += 2
+        elif c == 0x5c and i + 2 < len(raw):
+            out.append(int(raw[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out.append(c)
+            i += 1
+    return bytes(out)
+
+
+def db_dump(state_dir, dbfile):
+    """The records of one database of the store, as [(key, value)] bytes,
+    read with Berkeley DB's own db_dump -p; None when it cannot be read."""
+    tool = db_tool("dump")
+    if tool is None:
+        return None
+    p = subprocess.run([tool, "-p", "-h", state_dir, dbfile],
+                       capture_output=True, text=True,
+                       errors="surrogateescape")
+    if p.returncode != 0:
+        return None
+    recs, cur, body = [], [], False
+    for line in p.stdout.splitlines():
+        if line == "HEADER=END":
+            body = True
+            continue
+        if not body or line == "DATA=END":
+            continue
+        if line.startswith(" "):
+            cur.append(_db_print_decode(line[1:]))
+            if len(cur) == 2:
+                recs.append(tuple(cur))
+                cur = []
+    return recs
+
+
+def db_json(state_dir, dbfile):
+    """{key (bytes): decoded JSON value} of one database (values that are
+    not JSON are left out)."""
+    out = {}
+    for k, v in db_dump(state_dir, dbfile) or []:
+        try:
+            out[k] = json.loads(v.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            pass
+    return out
+
+
+def study_key(ns, study_type, uid):
+    """The store's key of a study: ns NUL type NUL uid."""
+    return ("%s\0%d\0%s" % (ns, study_type, uid)).encode("utf-8")
+
+
+def db_verify_all(state_dir):
+    """Runs db_verify on every .db file of a store: [(file, ok, output)]."""
+    tool = db_tool("verify")
+    res = []
+    for f in sorted(os.listdir(state_dir)):
+        if not f.endswith(".db"):
+            continue
+        p = subprocess.run([tool, "-h", state_dir, f], capture_output=True,
+                           text=True)
+        res.append((f, p.returncode == 0, (p.stdout + p.stderr).strip()))
+    return res
+
+
+def verify_webhooks(records, secret):
+    """Checks sink records with the official standardwebhooks library
+    (tests/node/verify_webhook.mjs): (exit status, output); (None, why)
+    when node or the library is missing."""
+    node = shutil.which("node")
+    script = os.path.join(SRCDIR, "tests", "node", "verify_webhook.mjs")
+    lib = os.path.join(SRCDIR, "tests", "node", "node_modules",
+                       "standardwebhooks")
+    if node is None or not os.path.isdir(lib):
+        return None, "node or the standardwebhooks package is missing"
+    p = subprocess.run([node, script, secret], input=json.dumps(records),
+                       capture_output=True, text=True,
+                       cwd=os.path.dirname(script))
+    return p.returncode, (p.stdout + p.stderr).strip()
+
+
+class FakeOss:
+    """oss_server.py on a free port with a bucket tree under the stack's
+    directory and one permanent key pair (AKID/SKSECRET by default)."""
+
+    def __init__(self, stack, keys=None, args=(), sts=None):
+        self.stack = stack
+        self.root = os.path.join(stack.dir, "oss")
+        os.makedirs(self.root, exist_ok=True)
+        self.keys = keys or {"AKID-dispatch": "SK-dispatch-secret-0123"}
+        self.ak, self.sk = next(iter(self.keys.items()))
+        self.creds = os.path.join(stack.dir, "oss-creds.json")
+        creds = {"keys": self.keys}
+        if sts:     # {"TOKEN": {"ak": AK, "expires": UNIX_TS}}
+            creds["sts"] = sts
+        with open(self.creds, "w") as f:
+            json.dump(creds, f)
+        self.fx = stack.fixture("oss_server.py", "--root", self.root,
+                                "--creds", self.creds, *list(args))
+        self.port = self.fx.port
+        self.endpoint = "http://127.0.0.1:%d" % self.port
+
+    def dicom(self, bucket, prefix, count=3, marker=False):
+        """make_dicom_bucket.py: count real CT slices under prefix; the
+        keys in listing order."""
+        cmd = ["/usr/bin/python3", os.path.join(FIXTURES,
+               "make_dicom_bucket.py"), "--root", self.root, "--bucket",
+               bucket, "--prefix", prefix, "--count", str(count), "--json"]
+        if marker:
+            cmd.append("--marker")
+        p = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        return json.loads(p.stdout)["keys"]
+
+    def bucket(self, bucket):
+        os.makedirs(os.path.join(self.root, bucket), exist_ok=True)
+
+    def put(self, bucket, key, data=b""):
+        """An object written as a file (data may be empty)."""
+        path = os.path.join(self.root, bucket, key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+    def marker(self, bucket, prefix):
+        """The zero-byte directory marker object "prefix/"."""
+        d = os.path.join(self.root, bucket, prefix.rstrip("/"))
+        os.makedirs(d, exist_ok=True)
+        open(os.fsencode(d) + b"/\xffdir", "wb").close()
+
+    def sha256(self, bucket, key):
+        import hashlib
+        with open(os.path.join(self.root, bucket, key), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    def log(self, since=0):
+        return self.fx.call("GET", "/__fixture__/log?since=%d" % since) or []
+
+    def faults(self, spec):
+        return self.fx.call("POST", "/__fixture__/faults", spec)
+
+
+def sink_received(sink, path=None, since=0):
+    """The sink's records (for one exact path), oldest first."""
+    q = []
+    if path is not None:
+        import urllib.parse
+        q.append("path=" + urllib.parse.quote(path, safe=""))
+    if since:
+        q.append("since=%d" % since)
+    r = sink.call("GET", "/__control__/received" +
+                  ("?" + "&".join(q) if q else ""))
+    return r if isinstance(r, list) else []
+
+
+def sink_script(sink, path, *responses, clear=True):
+    """Queues scripted answers for one path of the sink."""
+    body = {"path": path, "responses": list(responses)}
+    if clear:
+        body["clear"] = True
+    return sink.call("POST", "/__control__", body)
+
+
+def delivered(rec):
+    """Whether a sink record was answered as a delivered status callback."""
+    a = rec.get("answer") or {}
+    if a.get("status") is None or not 200 <= a["status"] < 300:
+        return False
+    try:
+        return json.loads(a.get("body") or "").get("code") == 0
+    except (ValueError, AttributeError):
+        return False
+
+
+def _stack_study(self, ns, study_type, uid):
+    """The study's record straight from the store (db_dump), or None."""
+    return db_json(self.state, "studies.db").get(study_key(ns, study_type,
+                                                           uid))
+
+
+def _stack_result(self, ns, study_type, uid):
+    """The study's stored result record (db_dump), or None."""
+    return db_json(self.state, "results.db").get(study_key(ns, study_type,
+                                                           uid))
+
+
+def _stack_jobs(self, ns, study_type, uid, run=None):
+    """The study's image jobs (db_dump), optionally of one run only."""
+    pre = study_key(ns, study_type, uid) + b"\0"
+    out = []
+    for k, v in db_json(self.state, "jobs.db").items():
+        if k.startswith(pre) and (run is None or v.get("run") == run):
+            out.append(v)
+    return out
+
+
+def _stack_outbox(self):
+    """Every callback message of the store (db_dump): {id: record}."""
+    return dict((k.decode("utf-8", "replace"), v) for k, v in
+                db_json(self.state, "outbox.db").items())
+
+
+def _stack_admin_json(self, *args):
+    """mias-admin ARGS --json, parsed; None when it fails."""
+    p = self.admin(*(list(args) + ["--json"]), check=False)
+    if p.returncode != 0:
+        return None
+    try:
+        return json.loads(p.stdout)
+    except ValueError:
+        return None
+
+
+def _stack_submit(self, token, ns, uid, callback, oss, key, study_type=4,
+                  bucket="studies", **over):
+    """executeAnalysis for a study in a FakeOss bucket."""
+    body = {"studyInstanceUid": uid, "studyType": study_type,
+            "statusNotifyCallBackUrl": callback,
+            "accessKeyId": oss.ak, "accessKeySecret": oss.sk,
+            "endpoint": oss.endpoint, "bucketName": bucket, "key": key}
+    body.update(over)
+    return self.api("POST", "executeAnalysis", body, token=token, ns=ns)
+
+
+def _stack_kill_dispatcher(self):
+    """kill -9 of the dispatcher; its exit status (negative signal)."""
+    p, self.dispatcher = self.dispatcher, None
+    if p is None:
+        return None
+    if p.poll() is None:
+        p.kill()
+    return p.wait(30)
+
+
+Stack.study = _stack_study
+Stack.result = _stack_result
+Stack.jobs = _stack_jobs
+Stack.outbox = _stack_outbox
+Stack.admin_json = _stack_admin_json
+Stack.submit = _stack_submit
+Stack.kill_dispatcher = _stack_kill_dispatcher
+
+
+# --- helpers for the result tests (test_results.py, test_chain.py) --------
+#
+# Appended; nothing above depends on them.
+
+def cmd_engine_conf(study_type, analysis, timeout=20, concurrency=4,
+                    extra=""):
+    """The body of an [engine.N] section running tests/fixtures/cmd_engine.py
+    for study_type (its findings: cmd_engine.result_text)."""
+    return ("command = /usr/bin/python3 %s --type %d {input}\n"
+            "analysis = %s\ntimeout = %d\nconcurrency = %d\n%s"
+            % (os.path.join(FIXTURES, "cmd_engine.py"), study_type, analysis,
+               timeout, concurrency, extra))
+
+
+def load_fixture_module(name):
+    """Imports tests/fixtures/NAME.py (e.g. cmd_engine) as a module."""
+    if FIXTURES not in sys.path:
+        sys.path.insert(0, FIXTURES)
+    sys.dont_write_bytecode = True
+    import importlib
+    return importlib.import_module(name)
+
+
+def json_exact(raw):
+    """JSON text parsed with every non-integer number kept as its text,
+    ("num", "0.8900"), so comparisons see the exact digits."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8")
+    return json.loads(raw, parse_float=lambda s: ("num", s))
+
+
+def engine_log(path, since=0.0):
+    """The JSON lines cmd_engine.py appended to its --log file (phase
+    "start" / "end") at or after since."""
+    out = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if rec.get("time", 0) >= since:
+                    out.append(rec)
+    except OSError:
+        pass
+    return out
+
+
+def _stack_get_result(self, token, ns, uid, study_type, headers=None):
+    """getAnalysisResult for one study (uid percent-encoded)."""
+    import urllib.parse
+    q = "?studyInstanceUid=%s&studyType=%s" % (
+        urllib.parse.quote(uid, safe=""), study_type)
+    return self.api("GET", "getAnalysisResult", token=token, ns=ns,
+                    query=q, headers=headers)
+
+
+def _stack_wait_result(self, token, ns, uid, study_type, timeout=30.0,
+                       codes=("000000", "100006")):
+    """Polls getAnalysisResult until its returnCode is one of codes; the
+    last response either way."""
+    last = []
+
+    def pred():
+        r = self.get_result(token, ns, uid, study_type)
+        last[:] = [r]
+        return r if r.code in codes else None
+    return wait_for(pred, timeout, 0.1) or (last[0] if last else None)
+
+
+def _stack_feedback(self, token, ns, uid, study_type, items):
+    """submitAnalysisFeedback with data = items (list of (id, cred) pairs
+    or of dicts)."""
+    data = [i if isinstance(i, dict) else
+            {"indexId": i[0], "credibility": i[1]} for i in items]
+    return self.api("POST", "submitAnalysisFeedback",
+                    {"studyInstanceUid": uid, "studyType": study_type,
+                     "data": data}, token=token, ns=ns)
+
+
+Stack.get_result = _stack_get_result
+Stack.wait_result = _stack_wait_result
+Stack.feedback = _stack_feedback

@@ -1,0 +1,521 @@
+/* tasks.c -- mias-admin studies and deliveries: inspect work, replay dead letters */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "admin.h"
+#include "conf.h"
+#include "job.h"
+#include "outbox.h"
+#include "queue.h"
+#include "store.h"
+#include "study.h"
+#include "wake.h"
+
+static const char *
+str(json_object *o, const char *name)
+{
+	json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, name, &v) || v == NULL)
+		return "";
+	return json_object_get_string(v);
+}
+
+static long long
+num(json_object *o, const char *name)
+{
+	json_object *v;
+
+	return o != NULL && json_object_object_get_ex(o, name, &v) ?
+	    (long long)json_object_get_int64(v) : 0;
+}
+
+static const char *
+when(long long ms, char *buf, size_t len)
+{
+	time_t		t = (time_t)(ms / 1000);
+	struct tm	tm;
+
+	if (ms <= 0)
+		return "-";
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+/* ---- studies -------------------------------------------------------- */
+
+struct collect {
+	json_object	*list;
+	const char	*ns;		/* filter, or NULL */
+	const char	*state;		/* filter, or NULL */
+	const char	*deadonly;
+};
+
+static int
+study_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct collect	*c = arg;
+	json_object	*rec;
+
+	(void)key;
+	(void)klen;
+	if ((rec = store_json(val, len)) == NULL)
+		return 0;
+	if ((c->ns != NULL && strcmp(str(rec, "ns"), c->ns) != 0) ||
+	    (c->state != NULL && strcmp(str(rec, "state"), c->state) != 0)) {
+		json_object_put(rec);
+		return 0;
+	}
+	json_object_object_del(rec, "creds");	/* never shown */
+	json_object_array_add(c->list, rec);
+	return 0;
+}
+
+static int
+studies_body(struct store_txn *t, void *arg)
+{
+	struct collect *c = arg;
+
+	json_object_put(c->list);
+	if ((c->list = json_object_new_array()) == NULL)
+		return STORE_ERR;
+	if (c->ns != NULL)	/* keys start with the namespace */
+		return store_scan(t, SDB_STUDIES, c->ns, strlen(c->ns) + 1,
+		    study_visit, c);
+	return store_scan(t, SDB_STUDIES, NULL, 0, study_visit, c);
+}
+
+struct show {
+	const char	*ns, *uid;
+	int		 type;
+	json_object	*study, *result, *jobs;
+};
+
+static int
+job_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	json_object	*jobs = arg, *rec, *j, *f;
+
+	(void)key;
+	(void)klen;
+	if ((rec = store_json(val, len)) == NULL)
+		return 0;
+	if ((j = json_object_new_object()) != NULL) {
+		json_object_object_add(j, "id",
+		    json_object_new_string(str(rec, "id")));
+		json_object_object_add(j, "object",
+		    json_object_new_string(str(rec, "object")));
+		json_object_object_add(j, "state",
+		    json_object_new_string(str(rec, "state")));
+		json_object_object_add(j, "attempts",
+		    json_object_new_int((int)num(rec, "attempts")));
+		if (json_object_object_get_ex(rec, "findings", &f))
+			json_object_object_add(j, "findings",
+			    json_object_new_int((int)
+			    json_object_array_length(f)));
+		if (*str(rec, "errorCode") != '\0') {
+			json_object_object_add(j, "errorCode",
+			    json_object_new_string(str(rec, "errorCode")));
+			json_object_object_add(j, "errorMessage",
+			    json_object_new_string(str(rec, "errorMessage")));
+		}
+		json_object_array_add(jobs, j);
+	}
+	json_object_put(rec);
+	return 0;
+}
+
+static int
+show_body(struct store_txn *t, void *arg)
+{
+	struct show	*s = arg;
+	char		 key[STUDY_KEY_MAX], prefix[JOB_KEY_MAX];
+	size_t		 klen, plen;
+	int		 rc;
+
+	json_object_put(s->study);
+	json_object_put(s->result);
+	json_object_put(s->jobs);
+	s->study = s->result = NULL;
+	if ((s->jobs = json_object_new_array()) == NULL)
+		return STORE_ERR;
+	klen = study_key(key, s->ns, s->type, s->uid);
+	if ((rc = store_get_json(t, SDB_STUDIES, key, klen, &s->study, 0)) !=
+	    STORE_OK)
+		return rc;
+	json_object_object_del(s->study, "creds");
+	rc = store_get_json(t, SDB_RESULTS, key, klen, &s->result, 0);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	plen = job_prefix(prefix, key, klen, num(s->study, "run"));
+	return store_scan(t, SDB_JOBS, prefix, plen, job_visit, s->jobs);
+}
+
+static void
+studies_print(json_object *list)
+{
+	size_t	i;
+
+	printf("NAMESPACE\tTYPE\tSTUDY\tSTATE\tRUN\tDONE/FAILED/TOTAL\tERROR\n");
+	for (i = 0; i < json_object_array_length(list); i++) {
+		json_object *r = json_object_array_get_idx(list, i);
+
+		printf("%s\t%lld\t%s\t%s\t%lld\t%lld/%lld/%lld\t%s\n",
+		    str(r, "ns"), num(r, "studyType"),
+		    str(r, "studyInstanceUid"), str(r, "state"), num(r, "run"),
+		    num(r, "imagesDone"), num(r, "imagesFailed"),
+		    num(r, "imagesTotal"), *str(r, "errorCode") ?
+		    str(r, "errorCode") : "-");
+	}
+}
+
+static void
+show_print(struct show *s)
+{
+	json_object	*r = s->study, *v;
+	char		 b1[32];
+	size_t		 i;
+
+	printf("namespace:        %s\n", str(r, "ns"));
+	printf("studyType:        %lld\n", num(r, "studyType"));
+	printf("studyInstanceUid: %s\n", str(r, "studyInstanceUid"));
+	printf("state:            %s\n", str(r, "state"));
+	printf("run:              %lld\n", num(r, "run"));
+	printf("images:           %lld done, %lld failed, %lld in all\n",
+	    num(r, "imagesDone"), num(r, "imagesFailed"),
+	    num(r, "imagesTotal"));
+	if (*str(r, "errorCode"))
+		printf("error:            %s: %s\n", str(r, "errorCode"),
+		    str(r, "errorMessage"));
+	printf("created:          %s\n", when(num(r, "created"), b1,
+	    sizeof(b1)));
+	printf("updated:          %s\n", when(num(r, "updated"), b1,
+	    sizeof(b1)));
+	printf("callback:         %s\n", str(r, "callback"));
+	printf("oss:              %s bucket %s key %s\n", str(r, "endpoint"),
+	    str(r, "bucket"), str(r, "key"));
+	printf("last callback:    %s\n", *str(r, "lastMessage") ?
+	    str(r, "lastMessage") : "-");
+	if (s->result != NULL && json_object_object_get_ex(s->result,
+	    "feedback", &v)) {
+		json_object_object_foreach(v, id, fb)
+			printf("feedback:         %s %s by %s at %s\n", id,
+			    str(fb, "credibility"), str(fb, "by"),
+			    when(num(fb, "at"), b1, sizeof(b1)));
+	}
+	for (i = 0; i < json_object_array_length(s->jobs); i++) {
+		json_object *j = json_object_array_get_idx(s->jobs, i);
+
+		printf("image:            %s %s %s%s%s%s\n", str(j, "id"),
+		    str(j, "state"), str(j, "object"),
+		    *str(j, "errorCode") ? " " : "", str(j, "errorCode"),
+		    *str(j, "errorCode") ? "" : "");
+	}
+}
+
+int
+admin_studies(const struct mias_conf *conf, struct store *st, int argc,
+    char **argv)
+{
+	static const struct option longopts[] = {
+		{ "namespace",	required_argument, NULL, 'n' },
+		{ "state",	required_argument, NULL, 's' },
+		{ "json",	no_argument,	   NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct collect	 c;
+	struct show	 s;
+	int		 ch, json = 0, rc;
+
+	(void)conf;
+	memset(&c, 0, sizeof(c));
+	memset(&s, 0, sizeof(s));
+	if (argc < 1)
+		goto usage;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			c.ns = optarg;
+			break;
+		case 's':
+			c.state = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (strcmp(argv[0], "list") == 0 && optind == argc) {
+		if (store_txn(st, studies_body, &c) != 0) {
+			fprintf(stderr, "mias-admin: studies list: %s\n",
+			    store_errmsg(st));
+			return 1;
+		}
+		if (json)
+			printf("%s\n", json_object_to_json_string_ext(c.list,
+			    JSON_C_TO_STRING_PRETTY |
+			    JSON_C_TO_STRING_NOSLASHESCAPE));
+		else
+			studies_print(c.list);
+		json_object_put(c.list);
+		return 0;
+	}
+	if (strcmp(argv[0], "show") != 0 || argc - optind != 3)
+		goto usage;
+	s.ns = argv[optind];
+	s.type = atoi(argv[optind + 1]);
+	s.uid = argv[optind + 2];
+	if (s.type < 1 || s.type > CONF_STUDY_TYPES)
+		goto usage;
+	rc = store_txn(st, show_body, &s);
+	if (rc == STORE_NOTFOUND) {
+		fprintf(stderr, "mias-admin: studies show: no study %s %d %s\n",
+		    s.ns, s.type, s.uid);
+		return 1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "mias-admin: studies show: %s\n",
+		    store_errmsg(st));
+		return 1;
+	}
+	if (json) {
+		json_object_object_add(s.study, "images", s.jobs);
+		json_object_object_add(s.study, "result", s.result);
+		printf("%s\n", json_object_to_json_string_ext(s.study,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		s.jobs = s.result = NULL;
+	} else
+		show_print(&s);
+	json_object_put(s.study);
+	json_object_put(s.result);
+	json_object_put(s.jobs);
+	return 0;
+usage:
+	fprintf(stderr, "usage: mias-admin studies list [--namespace NS] "
+	    "[--state STATE] [--json]\n"
+	    "       mias-admin studies show NAMESPACE TYPE UID [--json]\n");
+	return 2;
+}
+
+/* ---- deliveries ------------------------------------------------------- */
+
+static int
+msg_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct collect	*c = arg;
+	json_object	*rec;
+
+	(void)key;
+	(void)klen;
+	if ((rec = store_json(val, len)) == NULL)
+		return 0;
+	if (c->deadonly != NULL && strcmp(str(rec, "state"), "DEAD") != 0) {
+		json_object_put(rec);
+		return 0;
+	}
+	json_object_object_del(rec, "body");	/* findings: not for a list */
+	json_object_array_add(c->list, rec);
+	return 0;
+}
+
+static int
+msgs_body(struct store_txn *t, void *arg)
+{
+	struct collect *c = arg;
+
+	json_object_put(c->list);
+	if ((c->list = json_object_new_array()) == NULL)
+		return STORE_ERR;
+	return store_scan(t, SDB_OUTBOX, NULL, 0, msg_visit, c);
+}
+
+struct replay {
+	const char	*id;		/* one, or NULL: every dead letter */
+	json_object	*done;		/* ids replayed */
+	int		 notdead;
+};
+
+static int
+replay_one(struct store_txn *t, const char *id, json_object *rec,
+    json_object *done)
+{
+	int64_t	now = store_now_ms();
+	int	rc;
+
+	/* the same message, so the same webhook-id, from the first try */
+	json_object_object_add(rec, "state", json_object_new_string(
+	    outbox_state_name(OUTBOX_PENDING)));
+	json_object_object_add(rec, "attempts", json_object_new_int(0));
+	json_object_object_add(rec, "replayed", json_object_new_int64(now));
+	if ((rc = outbox_put(t, id, rec)) != STORE_OK ||
+	    (rc = queue_put(t, now, QK_DELIVER, id, strlen(id), NULL)) !=
+	    STORE_OK)
+		return rc;
+	json_object_array_add(done, json_object_new_string(id));
+	return STORE_OK;
+}
+
+static int
+dead_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	json_object	*ids = arg, *rec;
+
+	if ((rec = store_json(val, len)) == NULL)
+		return 0;
+	if (strcmp(str(rec, "state"), "DEAD") == 0)
+		json_object_array_add(ids, json_object_new_string_len(key,
+		    (int)klen));
+	json_object_put(rec);
+	return 0;
+}
+
+static int
+replay_body(struct store_txn *t, void *arg)
+{
+	struct replay	*r = arg;
+	json_object	*rec = NULL, *ids;
+	size_t		 i;
+	int		 rc;
+
+	json_object_put(r->done);
+	r->done = json_object_new_array();
+	r->notdead = 0;
+	if (r->id != NULL) {
+		if ((rc = outbox_get(t, r->id, &rec, 1)) != STORE_OK)
+			return rc;
+		if (outbox_state_of(rec) != OUTBOX_DEAD) {
+			r->notdead = 1;
+			json_object_put(rec);
+			return STORE_OK;
+		}
+		rc = replay_one(t, r->id, rec, r->done);
+		json_object_put(rec);
+		return rc;
+	}
+	ids = json_object_new_array();
+	if ((rc = store_scan(t, SDB_OUTBOX, NULL, 0, dead_visit, ids)) != 0)
+		goto out;
+	for (i = 0; i < json_object_array_length(ids); i++) {
+		const char *id = json_object_get_string(
+		    json_object_array_get_idx(ids, i));
+
+		if ((rc = outbox_get(t, id, &rec, 1)) != STORE_OK ||
+		    (rc = replay_one(t, id, rec, r->done)) != STORE_OK)
+			goto out;
+		json_object_put(rec);
+		rec = NULL;
+	}
+out:
+	json_object_put(rec);
+	json_object_put(ids);
+	return rc;
+}
+
+int
+admin_deliveries(const struct mias_conf *conf, struct store *st, int argc,
+    char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dead",	no_argument, NULL, 'd' },
+		{ "all-dead",	no_argument, NULL, 'a' },
+		{ "json",	no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct collect	 c;
+	struct replay	 r;
+	char		 b1[32];
+	size_t		 i;
+	int		 ch, json = 0, all = 0, rc;
+
+	memset(&c, 0, sizeof(c));
+	memset(&r, 0, sizeof(r));
+	if (argc < 1)
+		goto usage;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			c.deadonly = "DEAD";
+			break;
+		case 'a':
+			all = 1;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (strcmp(argv[0], "list") == 0 && optind == argc && !all) {
+		if (store_txn(st, msgs_body, &c) != 0) {
+			fprintf(stderr, "mias-admin: deliveries list: %s\n",
+			    store_errmsg(st));
+			return 1;
+		}
+		if (json)
+			printf("%s\n", json_object_to_json_string_ext(c.list,
+			    JSON_C_TO_STRING_PRETTY |
+			    JSON_C_TO_STRING_NOSLASHESCAPE));
+		else {
+			printf("ID\tSTATE\tATTEMPTS\tKIND\tNAMESPACE\tCREATED\t"
+			    "URL\tLAST-ERROR\n");
+			for (i = 0; i < json_object_array_length(c.list); i++) {
+				json_object *m = json_object_array_get_idx(
+				    c.list, i);
+
+				printf("%s\t%s\t%lld\t%s\t%s\t%s\t%s\t%s\n",
+				    str(m, "id"), str(m, "state"),
+				    num(m, "attempts"), str(m, "kind"),
+				    str(m, "ns"), when(num(m, "created"), b1,
+				    sizeof(b1)), str(m, "url"),
+				    *str(m, "lastError") ?
+				    str(m, "lastError") : "-");
+			}
+		}
+		json_object_put(c.list);
+		return 0;
+	}
+	if (strcmp(argv[0], "replay") != 0 || c.deadonly != NULL ||
+	    (all ? optind != argc : optind != argc - 1))
+		goto usage;
+	r.id = all ? NULL : argv[optind];
+	rc = store_txn(st, replay_body, &r);
+	if (rc == STORE_NOTFOUND) {
+		fprintf(stderr, "mias-admin: deliveries replay: no message %s\n",
+		    r.id);
+		return 1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "mias-admin: deliveries replay: %s\n",
+		    store_errmsg(st));
+		return 1;
+	}
+	if (r.notdead) {
+		fprintf(stderr, "mias-admin: deliveries replay: %s is not a "
+		    "dead letter\n", r.id);
+		json_object_put(r.done);
+		return 1;
+	}
+	for (i = 0; i < json_object_array_length(r.done); i++)
+		printf("replayed %s\n", json_object_get_string(
+		    json_object_array_get_idx(r.done, i)));
+	json_object_put(r.done);
+	wake_dispatcher(conf->c_state_dir);
+	return 0;
+usage:
+	fprintf(stderr, "usage: mias-admin deliveries list [--dead] [--json]\n"
+	    "       mias-admin deliveries replay ID|--all-dead\n");
+	return 2;
+}

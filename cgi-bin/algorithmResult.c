@@ -1,0 +1,146 @@
+/* algorithmResult.c -- an engine posts one image's result (API.md 6.) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "conf.h"
+#include "fcgi.h"
+#include "job.h"
+#include "query.h"
+#include "result.h"
+#include "store.h"
+#include "wake.h"
+
+/*
+ * The URL is the resultCallBackUrl the dispatcher gave the engine:
+ * .../algorithmResult?job=<id>&sig=<hmac of the id>.  Only a pair we
+ * issued is accepted, so nobody can post findings into someone else's
+ * study; the job then says which study and type the body must fit.
+ */
+
+struct finish_arg {
+	const char	*id;
+	json_object	*findings;	/* consumed by the body */
+	const char	*code;
+	const char	*msg;
+	int		 type;		/* out: the study type (lookup) */
+	int		 terminal;	/* out: the job had ended already */
+	int		 changed;
+	int		 lookup_only;
+};
+
+static int
+finish_body(struct store_txn *t, void *arg)
+{
+	struct finish_arg	*a = arg;
+	json_object		*rec = NULL, *v, *findings;
+	char			*jkey = NULL;
+	size_t			 jklen;
+	int			 rc;
+	enum job_state		 st;
+
+	if ((rc = job_lookup(t, a->id, &jkey, &jklen, &rec,
+	    !a->lookup_only)) != STORE_OK)
+		return rc;
+	st = job_state_of(rec);
+	a->terminal = st == JOB_DONE || st == JOB_FAILED;
+	a->type = json_object_object_get_ex(rec, "studyType", &v) ?
+	    json_object_get_int(v) : 0;
+	if (a->lookup_only || a->terminal) {
+		rc = STORE_OK;
+		goto out;
+	}
+	/* a retried body must not have given the findings away already */
+	findings = a->findings != NULL ?
+	    json_object_get(a->findings) : NULL;
+	rc = job_finish(t, jkey, jklen, rec, findings, a->code, a->msg,
+	    store_now_ms(), &a->changed);
+out:
+	json_object_put(rec);
+	free(jkey);
+	return rc;
+}
+
+static void
+algorithm_result(struct req *rq)
+{
+	struct finish_arg	 a;
+	struct result		 res;
+	char			 id[JOB_ID_LEN + 2], sig[JOB_SIG_LEN + 2];
+	char			 msg[512], emsg[700];
+	const char		*why = NULL;
+	int			 rc, bad = 0;
+
+	memset(&res, 0, sizeof(res));
+	memset(&a, 0, sizeof(a));
+	if (query_get(rq->rq_query, "job", id, sizeof(id), &why) != 1 ||
+	    query_get(rq->rq_query, "sig", sig, sizeof(sig), &why) != 1 ||
+	    !job_sig_ok(rq->rq_keys, id, sig)) {
+		req_error(rq, RC_AUTH, "authentication failed: this result URL "
+		    "was not issued by this gateway");
+		return;
+	}
+	a.id = id;
+	a.lookup_only = 1;
+	rc = store_txn(rq->rq_store, finish_body, &a);
+	if (rc == STORE_NOTFOUND) {
+		req_error(rq, RC_AUTH, "authentication failed: no such job");
+		return;
+	}
+	if (rc != 0) {
+		req_error(rq, RC_INTERNAL, "internal error: storage "
+		    "unavailable");
+		return;
+	}
+	if (a.terminal) {
+		/* a repeated result: the first one counted */
+		req_reply(rq, NULL);
+		return;
+	}
+
+	if (result_parse(a.type, rq->rq_body, rq->rq_bodylen, &res, msg,
+	    sizeof(msg)) == -1) {
+		bad = 1;
+		a.code = "ENGINE_BAD_RESULT";
+		a.msg = msg;
+	} else if (res.r_image_uid[0] != '\0' &&
+	    strcmp(res.r_image_uid, id) != 0) {
+		bad = 1;
+		snprintf(msg, sizeof(msg), "ImageUid: %s is not the ImageUid "
+		    "of this job", res.r_image_uid);
+		a.code = "ENGINE_BAD_RESULT";
+		a.msg = msg;
+	} else if (!res.r_engine_ok) {
+		snprintf(emsg, sizeof(emsg), "engine returned %s: %s",
+		    res.r_code, res.r_message);
+		a.code = "ENGINE_ERROR";
+		a.msg = emsg;
+	} else
+		a.findings = res.r_findings;
+
+	a.lookup_only = 0;
+	rc = store_txn(rq->rq_store, finish_body, &a);
+	result_free(&res);
+	if (rc != 0) {
+		req_error(rq, RC_INTERNAL, "internal error: the result could "
+		    "not be stored");
+		return;
+	}
+	if (a.changed)
+		wake_dispatcher(rq->rq_conf->c_state_dir);
+	if (bad)
+		req_error(rq, RC_INVALID, "%s", msg);
+	else
+		req_reply(rq, NULL);
+}
+
+static const struct endpoint ep = {
+	"algorithmResult", EP_POST, algorithm_result
+};
+
+int
+main(int argc, char *argv[])
+{
+	return fcgi_main(argc, argv, &ep);
+}

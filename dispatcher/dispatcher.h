@@ -1,0 +1,133 @@
+/* dispatcher.h -- mias-dispatcher: shared state of the main loop and its workers */
+#ifndef MIAS_DISPATCHER_H
+#define MIAS_DISPATCHER_H
+
+#include <sys/queue.h>
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "conf.h"
+#include "crypto.h"
+#include "queue.h"
+
+struct store;
+
+/*
+ * The configuration in use, shared by reference so that SIGHUP can put a
+ * new one in place while workers still finish tasks under the old one.
+ * Guarded by disp.d_mtx.
+ */
+struct dconf {
+	struct mias_conf	*dc_conf;
+	int			 dc_refs;
+};
+
+/* One queue item being worked on, by the main loop or a worker. */
+struct task {
+	TAILQ_ENTRY(task)	 t_entry;	/* workers' FIFO */
+	unsigned char		 t_qkey[QUEUE_KEY_MAX];
+	size_t			 t_qklen;
+	int64_t			 t_due;
+	enum queue_kind		 t_kind;
+	char			 t_id[QUEUE_ID_MAX + 1];	/* NUL added */
+	size_t			 t_idlen;
+	int			 t_type;	/* studyType of image items */
+	int			 t_flag;	/* per kind: result callback */
+	struct dconf		*t_dconf;	/* reference held */
+};
+TAILQ_HEAD(taskq, task);
+
+/* A transfer on the curl multi handle. */
+struct xfer;
+typedef void (*xfer_done)(struct xfer *, CURLcode);
+
+struct xfer {
+	TAILQ_ENTRY(xfer)	 x_entry;
+	struct disp		*x_disp;
+	CURL			*x_easy;
+	struct curl_slist	*x_hdrs;
+	char			*x_body;	/* owned; wiped when done */
+	size_t			 x_bodylen;
+	char			*x_resp;	/* the answer, capped */
+	size_t			 x_resplen;
+	int			 x_resp_over;	/* answer was longer than the cap */
+	long			 x_status;
+	long			 x_retry_after;	/* seconds, -1 if none */
+	char			 x_host[256];
+	const struct egress_policy *x_egress;	/* NULL: not checked */
+	int			 x_egress_refused;
+	char			 x_errbuf[CURL_ERROR_SIZE];
+	xfer_done		 x_done;
+	struct task		*x_task;
+};
+
+#define DISP_WORKERS_MAX	32
+
+struct disp {
+	const char		*d_conf_path;
+	struct dconf		*d_dconf;	/* current */
+	struct crypto_keys	 d_keys;
+	struct store		*d_store;
+	int			 d_wake_fd;
+	int			 d_pipe[2];	/* workers -> main loop */
+	int			 d_lock_fd;
+	CURLM			*d_multi;
+	unsigned		 d_transfers;
+	TAILQ_HEAD(, xfer)	 d_xfers;	/* on d_multi; main thread */
+
+	pthread_mutex_t		 d_mtx;		/* guards what follows */
+	pthread_cond_t		 d_cv;
+	struct taskq		 d_todo;	/* for workers */
+	struct task		**d_busy;	/* items being worked on */
+	size_t			 d_busy_n, d_busy_cap;
+	unsigned		 d_cmd_running[CONF_STUDY_TYPES + 1];
+	unsigned		 d_triggering[CONF_STUDY_TYPES + 1];
+	int			 d_stopping;	/* workers: abandon and exit */
+	pthread_t		 d_workers[DISP_WORKERS_MAX];
+	unsigned		 d_nworkers;
+
+	unsigned		 d_waiting[CONF_STUDY_TYPES + 1];	/* main */
+};
+
+/* main.c */
+extern volatile int	disp_quit, disp_reload;
+struct dconf		*disp_conf_ref(struct disp *);
+void			 disp_conf_unref(struct disp *, struct dconf *);
+void			 disp_poke(struct disp *);	/* wake the main loop */
+
+/* sched.c: finding due work and starting it */
+int64_t	sched_scan(struct disp *);	/* returns ms until the next due */
+void	task_release(struct disp *, struct task *);
+int	sched_reschedule(struct disp *, struct task *, int64_t due);
+int	sched_drop(struct disp *, struct task *);
+
+/* http.c */
+int	http_post(struct disp *, const char *url, char *body, size_t len,
+	    struct curl_slist *hdrs, long timeout_s,
+	    const struct egress_policy *, xfer_done, struct task *);
+void	http_poll(struct disp *, int timeout_ms, int *woken);
+void	http_abort_all(struct disp *);
+
+/* work.c: the worker threads */
+int	work_start(struct disp *, unsigned n);
+void	work_stop(struct disp *);
+void	work_submit(struct disp *, struct task *);
+
+/* engine.c */
+void	engine_trigger(struct disp *, struct task *);	/* remote, main */
+void	engine_command(struct disp *, struct task *);	/* local, worker */
+void	engine_timeout(struct disp *, struct task *);	/* main */
+
+/* study.c */
+void	study_list(struct disp *, struct task *);	/* worker */
+void	study_assembly(struct disp *, struct task *);	/* worker */
+
+/* deliver.c */
+void	deliver_start(struct disp *, struct task *);	/* main */
+
+#endif /* MIAS_DISPATCHER_H */

@@ -1,0 +1,291 @@
+/* main.c -- mias-dispatcher: startup, the single-instance lock, signals, the main loop */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "dispatcher.h"
+#include "log.h"
+#include "store.h"
+#include "wake.h"
+
+#define STOP_GRACE_S	10	/* SIGTERM: time given to transfers in flight */
+
+volatile int	disp_quit, disp_reload;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: mias-dispatcher [-dfh] [-c file]\n");
+	exit(2);
+}
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		disp_reload = 1;
+	else
+		disp_quit = 1;
+}
+
+struct dconf *
+disp_conf_ref(struct disp *d)
+{
+	struct dconf *dc;
+
+	pthread_mutex_lock(&d->d_mtx);
+	dc = d->d_dconf;
+	dc->dc_refs++;
+	pthread_mutex_unlock(&d->d_mtx);
+	return dc;
+}
+
+void
+disp_conf_unref(struct disp *d, struct dconf *dc)
+{
+	int last;
+
+	pthread_mutex_lock(&d->d_mtx);
+	last = --dc->dc_refs == 0;
+	pthread_mutex_unlock(&d->d_mtx);
+	if (last) {
+		conf_free(dc->dc_conf);
+		free(dc);
+	}
+}
+
+void
+disp_poke(struct disp *d)
+{
+	(void)write(d->d_pipe[1], "p", 1);	/* full pipe: already poked */
+}
+
+static struct dconf *
+dconf_load(const char *path, char *err, size_t errlen)
+{
+	struct dconf *dc;
+
+	if ((dc = calloc(1, sizeof(*dc))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((dc->dc_conf = conf_load(path, err, errlen)) == NULL) {
+		free(dc);
+		return NULL;
+	}
+	dc->dc_refs = 1;
+	return dc;
+}
+
+/* Only one dispatcher per store: two would each deliver every callback. */
+static int
+lock_state(const char *dir)
+{
+	char	path[4096], pid[32];
+	ssize_t	n;
+	int	fd;
+
+	snprintf(path, sizeof(path), "%s/dispatcher.lock", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		fatal("%s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK)
+			fatal("%s", path);
+		n = read(fd, pid, sizeof(pid) - 1);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		fatalx("another mias-dispatcher (pid %s) is running on %s; "
+		    "only one may run per state directory", pid[0] ? pid : "?",
+		    dir);
+	}
+	if (ftruncate(fd, 0) == 0) {
+		n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if (write(fd, pid, (size_t)n) != n)
+			log_warn("%s", path);
+	}
+	return fd;
+}
+
+/* Images left by a dispatcher that was killed mid-download. */
+static void
+clean_tmp(const char *dir)
+{
+	char		 path[4096];
+	DIR		*dp;
+	struct dirent	*de;
+
+	snprintf(path, sizeof(path), "%s/tmp", dir);
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		fatal("%s", path);
+	if ((dp = opendir(path)) == NULL)
+		fatal("%s", path);
+	while ((de = readdir(dp)) != NULL)
+		if (strncmp(de->d_name, "image-", 6) == 0)
+			unlinkat(dirfd(dp), de->d_name, 0);
+	closedir(dp);
+}
+
+static void
+reload(struct disp *d)
+{
+	struct dconf	*dc, *old;
+	char		 err[512];
+
+	disp_reload = 0;
+	if ((dc = dconf_load(d->d_conf_path, err, sizeof(err))) == NULL) {
+		log_warnx("SIGHUP: keeping the configuration in use: %s", err);
+		return;
+	}
+	if (strcmp(dc->dc_conf->c_state_dir,
+	    d->d_dconf->dc_conf->c_state_dir) != 0)
+		log_warnx("SIGHUP: state_dir changes only at restart");
+	pthread_mutex_lock(&d->d_mtx);
+	old = d->d_dconf;
+	d->d_dconf = dc;
+	pthread_mutex_unlock(&d->d_mtx);
+	disp_conf_unref(d, old);
+	log_info("configuration reloaded from %s", d->d_conf_path);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct disp		 d;
+	struct sigaction	 sa;
+	struct mias_conf	*c;
+	char			 err[512];
+	int64_t			 wait_ms, next_scan;
+	time_t			 stop_at = 0;
+	int			 ch, foreground = 0, verbose = 0, woken, i;
+	unsigned		 nworkers = 4;
+
+	memset(&d, 0, sizeof(d));
+	while ((ch = getopt(argc, argv, "c:dfh")) != -1) {
+		switch (ch) {
+		case 'c':
+			d.d_conf_path = optarg;
+			break;
+		case 'd':
+			verbose = 1;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (d.d_conf_path == NULL)
+		d.d_conf_path = getenv("MIAS_CONF");
+	if (d.d_conf_path == NULL || *d.d_conf_path == '\0')
+		d.d_conf_path = conf_default_path();
+	log_init("mias-dispatcher", 1);
+	log_verbose(verbose);
+	if ((d.d_dconf = dconf_load(d.d_conf_path, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	c = d.d_dconf->dc_conf;
+	if (crypto_keys_load(c->c_key_file, &d.d_keys, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (!foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init("mias-dispatcher", 0);
+	}
+	d.d_lock_fd = lock_state(c->c_state_dir);
+	clean_tmp(c->c_state_dir);
+	if (store_open(c->c_state_dir, 0, &d.d_store, err, sizeof(err)) == -1)
+		fatalx("%s (run 'mias-admin init' first?)", err);
+	if ((d.d_wake_fd = wake_listen(c->c_state_dir)) == -1)
+		fatal("%s/dispatcher.sock", c->c_state_dir);
+	if (pipe2(d.d_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+	    (d.d_multi = curl_multi_init()) == NULL)
+		fatalx("cannot initialise libcurl");
+	curl_multi_setopt(d.d_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	    (long)c->c_concurrency);
+	TAILQ_INIT(&d.d_todo);
+	TAILQ_INIT(&d.d_xfers);
+	pthread_mutex_init(&d.d_mtx, NULL);
+	pthread_cond_init(&d.d_cv, NULL);
+	for (i = 0; i < CONF_STUDY_TYPES; i++)
+		if (c->c_engine[i].ce_configured &&
+		    c->c_engine[i].ce_command != NULL)
+			nworkers += c->c_engine[i].ce_concurrency;
+	if (work_start(&d, nworkers) == -1)
+		fatalx("cannot start worker threads");
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	log_info("started (pid %ld, state %s, %u workers)", (long)getpid(),
+	    c->c_state_dir, d.d_nworkers);
+
+	next_scan = 0;
+	while (!disp_quit || d.d_transfers > 0) {
+		int64_t now;
+
+		if (disp_quit && stop_at == 0) {
+			/* stop taking work; let transfers finish */
+			log_info("stopping");
+			stop_at = time(NULL) + STOP_GRACE_S;
+			pthread_mutex_lock(&d.d_mtx);
+			d.d_stopping = 1;
+			pthread_cond_broadcast(&d.d_cv);
+			pthread_mutex_unlock(&d.d_mtx);
+		}
+		if (stop_at != 0 && time(NULL) >= stop_at)
+			break;
+		if (disp_reload)
+			reload(&d);
+		now = store_now_ms();
+		if (!disp_quit && now >= next_scan)
+			next_scan = now + sched_scan(&d);
+		wait_ms = next_scan - store_now_ms();
+		if (wait_ms < 0)
+			wait_ms = 0;
+		http_poll(&d, (int)(wait_ms > 1000 ? 1000 : wait_ms), &woken);
+		if (woken) {
+			char buf[256];
+
+			/* new work, or room for it: look at the queue now */
+			wake_drain(d.d_wake_fd);
+			while (read(d.d_pipe[0], buf, sizeof(buf)) > 0)
+				;
+			next_scan = 0;
+		}
+	}
+	http_abort_all(&d);
+	work_stop(&d);
+	curl_multi_cleanup(d.d_multi);
+	curl_global_cleanup();
+	store_close(d.d_store);
+	crypto_keys_wipe(&d.d_keys);
+	{
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/dispatcher.sock",
+		    d.d_dconf->dc_conf->c_state_dir);
+		unlink(path);
+	}
+	disp_conf_unref(&d, d.d_dconf);
+	log_info("stopped");
+	return 0;
+}

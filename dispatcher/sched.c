@@ -1,0 +1,372 @@
+/* sched.c -- mias-dispatcher: find due work in the queue and start it */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatcher.h"
+#include "log.h"
+#include "store.h"
+
+#define SCAN_BATCH	64	/* items started per look at the queue */
+#define SCAN_VISIT_MAX	5000	/* keys passed over per look (busy, full) */
+
+/*
+ * A look at the queue runs in one read transaction and only picks items;
+ * they are started after it ends, each in transactions of its own.  The
+ * counters of work in progress are reserved as items are picked, so one
+ * look never takes more than an engine's or the transfer limit allows.
+ */
+struct scan {
+	struct disp	*d;
+	struct mias_conf *c;
+	int64_t		 now, next_due;
+	struct task	*picked[SCAN_BATCH];
+	int		 n;
+	int		 visited;
+	unsigned	 transfers;
+	unsigned	 queued_for_workers;
+	unsigned	 trig[CONF_STUDY_TYPES + 1];
+	unsigned	 cmd[CONF_STUDY_TYPES + 1];
+};
+
+static int
+busy_has(struct disp *d, const void *key, size_t klen)
+{
+	size_t i;
+
+	for (i = 0; i < d->d_busy_n; i++)
+		if (d->d_busy[i]->t_qklen == klen &&
+		    memcmp(d->d_busy[i]->t_qkey, key, klen) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+json_type_of(const char *val, size_t len)
+{
+	json_object	*o = store_json(val, len), *v;
+	int		 t = 0;
+
+	if (o != NULL && json_object_object_get_ex(o, "t", &v))
+		t = json_object_get_int(v);
+	json_object_put(o);
+	return t >= 1 && t <= CONF_STUDY_TYPES ? t : 0;
+}
+
+/* Whether an item of this kind (and type) may start now; reserves. */
+static int
+scan_room(struct scan *sc, enum queue_kind kind, int type)
+{
+	struct disp		*d = sc->d;
+	struct conf_engine	*ce;
+
+	switch (kind) {
+	case QK_TIMEOUT:
+		return 1;
+	case QK_DELIVER:
+		if (sc->transfers >= sc->c->c_concurrency)
+			return 0;
+		sc->transfers++;
+		return 1;
+	case QK_STUDY:
+	case QK_ASSEMBLE:
+		if (sc->queued_for_workers >= 2 * d->d_nworkers)
+			return 0;
+		sc->queued_for_workers++;
+		return 1;
+	case QK_IMAGE:
+		if (type == 0)
+			return 1;	/* unknown: let the handler drop it */
+		ce = &sc->c->c_engine[type - 1];
+		if (!ce->ce_configured)
+			return 1;	/* the handler fails it */
+		if (ce->ce_url != NULL) {
+			if (sc->transfers >= sc->c->c_concurrency ||
+			    sc->trig[type] + d->d_waiting[type] >=
+			    ce->ce_concurrency)
+				return 0;
+			sc->transfers++;
+			sc->trig[type]++;
+		} else {
+			if (sc->cmd[type] >= ce->ce_concurrency ||
+			    sc->queued_for_workers >= 2 * d->d_nworkers)
+				return 0;
+			sc->cmd[type]++;
+			sc->queued_for_workers++;
+		}
+		return 1;
+	}
+	return 1;
+}
+
+static int
+scan_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct scan	*sc = arg;
+	struct task	*t;
+	enum queue_kind	 kind;
+	const char	*id;
+	size_t		 idlen;
+	int64_t		 due;
+	int		 type = 0;
+
+	if (queue_key_parse(key, klen, &due, &kind, &id, &idlen) == -1)
+		return 0;	/* not ours: pass over it */
+	if (due > sc->now) {
+		sc->next_due = due;
+		return 1;
+	}
+	if (++sc->visited > SCAN_VISIT_MAX)
+		return 1;
+	if (busy_has(sc->d, key, klen))
+		return 0;
+	if (kind == QK_IMAGE)
+		type = json_type_of(val, len);
+	if (!scan_room(sc, kind, type))
+		return 0;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return 1;
+	memcpy(t->t_qkey, key, klen);
+	t->t_qklen = klen;
+	t->t_due = due;
+	t->t_kind = kind;
+	memcpy(t->t_id, id, idlen);
+	t->t_id[idlen] = '\0';
+	t->t_idlen = idlen;
+	t->t_type = type;
+	sc->picked[sc->n++] = t;
+	return sc->n == SCAN_BATCH;
+}
+
+static int
+scan_body(struct store_txn *txn, void *arg)
+{
+	struct scan	*sc = arg;
+	struct disp	*d = sc->d;
+	int		 i;
+
+	/* a retried body starts from scratch */
+	for (i = 0; i < sc->n; i++)
+		free(sc->picked[i]);
+	sc->n = 0;
+	sc->visited = 0;
+	sc->next_due = INT64_MAX;
+	pthread_mutex_lock(&d->d_mtx);
+	sc->transfers = d->d_transfers;
+	sc->queued_for_workers = 0;
+	{
+		struct task *t;
+
+		TAILQ_FOREACH(t, &d->d_todo, t_entry)
+			sc->queued_for_workers++;
+	}
+	memcpy(sc->trig, d->d_triggering, sizeof(sc->trig));
+	memcpy(sc->cmd, d->d_cmd_running, sizeof(sc->cmd));
+	/* the busy set is read in the visit: hold the lock throughout;
+	 * workers only take it briefly */
+	i = store_scan(txn, SDB_QUEUE, NULL, 0, scan_visit, sc);
+	pthread_mutex_unlock(&d->d_mtx);
+	return i < 0 ? i : 0;
+}
+
+static int
+waiting_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	unsigned	*w = arg;
+	int		 t = json_type_of(val, len);
+
+	(void)key;
+	(void)klen;
+	if (t == 0) {
+		json_object *o = store_json(val, len), *v;
+
+		if (o != NULL && json_object_object_get_ex(o, "studyType", &v))
+			t = json_object_get_int(v);
+		json_object_put(o);
+	}
+	if (t >= 1 && t <= CONF_STUDY_TYPES)
+		w[t]++;
+	return 0;
+}
+
+static int
+waiting_body(struct store_txn *txn, void *arg)
+{
+	memset(arg, 0, sizeof(unsigned) * (CONF_STUDY_TYPES + 1));
+	return store_scan(txn, SDB_WAITING, NULL, 0, waiting_visit, arg);
+}
+
+static void
+task_start(struct disp *d, struct task *t)
+{
+	struct conf_engine *ce = NULL;
+
+	if (t->t_type >= 1 && t->t_type <= CONF_STUDY_TYPES)
+		ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
+	switch (t->t_kind) {
+	case QK_STUDY:
+	case QK_ASSEMBLE:
+		work_submit(d, t);
+		break;
+	case QK_IMAGE:
+		if (ce != NULL && ce->ce_configured && ce->ce_url == NULL)
+			work_submit(d, t);
+		else
+			engine_trigger(d, t);
+		break;
+	case QK_TIMEOUT:
+		engine_timeout(d, t);
+		break;
+	case QK_DELIVER:
+		deliver_start(d, t);
+		break;
+	default:
+		log_warnx("%s: unknown queue item kind %d: dropped", __func__,
+		    t->t_kind);
+		sched_drop(d, t);
+		task_release(d, t);
+		break;
+	}
+}
+
+int64_t
+sched_scan(struct disp *d)
+{
+	struct scan	sc;
+	unsigned	waiting[CONF_STUDY_TYPES + 1];
+	int		i, rc;
+
+	memset(&sc, 0, sizeof(sc));
+	if (store_txn(d->d_store, waiting_body, waiting) == 0)
+		memcpy(d->d_waiting, waiting, sizeof(waiting));
+	sc.d = d;
+	sc.c = d->d_dconf->dc_conf;
+	sc.now = store_now_ms();
+	if ((rc = store_txn(d->d_store, scan_body, &sc)) != 0) {
+		log_warnx("%s: cannot read the queue: %s", __func__,
+		    store_errmsg(d->d_store));
+		for (i = 0; i < sc.n; i++)
+			free(sc.picked[i]);
+		return 1000;
+	}
+	/* mark them busy (and count them) before any starts: a handler may
+	 * finish synchronously and release its task */
+	pthread_mutex_lock(&d->d_mtx);
+	for (i = 0; i < sc.n; i++) {
+		struct task		*t = sc.picked[i];
+		struct conf_engine	*ce;
+
+		if (d->d_busy_n == d->d_busy_cap) {
+			size_t		 cap = d->d_busy_cap ? 2 * d->d_busy_cap : 64;
+			struct task	**nb = reallocarray(d->d_busy, cap,
+			    sizeof(*nb));
+
+			if (nb == NULL)
+				break;
+			d->d_busy = nb;
+			d->d_busy_cap = cap;
+		}
+		d->d_busy[d->d_busy_n++] = t;
+		t->t_dconf = d->d_dconf;
+		t->t_dconf->dc_refs++;
+		if (t->t_kind == QK_IMAGE && t->t_type != 0) {
+			ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
+			if (ce->ce_configured && ce->ce_url != NULL)
+				d->d_triggering[t->t_type]++;
+			else if (ce->ce_configured)
+				d->d_cmd_running[t->t_type]++;
+		}
+	}
+	pthread_mutex_unlock(&d->d_mtx);
+	for (; i < sc.n; i++) {		/* out of memory: later */
+		free(sc.picked[i]);
+		sc.picked[i] = NULL;
+	}
+	for (i = 0; i < sc.n; i++)
+		if (sc.picked[i] != NULL)
+			task_start(d, sc.picked[i]);
+	if (sc.n == SCAN_BATCH)
+		return 0;	/* more may be due and startable */
+	if (sc.visited > SCAN_VISIT_MAX)
+		return 1000;	/* the rest waits for room (a wake-up) */
+	if (sc.next_due == INT64_MAX)
+		return 1000;
+	return sc.next_due > sc.now ? sc.next_due - sc.now : 0;
+}
+
+void
+task_release(struct disp *d, struct task *t)
+{
+	struct conf_engine	*ce;
+	size_t			 i;
+
+	pthread_mutex_lock(&d->d_mtx);
+	for (i = 0; i < d->d_busy_n; i++)
+		if (d->d_busy[i] == t) {
+			d->d_busy[i] = d->d_busy[--d->d_busy_n];
+			break;
+		}
+	if (t->t_kind == QK_IMAGE && t->t_type != 0) {
+		ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
+		if (ce->ce_configured && ce->ce_url != NULL) {
+			if (d->d_triggering[t->t_type] > 0)
+				d->d_triggering[t->t_type]--;
+		} else if (ce->ce_configured) {
+			if (d->d_cmd_running[t->t_type] > 0)
+				d->d_cmd_running[t->t_type]--;
+		}
+	}
+	pthread_mutex_unlock(&d->d_mtx);
+	disp_conf_unref(d, t->t_dconf);
+	free(t);
+	disp_poke(d);
+}
+
+struct move_arg {
+	struct task	*t;
+	int64_t		 due;		/* -1: delete */
+};
+
+static int
+move_body(struct store_txn *txn, void *arg)
+{
+	struct move_arg	*m = arg;
+	char		*val = NULL;
+	size_t		 len;
+	int		 rc;
+
+	rc = store_get(txn, SDB_QUEUE, m->t->t_qkey, m->t->t_qklen, &val, &len,
+	    1);
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;	/* done by someone else already */
+	if (rc != STORE_OK)
+		return rc;
+	if ((rc = store_del(txn, SDB_QUEUE, m->t->t_qkey, m->t->t_qklen)) ==
+	    STORE_OK && m->due >= 0) {
+		unsigned char	key[QUEUE_KEY_MAX];
+		size_t		klen = queue_key(key, m->due, m->t->t_kind,
+				    m->t->t_id, m->t->t_idlen);
+
+		rc = store_put(txn, SDB_QUEUE, key, klen, val, len);
+	}
+	free(val);
+	return rc;
+}
+
+int
+sched_reschedule(struct disp *d, struct task *t, int64_t due)
+{
+	struct move_arg m = { t, due };
+
+	return store_txn(d->d_store, move_body, &m);
+}
+
+int
+sched_drop(struct disp *d, struct task *t)
+{
+	struct move_arg m = { t, -1 };
+
+	return store_txn(d->d_store, move_body, &m);
+}

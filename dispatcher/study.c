@@ -1,0 +1,396 @@
+/* study.c -- mias-dispatcher: list a study's objects into image jobs; assemble results */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatcher.h"
+#include "job.h"
+#include "log.h"
+#include "oss.h"
+#include "store.h"
+#include "study.h"
+
+#define LIST_BATCH	500	/* jobs created per transaction */
+
+struct listing {
+	struct disp	*d;
+	const char	*skey;
+	size_t		 sklen;
+	int64_t		 run;
+	const char	*key;		/* as the caller gave it */
+	size_t		 keylen;
+	int		 single;	/* the key named one object */
+	uint64_t	 total;
+	char		*objs[LIST_BATCH];
+	uint64_t	 sizes[LIST_BATCH];
+	int		 n;
+	int		 failed;	/* a store error */
+};
+
+static int
+batch_body(struct store_txn *t, void *arg)
+{
+	struct listing	*l = arg;
+	int64_t		 now = store_now_ms();
+	int		 i, rc, created;
+
+	for (i = 0; i < l->n; i++)
+		if ((rc = job_create(t, l->skey, l->sklen, l->run, l->objs[i],
+		    l->sizes[i], now, &created)) != STORE_OK)
+			return rc;
+	return STORE_OK;
+}
+
+static int
+batch_flush(struct listing *l)
+{
+	int i, rc = 0;
+
+	if (l->n > 0 && store_txn(l->d->d_store, batch_body, l) != 0) {
+		log_warnx("%s: %s", __func__, store_errmsg(l->d->d_store));
+		rc = -1;
+	}
+	for (i = 0; i < l->n; i++)
+		free(l->objs[i]);
+	l->n = 0;
+	if (rc == 0)
+		disp_poke(l->d);	/* new image items are due */
+	return rc;
+}
+
+/*
+ * Which objects are the study's images: the object named by the key
+ * itself (a one-image study), or every object under "key/" (a study
+ * path; "key" may end in '/' already).  Folder markers and empty objects
+ * are not images.  "knee/00010/x" is not under "knee/0001".
+ */
+static int
+list_object(const struct oss_object *ob, void *arg)
+{
+	struct listing	*l = arg;
+	size_t		 kl = strlen(ob->ob_key);
+
+	if (kl == l->keylen && memcmp(ob->ob_key, l->key, kl) == 0) {
+		if (ob->ob_flags & OSS_OBJ_SKIP)
+			return 0;
+		l->single = 1;		/* keys sort first: nothing before */
+	} else if (l->keylen > 0 && l->key[l->keylen - 1] != '/' &&
+	    (kl <= l->keylen || ob->ob_key[l->keylen] != '/'))
+		return 0;
+	else if (ob->ob_flags & OSS_OBJ_SKIP)
+		return 0;
+	if (strlen(ob->ob_key) > JOB_OBJKEY_MAX)
+		return 0;
+	if ((l->objs[l->n] = strdup(ob->ob_key)) == NULL) {
+		l->failed = 1;
+		return 1;
+	}
+	l->sizes[l->n++] = ob->ob_size;
+	l->total++;
+	if (l->n == LIST_BATCH && batch_flush(l) == -1) {
+		l->failed = 1;
+		return 1;
+	}
+	return l->single;	/* stop after the one object */
+}
+
+struct start_arg {
+	const struct crypto_keys *keys;
+	const char		*skey;
+	size_t			 sklen;
+	int64_t			 run;
+	json_object		*study;
+	struct study_creds	 creds;
+	int			 go;
+};
+
+/* QUEUED -> RUNNING (or RUNNING again after a restart mid-listing). */
+static int
+start_body(struct store_txn *t, void *arg)
+{
+	struct start_arg	*a = arg;
+	json_object		*v;
+	const char		*st;
+	int			 rc;
+
+	json_object_put(a->study);
+	a->study = NULL;
+	study_creds_wipe(&a->creds);
+	a->go = 0;
+	if ((rc = store_get_json(t, SDB_STUDIES, a->skey, a->sklen, &a->study,
+	    1)) != STORE_OK)
+		return rc;
+	st = json_object_object_get_ex(a->study, "state", &v) ?
+	    json_object_get_string(v) : "";
+	if (!json_object_object_get_ex(a->study, "run", &v) ||
+	    json_object_get_int64(v) != a->run ||
+	    (strcmp(st, "QUEUED") != 0 && strcmp(st, "RUNNING") != 0))
+		return STORE_OK;
+	if (study_creds_open(a->study, a->keys, a->skey, a->sklen,
+	    &a->creds) == -1)
+		return STORE_OK;	/* concluded below as unreadable */
+	a->go = 1;
+	if (strcmp(st, "QUEUED") == 0) {
+		int64_t now = store_now_ms();
+
+		json_object_object_add(a->study, "state",
+		    json_object_new_string("RUNNING"));
+		json_object_object_add(a->study, "started",
+		    json_object_new_int64(now));
+		json_object_object_add(a->study, "updated",
+		    json_object_new_int64(now));
+		json_object_object_add(a->study, "listed",
+		    json_object_new_boolean(0));
+		return store_put_json(t, SDB_STUDIES, a->skey, a->sklen,
+		    a->study);
+	}
+	return STORE_OK;
+}
+
+struct end_arg {
+	struct task	*task;
+	const char	*skey;
+	size_t		 sklen;
+	int64_t		 run;
+	const char	*code;		/* NULL: listed */
+	const char	*msg;
+	uint64_t	 total;
+};
+
+static int
+end_body(struct store_txn *t, void *arg)
+{
+	struct end_arg	*a = arg;
+	json_object	*study = NULL, *v;
+	int64_t		 now = store_now_ms();
+	int		 rc, done, failed;
+
+	if (a->code != NULL) {
+		rc = study_conclude(t, a->skey, a->sklen, a->run, NULL, a->code,
+		    a->msg, now);
+		if (rc != STORE_OK)
+			return rc;
+		goto drop;
+	}
+	if ((rc = store_get_json(t, SDB_STUDIES, a->skey, a->sklen, &study,
+	    1)) != STORE_OK)
+		return rc;
+	if (json_object_object_get_ex(study, "run", &v) &&
+	    json_object_get_int64(v) == a->run) {
+		json_object_object_add(study, "listed",
+		    json_object_new_boolean(1));
+		json_object_object_add(study, "imagesTotal",
+		    json_object_new_int64((int64_t)a->total));
+		json_object_object_add(study, "updated",
+		    json_object_new_int64(now));
+		if ((rc = store_put_json(t, SDB_STUDIES, a->skey, a->sklen,
+		    study)) != STORE_OK)
+			goto out;
+		done = json_object_object_get_ex(study, "imagesDone", &v) ?
+		    json_object_get_int(v) : 0;
+		failed = json_object_object_get_ex(study, "imagesFailed", &v) ?
+		    json_object_get_int(v) : 0;
+		/* every image finished while the listing went on */
+		if ((uint64_t)(done + failed) >= a->total) {
+			char	qid[STUDY_KEY_MAX + 24];
+			size_t	qlen = queue_run_id(qid, a->skey, a->sklen,
+				    a->run);
+
+			if ((rc = queue_put(t, now, QK_ASSEMBLE, qid, qlen,
+			    NULL)) != STORE_OK)
+				goto out;
+		}
+	}
+drop:
+	rc = store_del(t, SDB_QUEUE, a->task->t_qkey, a->task->t_qklen);
+	if (rc == STORE_NOTFOUND)
+		rc = STORE_OK;
+out:
+	json_object_put(study);
+	return rc;
+}
+
+void
+study_list(struct disp *d, struct task *t)
+{
+	struct mias_conf	*c = t->t_dconf->dc_conf;
+	struct start_arg	 sa;
+	struct end_arg		 ea;
+	struct listing		 l;
+	struct oss_opts		 oo;
+	struct oss_client	*oc = NULL;
+	struct oss_target	 ot;
+	struct oss_creds	 cr;
+	struct oss_error	 oe;
+	enum oss_err		 err;
+	json_object		*v;
+	char			 msg[600], buf[STUDY_KEY_MAX + 1];
+	const char		*ns, *uid;
+	size_t			 sklen;
+	int64_t			 run;
+	int			 type, i;
+
+	memset(&sa, 0, sizeof(sa));
+	memset(&ea, 0, sizeof(ea));
+	memset(&l, 0, sizeof(l));
+	if (queue_run_id_parse(t->t_id, t->t_idlen, &sklen, &run) == -1 ||
+	    study_key_parse(t->t_id, sklen, buf, &ns, &type, &uid) == -1) {
+		sched_drop(d, t);
+		goto out;
+	}
+	if (strncmp(uid, STUDY_PUSH_MARK, 1) == 0)
+		uid++;		/* the ImageUid, in log lines */
+	sa.keys = &d->d_keys;
+	sa.skey = t->t_id;
+	sa.sklen = sklen;
+	sa.run = run;
+	ea.task = t;
+	ea.skey = t->t_id;
+	ea.sklen = sklen;
+	ea.run = run;
+	if (store_txn(d->d_store, start_body, &sa) != 0) {
+		log_warnx("study %s/%s: %s", ns, uid, store_errmsg(d->d_store));
+		goto out;	/* stays queued: tried again */
+	}
+	if (!sa.go) {
+		if (sa.study != NULL &&
+		    json_object_object_get_ex(sa.study, "creds", &v)) {
+			ea.code = "LOCAL_ERROR";
+			ea.msg = "the study's sealed credentials do not open "
+			    "(was the key file replaced?)";
+			store_txn(d->d_store, end_body, &ea);
+		} else
+			sched_drop(d, t);	/* ended or replaced */
+		goto out;
+	}
+	if (!c->c_engine[type - 1].ce_configured) {
+		snprintf(msg, sizeof(msg), "no engine is configured for "
+		    "studyType %d", type);
+		ea.code = "NO_ENGINE";
+		ea.msg = msg;
+		goto end;
+	}
+	if (json_object_object_get_ex(sa.study, "push", &v) &&
+	    json_object_get_boolean(v)) {
+		/* a push job names its one image: nothing to list */
+		l.d = d;
+		l.skey = t->t_id;
+		l.sklen = sklen;
+		l.run = run;
+		json_object_object_get_ex(sa.study, "key", &v);
+		if ((l.objs[0] = strdup(json_object_get_string(v))) == NULL)
+			goto out;
+		l.n = 1;
+		l.total = 1;
+		study_creds_wipe(&sa.creds);
+		if (batch_flush(&l) == -1)
+			goto out;
+		ea.total = 1;
+		goto end;
+	}
+	log_info("study %s/%s: listing", ns, uid);
+	oss_opts_default(&oo);
+	oo.oo_sigver = c->c_oss_sigver;
+	oo.oo_egress = &c->c_egress;
+	if ((oc = oss_client_new(&oo, msg, sizeof(msg))) == NULL) {
+		log_warnx("study %s/%s: %s", ns, uid, msg);
+		goto out;
+	}
+	cr.oc_access_key_id = sa.creds.sc_ak;
+	cr.oc_access_key_secret = sa.creds.sc_sk;
+	cr.oc_security_token = sa.creds.sc_sts;
+	ot.ot_endpoint = json_object_object_get_ex(sa.study, "endpoint", &v) ?
+	    json_object_get_string(v) : "";
+	ot.ot_bucket = json_object_object_get_ex(sa.study, "bucket", &v) ?
+	    json_object_get_string(v) : "";
+	ot.ot_creds = &cr;
+	l.d = d;
+	l.skey = t->t_id;
+	l.sklen = sklen;
+	l.run = run;
+	l.key = json_object_object_get_ex(sa.study, "key", &v) ?
+	    json_object_get_string(v) : "";
+	l.keylen = strlen(l.key);
+	memset(&oe, 0, sizeof(oe));
+	err = oss_list(oc, &ot, l.key, list_object, &l, &oe);
+	study_creds_wipe(&sa.creds);
+	if (err == OSS_ABORTED && l.single && !l.failed)
+		err = OSS_OK;
+	if (l.failed || (err == OSS_OK && batch_flush(&l) == -1)) {
+		log_warnx("study %s/%s: could not record its images; will "
+		    "retry", ns, uid);
+		goto out;
+	}
+	if (err != OSS_OK) {
+		snprintf(msg, sizeof(msg), "%s%s%s", oe.oe_message,
+		    oe.oe_request_id[0] ? " (OSS request id " : "",
+		    oe.oe_request_id[0] ? oe.oe_request_id : "");
+		if (oe.oe_request_id[0])
+			strncat(msg, ")", sizeof(msg) - strlen(msg) - 1);
+		ea.code = oss_err_name(err);
+		ea.msg = msg;
+	} else if (l.total == 0) {
+		snprintf(msg, sizeof(msg), "no image objects under %s in "
+		    "bucket %s", l.key, ot.ot_bucket);
+		ea.code = "OSS_EMPTY";
+		ea.msg = msg;
+	}
+	ea.total = l.total;
+end:
+	if (store_txn(d->d_store, end_body, &ea) != 0)
+		log_warnx("study %s/%s: %s", ns, uid, store_errmsg(d->d_store));
+	else if (ea.code != NULL)
+		log_info("study %s/%s: failed: %s: %s", ns, uid, ea.code,
+		    ea.msg);
+	else
+		log_info("study %s/%s: %llu images", ns, uid,
+		    (unsigned long long)l.total);
+out:
+	for (i = 0; i < l.n; i++)
+		free(l.objs[i]);
+	study_creds_wipe(&sa.creds);
+	json_object_put(sa.study);
+	oss_client_free(oc);
+	task_release(d, t);
+}
+
+struct assemble_arg {
+	struct task	*task;
+	const char	*skey;
+	size_t		 sklen;
+	int64_t		 run;
+};
+
+static int
+assemble_body(struct store_txn *t, void *arg)
+{
+	struct assemble_arg	*a = arg;
+	int			 rc;
+
+	rc = study_assemble(t, a->skey, a->sklen, a->run, store_now_ms());
+	if (rc == STORE_OK || rc == STORE_NOTFOUND)
+		rc = store_del(t, SDB_QUEUE, a->task->t_qkey,
+		    a->task->t_qklen);
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+void
+study_assembly(struct disp *d, struct task *t)
+{
+	struct assemble_arg	a;
+	size_t			sklen;
+	int64_t			run;
+
+	if (queue_run_id_parse(t->t_id, t->t_idlen, &sklen, &run) == -1) {
+		sched_drop(d, t);
+		goto out;
+	}
+	a.task = t;
+	a.skey = t->t_id;
+	a.sklen = sklen;
+	a.run = run;
+	if (store_txn(d->d_store, assemble_body, &a) != 0)
+		log_warnx("%s: %s", __func__, store_errmsg(d->d_store));
+out:
+	task_release(d, t);
+}

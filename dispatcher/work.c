@@ -1,0 +1,92 @@
+/* work.c -- mias-dispatcher: worker threads for OSS listings, command engines, assembly */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatcher.h"
+#include "log.h"
+
+/*
+ * Work that blocks (a paged OSS listing, a download and an engine
+ * program, gathering a large study) runs on these threads so the main
+ * loop keeps delivering callbacks meanwhile.  Each task touches the store
+ * in transactions of its own; the Berkeley DB handles are free-threaded.
+ */
+static void *
+work_main(void *arg)
+{
+	struct disp	*d = arg;
+	struct task	*t;
+
+	for (;;) {
+		pthread_mutex_lock(&d->d_mtx);
+		while (!d->d_stopping && TAILQ_EMPTY(&d->d_todo))
+			pthread_cond_wait(&d->d_cv, &d->d_mtx);
+		if (d->d_stopping) {
+			pthread_mutex_unlock(&d->d_mtx);
+			return NULL;
+		}
+		t = TAILQ_FIRST(&d->d_todo);
+		TAILQ_REMOVE(&d->d_todo, t, t_entry);
+		pthread_mutex_unlock(&d->d_mtx);
+
+		switch (t->t_kind) {
+		case QK_STUDY:
+			study_list(d, t);
+			break;
+		case QK_ASSEMBLE:
+			study_assembly(d, t);
+			break;
+		case QK_IMAGE:
+			engine_command(d, t);
+			break;
+		default:
+			log_warnx("%s: unexpected task kind %d", __func__,
+			    t->t_kind);
+			task_release(d, t);
+			break;
+		}
+	}
+}
+
+int
+work_start(struct disp *d, unsigned n)
+{
+	if (n > DISP_WORKERS_MAX)
+		n = DISP_WORKERS_MAX;
+	for (d->d_nworkers = 0; d->d_nworkers < n; d->d_nworkers++)
+		if (pthread_create(&d->d_workers[d->d_nworkers], NULL,
+		    work_main, d) != 0)
+			break;
+	return d->d_nworkers > 0 ? 0 : -1;
+}
+
+/* Tasks not started stay queued in the store and run at the next start;
+ * a running engine program is killed (engine_command watches
+ * d_stopping). */
+void
+work_stop(struct disp *d)
+{
+	struct task	*t;
+	unsigned	 i;
+
+	pthread_mutex_lock(&d->d_mtx);
+	d->d_stopping = 1;
+	pthread_cond_broadcast(&d->d_cv);
+	pthread_mutex_unlock(&d->d_mtx);
+	for (i = 0; i < d->d_nworkers; i++)
+		pthread_join(d->d_workers[i], NULL);
+	d->d_nworkers = 0;
+	while ((t = TAILQ_FIRST(&d->d_todo)) != NULL) {
+		TAILQ_REMOVE(&d->d_todo, t, t_entry);
+		task_release(d, t);
+	}
+}
+
+void
+work_submit(struct disp *d, struct task *t)
+{
+	pthread_mutex_lock(&d->d_mtx);
+	TAILQ_INSERT_TAIL(&d->d_todo, t, t_entry);
+	pthread_cond_signal(&d->d_cv);
+	pthread_mutex_unlock(&d->d_mtx);
+}

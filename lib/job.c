@@ -1,0 +1,308 @@
+/* job.c -- image jobs: one per image of a study run, and their outcomes */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "crypto.h"
+#include "job.h"
+#include "queue.h"
+#include "store.h"
+
+#define JOB_RECORD_VERSION	1
+
+static const char *const job_state_names[JOB__MAX] = {
+	"QUEUED", "SENT", "DONE", "FAILED",
+};
+
+const char *
+job_state_name(enum job_state s)
+{
+	return s < JOB__MAX ? job_state_names[s] : "UNKNOWN";
+}
+
+enum job_state
+job_state_of(json_object *rec)
+{
+	json_object	*v;
+	int		 i;
+
+	if (!json_object_object_get_ex(rec, "state", &v))
+		return JOB__MAX;
+	for (i = 0; i < JOB__MAX; i++)
+		if (strcmp(json_object_get_string(v), job_state_names[i]) == 0)
+			return (enum job_state)i;
+	return JOB__MAX;
+}
+
+size_t
+job_prefix(char *out, const char *skey, size_t sklen, int64_t run)
+{
+	int n;
+
+	memcpy(out, skey, sklen);
+	out[sklen] = '\0';
+	n = snprintf(out + sklen + 1, 22, "%lld", (long long)run);
+	out[sklen + 1 + (size_t)n] = '\0';
+	return sklen + 1 + (size_t)n + 1;
+}
+
+size_t
+job_key(char *out, const char *skey, size_t sklen, int64_t run,
+    const char *objkey)
+{
+	size_t	n = job_prefix(out, skey, sklen, run);
+	size_t	ol = strlen(objkey);
+
+	if (ol > JOB_OBJKEY_MAX)
+		ol = JOB_OBJKEY_MAX;
+	memcpy(out + n, objkey, ol);
+	return n + ol;
+}
+
+void
+job_id(const char *jkey, size_t jklen, char out[JOB_ID_LEN + 1])
+{
+	static const char	hex[] = "0123456789abcdef";
+	unsigned char		md[SHA256_DIGEST_LENGTH];
+	int			i;
+
+	SHA256((const unsigned char *)jkey, jklen, md);
+	for (i = 0; i < JOB_ID_LEN / 2; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[JOB_ID_LEN] = '\0';
+}
+
+void
+job_sig(const struct crypto_keys *k, const char *id, char out[JOB_SIG_LEN + 1])
+{
+	char msg[JOB_ID_LEN + 8];
+	int n = snprintf(msg, sizeof(msg), "job\n%s", id);
+
+	crypto_hmac_hex(k->ck_url, msg, (size_t)n, out);
+}
+
+int
+job_sig_ok(const struct crypto_keys *k, const char *id, const char *sig)
+{
+	char want[JOB_SIG_LEN + 1];
+
+	if (strlen(id) != JOB_ID_LEN || strlen(sig) != JOB_SIG_LEN)
+		return 0;
+	job_sig(k, id, want);
+	return crypto_equal(want, sig, JOB_SIG_LEN);
+}
+
+int
+job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
+    const char *objkey, uint64_t size, int64_t now, int *created)
+{
+	char		 jkey[JOB_KEY_MAX], id[JOB_ID_LEN + 1];
+	char		 buf[STUDY_KEY_MAX + 1], *old = NULL;
+	const char	*ns, *uid;
+	json_object	*rec;
+	size_t		 jklen;
+	int		 rc, type;
+
+	*created = 0;
+	if (study_key_parse(skey, sklen, buf, &ns, &type, &uid) == -1)
+		return STORE_ERR;
+	jklen = job_key(jkey, skey, sklen, run, objkey);
+	rc = store_get(t, SDB_JOBS, jkey, jklen, &old, NULL, 1);
+	free(old);
+	if (rc != STORE_NOTFOUND)
+		return rc;	/* exists (STORE_OK) or an error */
+	job_id(jkey, jklen, id);
+	if ((rec = json_object_new_object()) == NULL)
+		return STORE_ERR;
+	json_object_object_add(rec, "v", json_object_new_int(JOB_RECORD_VERSION));
+	json_object_object_add(rec, "id", json_object_new_string(id));
+	json_object_object_add(rec, "ns", json_object_new_string(ns));
+	json_object_object_add(rec, "studyType", json_object_new_int(type));
+	json_object_object_add(rec, "studyInstanceUid",
+	    json_object_new_string(uid));
+	json_object_object_add(rec, "run", json_object_new_int64(run));
+	json_object_object_add(rec, "object", json_object_new_string(objkey));
+	json_object_object_add(rec, "size", json_object_new_int64((int64_t)size));
+	json_object_object_add(rec, "state",
+	    json_object_new_string(job_state_name(JOB_QUEUED)));
+	json_object_object_add(rec, "attempts", json_object_new_int(0));
+	json_object_object_add(rec, "created", json_object_new_int64(now));
+	if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, rec)) == STORE_OK &&
+	    (rc = store_put(t, SDB_JOBIDX, id, JOB_ID_LEN, jkey,
+	    jklen)) == STORE_OK) {
+		/* the type lets the dispatcher apply the engine's limit
+		 * without reading the job */
+		json_object_put(rec);
+		if ((rec = json_object_new_object()) == NULL)
+			return STORE_ERR;
+		json_object_object_add(rec, "t", json_object_new_int(type));
+		if ((rc = queue_put(t, now, QK_IMAGE, id, JOB_ID_LEN, rec)) ==
+		    STORE_OK)
+			*created = 1;
+	}
+	json_object_put(rec);
+	return rc;
+}
+
+int
+job_lookup(struct store_txn *t, const char *id, char **jkey, size_t *jklen,
+    json_object **rec, int rmw)
+{
+	int rc;
+
+	*jkey = NULL;
+	*rec = NULL;
+	if (strlen(id) != JOB_ID_LEN)
+		return STORE_NOTFOUND;
+	if ((rc = store_get(t, SDB_JOBIDX, id, JOB_ID_LEN, jkey, jklen,
+	    0)) != STORE_OK)
+		return rc;
+	if ((rc = store_get_json(t, SDB_JOBS, *jkey, *jklen, rec, rmw)) !=
+	    STORE_OK) {
+		free(*jkey);
+		*jkey = NULL;
+	}
+	return rc;
+}
+
+size_t
+job_study(json_object *rec, char *skey, int64_t *run)
+{
+	json_object	*ns, *type, *uid, *r;
+
+	if (!json_object_object_get_ex(rec, "ns", &ns) ||
+	    !json_object_object_get_ex(rec, "studyType", &type) ||
+	    !json_object_object_get_ex(rec, "studyInstanceUid", &uid) ||
+	    !json_object_object_get_ex(rec, "run", &r))
+		return 0;
+	*run = json_object_get_int64(r);
+	return study_key(skey, json_object_get_string(ns),
+	    json_object_get_int(type), json_object_get_string(uid));
+}
+
+int
+job_sent(struct store_txn *t, const char *jkey, size_t jklen,
+    json_object *rec, int study_type, int64_t deadline)
+{
+	json_object	*w, *id;
+	int		 rc;
+
+	if (!json_object_object_get_ex(rec, "id", &id))
+		return STORE_ERR;
+	json_object_object_add(rec, "state",
+	    json_object_new_string(job_state_name(JOB_SENT)));
+	json_object_object_add(rec, "deadline", json_object_new_int64(deadline));
+	if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, rec)) != STORE_OK)
+		return rc;
+	if ((w = json_object_new_object()) == NULL)
+		return STORE_ERR;
+	json_object_object_add(w, "studyType", json_object_new_int(study_type));
+	rc = store_put_json(t, SDB_WAITING, json_object_get_string(id),
+	    JOB_ID_LEN, w);
+	json_object_put(w);
+	if (rc != STORE_OK)
+		return rc;
+	return queue_put(t, deadline, QK_TIMEOUT, json_object_get_string(id),
+	    JOB_ID_LEN, NULL);
+}
+
+static int
+json_int(json_object *o, const char *name)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, name, &v) ? json_object_get_int(v) : 0;
+}
+
+int
+job_finish(struct store_txn *t, const char *jkey, size_t jklen,
+    json_object *rec, json_object *findings, const char *code,
+    const char *msg, int64_t now, int *changed)
+{
+	enum job_state	 st = job_state_of(rec);
+	json_object	*study = NULL, *v, *id;
+	char		 skey[STUDY_KEY_MAX], qid[STUDY_KEY_MAX + 24];
+	size_t		 sklen, qlen;
+	int64_t		 run;
+	int		 rc, done, failed, total;
+
+	*changed = 0;
+	if (st == JOB_DONE || st == JOB_FAILED) {
+		json_object_put(findings);
+		return STORE_OK;
+	}
+	if (!json_object_object_get_ex(rec, "id", &id) ||
+	    (sklen = job_study(rec, skey, &run)) == 0) {
+		json_object_put(findings);
+		return STORE_ERR;
+	}
+	if (st == JOB_SENT) {
+		/* no longer awaited: its timeout goes too */
+		json_object_object_get_ex(rec, "deadline", &v);
+		if ((rc = store_del(t, SDB_WAITING, json_object_get_string(id),
+		    JOB_ID_LEN)) != STORE_OK && rc != STORE_NOTFOUND)
+			goto fail;
+		if ((rc = queue_del(t, json_object_get_int64(v), QK_TIMEOUT,
+		    json_object_get_string(id), JOB_ID_LEN)) != STORE_OK &&
+		    rc != STORE_NOTFOUND)
+			goto fail;
+	}
+	json_object_object_add(rec, "state", json_object_new_string(
+	    job_state_name(findings != NULL ? JOB_DONE : JOB_FAILED)));
+	json_object_object_add(rec, "finished", json_object_new_int64(now));
+	if (findings != NULL) {
+		json_object_object_add(rec, "findings", findings);
+		findings = NULL;
+	} else {
+		json_object_object_add(rec, "errorCode",
+		    json_object_new_string(code != NULL ? code : "ENGINE_ERROR"));
+		json_object_object_add(rec, "errorMessage",
+		    json_object_new_string(msg != NULL ? msg : ""));
+	}
+	if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, rec)) != STORE_OK)
+		goto fail;
+
+	/* count it in the study; the last one queues the assembly */
+	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &study, 1)) !=
+	    STORE_OK)
+		goto fail;
+	if (!json_object_object_get_ex(study, "run", &v) ||
+	    json_object_get_int64(v) != run) {
+		/* a newer run replaced this one: nothing more to count */
+		json_object_put(study);
+		*changed = 1;
+		return STORE_OK;
+	}
+	done = json_int(study, "imagesDone");
+	failed = json_int(study, "imagesFailed");
+	total = json_int(study, "imagesTotal");
+	if (job_state_of(rec) == JOB_DONE)
+		done++;
+	else
+		failed++;
+	json_object_object_add(study, "imagesDone", json_object_new_int(done));
+	json_object_object_add(study, "imagesFailed",
+	    json_object_new_int(failed));
+	json_object_object_add(study, "updated", json_object_new_int64(now));
+	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, study)) !=
+	    STORE_OK)
+		goto fail;
+	if (json_object_object_get_ex(study, "listed", &v) &&
+	    json_object_get_boolean(v) && done + failed >= total) {
+		qlen = queue_run_id(qid, skey, sklen, run);
+		if ((rc = queue_put(t, now, QK_ASSEMBLE, qid, qlen, NULL)) !=
+		    STORE_OK)
+			goto fail;
+	}
+	json_object_put(study);
+	*changed = 1;
+	return STORE_OK;
+fail:
+	json_object_put(findings);
+	json_object_put(study);
+	return rc;
+}

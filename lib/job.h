@@ -1,0 +1,75 @@
+/* job.h -- image jobs: one per image of a study run, and their outcomes */
+#ifndef MIAS_JOB_H
+#define MIAS_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "study.h"
+
+struct store_txn;
+struct crypto_keys;
+
+#define JOB_ID_LEN	32	/* hex digits */
+#define JOB_SIG_LEN	64	/* hex digits */
+#define JOB_OBJKEY_MAX	1024
+#define JOB_KEY_MAX	(STUDY_KEY_MAX + 1 + 21 + 1 + JOB_OBJKEY_MAX)
+
+enum job_state {
+	JOB_QUEUED,	/* waiting for the dispatcher */
+	JOB_SENT,	/* a remote engine took it; its result is awaited */
+	JOB_DONE,	/* findings stored */
+	JOB_FAILED,	/* errorCode and errorMessage say why */
+	JOB__MAX
+};
+
+const char	*job_state_name(enum job_state);
+enum job_state	 job_state_of(json_object *rec);
+
+/*
+ * Job keys are "study key NUL run NUL object key", so a study run's jobs
+ * are one key range; the id (hex of a hash of the key) is what engines
+ * see as ImageUid and in the result URL.  Ids are the same if a listing
+ * is repeated after a crash, so repeating it creates nothing twice.
+ */
+size_t	job_prefix(char *out, const char *skey, size_t sklen, int64_t run);
+size_t	job_key(char *out, const char *skey, size_t sklen, int64_t run,
+	    const char *objkey);
+void	job_id(const char *jkey, size_t jklen, char out[JOB_ID_LEN + 1]);
+
+/* The sig of the result URL: HMAC of the id under the key file. */
+void	job_sig(const struct crypto_keys *, const char *id,
+	    char out[JOB_SIG_LEN + 1]);
+int	job_sig_ok(const struct crypto_keys *, const char *id,
+	    const char *sig);
+
+/* Create the job of one object of a listing, with its index entry and a
+ * QK_IMAGE item, unless it exists.  *created says which. */
+int	job_create(struct store_txn *, const char *skey, size_t sklen,
+	    int64_t run, const char *objkey, uint64_t size, int64_t now,
+	    int *created);
+
+/* Find a job by id: its key (malloc'd) and record. */
+int	job_lookup(struct store_txn *, const char *id, char **jkey,
+	    size_t *jklen, json_object **rec, int rmw);
+
+/* The study a job belongs to (key into skey, STUDY_KEY_MAX) and run. */
+size_t	job_study(json_object *rec, char *skey, int64_t *run);
+
+/* A remote engine accepted the job: SENT, awaited until deadline. */
+int	job_sent(struct store_txn *, const char *jkey, size_t jklen,
+	    json_object *rec, int study_type, int64_t deadline);
+
+/*
+ * The job's outcome: findings (consumed; NULL when failed) or an error
+ * code and message.  Idempotent: a job already DONE or FAILED is left as
+ * it is (*changed 0).  Counts the image in its study, stops waiting for
+ * it, and queues the study's assembly when it was the last one.
+ */
+int	job_finish(struct store_txn *, const char *jkey, size_t jklen,
+	    json_object *rec, json_object *findings, const char *code,
+	    const char *msg, int64_t now, int *changed);
+
+#endif /* MIAS_JOB_H */

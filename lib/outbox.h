@@ -1,0 +1,41 @@
+/* outbox.h -- callbacks waiting to be delivered, kept until they are */
+#ifndef MIAS_OUTBOX_H
+#define MIAS_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "webhook.h"
+
+struct store_txn;
+
+enum outbox_state {
+	OUTBOX_PENDING,		/* to be tried, at its queue item's time */
+	OUTBOX_DELIVERED,
+	OUTBOX_DEAD,		/* retries exhausted or 410: mias-admin replays */
+	OUTBOX__MAX
+};
+
+/* What a message is, and so what answer counts as delivered. */
+#define OUTBOX_STATUS	"status"	/* API.md 2.: {"code":0} */
+#define OUTBOX_RESULT	"result"	/* API.md 6.: {"returnCode":"000000"} */
+
+const char		*outbox_state_name(enum outbox_state);
+enum outbox_state	 outbox_state_of(json_object *rec);
+
+/*
+ * Queue a callback for delivery now.  The message keeps its id (the
+ * webhook-id) through every retry and replay.  after, when not NULL, is
+ * the id of a message of the same study that must be delivered (or dead)
+ * first, so that a study's callbacks arrive in order.
+ */
+int	outbox_add(struct store_txn *, const char *ns, const char *kind,
+	    const char *url, const char *body, const char *after, int64_t now,
+	    char id[WEBHOOK_ID_MAX]);
+
+int	outbox_get(struct store_txn *, const char *id, json_object **, int rmw);
+int	outbox_put(struct store_txn *, const char *id, json_object *);
+
+#endif /* MIAS_OUTBOX_H */

@@ -1,0 +1,114 @@
+/* query.c -- strict decoding of URL query strings */
+#include <string.h>
+
+#include "jv.h"
+#include "query.h"
+
+static int
+query_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode [s, end) into out; -1 on a bad escape or overflow. */
+static int
+query_decode(const char *s, const char *end, char *out, size_t outlen)
+{
+	size_t	n = 0;
+	int	hi, lo;
+
+	for (; s < end; s++) {
+		char c = *s;
+
+		if (c == '+')
+			c = ' ';
+		else if (c == '%') {
+			if (end - s < 3 || (hi = query_hex(s[1])) < 0 ||
+			    (lo = query_hex(s[2])) < 0)
+				return -1;
+			c = (char)(hi << 4 | lo);
+			s += 2;
+		}
+		if (n + 1 >= outlen)
+			return -1;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return (int)n;
+}
+
+int
+query_get(const char *qs, const char *name, char *out, size_t outlen,
+    const char **why)
+{
+	const char	*p = qs, *amp, *eq, *end;
+	char		 key[64];
+	size_t		 off, vlen;
+	int		 found = 0, n;
+
+	while (p != NULL && *p != '\0') {
+		amp = strchr(p, '&');
+		end = amp != NULL ? amp : p + strlen(p);
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (end == p) {		/* "a=1&&b=2": empty piece */
+			p = amp != NULL ? amp + 1 : NULL;
+			continue;
+		}
+		if (query_decode(p, eq != NULL ? eq : end, key,
+		    sizeof(key)) < 0) {
+			*why = "malformed query string";
+			return -1;
+		}
+		if (strcmp(key, name) == 0) {
+			if (found) {
+				*why = "parameter given twice";
+				return -1;
+			}
+			found = 1;
+			if (eq == NULL)
+				out[0] = '\0';
+			else if ((n = query_decode(eq + 1, end, out,
+			    outlen)) < 0) {
+				*why = "malformed or too long";
+				return -1;
+			} else {
+				vlen = (size_t)n;
+				if (strlen(out) != vlen) {
+					*why = "must not contain NUL";
+					return -1;
+				}
+				/* the same UTF-8 rules as JSON bodies */
+				for (off = 0; off < vlen; off++)
+					if ((unsigned char)out[off] >= 0x80)
+						break;
+				if (off < vlen) {
+					char	 q[1024];
+					size_t	 bad;
+					const char *w;
+
+					if (vlen + 2 > sizeof(q) ||
+					    (q[0] = '"', memcpy(q + 1, out,
+					    vlen), q[vlen + 1] = '"',
+					    jv_strict(q, vlen + 2, &bad,
+					    &w) == -1)) {
+						*why = "not valid UTF-8";
+						return -1;
+					}
+				}
+				if (jv_printable(out) != NULL) {
+					*why = "must not contain control "
+					    "characters";
+					return -1;
+				}
+			}
+		}
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	return found;
+}

@@ -1,0 +1,100 @@
+/* queue.c -- the dispatcher's work queue: items ordered by due time */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue.h"
+#include "store.h"
+
+size_t
+queue_key(unsigned char *out, int64_t due_ms, enum queue_kind kind,
+    const void *id, size_t idlen)
+{
+	uint64_t	v = due_ms < 0 ? 0 : (uint64_t)due_ms;
+	int		i;
+
+	for (i = 7; i >= 0; i--) {
+		out[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+	out[8] = (unsigned char)kind;
+	if (idlen > QUEUE_ID_MAX)
+		idlen = QUEUE_ID_MAX;
+	memcpy(out + 9, id, idlen);
+	return 9 + idlen;
+}
+
+int
+queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
+    enum queue_kind *kind, const char **id, size_t *idlen)
+{
+	const unsigned char	*k = key;
+	uint64_t		 v = 0;
+	int			 i;
+
+	if (klen < 10)
+		return -1;
+	for (i = 0; i < 8; i++)
+		v = v << 8 | k[i];
+	*due_ms = (int64_t)v;
+	*kind = (enum queue_kind)k[8];
+	*id = (const char *)k + 9;
+	*idlen = klen - 9;
+	return 0;
+}
+
+int
+queue_put(struct store_txn *t, int64_t due_ms, enum queue_kind kind,
+    const void *id, size_t idlen, json_object *value)
+{
+	unsigned char	key[QUEUE_KEY_MAX];
+	size_t		klen = queue_key(key, due_ms, kind, id, idlen);
+
+	if (value == NULL)
+		return store_put(t, SDB_QUEUE, key, klen, "{}", 2);
+	return store_put_json(t, SDB_QUEUE, key, klen, value);
+}
+
+int
+queue_del(struct store_txn *t, int64_t due_ms, enum queue_kind kind,
+    const void *id, size_t idlen)
+{
+	unsigned char	key[QUEUE_KEY_MAX];
+	size_t		klen = queue_key(key, due_ms, kind, id, idlen);
+
+	return store_del(t, SDB_QUEUE, key, klen);
+}
+
+size_t
+queue_run_id(char *out, const char *key, size_t klen, int64_t run)
+{
+	memcpy(out, key, klen);
+	out[klen] = '\0';
+	return klen + 1 + (size_t)snprintf(out + klen + 1, 21, "%lld",
+	    (long long)run);
+}
+
+int
+queue_run_id_parse(const char *id, size_t idlen, size_t *klen, int64_t *run)
+{
+	const char	*nul = NULL;
+	char		 num[24];
+	size_t		 i, n;
+
+	/* the run follows the last NUL: study keys hold two NULs */
+	for (i = idlen; i > 0; i--)
+		if (id[i - 1] == '\0') {
+			nul = id + i - 1;
+			break;
+		}
+	if (nul == NULL)
+		return -1;
+	n = idlen - (size_t)(nul - id) - 1;
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, nul + 1, n);
+	num[n] = '\0';
+	*run = strtoll(num, NULL, 10);
+	*klen = (size_t)(nul - id);
+	return 0;
+}

@@ -1,0 +1,74 @@
+/* wake.c -- responders wake the dispatcher when they queue work */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wake.h"
+
+#define WAKE_SOCKET	"dispatcher.sock"
+
+static int
+wake_addr(const char *state_dir, struct sockaddr_un *sun)
+{
+	int n;
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s", state_dir,
+	    WAKE_SOCKET);
+	return n < 0 || (size_t)n >= sizeof(sun->sun_path) ? -1 : 0;
+}
+
+void
+wake_dispatcher(const char *state_dir)
+{
+	struct sockaddr_un	sun;
+	int			fd, saved = errno;
+
+	if (wake_addr(state_dir, &sun) == -1)
+		return;
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return;
+	(void)sendto(fd, "w", 1, MSG_DONTWAIT, (struct sockaddr *)&sun,
+	    sizeof(sun));
+	close(fd);
+	errno = saved;
+}
+
+int
+wake_listen(const char *state_dir)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	if (wake_addr(state_dir, &sun) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	/* a socket left by a dispatcher that died; the caller holds the
+	 * single-instance lock, so it is not in use */
+	unlink(sun.sun_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void
+wake_drain(int fd)
+{
+	char buf[64];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
