@@ -174,7 +174,7 @@ ns_opts_parse(int argc, char **argv, struct ns_opts *o)
 	int		 ch;
 
 	memset(o, 0, sizeof(*o));
-	optind = 1;
+	optind = 0;	/* 0: glibc forgets the earlier scan entirely */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'H':
@@ -261,6 +261,8 @@ ns_add_body(struct store_txn *t, void *arg)
 		return 1;	/* exists */
 	if (rc != STORE_NOTFOUND)
 		return rc;
+	if ((rc = ns_origins_index(t, na->name, NULL, na->rec)) != STORE_OK)
+		return rc;
 	return ns_put(t, na->name, na->rec);
 }
 
@@ -312,11 +314,12 @@ static int
 ns_change_body(struct store_txn *t, void *arg)
 {
 	struct ns_arg	*na = arg;
-	json_object	*rec = NULL;
+	json_object	*rec = NULL, *old, *before;
 	int		 rc;
 
 	if ((rc = ns_get(t, na->name, &rec, 1)) != STORE_OK)
 		return rc == STORE_NOTFOUND ? 1 : rc;
+	old = json_object_get(json_object_object_get(rec, "origins"));
 	if (strcmp(na->op, "disable") == 0)
 		json_object_object_add(rec, "disabled",
 		    json_object_new_boolean(1));
@@ -329,7 +332,12 @@ ns_change_body(struct store_txn *t, void *arg)
 		ns_opts_apply(na->admin, na->opts, rec);
 	json_object_object_add(rec, "updated",
 	    json_object_new_int64(store_now_ms()));
-	rc = ns_put(t, na->name, rec);
+	/* the index is rebuilt from the origins before and after */
+	before = json_object_new_object();
+	json_object_object_add(before, "origins", old);
+	if ((rc = ns_origins_index(t, na->name, before, rec)) == STORE_OK)
+		rc = ns_put(t, na->name, rec);
+	json_object_put(before);
 	json_object_put(rec);
 	return rc;
 }

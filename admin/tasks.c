@@ -238,7 +238,7 @@ admin_studies(const struct mias_conf *conf, struct store *st, int argc,
 	memset(&s, 0, sizeof(s));
 	if (argc < 1)
 		goto usage;
-	optind = 1;
+	optind = 0;	/* 0: glibc forgets the earlier scan entirely */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
@@ -442,7 +442,7 @@ admin_deliveries(const struct mias_conf *conf, struct store *st, int argc,
 	memset(&r, 0, sizeof(r));
 	if (argc < 1)
 		goto usage;
-	optind = 1;
+	optind = 0;	/* 0: glibc forgets the earlier scan entirely */
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':

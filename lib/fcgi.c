@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "crypto.h"
 #include "fcgi.h"
+#include "jv.h"
 #include "log.h"
 #include "ns.h"
 #include "store.h"
@@ -246,7 +247,7 @@ fcgi_precheck(struct fcgi_ctx *fc, struct fcgi_io *io, struct req *rq,
 static void
 fcgi_respond(struct fcgi_io *io, struct req *rq)
 {
-	char	 head[256];
+	char	 head[1024];
 	char	*body;
 	size_t	 len = 0;
 	int	 status = rc_http(rq->rq_rc), hn;
@@ -265,13 +266,48 @@ fcgi_respond(struct fcgi_io *io, struct req *rq)
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
-	    "%s"
+	    "%s%s%s%s%s"
 	    "\r\n", status, rc_http_reason(status), len,
-	    rq->rq_rc == RC_METHOD ? "Allow: GET, POST\r\n" : "");
+	    rq->rq_rc == RC_METHOD ? "Allow: GET, POST, OPTIONS\r\n" : "",
+	    rq->rq_origin != NULL ? "Vary: Origin\r\n" : "",
+	    rq->rq_cors ? "Access-Control-Allow-Origin: " : "",
+	    rq->rq_cors ? rq->rq_origin : "", rq->rq_cors ? "\r\n" : "");
 	io_write(io, head, (size_t)hn);
 	if (body != NULL)
 		io_write(io, body, len);
 	free(body);
+}
+
+/*
+ * A CORS preflight (CONTRACT.md "Security decisions"): it carries no
+ * tokenId or namespace, so the origin is allowed when any namespace lists
+ * it; the real request is then checked against its own namespace.
+ */
+static void
+fcgi_preflight(struct fcgi_ctx *fc, struct fcgi_io *io, struct req *rq)
+{
+	const struct endpoint	*ep = fc->fc_ep;
+	char			 head[1024];
+	int			 hn, allowed = 0;
+
+	if (rq->rq_origin != NULL && fcgi_ready(fc) == 0)
+		allowed = ns_origin_any(fc->fc_store, rq->rq_origin) == 1;
+	if (allowed)
+		hn = snprintf(head, sizeof(head), "Status: 204 No Content\r\n"
+		    "Access-Control-Allow-Origin: %s\r\n"
+		    "Access-Control-Allow-Methods: %s, OPTIONS\r\n"
+		    "Access-Control-Allow-Headers: tokenId, namespace, "
+		    "content-type\r\n"
+		    "Access-Control-Max-Age: 600\r\n"
+		    "Vary: Origin\r\n\r\n", rq->rq_origin,
+		    (ep->ep_flags & EP_POST) ? "POST" : "GET");
+	else
+		hn = snprintf(head, sizeof(head), "Status: 204 No Content\r\n"
+		    "Allow: %s, OPTIONS\r\n%s\r\n",
+		    (ep->ep_flags & EP_POST) ? "POST" : "GET",
+		    rq->rq_origin != NULL ? "Vary: Origin\r\n" : "");
+	if (hn > 0 && (size_t)hn < sizeof(head))
+		io_write(io, head, (size_t)hn);
 }
 
 static void
@@ -289,7 +325,16 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 	rq.rq_token = io_param(io, "HTTP_TOKENID");
 	rq.rq_ns = io_param(io, "HTTP_NAMESPACE");
 	rq.rq_remote = io_param(io, "REMOTE_ADDR");
+	rq.rq_origin = io_param(io, "HTTP_ORIGIN");
+	/* echoed in a header: nothing that could end it */
+	if (rq.rq_origin != NULL && (jv_printable(rq.rq_origin) != NULL ||
+	    strlen(rq.rq_origin) > 512))
+		rq.rq_origin = NULL;
 	rq.rq_rc = RC_OK;
+	if (rq.rq_method != NULL && strcmp(rq.rq_method, "OPTIONS") == 0) {
+		fcgi_preflight(fc, io, &rq);
+		return;
+	}
 
 	if (fcgi_ready(fc) == -1) {
 		log_warnx("not ready: %s", fc->fc_err);
@@ -315,6 +360,7 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 				    store_errmsg(fc->fc_store));
 			goto out;
 		}
+		rq.rq_cors = ns_origin_ok(rq.rq_nsrec, rq.rq_origin);
 	}
 	if ((rq.rq_body = malloc(bodylen + 1)) == NULL) {
 		req_error(&rq, RC_INTERNAL, "internal error: out of memory");

@@ -28,6 +28,8 @@ struct req {
 	const char		*rq_token;	/* header tokenId, or NULL */
 	const char		*rq_ns;		/* header namespace, or NULL */
 	const char		*rq_remote;	/* REMOTE_ADDR, for the audit trail */
+	const char		*rq_origin;	/* header Origin, or NULL */
+	int			 rq_cors;	/* echo rq_origin (allowed) */
 	char			*rq_body;	/* NUL-terminated */
 	size_t			 rq_bodylen;
 	int			 rq_is_post;

@@ -230,3 +230,104 @@ ns_token_new(char *out, size_t outlen)
 	crypto_wipe(b64, sizeof(b64));
 	return 0;
 }
+
+int
+ns_origin_ok(json_object *rec, const char *origin)
+{
+	json_object	*list;
+	size_t		 i, n;
+
+	if (origin == NULL || rec == NULL ||
+	    !json_object_object_get_ex(rec, "origins", &list))
+		return 0;
+	n = json_object_array_length(list);
+	for (i = 0; i < n; i++)
+		if (strcmp(json_object_get_string(
+		    json_object_array_get_idx(list, i)), origin) == 0)
+			return 1;
+	return 0;
+}
+
+struct origin_any {
+	const char	*origin;
+	int		 found;
+};
+
+static int
+origin_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	(void)key;
+	(void)klen;
+	(void)val;
+	(void)len;
+	((struct origin_any *)arg)->found = 1;
+	return 1;
+}
+
+static int
+origin_any_body(struct store_txn *t, void *arg)
+{
+	struct origin_any	*a = arg;
+	int			 rc;
+
+	a->found = 0;
+	/* the key is the origin and its NUL, so "https://a.example" does
+	 * not match "https://a.example.evil" */
+	rc = store_scan(t, SDB_ORIGINS, a->origin, strlen(a->origin) + 1,
+	    origin_visit, a);
+	return rc < 0 ? rc : 0;
+}
+
+int
+ns_origin_any(struct store *s, const char *origin)
+{
+	struct origin_any a = { origin, 0 };
+
+	if (origin == NULL || *origin == '\0' || strlen(origin) > 512)
+		return 0;
+	if (store_txn(s, origin_any_body, &a) != 0)
+		return -1;
+	return a.found;
+}
+
+static int
+origins_apply(struct store_txn *t, const char *name, json_object *rec,
+    int add)
+{
+	json_object	*list;
+	char		 key[1024];
+	size_t		 i, n, ol, nl = strlen(name);
+	int		 rc;
+
+	if (rec == NULL || !json_object_object_get_ex(rec, "origins", &list))
+		return STORE_OK;
+	n = json_object_array_length(list);
+	for (i = 0; i < n; i++) {
+		const char *o = json_object_get_string(
+		    json_object_array_get_idx(list, i));
+
+		ol = strlen(o);
+		if (ol + 1 + nl > sizeof(key))
+			continue;
+		memcpy(key, o, ol);
+		key[ol] = '\0';
+		memcpy(key + ol + 1, name, nl);
+		rc = add ? store_put(t, SDB_ORIGINS, key, ol + 1 + nl, "", 0) :
+		    store_del(t, SDB_ORIGINS, key, ol + 1 + nl);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			return rc;
+	}
+	return STORE_OK;
+}
+
+int
+ns_origins_index(struct store_txn *t, const char *name, json_object *old,
+    json_object *rec)
+{
+	int rc;
+
+	if ((rc = origins_apply(t, name, old, 0)) != STORE_OK)
+		return rc;
+	return origins_apply(t, name, rec, 1);
+}

@@ -48,6 +48,21 @@ int		 ns_record_secret(json_object *, const struct crypto_keys *,
  * namespace lists no callback hosts, else when host is one of them. */
 int		 ns_callback_host_ok(json_object *, const char *host);
 
+/* 1 when origin (as a browser sends it) is one of the namespace's. */
+int		 ns_origin_ok(json_object *, const char *origin);
+
+/*
+ * 1 when origin is allowed for at least one namespace: what a CORS
+ * preflight, which names no namespace, is answered by.  0 when not, -1
+ * when the store fails.
+ */
+int		 ns_origin_any(struct store *, const char *origin);
+
+/* Keep the origin index (SDB_ORIGINS) in step with a record being put:
+ * old is the record before (NULL for a new namespace). */
+int		 ns_origins_index(struct store_txn *, const char *name,
+		    json_object *old, json_object *rec);
+
 /* A fresh random token (base64url, 43 characters) in out[44+]. */
 int		 ns_token_new(char *out, size_t outlen);
 

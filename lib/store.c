@@ -62,6 +62,7 @@ static const char *const store_files[SDB__MAX] = {
 	"waiting.db",
 	"results.db",
 	"outbox.db",
+	"origins.db",
 };
 
 struct store {

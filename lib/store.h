@@ -22,6 +22,7 @@ enum store_db {
 	SDB_WAITING,		/* job id -> studyType: results awaited */
 	SDB_RESULTS,		/* study key -> assembled result */
 	SDB_OUTBOX,		/* message id -> callback to deliver */
+	SDB_ORIGINS,		/* web origin NUL namespace -> "" (CORS) */
 	SDB__MAX
 };
 

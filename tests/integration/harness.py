@@ -181,7 +181,8 @@ class Stack:
     """A private mias (config, key, state) behind lighttpd on loopback."""
 
     def __init__(self, name, engines=None, egress="", server_extra="",
-                 max_body=4096, state_dir=None, procs=1):
+                 max_body=4096, state_dir=None, procs=1,
+                 url_prefix="/dicom/api"):
         if not PREFIX or not os.path.exists(installed("bin", "mias-admin")):
             raise RuntimeError("MIAS_PREFIX does not hold an installed mias")
         self.dir = tempfile.mkdtemp(prefix="mias-%s-" % name)
@@ -201,6 +202,7 @@ class Stack:
             for t, body in sorted(engines.items()):
                 f.write("[engine.%d]\n%s\n" % (t, body))
         self.procs = procs
+        self.url_prefix = url_prefix
         self.dispatcher = None
         self.fixtures = []
 
@@ -242,10 +244,11 @@ class Stack:
                     'var.mias_conf = "%s"\n'
                     'var.mias_socket_dir = "%s"\n'
                     'var.mias_procs = %d\n'
+                    'var.mias_url_prefix = "%s"\n'
                     'include "%s"\n'
                     % (docroot, self.port, self.errorlog,
                        os.path.join(self.dir, "responders.log"), self.dir,
-                       self.conf, sockdir, self.procs,
+                       self.conf, sockdir, self.procs, self.url_prefix,
                        installed("share", "mias", "lighttpd",
                                  "mias-fastcgi.conf")))
         self.lighttpd = subprocess.Popen(
@@ -352,7 +355,8 @@ class Stack:
             h["tokenId"] = token
         if ns is not None:
             h["namespace"] = ns
-        return self.request(method, "/dicom/api/" + name + query, body, h)
+        return self.request(method, self.url_prefix + "/" + name + query,
+                            body, h)
 
 
 def envelope_ok(tap, r, code, status, desc, post=True):
