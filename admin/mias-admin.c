@@ -64,6 +64,8 @@ admin_open(struct admin *a)
 {
 	char err[512];
 
+	if (store_check_owner(a->a_conf->c_state_dir, err, sizeof(err)) == -1)
+		die("%s", err);
 	if (crypto_keys_load(a->a_conf->c_key_file, &a->a_keys, err,
 	    sizeof(err)) == -1)
 		die("%s (run 'mias-admin init' first?)", err);
@@ -80,6 +82,8 @@ cmd_init(struct admin *a)
 	char		 err[512];
 	int		 fd;
 
+	if (store_check_owner(a->a_conf->c_state_dir, err, sizeof(err)) == -1)
+		die("%s", err);
 	if (mkdir(a->a_conf->c_state_dir, 0700) == -1 && errno != EEXIST)
 		die("%s: %s", a->a_conf->c_state_dir, strerror(errno));
 	fd = open(a->a_conf->c_key_file, O_WRONLY | O_CREAT | O_EXCL |

@@ -197,6 +197,8 @@ main(int argc, char *argv[])
 	if ((d.d_dconf = dconf_load(d.d_conf_path, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	c = d.d_dconf->dc_conf;
+	if (store_check_owner(c->c_state_dir, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (crypto_keys_load(c->c_key_file, &d.d_keys, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if (!foreground) {

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,6 +267,29 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 	}
 	*out = s;
 	return 0;
+}
+
+int
+store_check_owner(const char *dir, char *err, size_t errlen)
+{
+	struct stat	 st;
+	struct passwd	*pw;
+	char		 who[64];
+
+	if (stat(dir, &st) == -1)
+		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s",
+		    dir, strerror(errno)), -1);
+	if (st.st_uid == geteuid())
+		return 0;
+	if ((pw = getpwuid(st.st_uid)) != NULL)
+		snprintf(who, sizeof(who), "%s", pw->pw_name);
+	else
+		snprintf(who, sizeof(who), "uid %lu", (unsigned long)st.st_uid);
+	snprintf(err, errlen, "state directory %s belongs to %s, not to the "
+	    "user running this program; run it as %s (e.g. sudo -u %s ...), "
+	    "or files it creates would lock the web server out", dir, who,
+	    who, who);
+	return -1;
 }
 
 void

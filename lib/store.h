@@ -46,6 +46,14 @@ enum store_rc {
 int	store_open(const char *dir, int flags, struct store **,
 	    char *err, size_t errlen);
 void	store_close(struct store *);
+
+/*
+ * The state directory belongs to the user the responders run as (the web
+ * server's).  A program run as anyone else would create Berkeley DB
+ * files that user cannot open, locking the web server out: refuse.  0
+ * when we are its owner (or it does not exist yet), else -1 and err.
+ */
+int	store_check_owner(const char *dir, char *err, size_t errlen);
 const char *store_dir(const struct store *);
 
 /* The last error the library reported, for logs (never holds values). */

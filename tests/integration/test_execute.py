@@ -234,6 +234,21 @@ try:
          tok_a not in out, "namespace list shows state and callback hosts, "
          "never tokens", out)
 
+    # --- programs refuse a state directory owned by someone else -----------
+    if os.geteuid() == 0:
+        st = os.stat(s.state)
+        os.chown(s.state, 65534, 65534)      # nobody
+        p = s.admin("namespace", "list", check=False)
+        t.ok(p.returncode != 0 and "belongs to" in p.stderr,
+             "mias-admin refuses a state directory it does not own",
+             p.stderr)
+        p = subprocess.run([installed("sbin", "mias-dispatcher"), "-f", "-c",
+                            s.conf], capture_output=True, text=True,
+                           timeout=20)
+        t.ok(p.returncode != 0 and "belongs to" in p.stderr,
+             "mias-dispatcher refuses it too", p.stderr)
+        os.chown(s.state, st.st_uid, st.st_gid)
+
     # --- plain CGI ------------------------------------------------------------
     env = {"REQUEST_METHOD": "GET", "MIAS_CONF": s.conf, "PATH": "/usr/bin"}
     p = subprocess.run([installed("libexec", "mias", "health.fcgi")],
