@@ -23,5 +23,9 @@ int	admin_studies(const struct mias_conf *, struct store *, int argc,
 	    char **argv);
 int	admin_deliveries(const struct mias_conf *, struct store *, int argc,
 	    char **argv);
+/* mias-admin audit [--namespace NS] [--since T] [--until T] [--json];
+ * argv[0] is "audit" itself. */
+int	admin_audit(const struct mias_conf *, struct store *, int argc,
+	    char **argv);
 
 #endif /* MIAS_ADMIN_H */

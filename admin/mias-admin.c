@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "audit.h"
 #include "conf.h"
 #include "crypto.h"
 #include "jv.h"
@@ -36,7 +37,8 @@ usage(void)
 	    "  studies list [--namespace NS] [--state STATE] [--json]\n"
 	    "  studies show NAMESPACE TYPE UID [--json]\n"
 	    "  deliveries list [--dead] [--json]\n"
-	    "  deliveries replay ID|--all-dead\n");
+	    "  deliveries replay ID|--all-dead\n"
+	    "  audit [--namespace NS] [--since TIME] [--until TIME] [--json]\n");
 	exit(2);
 }
 
@@ -303,6 +305,8 @@ cmd_ns_add(struct admin *a, const char *name, int argc, char **argv)
 	if (rc != 0)
 		die("cannot store namespace %s: %s", name,
 		    store_errmsg(a->a_store));
+	(void)audit_write(a->a_store, name, "mias-admin", "namespace add",
+	    name, "ok");
 	/* printed once; only the hash of the token and the sealed secret
 	 * are kept */
 	printf("token=%s\nsigning_secret=%s\n", tok, secret_str);
@@ -377,6 +381,13 @@ cmd_ns_change(struct admin *a, const char *op, const char *name, int argc,
 	if (rc != 0)
 		die("cannot update namespace %s: %s", name,
 		    store_errmsg(a->a_store));
+	{
+		char action[32];
+
+		snprintf(action, sizeof(action), "namespace %s", op);
+		(void)audit_write(a->a_store, name, "mias-admin", action, name,
+		    "ok");
+	}
 	if (na.token != NULL)
 		printf("token=%s\n", token);
 	else
@@ -520,6 +531,9 @@ main(int argc, char *argv[])
 	else if (strcmp(argv[0], "studies") == 0) {
 		admin_open(&a);
 		rc = admin_studies(a.a_conf, a.a_store, argc - 1, argv + 1);
+	} else if (strcmp(argv[0], "audit") == 0) {
+		admin_open(&a);
+		rc = admin_audit(a.a_conf, a.a_store, argc, argv);
 	} else if (strcmp(argv[0], "deliveries") == 0) {
 		admin_open(&a);
 		rc = admin_deliveries(a.a_conf, a.a_store, argc - 1, argv + 1);

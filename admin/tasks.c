@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "audit.h"
 #include "conf.h"
 #include "job.h"
 #include "outbox.h"
@@ -31,6 +32,18 @@ num(json_object *o, const char *name)
 
 	return o != NULL && json_object_object_get_ex(o, name, &v) ?
 	    (long long)json_object_get_int64(v) : 0;
+}
+
+/* Push jobs are kept as studies whose uid starts with STUDY_PUSH_MARK (a
+ * control character): shown and named as "push:<ImageUid>". */
+static const char *
+uid_shown(const char *uid, char *buf, size_t len)
+{
+	if (uid[0] == STUDY_PUSH_MARK[0]) {
+		snprintf(buf, len, "push:%s", uid + 1);
+		return buf;
+	}
+	return uid;
 }
 
 static const char *
@@ -160,6 +173,7 @@ show_body(struct store_txn *t, void *arg)
 static void
 studies_print(json_object *list)
 {
+	char	ub[STUDY_UID_MAX + 8];
 	size_t	i;
 
 	printf("NAMESPACE\tTYPE\tSTUDY\tSTATE\tRUN\tDONE/FAILED/TOTAL\tERROR\n");
@@ -168,7 +182,8 @@ studies_print(json_object *list)
 
 		printf("%s\t%lld\t%s\t%s\t%lld\t%lld/%lld/%lld\t%s\n",
 		    str(r, "ns"), num(r, "studyType"),
-		    str(r, "studyInstanceUid"), str(r, "state"), num(r, "run"),
+		    uid_shown(str(r, "studyInstanceUid"), ub, sizeof(ub)),
+		    str(r, "state"), num(r, "run"),
 		    num(r, "imagesDone"), num(r, "imagesFailed"),
 		    num(r, "imagesTotal"), *str(r, "errorCode") ?
 		    str(r, "errorCode") : "-");
@@ -179,12 +194,13 @@ static void
 show_print(struct show *s)
 {
 	json_object	*r = s->study, *v;
-	char		 b1[32];
+	char		 b1[32], ub[STUDY_UID_MAX + 8];
 	size_t		 i;
 
 	printf("namespace:        %s\n", str(r, "ns"));
 	printf("studyType:        %lld\n", num(r, "studyType"));
-	printf("studyInstanceUid: %s\n", str(r, "studyInstanceUid"));
+	printf("studyInstanceUid: %s\n", uid_shown(str(r, "studyInstanceUid"),
+	    ub, sizeof(ub)));
 	printf("state:            %s\n", str(r, "state"));
 	printf("run:              %lld\n", num(r, "run"));
 	printf("images:           %lld done, %lld failed, %lld in all\n",
@@ -231,6 +247,7 @@ admin_studies(const struct mias_conf *conf, struct store *st, int argc,
 	};
 	struct collect	 c;
 	struct show	 s;
+	char		 pushuid[STUDY_UID_MAX + 2];
 	int		 ch, json = 0, rc;
 
 	(void)conf;
@@ -274,6 +291,11 @@ admin_studies(const struct mias_conf *conf, struct store *st, int argc,
 	s.ns = argv[optind];
 	s.type = atoi(argv[optind + 1]);
 	s.uid = argv[optind + 2];
+	if (strncmp(s.uid, "push:", 5) == 0) {
+		snprintf(pushuid, sizeof(pushuid), "%s%s", STUDY_PUSH_MARK,
+		    s.uid + 5);
+		s.uid = pushuid;
+	}
 	if (s.type < 1 || s.type > CONF_STUDY_TYPES)
 		goto usage;
 	rc = store_txn(st, show_body, &s);
@@ -508,14 +530,116 @@ admin_deliveries(const struct mias_conf *conf, struct store *st, int argc,
 		json_object_put(r.done);
 		return 1;
 	}
-	for (i = 0; i < json_object_array_length(r.done); i++)
-		printf("replayed %s\n", json_object_get_string(
-		    json_object_array_get_idx(r.done, i)));
+	for (i = 0; i < json_object_array_length(r.done); i++) {
+		const char *id = json_object_get_string(
+		    json_object_array_get_idx(r.done, i));
+
+		printf("replayed %s\n", id);
+		(void)audit_write(st, "-", "mias-admin", "deliveries replay", id,
+		    "ok");
+	}
 	json_object_put(r.done);
 	wake_dispatcher(conf->c_state_dir);
 	return 0;
 usage:
 	fprintf(stderr, "usage: mias-admin deliveries list [--dead] [--json]\n"
 	    "       mias-admin deliveries replay ID|--all-dead\n");
+	return 2;
+}
+
+/* ---- audit --------------------------------------------------------------- */
+
+/* "2026-11-27T20:00:00Z", "2026-11-27 20:00", "2026-11-27" (UTC) or
+ * seconds since the epoch; ms or -1. */
+static int64_t
+parse_time(const char *s)
+{
+	static const char *const fmts[] = { "%Y-%m-%dT%H:%M:%SZ",
+	    "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
+	    "%Y-%m-%d", NULL };
+	struct tm	 tm;
+	const char	*end;
+	char		*e;
+	long long	 v;
+	size_t		 i;
+
+	v = strtoll(s, &e, 10);
+	if (*s != '\0' && *e == '\0')
+		return v * 1000;
+	for (i = 0; fmts[i] != NULL; i++) {
+		memset(&tm, 0, sizeof(tm));
+		if ((end = strptime(s, fmts[i], &tm)) != NULL && *end == '\0')
+			return (int64_t)timegm(&tm) * 1000;
+	}
+	return -1;
+}
+
+int
+admin_audit(const struct mias_conf *conf, struct store *st, int argc,
+    char **argv)
+{
+	static const struct option longopts[] = {
+		{ "namespace",	required_argument, NULL, 'n' },
+		{ "since",	required_argument, NULL, 's' },
+		{ "until",	required_argument, NULL, 'u' },
+		{ "json",	no_argument,	   NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_object	*list = NULL;
+	const char	*ns = NULL;
+	int64_t		 since = 0, until = 0;
+	char		 b1[32];
+	size_t		 i;
+	int		 ch, json = 0;
+
+	(void)conf;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			ns = optarg;
+			break;
+		case 's':
+			if ((since = parse_time(optarg)) < 0)
+				goto usage;
+			break;
+		case 'u':
+			if ((until = parse_time(optarg)) < 0)
+				goto usage;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind != argc)
+		goto usage;
+	if (audit_read(st, ns, since, until, &list) == -1) {
+		fprintf(stderr, "mias-admin: audit: %s\n", store_errmsg(st));
+		return 1;
+	}
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(list,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	else {
+		printf("TIME\tNAMESPACE\tFROM\tACTION\tTARGET\tOUTCOME\n");
+		for (i = 0; i < json_object_array_length(list); i++) {
+			json_object *e = json_object_array_get_idx(list, i);
+
+			printf("%s\t%s\t%s\t%s\t%s\t%s\n",
+			    when(num(e, "at"), b1, sizeof(b1)), str(e, "ns"),
+			    str(e, "from"), str(e, "action"),
+			    *str(e, "target") ? str(e, "target") : "-",
+			    str(e, "outcome"));
+		}
+	}
+	json_object_put(list);
+	return 0;
+usage:
+	fprintf(stderr, "usage: mias-admin audit [--namespace NS] [--since TIME] "
+	    "[--until TIME] [--json]\n"
+	    "  TIME: 2026-11-27T20:00:00Z, 2026-11-27, or seconds since 1970\n");
 	return 2;
 }

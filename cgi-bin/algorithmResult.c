@@ -7,7 +7,7 @@
 #include "conf.h"
 #include "fcgi.h"
 #include "job.h"
-#include "query.h"
+#include "request.h"
 #include "result.h"
 #include "store.h"
 #include "wake.h"
@@ -66,22 +66,20 @@ static void
 algorithm_result(struct req *rq)
 {
 	struct finish_arg	 a;
+	struct job_req		 jr;
 	struct result		 res;
-	char			 id[JOB_ID_LEN + 2], sig[JOB_SIG_LEN + 2];
 	char			 msg[512], emsg[700];
-	const char		*why = NULL;
+	enum rc			 erc;
 	int			 rc, bad = 0;
 
 	memset(&res, 0, sizeof(res));
 	memset(&a, 0, sizeof(a));
-	if (query_get(rq->rq_query, "job", id, sizeof(id), &why) != 1 ||
-	    query_get(rq->rq_query, "sig", sig, sizeof(sig), &why) != 1 ||
-	    !job_sig_ok(rq->rq_keys, id, sig)) {
-		req_error(rq, RC_AUTH, "authentication failed: this result URL "
-		    "was not issued by this gateway");
+	if (request_job_query(rq->rq_query, rq->rq_keys, &jr, msg, sizeof(msg),
+	    &erc) == -1) {
+		req_error(rq, erc, "%s", msg);
 		return;
 	}
-	a.id = id;
+	a.id = jr.jr_id;
 	a.lookup_only = 1;
 	rc = store_txn(rq->rq_store, finish_body, &a);
 	if (rc == STORE_NOTFOUND) {
@@ -105,7 +103,7 @@ algorithm_result(struct req *rq)
 		a.code = "ENGINE_BAD_RESULT";
 		a.msg = msg;
 	} else if (res.r_image_uid[0] != '\0' &&
-	    strcmp(res.r_image_uid, id) != 0) {
+	    strcmp(res.r_image_uid, jr.jr_id) != 0) {
 		bad = 1;
 		snprintf(msg, sizeof(msg), "ImageUid: %s is not the ImageUid "
 		    "of this job", res.r_image_uid);

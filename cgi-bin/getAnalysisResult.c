@@ -5,7 +5,7 @@
 
 #include "fcgi.h"
 #include "jv.h"
-#include "query.h"
+#include "request.h"
 #include "result.h"
 #include "store.h"
 #include "study.h"
@@ -65,42 +65,24 @@ apply_feedback(json_object *data, json_object *feedback, int type)
 static void
 get_result(struct req *rq)
 {
-	struct get_arg	 a;
-	json_object	*v, *data, *fb = NULL;
-	char		 uid[STUDY_UID_MAX + 2], type[8], *end;
-	const char	*why = "required";
-	long		 t;
-	int		 rc;
+	struct get_arg		 a;
+	struct result_req	 rr;
+	json_object		*v, *data, *fb = NULL;
+	char			 msg[512];
+	enum rc			 erc;
+	int			 rc;
 
 	memset(&a, 0, sizeof(a));
-	rc = query_get(rq->rq_query, "studyInstanceUid", uid, sizeof(uid),
-	    &why);
-	if (rc == 1 && strlen(uid) > STUDY_UID_MAX) {
-		req_error(rq, RC_INVALID, "studyInstanceUid: longer than %d "
-		    "bytes", STUDY_UID_MAX);
+	if (request_result_query(rq->rq_query, &rr, msg, sizeof(msg),
+	    &erc) == -1) {
+		req_error(rq, erc, "%s", msg);
 		return;
 	}
-	if (rc != 1 || uid[0] == '\0') {
-		req_error(rq, RC_INVALID, "studyInstanceUid: %s", rc == 0 ||
-		    uid[0] == '\0' ? "required query parameter missing" :
-		    strcmp(why, "malformed or too long") == 0 ?
-		    "malformed or longer than 128 bytes" : why);
-		return;
-	}
-	rc = query_get(rq->rq_query, "studyType", type, sizeof(type), &why);
-	t = rc == 1 ? strtol(type, &end, 10) : 0;
-	if (rc != 1 || type[0] < '1' || type[0] > '4' || *end != '\0' ||
-	    t < 1 || t > 4) {
-		req_error(rq, RC_INVALID, "studyType: %s", rc == 0 ?
-		    "required query parameter missing" :
-		    "must be an integer from 1 to 4");
-		return;
-	}
-	a.klen = study_key(a.key, rq->rq_ns, (int)t, uid);
+	a.klen = study_key(a.key, rq->rq_ns, rr.rr_type, rr.rr_uid);
 	rc = store_txn(rq->rq_store, get_body, &a);
 	if (rc == STORE_NOTFOUND) {
-		req_error(rq, RC_NOT_FOUND, "no study %s of studyType %ld for "
-		    "this namespace", uid, t);
+		req_error(rq, RC_NOT_FOUND, "no study %s of studyType %d for "
+		    "this namespace", rr.rr_uid, rr.rr_type);
 		goto out;
 	}
 	if (rc != 0) {
@@ -133,7 +115,7 @@ get_result(struct req *rq)
 		goto out;
 	}
 	json_object_object_get_ex(a.result, "feedback", &fb);
-	apply_feedback(data, fb, (int)t);
+	apply_feedback(data, fb, rr.rr_type);
 	data = json_object_get(data);
 	json_object_object_get_ex(a.result, "state", &v);
 	if (strcmp(json_object_get_string(v), "DONE") == 0) {

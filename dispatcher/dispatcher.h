@@ -38,6 +38,7 @@ struct task {
 	size_t			 t_idlen;
 	int			 t_type;	/* studyType of image items */
 	int			 t_flag;	/* per kind: result callback */
+	char			 t_ns[129];	/* image items: whose */
 	struct dconf		*t_dconf;	/* reference held */
 };
 TAILQ_HEAD(taskq, task);
@@ -68,6 +69,15 @@ struct xfer {
 
 #define DISP_WORKERS_MAX	32
 
+/* Image work of one namespace for one engine, for fair shares. */
+struct nsload {
+	char		nl_ns[129];
+	int		nl_type;
+	unsigned	nl_due;		/* due items seen in this look */
+	unsigned	nl_busy;	/* running or awaited */
+	unsigned	nl_picked;	/* started in this look */
+};
+
 struct disp {
 	const char		*d_conf_path;
 	struct dconf		*d_dconf;	/* current */
@@ -92,6 +102,8 @@ struct disp {
 	unsigned		 d_nworkers;
 
 	unsigned		 d_waiting[CONF_STUDY_TYPES + 1];	/* main */
+	struct nsload		*d_load;	/* main: per namespace, see sched.c */
+	size_t			 d_load_n;
 };
 
 /* main.c */

@@ -172,6 +172,8 @@ outcome_body(struct store_txn *t, void *arg)
 
 			json_object_object_add(val, "t",
 			    json_object_new_int(o->task->t_type));
+			json_object_object_add(val, "ns",
+			    json_object_new_string(o->task->t_ns));
 			rc = queue_put(t, store_now_ms() + o->retry_in * 1000LL,
 			    QK_IMAGE, o->task->t_id, o->task->t_idlen, val);
 			json_object_put(val);
@@ -322,12 +324,15 @@ trigger_done(struct xfer *x, CURLcode code)
 
 	memset(&o, 0, sizeof(o));
 	o.task = t;
-	if (code == CURLE_OK && x->x_status >= 200 && x->x_status < 300 &&
-	    x->x_resp != NULL && (resp = store_json(x->x_resp,
-	    x->x_resplen)) != NULL &&
-	    json_object_object_get_ex(resp, "returnCode", &v))
+	/* an engine (another mias, say) explains a refusal in the body
+	 * whatever the status: keep its words for the caller */
+	if (code == CURLE_OK && x->x_resp != NULL &&
+	    (resp = store_json(x->x_resp, x->x_resplen)) != NULL &&
+	    json_object_object_get_ex(resp, "returnCode", &v) &&
+	    json_object_is_type(v, json_type_string))
 		rc = json_object_get_string(v);
-	if (rc != NULL && strcmp(rc, "000000") == 0) {
+	if (rc != NULL && strcmp(rc, "000000") == 0 && x->x_status >= 200 &&
+	    x->x_status < 300) {
 		o.sent = 1;
 		o.deadline = store_now_ms() + ce->ce_timeout * 1000LL;
 		outcome_store(d, &o);
@@ -345,10 +350,12 @@ trigger_done(struct xfer *x, CURLcode code)
 	else {
 		rejected = 1;
 		if (rc != NULL) {
-			json_object_object_get_ex(resp, "returnMessage", &v);
+			if (!json_object_object_get_ex(resp, "returnMessage",
+			    &v))
+				v = NULL;
 			snprintf(msg, sizeof(msg), "engine refused the image: "
-			    "returnCode %.16s: %.300s", rc,
-			    v ? json_object_get_string(v) : "");
+			    "HTTP %ld, returnCode %.16s: %.300s", x->x_status,
+			    rc, v ? json_object_get_string(v) : "");
 		} else
 			snprintf(msg, sizeof(msg), "engine refused the image: "
 			    "HTTP %ld without a returnCode", x->x_status);

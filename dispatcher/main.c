@@ -20,6 +20,7 @@
 #include "wake.h"
 
 #define STOP_GRACE_S	10	/* SIGTERM: time given to transfers in flight */
+#define CHECKPOINT_MS	30000	/* how often the store is checkpointed */
 
 volatile int	disp_quit, disp_reload;
 
@@ -88,6 +89,16 @@ dconf_load(const char *path, char *err, size_t errlen)
 	return dc;
 }
 
+static void
+write_pid(int fd)
+{
+	char	pid[32];
+	int	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("dispatcher.lock");
+}
+
 /* Only one dispatcher per store: two would each deliver every callback. */
 static int
 lock_state(const char *dir)
@@ -109,11 +120,7 @@ lock_state(const char *dir)
 		    "only one may run per state directory", pid[0] ? pid : "?",
 		    dir);
 	}
-	if (ftruncate(fd, 0) == 0) {
-		n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-		if (write(fd, pid, (size_t)n) != n)
-			log_warn("%s", path);
-	}
+	write_pid(fd);
 	return fd;
 }
 
@@ -165,7 +172,7 @@ main(int argc, char *argv[])
 	struct sigaction	 sa;
 	struct mias_conf	*c;
 	char			 err[512];
-	int64_t			 wait_ms, next_scan;
+	int64_t			 wait_ms, next_scan, next_checkpoint = 0;
 	time_t			 stop_at = 0;
 	int			 ch, foreground = 0, verbose = 0, woken, i;
 	unsigned		 nworkers = 4;
@@ -201,13 +208,23 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	if (crypto_keys_load(c->c_key_file, &d.d_keys, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	/* what can fail at start fails here, on the terminal, before the
+	 * process detaches: the lock (an flock survives the fork with the
+	 * descriptor) and the store (opened again after the fork: Berkeley
+	 * DB handles and threads do not cross one) */
+	d.d_lock_fd = lock_state(c->c_state_dir);
+	clean_tmp(c->c_state_dir);
 	if (!foreground) {
+		if (store_open(c->c_state_dir, 0, &d.d_store, err,
+		    sizeof(err)) == -1)
+			fatalx("%s (run 'mias-admin init' first?)", err);
+		store_close(d.d_store);
+		d.d_store = NULL;
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
 		log_init("mias-dispatcher", 0);
+		write_pid(d.d_lock_fd);
 	}
-	d.d_lock_fd = lock_state(c->c_state_dir);
-	clean_tmp(c->c_state_dir);
 	if (store_open(c->c_state_dir, 0, &d.d_store, err, sizeof(err)) == -1)
 		fatalx("%s (run 'mias-admin init' first?)", err);
 	if ((d.d_wake_fd = wake_listen(c->c_state_dir)) == -1)
@@ -258,6 +275,11 @@ main(int argc, char *argv[])
 		if (disp_reload)
 			reload(&d);
 		now = store_now_ms();
+		if (now >= next_checkpoint) {
+			if (store_checkpoint(d.d_store) == -1)
+				log_warnx("%s", store_errmsg(d.d_store));
+			next_checkpoint = now + CHECKPOINT_MS;
+		}
 		if (!disp_quit && now >= next_scan)
 			next_scan = now + sched_scan(&d);
 		wait_ms = next_scan - store_now_ms();
@@ -276,6 +298,7 @@ main(int argc, char *argv[])
 	}
 	http_abort_all(&d);
 	work_stop(&d);
+	(void)store_checkpoint(d.d_store);
 	curl_multi_cleanup(d.d_multi);
 	curl_global_cleanup();
 	store_close(d.d_store);

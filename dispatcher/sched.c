@@ -27,7 +27,56 @@ struct scan {
 	unsigned	 queued_for_workers;
 	unsigned	 trig[CONF_STUDY_TYPES + 1];
 	unsigned	 cmd[CONF_STUDY_TYPES + 1];
+	unsigned	 active[CONF_STUDY_TYPES + 1];	/* namespaces with due
+							 * image items */
+	int		 counting;	/* the first pass */
 };
+
+/*
+ * Fair shares.  Image items are due in the order their studies were
+ * listed, so one namespace's 100,000-image study would hold every engine
+ * until it is done.  A look at the queue first counts, per engine, the
+ * namespaces with due images; then a namespace may have at most
+ * concurrency / that count of the engine's images running or awaited
+ * (at least one), while another namespace waits.  When only one has due
+ * images it may use the whole engine.  Fairness holds within the window
+ * of due items one look visits (SCAN_VISIT_MAX).
+ */
+#define NSLOAD_MAX	256
+
+static struct nsload *
+nsload_get(struct disp *d, const char *ns, int type, int create)
+{
+	size_t i;
+
+	for (i = 0; i < d->d_load_n; i++)
+		if (d->d_load[i].nl_type == type &&
+		    strcmp(d->d_load[i].nl_ns, ns) == 0)
+			return &d->d_load[i];
+	if (!create || d->d_load_n == NSLOAD_MAX)
+		return NULL;
+	i = d->d_load_n++;
+	memset(&d->d_load[i], 0, sizeof(d->d_load[i]));
+	snprintf(d->d_load[i].nl_ns, sizeof(d->d_load[i].nl_ns), "%s", ns);
+	d->d_load[i].nl_type = type;
+	return &d->d_load[i];
+}
+
+static void
+item_meta(const char *val, size_t len, int *type, char *ns, size_t nslen)
+{
+	json_object	*o = store_json(val, len), *v;
+
+	*type = 0;
+	ns[0] = '\0';
+	if (o != NULL && json_object_object_get_ex(o, "t", &v))
+		*type = json_object_get_int(v);
+	if (o != NULL && json_object_object_get_ex(o, "ns", &v))
+		snprintf(ns, nslen, "%s", json_object_get_string(v));
+	json_object_put(o);
+	if (*type < 1 || *type > CONF_STUDY_TYPES)
+		*type = 0;
+}
 
 static int
 busy_has(struct disp *d, const void *key, size_t klen)
@@ -41,21 +90,9 @@ busy_has(struct disp *d, const void *key, size_t klen)
 	return 0;
 }
 
-static int
-json_type_of(const char *val, size_t len)
-{
-	json_object	*o = store_json(val, len), *v;
-	int		 t = 0;
-
-	if (o != NULL && json_object_object_get_ex(o, "t", &v))
-		t = json_object_get_int(v);
-	json_object_put(o);
-	return t >= 1 && t <= CONF_STUDY_TYPES ? t : 0;
-}
-
 /* Whether an item of this kind (and type) may start now; reserves. */
 static int
-scan_room(struct scan *sc, enum queue_kind kind, int type)
+scan_room(struct scan *sc, enum queue_kind kind, int type, struct nsload *nl)
 {
 	struct disp		*d = sc->d;
 	struct conf_engine	*ce;
@@ -80,6 +117,12 @@ scan_room(struct scan *sc, enum queue_kind kind, int type)
 		ce = &sc->c->c_engine[type - 1];
 		if (!ce->ce_configured)
 			return 1;	/* the handler fails it */
+		if (nl != NULL && sc->active[type] > 1) {
+			unsigned share = ce->ce_concurrency / sc->active[type];
+
+			if (nl->nl_busy + nl->nl_picked >= (share ? share : 1))
+				return 0;
+		}
 		if (ce->ce_url != NULL) {
 			if (sc->transfers >= sc->c->c_concurrency ||
 			    sc->trig[type] + d->d_waiting[type] >=
@@ -110,6 +153,8 @@ scan_visit(const void *key, size_t klen, const char *val, size_t len,
 	size_t		 idlen;
 	int64_t		 due;
 	int		 type = 0;
+	char		 ns[129] = "";
+	struct nsload	*nl;
 
 	if (queue_key_parse(key, klen, &due, &kind, &id, &idlen) == -1)
 		return 0;	/* not ours: pass over it */
@@ -122,9 +167,20 @@ scan_visit(const void *key, size_t klen, const char *val, size_t len,
 	if (busy_has(sc->d, key, klen))
 		return 0;
 	if (kind == QK_IMAGE)
-		type = json_type_of(val, len);
-	if (!scan_room(sc, kind, type))
+		item_meta(val, len, &type, ns, sizeof(ns));
+	if (sc->counting) {
+		if (kind == QK_IMAGE && type != 0 &&
+		    (nl = nsload_get(sc->d, ns, type, 1)) != NULL &&
+		    nl->nl_due++ == 0)
+			sc->active[type]++;
 		return 0;
+	}
+	nl = kind == QK_IMAGE && type != 0 ? nsload_get(sc->d, ns, type, 0) :
+	    NULL;
+	if (!scan_room(sc, kind, type, nl))
+		return 0;
+	if (nl != NULL)
+		nl->nl_picked++;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return 1;
 	memcpy(t->t_qkey, key, klen);
@@ -135,6 +191,7 @@ scan_visit(const void *key, size_t klen, const char *val, size_t len,
 	t->t_id[idlen] = '\0';
 	t->t_idlen = idlen;
 	t->t_type = type;
+	snprintf(t->t_ns, sizeof(t->t_ns), "%s", ns);
 	sc->picked[sc->n++] = t;
 	return sc->n == SCAN_BATCH;
 }
@@ -163,39 +220,75 @@ scan_body(struct store_txn *txn, void *arg)
 	}
 	memcpy(sc->trig, d->d_triggering, sizeof(sc->trig));
 	memcpy(sc->cmd, d->d_cmd_running, sizeof(sc->cmd));
+	memset(sc->active, 0, sizeof(sc->active));
+	for (i = 0; i < (int)d->d_load_n; i++) {
+		d->d_load[i].nl_due = 0;
+		d->d_load[i].nl_picked = 0;
+	}
 	/* the busy set is read in the visit: hold the lock throughout;
 	 * workers only take it briefly */
+	sc->counting = 1;
 	i = store_scan(txn, SDB_QUEUE, NULL, 0, scan_visit, sc);
+	if (i >= 0) {
+		sc->counting = 0;
+		sc->visited = 0;
+		sc->next_due = INT64_MAX;
+		i = store_scan(txn, SDB_QUEUE, NULL, 0, scan_visit, sc);
+	}
 	pthread_mutex_unlock(&d->d_mtx);
 	return i < 0 ? i : 0;
 }
+
+struct waiting {
+	struct disp	*d;
+	unsigned	 w[CONF_STUDY_TYPES + 1];
+};
 
 static int
 waiting_visit(const void *key, size_t klen, const char *val, size_t len,
     void *arg)
 {
-	unsigned	*w = arg;
-	int		 t = json_type_of(val, len);
+	struct waiting	*wt = arg;
+	json_object	*o = store_json(val, len), *v;
+	struct nsload	*nl;
+	int		 t = 0;
 
 	(void)key;
 	(void)klen;
-	if (t == 0) {
-		json_object *o = store_json(val, len), *v;
-
-		if (o != NULL && json_object_object_get_ex(o, "studyType", &v))
-			t = json_object_get_int(v);
-		json_object_put(o);
+	if (o != NULL && json_object_object_get_ex(o, "studyType", &v))
+		t = json_object_get_int(v);
+	if (t >= 1 && t <= CONF_STUDY_TYPES) {
+		wt->w[t]++;
+		if (json_object_object_get_ex(o, "ns", &v) &&
+		    (nl = nsload_get(wt->d, json_object_get_string(v), t,
+		    1)) != NULL)
+			nl->nl_busy++;
 	}
-	if (t >= 1 && t <= CONF_STUDY_TYPES)
-		w[t]++;
+	json_object_put(o);
 	return 0;
 }
 
 static int
 waiting_body(struct store_txn *txn, void *arg)
 {
-	memset(arg, 0, sizeof(unsigned) * (CONF_STUDY_TYPES + 1));
-	return store_scan(txn, SDB_WAITING, NULL, 0, waiting_visit, arg);
+	struct waiting	*wt = arg;
+	struct disp	*d = wt->d;
+	struct nsload	*nl;
+	size_t		 i;
+
+	memset(wt->w, 0, sizeof(wt->w));
+	/* busy = awaited (counted here) + running (the busy set) */
+	d->d_load_n = 0;
+	pthread_mutex_lock(&d->d_mtx);
+	for (i = 0; i < d->d_busy_n; i++) {
+		struct task *t = d->d_busy[i];
+
+		if (t->t_kind == QK_IMAGE && t->t_type != 0 &&
+		    (nl = nsload_get(d, t->t_ns, t->t_type, 1)) != NULL)
+			nl->nl_busy++;
+	}
+	pthread_mutex_unlock(&d->d_mtx);
+	return store_scan(txn, SDB_WAITING, NULL, 0, waiting_visit, wt);
 }
 
 static void
@@ -235,12 +328,16 @@ int64_t
 sched_scan(struct disp *d)
 {
 	struct scan	sc;
-	unsigned	waiting[CONF_STUDY_TYPES + 1];
+	struct waiting	wt;
 	int		i, rc;
 
 	memset(&sc, 0, sizeof(sc));
-	if (store_txn(d->d_store, waiting_body, waiting) == 0)
-		memcpy(d->d_waiting, waiting, sizeof(waiting));
+	if (d->d_load == NULL &&
+	    (d->d_load = calloc(NSLOAD_MAX, sizeof(*d->d_load))) == NULL)
+		return 1000;
+	wt.d = d;
+	if (store_txn(d->d_store, waiting_body, &wt) == 0)
+		memcpy(d->d_waiting, wt.w, sizeof(wt.w));
 	sc.d = d;
 	sc.c = d->d_dconf->dc_conf;
 	sc.now = store_now_ms();

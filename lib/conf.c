@@ -426,6 +426,19 @@ conf_handler(void *arg, const char *section, const char *name,
 		c->c_oss_sigver = atoi(value);
 		return 1;
 	}
+	if (KEY("limits", "queued_studies") ||
+	    KEY("limits", "requests_per_second") ||
+	    KEY("limits", "auth_failures_per_minute")) {
+		CHECK(CK_UINT);
+		n = strtoul(value, NULL, 10);
+		if (!strcmp(name, "queued_studies"))
+			c->c_limit_queued = (unsigned)n;
+		else if (!strcmp(name, "requests_per_second"))
+			c->c_limit_rps = (unsigned)n;
+		else
+			c->c_limit_authfail = (unsigned)n;
+		return 1;
+	}
 	if (!strncmp(section, "engine.", 7)) {
 		const char	*p = section + 7;
 
@@ -442,7 +455,8 @@ conf_handler(void *arg, const char *section, const char *name,
 		    name, value);
 	}
 	if (strcmp(section, "server") && strcmp(section, "dispatcher") &&
-	    strcmp(section, "egress") && strcmp(section, "oss"))
+	    strcmp(section, "egress") && strcmp(section, "oss") &&
+	    strcmp(section, "limits"))
 		conf_error(cp, "unknown section [%s]", section);
 	else
 		conf_error(cp, "unknown key '%s' in section [%s]", name,
@@ -487,6 +501,9 @@ conf_defaults(struct mias_conf *c)
 		c->c_retry[i] = retry[i];
 	c->c_retry_n = i;
 	c->c_oss_sigver = 4;
+	c->c_limit_queued = 10000;
+	c->c_limit_rps = 200;
+	c->c_limit_authfail = 30;
 	for (i = 0; i < CONF_STUDY_TYPES; i++) {
 		c->c_engine[i].ce_timeout = 600;
 		c->c_engine[i].ce_concurrency = 8;

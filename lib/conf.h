@@ -42,6 +42,11 @@ struct mias_conf {
 	/* [oss] */
 	int		 c_oss_sigver;	/* 1 or 4 */
 
+	/* [limits], per namespace unless said otherwise */
+	unsigned	 c_limit_queued;	/* studies QUEUED or RUNNING */
+	unsigned	 c_limit_rps;		/* requests/s per endpoint */
+	unsigned	 c_limit_authfail;	/* failed auths/min per address */
+
 	/* [engine.N], index N-1 */
 	struct conf_engine c_engine[CONF_STUDY_TYPES];
 };

@@ -15,12 +15,16 @@
 #include "conf.h"
 #include "crypto.h"
 #include "fcgi.h"
+#include "audit.h"
 #include "jv.h"
+#include "limit.h"
 #include "log.h"
 #include "ns.h"
 #include "store.h"
 
 extern char **environ;
+
+#define FCGI_LENGTH_UNKNOWN	((size_t)-1)
 
 /* Where a request's bytes come from and go to: a FastCGI request, or the
  * process's own environment and standard streams under plain CGI. */
@@ -222,9 +226,13 @@ fcgi_precheck(struct fcgi_ctx *fc, struct fcgi_io *io, struct req *rq,
 		return -1;
 	}
 	cl = io_param(io, "CONTENT_LENGTH");
-	if (cl == NULL || *cl == '\0')
-		n = 0;
-	else {
+	if (cl == NULL || *cl == '\0') {
+		/* a chunked body some servers pass on without a length
+		 * (mod_proxy_fcgi): read to its end, one byte past the limit
+		 * at most */
+		*bodylen = FCGI_LENGTH_UNKNOWN;
+		return 0;
+	} else {
 		errno = 0;
 		n = strtoull(cl, &end, 10);
 		if (!isdigit((unsigned char)*cl) || *end != '\0' ||
@@ -245,12 +253,16 @@ fcgi_precheck(struct fcgi_ctx *fc, struct fcgi_io *io, struct req *rq,
 }
 
 static void
-fcgi_respond(struct fcgi_io *io, struct req *rq)
+fcgi_respond(struct fcgi_io *io, struct req *rq, const struct endpoint *ep)
 {
-	char	 head[1024];
+	char	 head[1024], ra[48] = "";
 	char	*body;
 	size_t	 len = 0;
 	int	 status = rc_http(rq->rq_rc), hn;
+
+	if (rq->rq_rc == RC_TOO_MANY && rq->rq_retry_after > 0)
+		snprintf(ra, sizeof(ra), "Retry-After: %d\r\n",
+		    rq->rq_retry_after);
 
 	body = resp_envelope(rq->rq_rc, rq->rq_msg, rq->rq_data,
 	    rq->rq_is_post, rq->rq_id, &len);
@@ -258,7 +270,9 @@ fcgi_respond(struct fcgi_io *io, struct req *rq)
 	if (body == NULL) {
 		status = 500;
 		body = strdup("{\"returnCode\":\"100001\",\"returnMessage\":"
-		    "\"out of memory\",\"success\":false}");
+		    "\"internal error: out of memory\",\"solution\":\"\","
+		    "\"requestId\":\"00000000-0000-4000-8000-000000000000\","
+		    "\"data\":null,\"success\":false}");
 		len = body != NULL ? strlen(body) : 0;
 	}
 	hn = snprintf(head, sizeof(head), "Status: %d %s\r\n"
@@ -266,9 +280,10 @@ fcgi_respond(struct fcgi_io *io, struct req *rq)
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
-	    "%s%s%s%s%s"
-	    "\r\n", status, rc_http_reason(status), len,
-	    rq->rq_rc == RC_METHOD ? "Allow: GET, POST, OPTIONS\r\n" : "",
+	    "%s%s%s%s%s%s"
+	    "\r\n", status, rc_http_reason(status), len, ra,
+	    rq->rq_rc != RC_METHOD ? "" : (ep->ep_flags & EP_POST) ?
+	    "Allow: POST, OPTIONS\r\n" : "Allow: GET, OPTIONS\r\n",
 	    rq->rq_origin != NULL ? "Vary: Origin\r\n" : "",
 	    rq->rq_cors ? "Access-Control-Allow-Origin: " : "",
 	    rq->rq_cors ? rq->rq_origin : "", rq->rq_cors ? "\r\n" : "");
@@ -310,18 +325,42 @@ fcgi_preflight(struct fcgi_ctx *fc, struct fcgi_io *io, struct req *rq)
 		io_write(io, head, (size_t)hn);
 }
 
+/*
+ * The query as the client sent it.  lighttpd hands QUERY_STRING over
+ * normalised (a stray '%' becomes "%25"), which would make a malformed
+ * escape look valid; REQUEST_URI keeps the original target with both
+ * lighttpd and Apache.  Plain CGI may have only QUERY_STRING.
+ */
+static const char *
+fcgi_query(struct fcgi_io *io, char *buf, size_t len)
+{
+	const char	*uri = io_param(io, "REQUEST_URI"), *q;
+	size_t		 n;
+
+	if (uri != NULL && (q = strchr(uri, '?')) != NULL) {
+		q++;
+		n = strcspn(q, "#");
+		if (n < len) {
+			memcpy(buf, q, n);
+			buf[n] = '\0';
+			return buf;
+		}
+	}
+	q = io_param(io, "QUERY_STRING");
+	return q != NULL ? q : "";
+}
+
 static void
 fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 {
+	char		 qbuf[8192];
 	struct req	 rq;
 	size_t		 bodylen, got;
 
 	memset(&rq, 0, sizeof(rq));
 	crypto_uuid(rq.rq_id);
 	rq.rq_method = io_param(io, "REQUEST_METHOD");
-	rq.rq_query = io_param(io, "QUERY_STRING");
-	if (rq.rq_query == NULL)
-		rq.rq_query = "";
+	rq.rq_query = fcgi_query(io, qbuf, sizeof(qbuf));
 	rq.rq_token = io_param(io, "HTTP_TOKENID");
 	rq.rq_ns = io_param(io, "HTTP_NAMESPACE");
 	rq.rq_remote = io_param(io, "REMOTE_ADDR");
@@ -350,36 +389,89 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 	if (fcgi_precheck(fc, io, &rq, &bodylen) == -1)
 		goto out;
 	if (fc->fc_ep->ep_flags & EP_AUTH) {
-		enum rc rc = ns_auth(fc->fc_store, &fc->fc_keys, rq.rq_ns,
-		    rq.rq_token, &rq.rq_nsrec, rq.rq_msg, sizeof(rq.rq_msg));
+		const struct mias_conf	*c = fc->fc_conf;
+		enum rc			 rc;
 
+		/* guessing tokens from one address is slowed down first */
+		if (limit_auth_blocked(fc->fc_store, rq.rq_remote,
+		    c->c_limit_authfail, &rq.rq_retry_after) == 1) {
+			req_error(&rq, RC_TOO_MANY, "too many failed "
+			    "authentications from this address; try again "
+			    "later");
+			goto out;
+		}
+		rc = ns_auth(fc->fc_store, &fc->fc_keys, rq.rq_ns,
+		    rq.rq_token, &rq.rq_nsrec, rq.rq_msg, sizeof(rq.rq_msg));
 		if (rc != RC_OK) {
 			rq.rq_rc = rc;
 			if (rc == RC_INTERNAL)
 				log_warnx("request %s: store: %s", rq.rq_id,
 				    store_errmsg(fc->fc_store));
+			else
+				limit_auth_failed(fc->fc_store, rq.rq_remote);
 			goto out;
 		}
 		rq.rq_cors = ns_origin_ok(rq.rq_nsrec, rq.rq_origin);
+		if (limit_rate(fc->fc_store, rq.rq_ns, fc->fc_ep->ep_name,
+		    c->c_limit_rps, &rq.rq_retry_after) == 1) {
+			req_error(&rq, RC_TOO_MANY, "more than %u requests per "
+			    "second to %s for this namespace", c->c_limit_rps,
+			    fc->fc_ep->ep_name);
+			goto out;
+		}
+		if ((fc->fc_ep->ep_flags & EP_SUBMIT) &&
+		    limit_queued(fc->fc_store, rq.rq_ns, c->c_limit_queued,
+		    &rq.rq_retry_after) == 1) {
+			req_error(&rq, RC_TOO_MANY, "this namespace has %u "
+			    "studies queued or running, its limit; try again "
+			    "when some have finished", c->c_limit_queued);
+			goto out;
+		}
 	}
-	if ((rq.rq_body = malloc(bodylen + 1)) == NULL) {
-		req_error(&rq, RC_INTERNAL, "internal error: out of memory");
-		goto out;
-	}
-	got = io_read(io, rq.rq_body, bodylen);
-	rq.rq_body[got] = '\0';
-	rq.rq_bodylen = got;
-	if (got != bodylen) {
-		req_error(&rq, RC_INVALID, "request body ended after %zu of "
-		    "%zu bytes", got, bodylen);
-		goto out;
+	if (bodylen == FCGI_LENGTH_UNKNOWN) {
+		size_t max = fc->fc_conf->c_max_body_bytes;
+
+		if ((rq.rq_body = malloc(max + 2)) == NULL) {
+			req_error(&rq, RC_INTERNAL, "internal error: out of "
+			    "memory");
+			goto out;
+		}
+		got = io_read(io, rq.rq_body, max + 1);
+		rq.rq_body[got] = '\0';
+		rq.rq_bodylen = got;
+		if (got > max) {
+			req_error(&rq, RC_TOO_LARGE, "request body is over the "
+			    "limit of %zu bytes", max);
+			goto out;
+		}
+	} else {
+		if ((rq.rq_body = malloc(bodylen + 1)) == NULL) {
+			req_error(&rq, RC_INTERNAL, "internal error: out of "
+			    "memory");
+			goto out;
+		}
+		got = io_read(io, rq.rq_body, bodylen);
+		rq.rq_body[got] = '\0';
+		rq.rq_bodylen = got;
+		if (got != bodylen) {
+			req_error(&rq, RC_INVALID, "request body ended after "
+			    "%zu of %zu bytes", got, bodylen);
+			goto out;
+		}
 	}
 	fc->fc_ep->ep_handler(&rq);
 	if (rq.rq_rc == RC_INTERNAL)
 		log_warnx("request %s: %s (store: %s)", rq.rq_id, rq.rq_msg,
 		    store_errmsg(fc->fc_store));
 out:
-	fcgi_respond(io, &rq);
+	/* who did what: every authenticated endpoint, refusals included */
+	if ((fc->fc_ep->ep_flags & EP_AUTH) && fc->fc_store != NULL)
+		(void)audit_write(fc->fc_store, rq.rq_ns != NULL &&
+		    ns_name_check(rq.rq_ns) == NULL ? rq.rq_ns : "-",
+		    rq.rq_remote,
+		    fc->fc_ep->ep_name, rq.rq_audit_target[0] ?
+		    rq.rq_audit_target : NULL, rc_code(rq.rq_rc));
+	fcgi_respond(io, &rq, fc->fc_ep);
 	if (rq.rq_body != NULL) {
 		/* bodies carry OSS secrets */
 		crypto_wipe(rq.rq_body, rq.rq_bodylen);
@@ -400,6 +492,11 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	memset(&fc, 0, sizeof(fc));
 	fc.fc_ep = ep;
 	log_init(ep->ep_name, 1);	/* stderr: the web server's error log */
+	/* Under plain CGI a query string without '=' becomes our argv
+	 * (RFC 3875 4.4): a caller could name our configuration.  Only a
+	 * command line typed by someone counts. */
+	if (getenv("GATEWAY_INTERFACE") != NULL)
+		argc = 1;
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -427,8 +524,8 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 		fflush(stdout);
 		goto out;
 	}
-	/* The web server stops us with SIGTERM (lighttpd) or SIGUSR1
-	 * (mod_fcgid's graceful stop); finish the request in hand first. */
+	/* The web server stops us with SIGTERM (lighttpd, mod_fcgid); we
+	 * take SIGUSR1 the same way.  The request in hand is finished. */
 	sa.sa_handler = fcgi_sigterm;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);

@@ -15,6 +15,7 @@ struct crypto_keys;
 #define EP_GET		0x01
 #define EP_POST		0x02
 #define EP_AUTH		0x10	/* tokenId + namespace checked before the handler */
+#define EP_SUBMIT	0x20	/* starts work: [limits] queued_studies applies */
 
 /*
  * One request as the handler sees it.  Input fields are validated by the
@@ -30,6 +31,9 @@ struct req {
 	const char		*rq_remote;	/* REMOTE_ADDR, for the audit trail */
 	const char		*rq_origin;	/* header Origin, or NULL */
 	int			 rq_cors;	/* echo rq_origin (allowed) */
+	int			 rq_retry_after;	/* seconds, with 100010 */
+	char			 rq_audit_target[160];	/* the study, for the
+						 * audit trail; "" if none */
 	char			*rq_body;	/* NUL-terminated */
 	size_t			 rq_bodylen;
 	int			 rq_is_post;

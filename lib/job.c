@@ -140,6 +140,7 @@ job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
 		if ((rec = json_object_new_object()) == NULL)
 			return STORE_ERR;
 		json_object_object_add(rec, "t", json_object_new_int(type));
+		json_object_object_add(rec, "ns", json_object_new_string(ns));
 		if ((rc = queue_put(t, now, QK_IMAGE, id, JOB_ID_LEN, rec)) ==
 		    STORE_OK)
 			*created = 1;
@@ -188,7 +189,7 @@ int
 job_sent(struct store_txn *t, const char *jkey, size_t jklen,
     json_object *rec, int study_type, int64_t deadline)
 {
-	json_object	*w, *id;
+	json_object	*w, *id, *v;
 	int		 rc;
 
 	if (!json_object_object_get_ex(rec, "id", &id))
@@ -201,6 +202,8 @@ job_sent(struct store_txn *t, const char *jkey, size_t jklen,
 	if ((w = json_object_new_object()) == NULL)
 		return STORE_ERR;
 	json_object_object_add(w, "studyType", json_object_new_int(study_type));
+	if (json_object_object_get_ex(rec, "ns", &v))
+		json_object_object_add(w, "ns", json_object_get(v));
 	rc = store_put_json(t, SDB_WAITING, json_object_get_string(id),
 	    JOB_ID_LEN, w);
 	json_object_put(w);

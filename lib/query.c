@@ -43,6 +43,30 @@ query_decode(const char *s, const char *end, char *out, size_t outlen)
 	return (int)n;
 }
 
+/*
+ * Valid UTF-8 by the rules of JSON bodies: jv_strict() reads the value as
+ * a JSON string, in which '"', '\\' and control characters would mean
+ * something else, so those (all ASCII) are blanked first; controls are
+ * refused on their own afterwards.  Without that, a value holding a quote
+ * and an accented letter was refused as "not valid UTF-8".
+ */
+static int
+query_utf8_ok(const char *s, size_t len)
+{
+	char		 q[1024];
+	const char	*why;
+	size_t		 i, off;
+
+	if (len + 2 > sizeof(q))
+		return 0;
+	q[0] = '"';
+	for (i = 0; i < len; i++)
+		q[i + 1] = s[i] == '"' || s[i] == '\\' ||
+		    (unsigned char)s[i] < 0x20 ? ' ' : s[i];
+	q[len + 1] = '"';
+	return jv_strict(q, len + 2, &off, &why) == 0;
+}
+
 int
 query_get(const char *qs, const char *name, char *out, size_t outlen,
     const char **why)
@@ -87,19 +111,9 @@ query_get(const char *qs, const char *name, char *out, size_t outlen,
 				for (off = 0; off < vlen; off++)
 					if ((unsigned char)out[off] >= 0x80)
 						break;
-				if (off < vlen) {
-					char	 q[1024];
-					size_t	 bad;
-					const char *w;
-
-					if (vlen + 2 > sizeof(q) ||
-					    (q[0] = '"', memcpy(q + 1, out,
-					    vlen), q[vlen + 1] = '"',
-					    jv_strict(q, vlen + 2, &bad,
-					    &w) == -1)) {
-						*why = "not valid UTF-8";
-						return -1;
-					}
+				if (off < vlen && !query_utf8_ok(out, vlen)) {
+					*why = "not valid UTF-8";
+					return -1;
 				}
 				if (jv_printable(out) != NULL) {
 					*why = "must not contain control "

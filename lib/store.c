@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -48,8 +49,12 @@
 #define STORE_LOCK_TIMEOUT	(2 * 1000 * 1000)	/* microseconds */
 #define STORE_TRIES	32
 /* Assembling a study of 100,000 images reads that many records in one
- * transaction: the lock table must hold a lock per page touched. */
-#define STORE_MAX_LOCKS	200000
+ * transaction: the lock table must hold a lock per page touched (about
+ * one page per twenty jobs). */
+#define STORE_MAX_LOCKS	50000
+/* Log files: small ones are removed sooner once a checkpoint no longer
+ * needs them (DB_LOG_AUTO_REMOVE). */
+#define STORE_LOG_MAX	(4 * 1024 * 1024)
 #define STORE_WATCH_MS	250
 #define STORE_SCHEMA	1
 
@@ -64,6 +69,8 @@ static const char *const store_files[SDB__MAX] = {
 	"results.db",
 	"outbox.db",
 	"origins.db",
+	"counters.db",
+	"audit.db",
 };
 
 struct store {
@@ -186,6 +193,36 @@ store_shut(struct store *s)
 	}
 }
 
+/*
+ * Berkeley DB maps its region files (__db.001 ...) and creates them
+ * sparse; on a full disk, touching a page not yet backed kills the
+ * process with SIGBUS instead of returning ENOSPC.  Reserving every
+ * region file's blocks at open turns that into an error now, which the
+ * responder answers as 100001.
+ */
+static int
+store_reserve_regions(struct store *s)
+{
+	char		 path[4096];
+	struct stat	 st;
+	int		 i, fd, ret;
+
+	for (i = 1; i < 100; i++) {
+		snprintf(path, sizeof(path), "%s/__db.%03d", s->s_dir, i);
+		if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+			return errno == ENOENT ? 0 : -1;
+		ret = fstat(fd, &st) == -1 ? errno :
+		    posix_fallocate(fd, 0, st.st_size);
+		close(fd);
+		if (ret != 0) {
+			snprintf(s->s_err, sizeof(s->s_err), "%.180s: %s",
+			    path, strerror(ret));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 store_start(struct store *s)
 {
@@ -212,6 +249,7 @@ store_start(struct store *s)
 	    (ret = env->set_isalive(env, store_isalive)) != 0 ||
 	    (ret = env->set_flags(env, DB_TIME_NOTGRANTED, 1)) != 0 ||
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
+	    (ret = env->set_lg_max(env, STORE_LOG_MAX)) != 0 ||
 	    (ret = env->open(env, s->s_dir, STORE_ENV_FLAGS,
 	    STORE_MODE)) != 0) {
 		if (s->s_err[0] == '\0')
@@ -219,6 +257,8 @@ store_start(struct store *s)
 			    s->s_dir, db_strerror(ret));
 		goto fail;
 	}
+	if (store_reserve_regions(s) == -1)
+		goto fail;
 	for (i = 0; i < SDB__MAX; i++) {
 		if ((ret = db_create(&s->s_db[i], env, 0)) != 0 ||
 		    (ret = s->s_db[i]->open(s->s_db[i], NULL, store_files[i],
@@ -302,6 +342,22 @@ store_close(struct store *s)
 	free(s);
 }
 
+int
+store_checkpoint(struct store *s)
+{
+	int ret;
+
+	if (s->s_env == NULL)
+		return -1;
+	/* flushes dirty pages so old log files can go */
+	if ((ret = s->s_env->txn_checkpoint(s->s_env, 0, 0, 0)) != 0) {
+		snprintf(s->s_err, sizeof(s->s_err), "checkpoint: %s",
+		    db_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
 const char *
 store_dir(const struct store *s)
 {
@@ -352,8 +408,22 @@ store_backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
+static int	store_run(struct store *, store_body, void *, u_int32_t);
+
 int
 store_txn(struct store *s, store_body body, void *arg)
+{
+	return store_run(s, body, arg, 0);
+}
+
+int
+store_txn_nosync(struct store *s, store_body body, void *arg)
+{
+	return store_run(s, body, arg, DB_TXN_NOSYNC);
+}
+
+static int
+store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 {
 	struct store_txn	t;
 	int			attempt, ret, rc;
@@ -375,7 +445,7 @@ store_txn(struct store *s, store_body body, void *arg)
 		}
 		rc = body(&t, arg);
 		if (rc == 0) {
-			ret = t.t_txn->commit(t.t_txn, 0);
+			ret = t.t_txn->commit(t.t_txn, cflags);
 			t.t_txn = NULL;
 			if (ret == 0)
 				return 0;
@@ -514,9 +584,26 @@ store_json(const char *val, size_t len)
 	return o;
 }
 
+static int	store_walk(struct store_txn *, enum store_db, const void *,
+		    size_t, int, store_visit, void *);
+
 int
 store_scan(struct store_txn *t, enum store_db db, const void *prefix,
     size_t plen, store_visit cb, void *arg)
+{
+	return store_walk(t, db, prefix, plen, 1, cb, arg);
+}
+
+int
+store_scan_from(struct store_txn *t, enum store_db db, const void *start,
+    size_t slen, store_visit cb, void *arg)
+{
+	return store_walk(t, db, start, slen, 0, cb, arg);
+}
+
+static int
+store_walk(struct store_txn *t, enum store_db db, const void *prefix,
+    size_t plen, int as_prefix, store_visit cb, void *arg)
 {
 	DB	*d = t->t_store->s_db[db];
 	DBC	*c;
@@ -548,7 +635,8 @@ store_scan(struct store_txn *t, enum store_db db, const void *prefix,
 			rc = store_fail(t, ret);
 			break;
 		}
-		if (k.size < plen || memcmp(k.data, prefix, plen) != 0)
+		if (as_prefix &&
+		    (k.size < plen || memcmp(k.data, prefix, plen) != 0))
 			break;
 		if ((rc = cb(k.data, k.size, v.data, v.size, arg)) != 0)
 			break;

@@ -23,6 +23,8 @@ enum store_db {
 	SDB_RESULTS,		/* study key -> assembled result */
 	SDB_OUTBOX,		/* message id -> callback to deliver */
 	SDB_ORIGINS,		/* web origin NUL namespace -> "" (CORS) */
+	SDB_COUNTERS,		/* limits: see limit.c */
+	SDB_AUDIT,		/* be64 ms + 4 random bytes -> audit entry */
 	SDB__MAX
 };
 
@@ -56,6 +58,10 @@ void	store_close(struct store *);
 int	store_check_owner(const char *dir, char *err, size_t errlen);
 const char *store_dir(const struct store *);
 
+/* Write dirty pages to the databases and let the log files the store no
+ * longer needs be removed.  The dispatcher calls it now and then. */
+int	store_checkpoint(struct store *);
+
 /* The last error the library reported, for logs (never holds values). */
 const char *store_errmsg(const struct store *);
 
@@ -69,6 +75,11 @@ typedef int (*store_body)(struct store_txn *, void *arg);
  * durable (flushed to disk) unless the store was told otherwise.
  */
 int	store_txn(struct store *, store_body, void *arg);
+
+/* The same, but the commit is not flushed to disk before it returns (it
+ * is with the next durable commit): for counters and read audits, which
+ * may be lost in a crash without harm. */
+int	store_txn_nosync(struct store *, store_body, void *arg);
 
 /* Lookups inside a body.  *val is malloc'd, NUL-terminated for convenience
  * (len excludes the NUL); the caller frees it.  rmw takes a write lock at
@@ -95,6 +106,11 @@ typedef int (*store_visit)(const void *key, size_t klen, const char *val,
 	    size_t len, void *arg);
 int	store_scan(struct store_txn *, enum store_db, const void *prefix,
 	    size_t plen, store_visit, void *arg);
+
+/* Visit every record from the first key >= start (all when slen is 0) to
+ * the end, in key order, until cb returns non-zero. */
+int	store_scan_from(struct store_txn *, enum store_db, const void *start,
+	    size_t slen, store_visit, void *arg);
 
 /* Wall clock in milliseconds, for record timestamps. */
 int64_t	store_now_ms(void);

@@ -5,6 +5,7 @@
 
 #include "crypto.h"
 #include "job.h"
+#include "limit.h"
 #include "outbox.h"
 #include "result.h"
 #include "queue.h"
@@ -218,6 +219,8 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 		goto out;
 	if ((rc = store_put_json(t, SDB_STUDIES, key, klen, rec)) != STORE_OK)
 		goto out;
+	if ((rc = limit_active_add(t, ss->ss_ns, 1)) != STORE_OK)
+		goto out;
 	if ((item = json_object_new_object()) == NULL) {
 		rc = STORE_ERR;
 		goto out;
@@ -424,6 +427,9 @@ study_conclude(struct store_txn *t, const char *skey, size_t sklen,
 		    (data = result_data_new(json_object_get_string(u),
 		    json_object_get_int(ty))) == NULL)
 			goto out;
+		if (json_object_get_int(ty) == 4)
+			json_object_object_add(data, "boxDataList",
+			    json_object_new_array());
 	}
 	if ((res = json_object_new_object()) == NULL)
 		goto out;
@@ -473,7 +479,9 @@ study_conclude(struct store_txn *t, const char *skey, size_t sklen,
 	json_object_object_add(study, "lastMessage", json_object_new_string(id));
 	/* the credentials are needed no more: forget them */
 	json_object_object_del(study, "creds");
-	rc = store_put_json(t, SDB_STUDIES, skey, sklen, study);
+	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, study)) ==
+	    STORE_OK)
+		rc = limit_active_add(t, json_object_get_string(ns), -1);
 out:
 	json_object_put(data);
 	json_object_put(res);

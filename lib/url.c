@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "egress.h"
+#include "jv.h"
 #include "ns.h"
 #include "url.h"
 
@@ -50,6 +51,32 @@ url_host_check(const char *host, const struct egress_policy *ep, char *why,
 	return NULL;
 }
 
+/*
+ * curl decodes %XX in a URL's host ("http://a%ff.example/" has the host
+ * "a\xff.example"), so a host is checked again as text: printable UTF-8,
+ * as the JSON string it came in was.  Otherwise such a URL was accepted,
+ * or its bytes echoed into returnMessage.
+ */
+static int
+url_host_text_ok(const char *host)
+{
+	char		 q[URL_HOST_MAX + 2];
+	const char	*why;
+	size_t		 n = strlen(host), i, off;
+
+	if (n + 2 > sizeof(q))
+		return 0;
+	q[0] = '"';
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)host[i] < 0x20 || host[i] == 0x7f ||
+		    host[i] == '"' || host[i] == '\\')
+			return 0;
+		q[i + 1] = host[i];
+	}
+	q[n + 1] = '"';
+	return jv_strict(q, n + 2, &off, &why) == 0;
+}
+
 const char *
 url_callback_check(const char *url, const struct egress_policy *ep,
     json_object *nsrec, char *why, size_t whylen)
@@ -84,6 +111,11 @@ url_callback_check(const char *url, const struct egress_policy *ep,
 	len = strlen(host);
 	if (len == 0 || len >= sizeof(bare)) {
 		snprintf(why, whylen, "host is missing or too long");
+		goto out;
+	}
+	if (!url_host_text_ok(host)) {
+		snprintf(why, whylen, "host holds characters a host name "
+		    "cannot");
 		goto out;
 	}
 	if (host[0] == '[' && host[len - 1] == ']') {

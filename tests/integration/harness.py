@@ -411,9 +411,14 @@ def db_dump(state_dir, dbfile):
     tool = db_tool("dump")
     if tool is None:
         return None
-    p = subprocess.run([tool, "-p", "-h", state_dir, dbfile],
-                       capture_output=True, text=True,
-                       errors="surrogateescape")
+    for attempt in range(10):
+        # may fail while a restarted dispatcher runs recovery: try again
+        p = subprocess.run([tool, "-p", "-h", state_dir, dbfile],
+                           capture_output=True, text=True,
+                           errors="surrogateescape")
+        if p.returncode == 0:
+            break
+        time.sleep(0.2)
     if p.returncode != 0:
         return None
     recs, cur, body = [], [], False
@@ -722,3 +727,108 @@ def _stack_feedback(self, token, ns, uid, study_type, items):
 Stack.get_result = _stack_get_result
 Stack.wait_result = _stack_wait_result
 Stack.feedback = _stack_feedback
+
+
+# --- recording responses for the OpenAPI check (tests/openapi.sh) ----------
+#
+# Appended; nothing above depends on it.  When MIAS_RECORD_RESPONSES names a
+# directory (make check sets it), every response that Stack.request gets
+# from a mias endpoint is appended to DIR/<test>.jsonl, one JSON object a
+# line: {"endpoint", "method", "path", "status", "contentType", "headers"
+# (lower-case names), "body"} (body: the parsed JSON, or null with "raw"
+# when the body is not JSON).  Request bodies are never recorded: they carry
+# OSS secrets.
+# tests/node/validate_responses.mjs validates each against doc/openapi.yaml.
+
+MIAS_ENDPOINTS = ("executeAnalysis", "getAnalysisResult",
+                  "submitAnalysisFeedback", "triggerAnalysis",
+                  "algorithmResult", "health")
+_record_opened = set()
+_record_lock = __import__("threading").Lock()
+
+
+def _record_endpoint(stack, path):
+    """The endpoint a request path names under the stack's URL prefix, or
+    None (a path of the web server, not of mias)."""
+    p = path.split("?", 1)[0]
+    prefix = getattr(stack, "url_prefix", "/dicom/api") or ""
+    if not p.startswith(prefix + "/"):
+        return None
+    name = p[len(prefix) + 1:]
+    return name if name in MIAS_ENDPOINTS else None
+
+
+def record_response(stack, method, path, r):
+    """Appends one response to $MIAS_RECORD_RESPONSES/<test>.jsonl (the
+    file is started afresh by the first response a test records)."""
+    outdir = os.environ.get("MIAS_RECORD_RESPONSES", "")
+    endpoint = _record_endpoint(stack, path) if outdir else None
+    if endpoint is None:
+        return
+    test = os.path.splitext(os.path.basename(sys.argv[0] or "python"))[0]
+    rec = {"endpoint": endpoint, "method": method.upper(),
+           "path": path, "status": r.status,
+           "contentType": r.headers.get("content-type"),
+           "headers": r.headers,
+           "body": r.json}
+    if r.json is None and r.raw:
+        rec["raw"] = r.raw[:2000].decode("utf-8", "replace")
+    line = json.dumps(rec, ensure_ascii=False) + "\n"
+    try:
+        os.makedirs(outdir, exist_ok=True)
+        fn = os.path.join(outdir, test + ".jsonl")
+        with _record_lock:
+            mode = "a" if fn in _record_opened else "w"
+            _record_opened.add(fn)
+            with open(fn, mode, encoding="utf-8") as f:
+                f.write(line)
+    except OSError as e:
+        print("# cannot record a response in %s: %s" % (outdir, e))
+
+
+_stack_request_unrecorded = Stack.request
+
+
+def _stack_request_recorded(self, method, path, body=None, headers=None,
+                            timeout=30):
+    r = _stack_request_unrecorded(self, method, path, body, headers,
+                                  timeout)
+    record_response(self, method, path, r)
+    return r
+
+
+Stack.request = _stack_request_recorded
+
+
+def scan_memory(pid, needles, context=48):
+    """Searches a process's readable memory for byte strings: {needle:
+    [(region, context bytes)]} for those found, or None when the memory
+    cannot be read (no /proc, or ptrace rules forbid it)."""
+    found = {}
+    try:
+        with open("/proc/%d/maps" % pid) as m:
+            regions = [line.split() for line in m]
+        mem = open("/proc/%d/mem" % pid, "rb", 0)
+    except OSError:
+        return None
+    readable = 0
+    with mem:
+        for r in regions:
+            if "r" not in r[1]:
+                continue
+            name = r[5] if len(r) > 5 else "[anon]"
+            a, b = (int(x, 16) for x in r[0].split("-"))
+            try:
+                mem.seek(a)
+                data = mem.read(b - a)
+            except (OSError, OverflowError, ValueError):
+                continue
+            readable += 1
+            for n in needles:
+                i = data.find(n)
+                while i >= 0:
+                    found.setdefault(n, []).append(
+                        (name, data[max(0, i - context):i + len(n) +
+                                    context]))
+                    i = data.find(n, i + 1)
+    return found if readable else None

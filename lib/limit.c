@@ -1,0 +1,170 @@
+/* limit.c -- per-namespace and per-address limits: rates, failed logins, queued studies */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "limit.h"
+#include "store.h"
+
+/*
+ * Keys of SDB_COUNTERS: "r" NUL ns NUL endpoint NUL window, "f" NUL
+ * address NUL window (windows are seconds or minutes since the epoch, in
+ * decimal), "a" NUL ns.  A window's counter deletes its predecessor, so
+ * the database holds about one key per namespace and endpoint.
+ */
+
+static size_t
+counter_key(char *out, size_t outlen, const char *kind, const char *a,
+    const char *b, long long window)
+{
+	int n;
+
+	if (b != NULL)
+		n = snprintf(out, outlen, "%s%c%s%c%s%c%lld", kind, 0, a, 0, b, 0,
+		    window);
+	else if (window >= 0)
+		n = snprintf(out, outlen, "%s%c%s%c%lld", kind, 0, a, 0, window);
+	else
+		n = snprintf(out, outlen, "%s%c%s", kind, 0, a);
+	return n < 0 || (size_t)n >= outlen ? 0 : (size_t)n;
+}
+
+static long long
+counter_get(struct store_txn *t, const char *key, size_t klen, int *rc)
+{
+	char		*val = NULL;
+	long long	 n = 0;
+
+	*rc = store_get(t, SDB_COUNTERS, key, klen, &val, NULL, 1);
+	if (*rc == STORE_OK)
+		n = strtoll(val, NULL, 10);
+	else if (*rc == STORE_NOTFOUND)
+		*rc = STORE_OK;
+	free(val);
+	return n;
+}
+
+static int
+counter_set(struct store_txn *t, const char *key, size_t klen, long long n)
+{
+	char	buf[32];
+	int	len = snprintf(buf, sizeof(buf), "%lld", n);
+
+	if (n <= 0) {
+		int rc = store_del(t, SDB_COUNTERS, key, klen);
+
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	}
+	return store_put(t, SDB_COUNTERS, key, klen, buf, (size_t)len);
+}
+
+struct window {
+	const char	*kind, *a, *b;
+	long long	 window;
+	long long	 add;		/* 0: only read */
+	long long	 count;		/* out: after adding */
+};
+
+static int
+window_body(struct store_txn *t, void *arg)
+{
+	struct window	*w = arg;
+	char		 key[512], old[512];
+	size_t		 klen, olen;
+	int		 rc;
+
+	if ((klen = counter_key(key, sizeof(key), w->kind, w->a, w->b,
+	    w->window)) == 0)
+		return STORE_ERR;
+	w->count = counter_get(t, key, klen, &rc) + w->add;
+	if (rc != STORE_OK || w->add == 0)
+		return rc;
+	if (w->count == w->add &&
+	    (olen = counter_key(old, sizeof(old), w->kind, w->a, w->b,
+	    w->window - 1)) != 0 &&
+	    (rc = store_del(t, SDB_COUNTERS, old, olen)) != STORE_OK &&
+	    rc != STORE_NOTFOUND)
+		return rc;
+	return counter_set(t, key, klen, w->count);
+}
+
+int
+limit_rate(struct store *s, const char *ns, const char *endpoint,
+    unsigned per_second, int *retry_after)
+{
+	struct window w = { "r", ns, endpoint, (long long)time(NULL), 1, 0 };
+
+	if (store_txn_nosync(s, window_body, &w) != 0)
+		return -1;
+	*retry_after = 1;
+	return w.count > (long long)per_second;
+}
+
+int
+limit_auth_blocked(struct store *s, const char *addr, unsigned per_minute,
+    int *retry_after)
+{
+	time_t		now = time(NULL);
+	struct window	w = { "f", addr ? addr : "-", NULL, now / 60, 0, 0 };
+
+	if (store_txn_nosync(s, window_body, &w) != 0)
+		return -1;
+	*retry_after = (int)(60 - now % 60);
+	return w.count >= (long long)per_minute;
+}
+
+void
+limit_auth_failed(struct store *s, const char *addr)
+{
+	struct window w = { "f", addr ? addr : "-", NULL,
+	    (long long)time(NULL) / 60, 1, 0 };
+
+	(void)store_txn_nosync(s, window_body, &w);
+}
+
+struct active {
+	const char	*ns;
+	long long	 count;
+};
+
+static int
+active_body(struct store_txn *t, void *arg)
+{
+	struct active	*a = arg;
+	char		 key[256];
+	size_t		 klen;
+	int		 rc;
+
+	if ((klen = counter_key(key, sizeof(key), "a", a->ns, NULL, -1)) == 0)
+		return STORE_ERR;
+	a->count = counter_get(t, key, klen, &rc);
+	return rc;
+}
+
+int
+limit_queued(struct store *s, const char *ns, unsigned max, int *retry_after)
+{
+	struct active a = { ns, 0 };
+
+	if (store_txn(s, active_body, &a) != 0)
+		return -1;
+	*retry_after = 60;
+	return a.count >= (long long)max;
+}
+
+int
+limit_active_add(struct store_txn *t, const char *ns, int delta)
+{
+	char	key[256];
+	size_t	klen;
+	int	rc;
+	long long n;
+
+	if ((klen = counter_key(key, sizeof(key), "a", ns, NULL, -1)) == 0)
+		return STORE_ERR;
+	n = counter_get(t, key, klen, &rc);
+	if (rc != STORE_OK)
+		return rc;
+	return counter_set(t, key, klen, n + delta);
+}

@@ -1,0 +1,396 @@
+/* request.c -- the responders' input checks: request bytes in, typed request or a message out */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "jv.h"
+#include "job.h"
+#include "query.h"
+#include "request.h"
+
+/* ------------------------------------------------------------------------
+ * Field checks shared by the tables below
+ */
+
+/* OSS bucket names: 3-63 of lower-case letters, digits and '-', starting
+ * and ending with a letter or digit. */
+static const char *
+check_bucket(const char *s)
+{
+	size_t len = strlen(s), i;
+
+	if (len < 3 || len > 63)
+		return "must be 3 to 63 characters long";
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return "may hold only lower-case letters, digits and "
+			    "'-'";
+	if (s[0] == '-' || s[len - 1] == '-')
+		return "must start and end with a letter or digit";
+	return NULL;
+}
+
+static const char *
+check_key(const char *s)
+{
+	if (s[0] == '/' || s[0] == '\\')
+		return "must not start with '/' or '\\'";
+	return jv_printable(s);
+}
+
+/*
+ * Hand the secrets over to ro as soon as jv_read() has run, whether or not
+ * it succeeded: jv_read() fills the fields before the one at fault, and
+ * whatever it filled must be wiped with the body.
+ */
+static void
+oss_take(struct request_oss *ro, const struct jv_value *sk,
+    const struct jv_value *sts)
+{
+	if (sk->v_present) {
+		ro->ro_sk = (char *)(uintptr_t)sk->v_str;
+		ro->ro_sklen = sk->v_len;
+	}
+	if (sts->v_present) {
+		ro->ro_sts = (char *)(uintptr_t)sts->v_str;
+		ro->ro_stslen = sts->v_len;
+	}
+}
+
+static void
+oss_fill(struct request_oss *ro, const struct jv_value *ak,
+    const struct jv_value *endpoint, const struct jv_value *bucket,
+    const struct jv_value *key)
+{
+	ro->ro_ak = ak->v_str;
+	ro->ro_endpoint = endpoint->v_str;
+	ro->ro_bucket = bucket->v_str;
+	ro->ro_key = key->v_str;
+}
+
+/* The strings live in body: wipe the secrets, then release it. */
+static void
+oss_wipe(struct request_oss *ro, json_object **body)
+{
+	if (ro->ro_sk != NULL)
+		crypto_wipe(ro->ro_sk, ro->ro_sklen);
+	if (ro->ro_sts != NULL)
+		crypto_wipe(ro->ro_sts, ro->ro_stslen);
+	json_object_put(*body);
+	*body = NULL;
+	memset(ro, 0, sizeof(*ro));
+}
+
+static int
+endpoint_host(struct request_oss *ro, char *msg, size_t msglen)
+{
+	const char *bad;
+
+	if ((bad = url_endpoint_parse(ro->ro_endpoint, ro->ro_host,
+	    sizeof(ro->ro_host))) != NULL) {
+		snprintf(msg, msglen, "endpoint: %s", bad);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * executeAnalysis
+ */
+
+enum {
+	EX_UID, EX_TYPE, EX_CALLBACK, EX_AK, EX_SK, EX_STS, EX_ENDPOINT,
+	EX_BUCKET, EX_KEY, EX_FORCE, EX__MAX
+};
+
+static const struct jv_field execute_fields[EX__MAX] = {
+	[EX_UID] = { "studyInstanceUid", JV_STRING, JV_REQUIRED | JV_NONEMPTY,
+	    STUDY_UID_MAX, 0, 0, NULL, jv_printable },
+	[EX_TYPE] = { "studyType", JV_INT, JV_REQUIRED, 0, 1, 4, NULL, NULL },
+	[EX_CALLBACK] = { "statusNotifyCallBackUrl", JV_STRING,
+	    JV_REQUIRED | JV_NONEMPTY, URL_MAX, 0, 0, NULL, jv_printable },
+	[EX_AK] = { "accessKeyId", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 128,
+	    0, 0, NULL, jv_printable },
+	[EX_SK] = { "accessKeySecret", JV_STRING, JV_REQUIRED | JV_NONEMPTY,
+	    256, 0, 0, NULL, jv_printable },
+	[EX_STS] = { "securityToken", JV_STRING, JV_NULL_OK, 8192, 0, 0, NULL,
+	    jv_printable },
+	[EX_ENDPOINT] = { "endpoint", JV_STRING, JV_REQUIRED | JV_NONEMPTY,
+	    URL_HOST_MAX, 0, 0, NULL, NULL },
+	[EX_BUCKET] = { "bucketName", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 63,
+	    0, 0, NULL, check_bucket },
+	[EX_KEY] = { "key", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 1023, 0, 0,
+	    NULL, check_key },
+	[EX_FORCE] = { "forceAnalysis", JV_BOOL, JV_NULL_OK, 0, 0, 0, NULL,
+	    NULL },
+};
+
+int
+request_execute(const char *body, size_t len, struct execute_req *ex,
+    char *msg, size_t msglen, enum rc *rc)
+{
+	struct jv_value	v[EX__MAX];
+	int		ok;
+
+	memset(ex, 0, sizeof(*ex));
+	*rc = RC_INVALID;
+	if ((ex->ex_body = jv_parse(body, len, msg, msglen)) == NULL)
+		return -1;
+	ok = jv_read(ex->ex_body, execute_fields, EX__MAX, v, msg,
+	    msglen) == 0;
+	oss_take(&ex->ex_oss, &v[EX_SK], &v[EX_STS]);
+	if (!ok)
+		goto err;
+	ex->ex_uid = v[EX_UID].v_str;
+	ex->ex_type = (int)v[EX_TYPE].v_int;
+	ex->ex_callback = v[EX_CALLBACK].v_str;
+	ex->ex_force = v[EX_FORCE].v_present && v[EX_FORCE].v_bool;
+	oss_fill(&ex->ex_oss, &v[EX_AK], &v[EX_ENDPOINT], &v[EX_BUCKET],
+	    &v[EX_KEY]);
+	if (endpoint_host(&ex->ex_oss, msg, msglen) == -1)
+		goto err;
+	return 0;
+err:
+	request_execute_free(ex);
+	return -1;
+}
+
+void
+request_execute_free(struct execute_req *ex)
+{
+	oss_wipe(&ex->ex_oss, &ex->ex_body);
+	memset(ex, 0, sizeof(*ex));
+}
+
+/* ------------------------------------------------------------------------
+ * triggerAnalysis
+ */
+
+enum {
+	TR_NS, TR_UID, TR_AK, TR_SK, TR_STS, TR_ENDPOINT, TR_BUCKET, TR_KEY,
+	TR_ANALYSIS, TR_CALLBACK, TR__MAX
+};
+
+static const struct jv_field trigger_fields[TR__MAX] = {
+	[TR_NS] = { "namespace", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 128, 0,
+	    0, NULL, jv_printable },
+	/* one byte less than a study uid: it is kept behind STUDY_PUSH_MARK */
+	[TR_UID] = { "ImageUid", JV_STRING, JV_REQUIRED | JV_NONEMPTY,
+	    STUDY_UID_MAX - 1, 0, 0, NULL, jv_printable },
+	[TR_AK] = { "accessKeyId", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 128,
+	    0, 0, NULL, jv_printable },
+	[TR_SK] = { "accessKeySecret", JV_STRING, JV_REQUIRED | JV_NONEMPTY,
+	    256, 0, 0, NULL, jv_printable },
+	[TR_STS] = { "securityToken", JV_STRING, JV_NULL_OK, 8192, 0, 0, NULL,
+	    jv_printable },
+	[TR_ENDPOINT] = { "endpoint", JV_STRING, JV_REQUIRED | JV_NONEMPTY,
+	    URL_HOST_MAX, 0, 0, NULL, NULL },
+	[TR_BUCKET] = { "bucketName", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 63,
+	    0, 0, NULL, jv_printable },
+	[TR_KEY] = { "key", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 1023, 0, 0,
+	    NULL, check_key },
+	[TR_ANALYSIS] = { "analysis", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 64,
+	    0, 0, NULL, jv_printable },
+	[TR_CALLBACK] = { "resultCallBackUrl", JV_STRING,
+	    JV_REQUIRED | JV_NONEMPTY, URL_MAX, 0, 0, NULL, jv_printable },
+};
+
+int
+request_trigger(const char *body, size_t len, const char *ns,
+    struct trigger_req *tr, char *msg, size_t msglen, enum rc *rc)
+{
+	struct jv_value	v[TR__MAX];
+	int		ok;
+
+	memset(tr, 0, sizeof(*tr));
+	*rc = RC_INVALID;
+	if ((tr->tr_body = jv_parse(body, len, msg, msglen)) == NULL)
+		return -1;
+	ok = jv_read(tr->tr_body, trigger_fields, TR__MAX, v, msg,
+	    msglen) == 0;
+	oss_take(&tr->tr_oss, &v[TR_SK], &v[TR_STS]);
+	if (!ok)
+		goto err;
+	tr->tr_ns = v[TR_NS].v_str;
+	tr->tr_image_uid = v[TR_UID].v_str;
+	tr->tr_analysis = v[TR_ANALYSIS].v_str;
+	tr->tr_callback = v[TR_CALLBACK].v_str;
+	oss_fill(&tr->tr_oss, &v[TR_AK], &v[TR_ENDPOINT], &v[TR_BUCKET],
+	    &v[TR_KEY]);
+	if (ns == NULL || strcmp(tr->tr_ns, ns) != 0) {
+		*rc = RC_AUTH;
+		snprintf(msg, msglen, "authentication failed: the body's "
+		    "namespace is not the namespace of the tokenId");
+		goto err;
+	}
+	if (endpoint_host(&tr->tr_oss, msg, msglen) == -1)
+		goto err;
+	return 0;
+err:
+	request_trigger_free(tr);
+	return -1;
+}
+
+void
+request_trigger_free(struct trigger_req *tr)
+{
+	oss_wipe(&tr->tr_oss, &tr->tr_body);
+	memset(tr, 0, sizeof(*tr));
+}
+
+/* ------------------------------------------------------------------------
+ * submitAnalysisFeedback
+ */
+
+enum { FB_UID, FB_TYPE, FB_DATA, FB__MAX };
+
+static const struct jv_field feedback_fields[FB__MAX] = {
+	[FB_UID] = { "studyInstanceUid", JV_STRING, JV_REQUIRED | JV_NONEMPTY,
+	    STUDY_UID_MAX, 0, 0, NULL, jv_printable },
+	[FB_TYPE] = { "studyType", JV_INT, JV_REQUIRED, 0, 1, 4, NULL, NULL },
+	[FB_DATA] = { "data", JV_ARRAY, JV_REQUIRED, 0, 0, 0, NULL, NULL },
+};
+
+static const char *const credibilities[] = { "Y", "N", "UN", NULL };
+
+enum { FI_ID, FI_CRED, FI__MAX };
+
+static const struct jv_field item_fields[FI__MAX] = {
+	[FI_ID] = { "indexId", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 64, 0, 0,
+	    NULL, jv_printable },
+	[FI_CRED] = { "credibility", JV_STRING, JV_REQUIRED, 0, 0, 0,
+	    credibilities, NULL },
+};
+
+int
+request_feedback(const char *body, size_t len, struct feedback_req *fb,
+    char *msg, size_t msglen, enum rc *rc)
+{
+	struct jv_value v[FB__MAX];
+
+	memset(fb, 0, sizeof(*fb));
+	*rc = RC_INVALID;
+	if ((fb->fb_body = jv_parse(body, len, msg, msglen)) == NULL)
+		return -1;
+	if (jv_read(fb->fb_body, feedback_fields, FB__MAX, v, msg,
+	    msglen) == -1)
+		goto err;
+	if (json_object_array_length(v[FB_DATA].v_obj) == 0) {
+		snprintf(msg, msglen, "data: must not be empty");
+		goto err;
+	}
+	fb->fb_uid = v[FB_UID].v_str;
+	fb->fb_type = (int)v[FB_TYPE].v_int;
+	fb->fb_items = v[FB_DATA].v_obj;
+	return 0;
+err:
+	request_feedback_free(fb);
+	return -1;
+}
+
+int
+request_feedback_item(json_object *items, size_t i, struct feedback_item *fi,
+    char *msg, size_t msglen)
+{
+	struct jv_value	 v[FI__MAX];
+	json_object	*item, *val;
+	char		 prefix[32], name[48];
+	int		 k;
+
+	memset(fi, 0, sizeof(*fi));
+	snprintf(prefix, sizeof(prefix), "data[%zu]", i);
+	item = json_object_array_get_idx(items, i);
+	if (!json_object_is_type(item, json_type_object)) {
+		snprintf(msg, msglen, "%s: must be an object", prefix);
+		return -1;
+	}
+	for (k = 0; k < FI__MAX; k++) {
+		snprintf(name, sizeof(name), "%s.%s", prefix,
+		    item_fields[k].jf_name);
+		if (!json_object_object_get_ex(item, item_fields[k].jf_name,
+		    &val))
+			val = NULL;
+		if (jv_check(val, &item_fields[k], name, &v[k], msg,
+		    msglen) == -1)
+			return -1;
+	}
+	fi->fi_id = v[FI_ID].v_str;
+	fi->fi_cred = v[FI_CRED].v_str;
+	return 0;
+}
+
+void
+request_feedback_free(struct feedback_req *fb)
+{
+	json_object_put(fb->fb_body);
+	memset(fb, 0, sizeof(*fb));
+}
+
+/* ------------------------------------------------------------------------
+ * Query strings: getAnalysisResult and algorithmResult
+ */
+
+int
+request_result_query(const char *query, struct result_req *rr, char *msg,
+    size_t msglen, enum rc *rc)
+{
+	char		 type[8], *end;
+	const char	*why = "required";
+	long		 t;
+	int		 n;
+
+	memset(rr, 0, sizeof(*rr));
+	*rc = RC_INVALID;
+	n = query_get(query, "studyInstanceUid", rr->rr_uid,
+	    sizeof(rr->rr_uid), &why);
+	if (n == -1) {
+		snprintf(msg, msglen, "studyInstanceUid: %s",
+		    strcmp(why, "malformed or too long") == 0 ?
+		    "malformed or longer than 128 bytes" : why);
+		return -1;
+	}
+	if (n == 0 || rr->rr_uid[0] == '\0') {
+		snprintf(msg, msglen, "studyInstanceUid: required query "
+		    "parameter missing");
+		return -1;
+	}
+	if (strlen(rr->rr_uid) > STUDY_UID_MAX) {
+		snprintf(msg, msglen, "studyInstanceUid: longer than %d bytes",
+		    STUDY_UID_MAX);
+		return -1;
+	}
+	n = query_get(query, "studyType", type, sizeof(type), &why);
+	t = n == 1 ? strtol(type, &end, 10) : 0;
+	if (n != 1 || type[0] < '1' || type[0] > '4' || *end != '\0' ||
+	    t < 1 || t > 4) {
+		snprintf(msg, msglen, "studyType: %s", n == 0 ?
+		    "required query parameter missing" :
+		    "must be an integer from 1 to 4");
+		return -1;
+	}
+	rr->rr_type = (int)t;
+	return 0;
+}
+
+int
+request_job_query(const char *query, const struct crypto_keys *keys,
+    struct job_req *jr, char *msg, size_t msglen, enum rc *rc)
+{
+	char		 sig[JOB_SIG_LEN + 2];
+	const char	*why = NULL;
+
+	memset(jr, 0, sizeof(*jr));
+	*rc = RC_AUTH;
+	if (query_get(query, "job", jr->jr_id, sizeof(jr->jr_id),
+	    &why) != 1 ||
+	    query_get(query, "sig", sig, sizeof(sig), &why) != 1 ||
+	    !job_sig_ok(keys, jr->jr_id, sig)) {
+		snprintf(msg, msglen, "authentication failed: this result URL "
+		    "was not issued by this gateway");
+		memset(jr, 0, sizeof(*jr));
+		return -1;
+	}
+	return 0;
+}
