@@ -47,11 +47,26 @@ finding_ids(json_object *data, size_t *count)
 	return ids;
 }
 
+/* indexIds are UUIDs, which compare without regard to case; ours are
+ * stored in lower case.  boxUids are digits and unchanged. */
+static void
+feedback_id(struct feedback_item *fi, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; fi->fi_id[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (fi->fi_id[i] >= 'A' && fi->fi_id[i] <= 'F') ?
+		    (char)(fi->fi_id[i] - 'A' + 'a') : fi->fi_id[i];
+	buf[i] = '\0';
+	fi->fi_id = buf;
+}
+
 static int
 fb_body(struct store_txn *t, void *arg)
 {
 	struct fb_arg		*a = arg;
 	struct feedback_item	 fi;
+	char			 idbuf[80];
 	json_object		*res = NULL, *ids = NULL, *seen = NULL, *st;
 	json_object		*data, *fb, *entry;
 	size_t			 n, i, count;
@@ -70,6 +85,22 @@ fb_body(struct store_txn *t, void *arg)
 	if (rc != STORE_OK)
 		return rc;
 	rc = FB_NOT_DONE;
+	/* a new run (forceAnalysis) is under way: its findings will replace
+	 * these, and feedback would be lost with them */
+	{
+		json_object	*study = NULL, *v;
+		int		 running;
+
+		if ((rc = store_get_json(t, SDB_STUDIES, a->key, a->klen,
+		    &study, 0)) != STORE_OK)
+			goto out;
+		running = !json_object_object_get_ex(study, "state", &v) ||
+		    strcmp(json_object_get_string(v), "DONE") != 0;
+		json_object_put(study);
+		rc = FB_NOT_DONE;
+		if (running)
+			goto out;
+	}
 	if (!json_object_object_get_ex(res, "state", &st) ||
 	    strcmp(json_object_get_string(st), "DONE") != 0 ||
 	    !json_object_object_get_ex(res, "data", &data))
@@ -88,6 +119,7 @@ fb_body(struct store_txn *t, void *arg)
 		if (request_feedback_item(a->items, i, &fi, a->msg,
 		    sizeof(a->msg)) == -1)
 			goto out;
+		feedback_id(&fi, idbuf, sizeof(idbuf));
 		if (!json_object_object_get_ex(ids, fi.fi_id, NULL)) {
 			snprintf(a->msg, sizeof(a->msg), "data[%zu].indexId: %s "
 			    "is not a finding of this study", i, fi.fi_id);
@@ -108,6 +140,7 @@ fb_body(struct store_txn *t, void *arg)
 		json_object *x;
 
 		request_feedback_item(a->items, i, &fi, a->msg, sizeof(a->msg));
+		feedback_id(&fi, idbuf, sizeof(idbuf));
 		/* a later verdict replaces the earlier; who and when stay
 		 * for the audit trail */
 		entry = json_object_new_object();

@@ -620,8 +620,10 @@ try:
                      "first run")
     old_ids = [x["indexId"] for x in old["imageDataList"]] if old else []
     keep_id = expected_items(data_of(fd_keys[0]), 1)[0]["indexId"]
-    r = s.feedback(tok, NS, FD, 1, [(keep_id, "Y"), (old_ids[1], "N")])
-    envelope_ok(t, r, "000000", 200, "  ... feedback on it")
+    r = s.feedback(tok, NS, FD, 1, [(keep_id.upper(), "Y"),
+                                    (old_ids[1], "N")])
+    envelope_ok(t, r, "000000", 200, "  ... feedback on it (an indexId in "
+                "capitals matches: UUIDs ignore case)")
     image(fd_keys[1], b"force after done, image b, SECOND version\n" * 22)
     set_mode("slow 2")
     since = time.time()
@@ -632,6 +634,9 @@ try:
     t.ok((j or {}).get("run") == 2 and (j or {}).get("state") in
          ("QUEUED", "RUNNING"), "  ... a new run (run 2) starts",
          j and (j.get("run"), j.get("state")))
+    r = s.feedback(tok, NS, FD, 1, [(keep_id, "N")])
+    envelope_ok(t, r, "100005", 409, "  ... feedback while it runs: 100005 "
+                "(the findings are about to change)")
     reads = []
 
     def new_result():
