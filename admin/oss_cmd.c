@@ -18,6 +18,7 @@
 
 #include "admin.h"
 #include "conf.h"
+#include "crypto.h"
 #include "oss.h"
 
 #define CRED_LINE_MAX	8192	/* STS tokens run to a few KB */
@@ -662,7 +663,7 @@ admin_oss(const struct mias_conf *conf, int argc, char **argv)
 	rc = 1;
 	if (cred_load(&o) == -1)
 		goto out;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (crypto_curl_init() == -1) {
 		ossc_warnx(NULL, "cannot initialise libcurl");
 		goto out;
 	}

@@ -16,6 +16,7 @@
 
 #include "dispatcher.h"
 #include "job.h"
+#include "jv.h"
 #include "log.h"
 #include "ns.h"
 #include "oss.h"
@@ -259,12 +260,6 @@ engine_trigger(struct disp *d, struct task *t)
 	json_object_object_add(b, "namespace", json_object_new_string(
 	    ce->ce_namespace ? ce->ce_namespace : jstr(im.study, "ns")));
 	json_object_object_add(b, "ImageUid", json_object_new_string(t->t_id));
-	json_object_object_add(b, "accessKeyId",
-	    json_object_new_string(im.creds.sc_ak));
-	json_object_object_add(b, "accessKeySecret",
-	    json_object_new_string(im.creds.sc_sk));
-	json_object_object_add(b, "securityToken",
-	    json_object_new_string(im.creds.sc_sts));
 	json_object_object_add(b, "endpoint",
 	    json_object_new_string(jstr(im.study, "endpoint")));
 	json_object_object_add(b, "bucketName",
@@ -275,12 +270,39 @@ engine_trigger(struct disp *d, struct task *t)
 	    json_object_new_string(ce->ce_analysis));
 	json_object_object_add(b, "resultCallBackUrl",
 	    json_object_new_string(cb));
+	/* the caller's credentials are written into the body here, in one
+	 * buffer of exact size that is wiped when the transfer ends: json-c
+	 * would keep copies of them in buffers it frees unwiped */
 	s = json_object_to_json_string_length(b, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if (s == NULL || (body = malloc(len + 1)) == NULL)
+	if (s == NULL || len < 2)
 		goto fail;
-	memcpy(body, s, len + 1);
-	crypto_wipe((char *)(uintptr_t)s, len);
+	{
+		static const char f1[] = "{\"accessKeyId\":";
+		static const char f2[] = ",\"accessKeySecret\":";
+		static const char f3[] = ",\"securityToken\":";
+		size_t total = sizeof(f1) - 1 + jv_quoted_len(im.creds.sc_ak) +
+		    sizeof(f2) - 1 + jv_quoted_len(im.creds.sc_sk) +
+		    sizeof(f3) - 1 + jv_quoted_len(im.creds.sc_sts) + 1 +
+		    (len - 1);
+		char *p;
+
+		if ((body = malloc(total + 1)) == NULL)
+			goto fail;
+		p = body;
+		memcpy(p, f1, sizeof(f1) - 1);
+		p += sizeof(f1) - 1;
+		p += jv_quote(p, im.creds.sc_ak);
+		memcpy(p, f2, sizeof(f2) - 1);
+		p += sizeof(f2) - 1;
+		p += jv_quote(p, im.creds.sc_sk);
+		memcpy(p, f3, sizeof(f3) - 1);
+		p += sizeof(f3) - 1;
+		p += jv_quote(p, im.creds.sc_sts);
+		*p++ = ',';
+		memcpy(p, s + 1, len);	/* the rest, after its '{' */
+		len = total;
+	}
 	if (ce->ce_namespace != NULL) {
 		snprintf(hdr, sizeof(hdr), "namespace: %s", ce->ce_namespace);
 		hdrs = curl_slist_append(hdrs, hdr);

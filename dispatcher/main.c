@@ -231,7 +231,7 @@ main(int argc, char *argv[])
 		fatal("%s/dispatcher.sock", c->c_state_dir);
 	if (pipe2(d.d_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe");
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+	if (crypto_curl_init() == -1 ||
 	    (d.d_multi = curl_multi_init()) == NULL)
 		fatalx("cannot initialise libcurl");
 	curl_multi_setopt(d.d_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,

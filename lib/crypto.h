@@ -55,6 +55,14 @@ int	crypto_random(void *, size_t);
 void	crypto_b64_encode(const void *in, size_t n, char *out);
 long	crypto_b64_decode(const char *in, unsigned char *out, size_t outlen);
 
+/*
+ * curl_global_init() with an allocator that wipes every block before it
+ * is freed: libcurl copies request headers (an STS token) and small POST
+ * bodies (an engine trigger with OSS secrets) into buffers of its own.
+ * Call once, before any thread uses libcurl.  0 or -1.
+ */
+int	crypto_curl_init(void);
+
 /* A fresh random UUID (version 4) in its 36-character form. */
 void	crypto_uuid(char out[37]);
 

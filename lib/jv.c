@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "jv.h"
 
 static const char *const jv_type_names[JV__MAX] = {
@@ -336,6 +337,10 @@ jv_parse(const char *buf, size_t len, char *msg, size_t msglen)
 	o = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	off = json_tokener_get_parse_end(tok);
+	/* the tokener's buffer last held a string of the body, which may be
+	 * a secret (accessKeySecret, securityToken) */
+	if (tok->pb != NULL && tok->pb->buf != NULL)
+		crypto_wipe(tok->pb->buf, (size_t)tok->pb->size);
 	json_tokener_free(tok);
 	if (o == NULL || jerr != json_tokener_success) {
 		json_object_put(o);
@@ -504,4 +509,48 @@ jv_read(json_object *obj, const struct jv_field *fields, size_t n,
 			return -1;
 	}
 	return 0;
+}
+
+size_t
+jv_quoted_len(const char *s)
+{
+	size_t n = 2;
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			n += 2;
+		else if (c < 0x20)
+			n += 6;
+		else
+			n++;
+	}
+	return n;
+}
+
+size_t
+jv_quote(char *out, const char *s)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	char			*p = out;
+
+	*p++ = '"';
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)c;
+		} else if (c < 0x20) {
+			memcpy(p, "\\u00", 4);
+			p[4] = hex[c >> 4];
+			p[5] = hex[c & 0xf];
+			p += 6;
+		} else
+			*p++ = (char)c;
+	}
+	*p++ = '"';
+	*p = '\0';
+	return (size_t)(p - out);
 }

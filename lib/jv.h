@@ -71,6 +71,14 @@ int	jv_check(json_object *val, const struct jv_field *, const char *prefix,
  * with the offset of the fault and a phrase saying what it is. */
 int	jv_strict(const char *buf, size_t len, size_t *off, const char **why);
 
+/*
+ * A JSON string literal of s (quotes included) written to out, which
+ * holds jv_quoted_len(s) + 1 bytes; for writing secrets into a body
+ * without json-c keeping copies of them.
+ */
+size_t	jv_quoted_len(const char *s);
+size_t	jv_quote(char *out, const char *s);
+
 /* A string with no control characters (U+0000..U+001F, U+007F). */
 const char *jv_printable(const char *);
 

@@ -84,37 +84,40 @@ study_aad(char *out, size_t outlen, const char *key, size_t klen, int64_t run)
 	return n + (int)klen;
 }
 
+/*
+ * The sealed plaintext is "ak NUL sk NUL sts" (the fields are printable
+ * text, so NUL cannot occur in them), built in one buffer of exact size
+ * that is wiped: no library keeps copies of the secrets behind our back.
+ */
 static json_object *
 study_seal(const struct crypto_keys *k, const struct study_creds *c,
     const char *key, size_t klen, int64_t run)
 {
-	json_object	*o, *out = NULL;
-	const char	*plain;
-	unsigned char	*sealed = NULL;
+	json_object	*out = NULL;
+	const char	*sts = c->sc_sts ? c->sc_sts : "";
+	unsigned char	*plain = NULL, *sealed = NULL;
 	char		*b64 = NULL, aad[STUDY_KEY_MAX + 64];
-	size_t		 len;
+	size_t		 al = strlen(c->sc_ak), sl = strlen(c->sc_sk);
+	size_t		 tl = strlen(sts), len = al + 1 + sl + 1 + tl;
 	int		 aadlen;
 
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	json_object_object_add(o, "ak", json_object_new_string(c->sc_ak));
-	json_object_object_add(o, "sk", json_object_new_string(c->sc_sk));
-	json_object_object_add(o, "sts",
-	    json_object_new_string(c->sc_sts ? c->sc_sts : ""));
-	plain = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN,
-	    &len);
 	if ((aadlen = study_aad(aad, sizeof(aad), key, klen, run)) < 0 ||
+	    (plain = malloc(len)) == NULL ||
 	    (sealed = malloc(len + CRYPTO_SEAL_OVERHEAD)) == NULL ||
 	    (b64 = malloc(2 * (len + CRYPTO_SEAL_OVERHEAD) + 4)) == NULL)
 		goto out;
+	memcpy(plain, c->sc_ak, al + 1);
+	memcpy(plain + al + 1, c->sc_sk, sl + 1);
+	memcpy(plain + al + 1 + sl + 1, sts, tl);
 	if (crypto_seal(k, aad, (size_t)aadlen, plain, len, sealed) == -1)
 		goto out;
 	crypto_b64_encode(sealed, len + CRYPTO_SEAL_OVERHEAD, b64);
 	out = json_object_new_string(b64);
 out:
-	/* json-c keeps the serialised form in the object: wipe it too */
-	crypto_wipe((char *)(uintptr_t)plain, len);
-	json_object_put(o);
+	if (plain != NULL) {
+		crypto_wipe(plain, len);
+		free(plain);
+	}
 	free(sealed);
 	free(b64);
 	return out;
@@ -240,11 +243,11 @@ int
 study_creds_open(json_object *rec, const struct crypto_keys *k,
     const char *key, size_t klen, struct study_creds *c)
 {
-	json_object	*v, *o = NULL;
+	json_object	*v;
 	unsigned char	*sealed = NULL, *plain = NULL;
 	char		 aad[STUDY_KEY_MAX + 64];
-	const char	*b64;
-	size_t		 cap;
+	const char	*b64, *p, *end;
+	size_t		 cap, len;
 	long		 n;
 	int		 aadlen, rc = -1;
 
@@ -263,32 +266,27 @@ study_creds_open(json_object *rec, const struct crypto_keys *k,
 		goto out;
 	if (crypto_open(k, aad, (size_t)aadlen, sealed, (size_t)n, plain) == -1)
 		goto out;
-	plain[n - CRYPTO_SEAL_OVERHEAD] = '\0';
-	if ((o = json_tokener_parse((char *)plain)) == NULL)
-		goto out;
-	if (json_object_object_get_ex(o, "ak", &v))
-		c->sc_ak = strdup(json_object_get_string(v));
-	if (json_object_object_get_ex(o, "sk", &v))
-		c->sc_sk = strdup(json_object_get_string(v));
-	if (json_object_object_get_ex(o, "sts", &v))
-		c->sc_sts = strdup(json_object_get_string(v));
-	if (c->sc_ak == NULL || c->sc_sk == NULL || c->sc_sts == NULL) {
-		study_creds_wipe(c);
-		goto out;
-	}
+	len = (size_t)n - CRYPTO_SEAL_OVERHEAD;
+	plain[len] = '\0';
+	p = (const char *)plain;
+	end = p + len;
+	/* ak NUL sk NUL sts */
+	if ((c->sc_ak = strdup(p)) == NULL)
+		goto fail;
+	p += strlen(p) + 1;
+	if (p > end || (c->sc_sk = strdup(p)) == NULL)
+		goto fail;
+	p += strlen(p) + 1;
+	if (p > end || (c->sc_sts = strndup(p, (size_t)(end - p))) == NULL)
+		goto fail;
 	rc = 0;
+	goto out;
+fail:
+	study_creds_wipe(c);
 out:
 	if (plain != NULL) {
 		crypto_wipe(plain, cap + 1);
 		free(plain);
-	}
-	if (o != NULL) {
-		/* the parsed copies of the secrets live in o */
-		json_object_object_get_ex(o, "sk", &v);
-		if (v != NULL)
-			crypto_wipe((char *)(uintptr_t)json_object_get_string(v),
-			    (size_t)json_object_get_string_len(v));
-		json_object_put(o);
 	}
 	free(sealed);
 	return rc;
