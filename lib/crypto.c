@@ -223,7 +223,13 @@ crypto_uuid(char out[37])
 {
 	uuid_t u;
 
-	uuid_generate_random(u);
+	/* OpenSSL's DRBG: no system call per request id, as libuuid makes */
+	if (RAND_bytes(u, sizeof(u)) != 1) {
+		uuid_generate_random(u);
+	} else {
+		u[6] = (u[6] & 0x0f) | 0x40;	/* version 4 */
+		u[8] = (u[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+	}
 	uuid_unparse_lower(u, out);
 }
 

@@ -445,8 +445,28 @@ store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 		}
 		rc = body(&t, arg);
 		if (rc == 0) {
-			ret = t.t_txn->commit(t.t_txn, cflags);
+			/*
+			 * Commit without waiting for the disk, so the locks go
+			 * at once, then wait for the log to be on disk before
+			 * telling anyone: concurrent committers share one
+			 * flush (group commit), and since the log is written in
+			 * order, nothing that saw this transaction's changes
+			 * can be durable without it.  Accepted still means on
+			 * disk when store_txn returns.
+			 */
+			ret = t.t_txn->commit(t.t_txn, DB_TXN_NOSYNC);
 			t.t_txn = NULL;
+			if (ret == 0 && cflags == 0 &&
+			    (ret = s->s_env->log_flush(s->s_env, NULL)) != 0) {
+				/* committed but maybe not on disk: not retried
+				 * (that could apply the body twice); the caller
+				 * reports a failure, the next call reopens */
+				snprintf(s->s_err, sizeof(s->s_err), "log_flush: %s",
+				    db_strerror(ret));
+				if (ret == DB_RUNRECOVERY)
+					store_shut(s);
+				return STORE_ERR;
+			}
 			if (ret == 0)
 				return 0;
 			rc = store_fail(&t, ret);

@@ -27,17 +27,19 @@ wake_addr(const char *state_dir, struct sockaddr_un *sun)
 void
 wake_dispatcher(const char *state_dir)
 {
+	/* one socket per process, kept: a responder wakes the dispatcher
+	 * on every submission */
+	static int		fd = -1;
 	struct sockaddr_un	sun;
-	int			fd, saved = errno;
+	int			saved = errno;
 
 	if (wake_addr(state_dir, &sun) == -1)
 		return;
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
+	if (fd == -1 && (fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
 		return;
 	(void)sendto(fd, "w", 1, MSG_DONTWAIT, (struct sockaddr *)&sun,
 	    sizeof(sun));
-	close(fd);
 	errno = saved;
 }
 
