@@ -194,33 +194,49 @@ store_shut(struct store *s)
 }
 
 /*
- * Berkeley DB maps its region files (__db.001 ...) and creates them
- * sparse; on a full disk, touching a page not yet backed kills the
- * process with SIGBUS instead of returning ENOSPC.  Reserving every
- * region file's blocks at open turns that into an error now, which the
- * responder answers as 100001.
+ * Berkeley DB maps its region files (__db.001 ...) larger than it first
+ * writes them and extends them as the regions grow (the buffer pool
+ * fills); on a full disk the extension fails and touching the mapped
+ * page kills the process with SIGBUS instead of returning ENOSPC.
+ * Reserving every region file's blocks up to the size mapped turns that
+ * into an error at open, which the responder answers as 100001.  The
+ * mapped sizes are read from /proc/self/maps (Linux).
  */
 static int
 store_reserve_regions(struct store *s)
 {
-	char		 path[4096];
-	struct stat	 st;
-	int		 i, fd, ret;
+	char		 line[4096 + 128], path[4096];
+	unsigned long	 start, end, off;
+	size_t		 dl = strlen(s->s_dir);
+	FILE		*fp;
+	int		 fd, ret, rc = 0;
 
-	for (i = 1; i < 100; i++) {
-		snprintf(path, sizeof(path), "%s/__db.%03d", s->s_dir, i);
+	if ((fp = fopen("/proc/self/maps", "re")) == NULL)
+		return 0;	/* not Linux: nothing to learn the sizes from */
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *p = strchr(line, '/');
+
+		if (p == NULL || sscanf(line, "%lx-%lx %*s %lx", &start, &end,
+		    &off) != 3)
+			continue;
+		p[strcspn(p, "\n")] = '\0';
+		if (strncmp(p, s->s_dir, dl) != 0 ||
+		    strncmp(p + dl, "/__db.", 6) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s", p);
 		if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
-			return errno == ENOENT ? 0 : -1;
-		ret = fstat(fd, &st) == -1 ? errno :
-		    posix_fallocate(fd, 0, st.st_size);
+			continue;
+		ret = posix_fallocate(fd, 0, (off_t)(off + (end - start)));
 		close(fd);
 		if (ret != 0) {
 			snprintf(s->s_err, sizeof(s->s_err), "%.180s: %s",
 			    path, strerror(ret));
-			return -1;
+			rc = -1;
+			break;
 		}
 	}
-	return 0;
+	fclose(fp);
+	return rc;
 }
 
 static int
