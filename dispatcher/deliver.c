@@ -236,6 +236,9 @@ deliver_done(struct xfer *x, CURLcode code)
 		snprintf(err, sizeof(err), "refused by the egress policy: %s "
 		    "resolves to an address this gateway does not connect to",
 		    x->x_host);
+	else if (x->x_resp_over)
+		snprintf(err, sizeof(err), "the answer was longer than %d "
+		    "bytes: cut off", 64 * 1024);
 	else if (code != CURLE_OK)
 		snprintf(err, sizeof(err), "%s", x->x_errbuf[0] ?
 		    x->x_errbuf : curl_easy_strerror(code));
