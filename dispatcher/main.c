@@ -311,6 +311,8 @@ main(int argc, char *argv[])
 		unlink(path);
 	}
 	disp_conf_unref(&d, d.d_dconf);
+	free(d.d_load);
+	free(d.d_busy);
 	log_info("stopped");
 	return 0;
 }

@@ -88,6 +88,11 @@ ns_auth(struct store *s, const struct crypto_keys *k, const char *ns,
 	a.name = ns;
 	a.rec = NULL;
 	rc = store_txn(s, ns_auth_body, &a);
+	if (rc != 0) {
+		/* a body that ran before a failed commit may have read it */
+		json_object_put(a.rec);
+		a.rec = NULL;
+	}
 	if (rc == STORE_NOTFOUND) {
 		/* hash anyway, so that timing does not tell names apart */
 		crypto_token_hash(k, token, hash);

@@ -671,7 +671,7 @@ store_walk(struct store_txn *t, enum store_db db, const void *prefix,
 			rc = store_fail(t, ret);
 			break;
 		}
-		if (as_prefix &&
+		if (as_prefix && plen > 0 &&
 		    (k.size < plen || memcmp(k.data, prefix, plen) != 0))
 			break;
 		if ((rc = cb(k.data, k.size, v.data, v.size, arg)) != 0)
