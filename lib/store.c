@@ -91,6 +91,7 @@ struct store_txn {
 	struct store	*t_store;
 	DB_TXN		*t_txn;
 	int		 t_dberr;	/* first Berkeley DB error seen */
+	int		 t_wrote;	/* a put or del: flush at commit */
 };
 
 static void
@@ -472,7 +473,7 @@ store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 			 */
 			ret = t.t_txn->commit(t.t_txn, DB_TXN_NOSYNC);
 			t.t_txn = NULL;
-			if (ret == 0 && cflags == 0 &&
+			if (ret == 0 && cflags == 0 && t.t_wrote &&
 			    (ret = s->s_env->log_flush(s->s_env, NULL)) != 0) {
 				/* committed but maybe not on disk: not retried
 				 * (that could apply the body twice); the caller
@@ -546,6 +547,7 @@ store_put(struct store_txn *t, enum store_db db, const void *key,
 	DBT	k, v;
 	int	ret;
 
+	t->t_wrote = 1;
 	store_dbt(&k, key, klen);
 	store_dbt(&v, val, len);
 	ret = t->t_store->s_db[db]->put(t->t_store->s_db[db], t->t_txn, &k,
@@ -560,6 +562,7 @@ store_del(struct store_txn *t, enum store_db db, const void *key,
 	DBT	k;
 	int	ret;
 
+	t->t_wrote = 1;
 	store_dbt(&k, key, klen);
 	ret = t->t_store->s_db[db]->del(t->t_store->s_db[db], t->t_txn, &k, 0);
 	if (ret == DB_NOTFOUND)
