@@ -1,0 +1,1202 @@
+#!/usr/bin/python3
+# bench.py -- mias against the machine's own limits (run by bench/run)
+"""
+Starts everything on loopback in a temporary directory, measures each row
+of issue 9 next to a reference measured in the same run, prints one table,
+and stops everything it started (also on Ctrl-C).  See bench/README.
+
+Environment: set by bench/run (BENCH_BIN, MIAS_PREFIX, MIAS_SRCDIR).
+"""
+import argparse
+import atexit
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+BIN = os.environ.get("BENCH_BIN", "")
+PREFIX = os.environ.get("MIAS_PREFIX", "")
+SRCDIR = os.environ.get("MIAS_SRCDIR",
+                        os.path.join(os.path.dirname(__file__), ".."))
+FIXTURES = os.path.join(SRCDIR, "tests", "fixtures")
+BENCHDIR = os.path.join(SRCDIR, "bench")
+LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
+APACHE_MODS = "/usr/lib/apache2/modules"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+PROCS = []          # every Popen we started, stopped at exit
+OPTS = None
+DETAILS = []        # lines printed after the table
+
+
+def say(msg):
+    sys.stderr.write("bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def detail(msg):
+    DETAILS.append(msg)
+    say(msg)
+
+
+# --- processes ---------------------------------------------------------------
+
+def spawn(argv, log=None, env=None, **kw):
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    p = subprocess.Popen(argv, stdout=out, stderr=out, env=env,
+                         start_new_session=True, **kw)
+    PROCS.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, timeout=20):
+    if p is None:
+        return
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+    # anything left in its group (FastCGI children, engines): they got the
+    # signal too; give them time to close the store cleanly
+    wait_for(lambda: not group_alive(p.pid), 5, 0.05)
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def group_alive(pgid):
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+            if int(rest[2]) == pgid and rest[0] != "Z":
+                return True
+        except (OSError, IndexError, ValueError):
+            pass
+    return False
+
+
+def stop_all():
+    for p in reversed(PROCS):
+        stop(p, timeout=10)
+    PROCS.clear()
+
+
+def on_signal(sig, frame):
+    say("interrupted: stopping everything")
+    stop_all()
+    sys.exit(130)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=15):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def wait_for(pred, timeout, step=0.05):
+    end = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() >= end:
+            return None
+        time.sleep(step)
+
+
+def proc_stat(pid):
+    """(utime+stime in seconds, VmRSS kB, VmHWM kB) or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            rest = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(rest[11]) + int(rest[12])) / CLK_TCK
+        rss = hwm = 0
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+        return cpu, rss, hwm
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def private_kb(pid):
+    """Private_Clean + Private_Dirty (kB): what the process alone holds,
+    without shared libraries and the store's shared regions."""
+    n = 0
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    n += int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return n
+
+
+def pids_of(exe_path):
+    """Processes running exe_path (by /proc/PID/exe)."""
+    real = os.path.realpath(exe_path)
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if os.readlink("/proc/%s/exe" % d) == real:
+                out.append(int(d))
+        except OSError:
+            pass
+    return out
+
+
+def cpu_of(pids):
+    return sum((proc_stat(p) or (0, 0, 0))[0] for p in pids)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+class Sampler(threading.Thread):
+    """Samples VmRSS of a pid every interval; keeps the peak."""
+
+    def __init__(self, pid, interval=0.05):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak = self.last = self.first = 0
+        self.hwm = 0
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            st = proc_stat(self.pid)
+            if st is None:
+                break
+            self.last = st[1]
+            self.hwm = max(self.hwm, st[2])
+            if not self.first:
+                self.first = st[1]
+            self.peak = max(self.peak, st[1])
+            self.halt.wait(self.interval)
+
+    def done(self):
+        self.halt.set()
+        self.join(5)
+        return self
+
+
+# --- optional profiles (--perf DIR) ------------------------------------------
+
+def perf_start(name, pids, secs):
+    """perf record of pids for secs (in the background), when --perf."""
+    if not OPTS.perf or not pids or not shutil.which("perf"):
+        return None
+    os.makedirs(OPTS.perf, exist_ok=True)
+    out = os.path.join(OPTS.perf, name + ".data")
+    return (name, out, subprocess.Popen(
+        ["perf", "record", "-q", "-F", "499", "--call-graph", "dwarf,16384",
+         "-p", ",".join(str(p) for p in pids), "-o", out, "--", "sleep",
+         str(secs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def perf_finish(h):
+    """Waits for the recording; writes NAME.txt: inclusive time per
+    function (perf report --children)."""
+    if h is None:
+        return
+    name, out, p = h
+    p.wait()
+    txt = os.path.join(OPTS.perf, name + ".txt")
+    with open(txt, "w") as f:
+        subprocess.run(["perf", "report", "-i", out, "--children", "--sort",
+                        "sym", "--stdio", "-g", "none", "--percent-limit",
+                        "0.5"], stdout=f, stderr=subprocess.DEVNULL)
+    say("profile: %s" % txt)
+
+
+# --- wrk ---------------------------------------------------------------------
+
+def wrk(url, seconds, conns=16, threads=2, headers=(), script=None,
+        args=()):
+    cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds,
+           "--timeout", "10s"]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", script]
+    cmd.append(url)
+    if args:
+        cmd += ["--"] + list(args)
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    out = p.stdout
+    res = {"raw": out, "rps": 0.0, "requests": 0, "non2xx": 0, "errors": 0}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if m:
+        res["rps"] = float(m.group(1))
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+    if m:
+        res["requests"] = int(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        res["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                  r"timeout (\d+)", out)
+    if m:
+        res["errors"] = sum(int(x) for x in m.groups())
+    if p.returncode != 0 or res["rps"] == 0:
+        say("wrk failed: %s %s" % (p.stdout[-500:], p.stderr[-500:]))
+    return res
+
+
+# --- HTTP helpers ------------------------------------------------------------
+
+def hreq(port, method, path, body=None, headers=None, timeout=30):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        h = dict(headers or {})
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+            h["Content-Type"] = "application/json; charset=utf-8"
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+class FastSrv:
+    def __init__(self, root, mode, obj=None):
+        self.portfile = os.path.join(root, "%s.port" % mode)
+        argv = [os.path.join(BIN, "fastsrv"), "--mode", mode, "--port", "0",
+                "--port-file", self.portfile]
+        if obj:
+            argv += ["--object", obj]
+        self.proc = spawn(argv, os.path.join(root, "%s.log" % mode))
+        self.port = int(wait_for(lambda: os.path.exists(self.portfile) and
+                                 open(self.portfile).read().strip(), 10))
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    def stats(self):
+        return json.loads(hreq(self.port, "GET", "/__stats")[1])
+
+    def reset(self):
+        hreq(self.port, "POST", "/__reset", body=b"")
+
+
+# --- a mias stack ------------------------------------------------------------
+
+def limits_section():
+    """The per-namespace limits (when this mias has them) set out of the
+    way: the benchmark measures throughput, not the rate limiter's 429s."""
+    try:
+        with open(os.path.join(PREFIX, "etc", "mias", "mias.conf")) as f:
+            sample = f.read()
+    except OSError:
+        return ""
+    keys = [k for k in ("queued_studies", "requests_per_second")
+            if re.search(r"^;?\s*%s\s*=" % k, sample, re.M)]
+    if not keys:
+        return ""
+    return "[limits]\n" + "".join("%s = 100000\n" % k for k in keys) + "\n"
+
+
+class Stack:
+    """A private mias configuration, store and lighttpd on loopback."""
+
+    def __init__(self, root, name, procs, engine_cmd, oss=None):
+        self.dir = os.path.join(root, name)
+        os.makedirs(self.dir)
+        self.conf = os.path.join(self.dir, "mias.conf")
+        self.state = os.path.join(self.dir, "state")
+        self.port = free_port()
+        self.procs = procs
+        self.lighttpd = None
+        self.dispatcher = None
+        self.submitted = 0
+        with open(self.conf, "w") as f:
+            f.write("[server]\nstate_dir = %s\nkey_file = %s\n"
+                    "public_url = http://127.0.0.1:%d\n"
+                    "max_body_bytes = 65536\n\n"
+                    "[dispatcher]\nconcurrency = 64\ncallback_timeout = 10\n\n"
+                    "[egress]\nallow_hosts = 127.0.0.1\n\n%s"
+                    "[engine.4]\ncommand = %s\nanalysis = OA\ntimeout = 60\n"
+                    "concurrency = %d\n"
+                    % (self.state, os.path.join(self.dir, "master.key"),
+                       self.port, limits_section(), engine_cmd,
+                       OPTS.engine_concurrency))
+
+    def admin(self, *args, env=None):
+        p = subprocess.run([os.path.join(PREFIX, "bin", "mias-admin"), "-c",
+                            self.conf] + list(args), capture_output=True,
+                           text=True, env=env)
+        if p.returncode != 0:
+            raise RuntimeError("mias-admin %s: %s" % (" ".join(args),
+                                                       p.stderr))
+        return p.stdout
+
+    def init(self, ns="bench"):
+        self.admin("init")
+        out = self.admin("namespace", "add", ns)
+        kv = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
+        self.ns, self.token = ns, kv["token"]
+        return self
+
+    def start(self, noop_body=None):
+        sock = os.path.join(self.dir, "sock")
+        os.makedirs(sock, exist_ok=True)
+        www = os.path.join(self.dir, "www")
+        os.makedirs(www, exist_ok=True)
+        lconf = os.path.join(self.dir, "lighttpd.conf")
+        with open(lconf, "w") as f:
+            f.write('server.document-root = "%s"\n'
+                    'server.bind = "127.0.0.1"\nserver.port = %d\n'
+                    'server.errorlog = "%s/lighttpd-error.log"\n'
+                    'server.breakagelog = "%s/responders.log"\n'
+                    'server.pid-file = "%s/lighttpd.pid"\n'
+                    'server.max-connections = 1024\n'
+                    'var.mias_conf = "%s"\nvar.mias_socket_dir = "%s"\n'
+                    'var.mias_procs = %d\nvar.mias_url_prefix = "/dicom/api"\n'
+                    'include "%s"\n'
+                    % (www, self.port, self.dir, self.dir, self.dir,
+                       self.conf, sock, self.procs,
+                       os.path.join(PREFIX, "share", "mias", "lighttpd",
+                                    "mias-fastcgi.conf")))
+            # the reference: the same web server, the same process count
+            f.write('fastcgi.server += ( "/bench/noop" => (( '
+                    '"bin-path" => "%s", "socket" => "%s/bench-noop.sock", '
+                    '"max-procs" => %d, "bin-environment" => '
+                    '( "NOOP_BODY" => "%s" ), "check-local" => "disable" )) )\n'
+                    % (os.path.join(BIN, "noop"), sock, self.procs,
+                       noop_body or ""))
+        self.lighttpd = spawn([LIGHTTPD, "-D", "-f", lconf],
+                              os.path.join(self.dir, "lighttpd.out"))
+        if not wait_port(self.port):
+            raise RuntimeError("lighttpd did not start: see %s" % self.dir)
+        self.base = "http://127.0.0.1:%d" % self.port
+        return self
+
+    def stop(self):
+        stop(self.lighttpd)
+        self.lighttpd = None
+
+    def start_dispatcher(self, env=None):
+        e = dict(os.environ)
+        e.update(env or {})
+        self.displog = os.path.join(self.dir, "dispatcher.log")
+        self.dispatcher = spawn([os.path.join(PREFIX, "sbin",
+                                              "mias-dispatcher"), "-f", "-c",
+                                 self.conf], self.displog, env=e)
+        sock = os.path.join(self.state, "dispatcher.sock")
+        if not wait_for(lambda: os.path.exists(sock), 15, 0.005):
+            raise RuntimeError("the dispatcher did not start: %s"
+                               % self.displog)
+        return self.dispatcher
+
+    def stop_dispatcher(self):
+        stop(self.dispatcher, timeout=30)
+        self.dispatcher = None
+        sock = os.path.join(self.state, "dispatcher.sock")
+        wait_for(lambda: not os.path.exists(sock), 5)
+
+    def displog_text(self):
+        try:
+            with open(self.displog, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def auth(self):
+        return {"tokenId": self.token, "namespace": self.ns}
+
+    def execute_body(self, uid, sink, endpoint, key=None, bucket="bench"):
+        return {"studyInstanceUid": uid, "studyType": 4,
+                "statusNotifyCallBackUrl": sink + "/cb",
+                "accessKeyId": "AKIDbench0123456789",
+                "accessKeySecret": "SKbench0123456789abcdefghijklmn",
+                "endpoint": endpoint, "bucketName": bucket,
+                "key": key or "img/%s.dcm" % uid}
+
+    def execute(self, body, conn=None):
+        data = json.dumps(body)
+        h = self.auth()
+        h["Content-Type"] = "application/json; charset=utf-8"
+        c = conn or http.client.HTTPConnection("127.0.0.1", self.port,
+                                               timeout=30)
+        c.request("POST", "/dicom/api/executeAnalysis", body=data, headers=h)
+        r = c.getresponse()
+        raw = r.read()
+        if conn is None:
+            c.close()
+        try:
+            return r.status, json.loads(raw).get("returnCode")
+        except ValueError:
+            return r.status, None
+
+    def result_path(self, uid):
+        return ("/dicom/api/getAnalysisResult?studyInstanceUid=%s&studyType=4"
+                % urllib.parse.quote(uid, safe=""))
+
+    def get_result(self, uid):
+        return hreq(self.port, "GET", self.result_path(uid),
+                    headers=self.auth())
+
+    def pids(self, name):
+        return pids_of(os.path.join(PREFIX, "libexec", "mias",
+                                    name + ".fcgi"))
+
+    def record_sizes(self, uid):
+        """Bytes of a QUEUED study's record and of its queue item."""
+        tool = shutil.which("db5.3_dump") or shutil.which("db_dump")
+        sizes = {}
+        for db in ("studies.db", "queue.db"):
+            p = subprocess.run([tool, "-h", self.state, db],
+                               capture_output=True, text=True)
+            lines = p.stdout.split("HEADER=END\n", 1)[-1].splitlines()
+            vals = [len(bytes.fromhex(l.strip())) for l in lines[1::2]
+                    if l.startswith(" ")]
+            sizes[db] = max(vals) if vals else 0
+        return sizes["studies.db"], sizes["queue.db"]
+
+
+def prefill(stack, n, sink, endpoint, prefix, conns=16):
+    """n new studies through executeAnalysis, conns at a time."""
+    errors = []
+    counter = iter(range(n))
+    lock = threading.Lock()
+
+    def worker():
+        c = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=60)
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            try:
+                st, code = stack.execute(stack.execute_body(
+                    "%s.%d" % (prefix, i), sink, endpoint), conn=c)
+            except (OSError, http.client.HTTPException) as e:
+                c.close()
+                c = http.client.HTTPConnection("127.0.0.1", stack.port,
+                                               timeout=60)
+                st, code = 0, str(e)
+            if code != "000000":
+                errors.append((st, code))
+        c.close()
+
+    t0 = time.time()
+    ts = [threading.Thread(target=worker) for _ in range(conns)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return time.time() - t0, errors
+
+
+# --- the rows ----------------------------------------------------------------
+
+ROWS = []   # (id, what, mias, ref, ratio, target, met)
+
+
+def row(rid, what, mias, ref, ratio, target, met):
+    ROWS.append((rid, what, mias, ref, ratio, target, met))
+    say("row %s: %s: %s vs %s -> %s (%s)" % (rid, what, mias, ref, ratio,
+                                           "met" if met else "NOT met"))
+
+
+def fmt(x, nd=0):
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    return ("{:,.%df}" % nd).format(x)
+
+
+def result_body(boxes=5):
+    items = [{"BoxUid": "%05d" % (12340 + i),
+              "Coordinates": [10 + i, 20 + i, 210 + i, 220 + i],
+              "Class": "KL%d级" % (i % 5)} for i in range(boxes)]
+    return json.dumps({"returnCode": "000000", "returnMessage": "OK",
+                       "Boxes": items}, ensure_ascii=False)
+
+
+def row1(A, seconds, rounds):
+    """getAnalysisResult vs the do-nothing responder, lighttpd."""
+    url_m = A.base + A.result_path("bench-done-1")
+    url_n = A.base + "/bench/noop"
+    hdrs = ["tokenId: " + A.token, "namespace: " + A.ns]
+    mias_p = A.pids("getAnalysisResult")
+    noop_p = pids_of(os.path.join(BIN, "noop"))
+    lt_p = [A.lighttpd.pid]
+    wrk(url_m, 2, headers=hdrs)     # warm-up
+    wrk(url_n, 2, headers=hdrs)
+    res = {"m": [], "n": [], "mcpu": [], "ncpu": [], "lcpu_m": [],
+           "lcpu_n": []}
+    total_m = 0
+    for _ in range(rounds):
+        for key, url, pids in (("m", url_m, mias_p), ("n", url_n, noop_p)):
+            c0, l0 = cpu_of(pids), cpu_of(lt_p)
+            ph = perf_start("row1-" + ("getAnalysisResult" if key == "m"
+                                       else "noop"),
+                            pids, max(1, seconds - 2)) if _ == 0 else None
+            r = wrk(url, seconds, headers=hdrs)
+            perf_finish(ph)
+            c1, l1 = cpu_of(pids), cpu_of(lt_p)
+            if r["non2xx"] or r["errors"]:
+                detail("row 1: %s: %d non-2xx, %d socket errors"
+                       % (key, r["non2xx"], r["errors"]))
+            res[key].append(r["rps"])
+            n = max(r["requests"], 1)
+            res[key + "cpu"].append((c1 - c0) / n * 1e6)
+            res["lcpu_" + key].append((l1 - l0) / n * 1e6)
+            if key == "m":
+                total_m += r["requests"]
+    m, n = statistics.median(res["m"]), statistics.median(res["n"])
+    # each round's pair ran back to back: the median of the pairs' ratios
+    # is steadier on a shared machine than the ratio of the medians
+    ratio = statistics.median(a / b for a, b in zip(res["m"], res["n"]) if b)
+    mc, nc = statistics.median(res["mcpu"]), statistics.median(res["ncpu"])
+    detail("row 1: getAnalysisResult req/s per round %s; noop %s"
+           % ([round(x) for x in res["m"]], [round(x) for x in res["n"]]))
+    detail("row 1: lighttpd CPU per request: %.1f us (mias) / %.1f us (noop);"
+           " responder CPU per request %.1f us / %.1f us"
+           % (statistics.median(res["lcpu_m"]),
+              statistics.median(res["lcpu_n"]), mc, nc))
+    row("1", "getAnalysisResult req/s, lighttpd, %d procs, 16 conns"
+        % A.procs, fmt(m), fmt(n) + " noop", "%.2f" % ratio, ">= 0.90",
+        ratio >= 0.9)
+    row("1b", "responder CPU us/request (from /proc)", fmt(mc, 1),
+        fmt(nc, 1) + " noop", "%.1fx" % (mc / nc if nc else 0), "(info)",
+        True)
+    return total_m, m
+
+
+def row2(A, seconds, rounds, sink, ossbase, bdbdir, sizes):
+    url = A.base + "/dicom/api/executeAnalysis"
+    script = os.path.join(BENCHDIR, "execute.lua")
+    tag = "b%x" % int(time.time())
+    r = wrk(url, 2, script=script, args=("%s.w" % tag, A.token, A.ns,
+                                        sink.base + "/cb", ossbase))
+    A.submitted += r["requests"] - r["non2xx"]
+    mias, ref, bad = [], [], 0
+    for i in range(rounds):
+        ph = perf_start("row2-executeAnalysis", A.pids("executeAnalysis"),
+                        max(1, seconds - 2)) if i == 0 else None
+        r = wrk(url, seconds, script=script,
+                args=("%s.%d" % (tag, i), A.token, A.ns, sink.base + "/cb",
+                      ossbase))
+        perf_finish(ph)
+        bad += r["non2xx"] + r["errors"]
+        A.submitted += r["requests"] - r["non2xx"]
+        mias.append(r["rps"])
+        d = os.path.join(bdbdir, "r%d" % i)
+        os.makedirs(d)
+        p = subprocess.run([os.path.join(BIN, "bdbloop"), d, str(seconds),
+                            str(sizes[0]), str(sizes[1])],
+                           capture_output=True, text=True)
+        m = re.search(r"rate=([\d.]+)", p.stdout)
+        ref.append(float(m.group(1)) if m else 0.0)
+        shutil.rmtree(d, ignore_errors=True)
+    if bad:
+        detail("row 2: %d executeAnalysis requests failed (non-2xx or "
+               "socket errors): the rate counts only answers" % bad)
+    m, n = statistics.median(mias), statistics.median(ref)
+    ratio = statistics.median(a / b for a, b in zip(mias, ref) if b) \
+        if any(ref) else 0
+    # what group commit could give on this disk (not the reference)
+    d = os.path.join(bdbdir, "g")
+    os.makedirs(d)
+    p = subprocess.run([os.path.join(BIN, "bdbloop"), d, "5", str(sizes[0]),
+                        str(sizes[1]), "16"], capture_output=True, text=True)
+    shutil.rmtree(d, ignore_errors=True)
+    detail("row 2: executeAnalysis/s per round %s; bdbloop %s; record sizes"
+           " %d + %d bytes; bdbloop with 16 writers (group commit): %s"
+           % ([round(x) for x in mias], [round(x) for x in ref], sizes[0],
+              sizes[1], p.stdout.strip()))
+    row("2", "executeAnalysis durable submits/s, 16 conns", fmt(m),
+        fmt(n) + " bdbloop", "%.2f" % ratio, ">= 0.90", ratio >= 0.9)
+    return m
+
+
+def spawn_cost(n=300):
+    """CPU (children's utime+stime) and wall time to start and reap one
+    stamp_engine process: what any command engine costs per image."""
+    import resource
+    exe = os.path.join(BIN, "stamp_engine")
+    src = os.path.join(BENCHDIR, "README")
+    null = os.open(os.devnull, os.O_WRONLY)
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.time()
+    for _ in range(n):
+        pid = os.posix_spawn(exe, [exe, src], {}, file_actions=[
+            (os.POSIX_SPAWN_DUP2, null, 1)])
+        os.waitpid(pid, 0)
+    t1 = time.time()
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    os.close(null)
+    cpu = (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / n
+    return cpu, (t1 - t0) / n
+
+
+def row3(B, n, sink, ossbase):
+    """Callbacks per second to the fast sink with n queued studies."""
+    # the sink's own capacity, POSTs of the same size
+    sink.reset()
+    r = wrk(sink.base + "/cb", OPTS.seconds, script=os.path.join(
+        BENCHDIR, "callback.lua"))
+    cap = r["rps"]
+    sink.reset()
+    dt, errors = prefill(B, n, sink.base, ossbase, "q%x" % int(time.time()))
+    detail("row 3: %d studies submitted in %.1f s (%.0f/s), %d refused"
+           % (n, dt, n / dt, len(errors)))
+    queued = n - len(errors)
+    t0 = time.time()
+    d = B.start_dispatcher()
+    samp = Sampler(d.pid, 0.1)
+    samp.start()
+    ph = perf_start("row3-dispatcher", [d.pid], 10)
+    timeout = max(120.0, n / 10.0)
+    progress = [None, time.time()]
+
+    def all_in():
+        s = sink.stats()
+        # progress: callbacks, or the dispatcher still working (it logs
+        # nothing for images that succeed): a second more of its CPU time
+        cpu_now = (proc_stat(d.pid) or (0,))[0]
+        if progress[0] is None or s["count"] != progress[0][0] or \
+                cpu_now - progress[0][1] >= 1.0:
+            progress[:] = [(s["count"], cpu_now), time.time()]
+        return s["count"] >= n or time.time() - progress[1] > 30
+    wait_for(all_in, timeout, 0.1)
+    st = sink.stats()
+    perf_finish(ph)
+    cpu = (proc_stat(d.pid) or (0, 0, 0))[0]
+    samp.done()
+    B.stop_dispatcher()
+    elapsed = (st["last_ns"] / 1e9 - t0) if st["count"] else 0
+    rate = st["ok"] / elapsed if elapsed > 0 else 0
+    detail("row 3: %d studies queued; %d callbacks (%d with status 0) in "
+           "%.1f s after the dispatcher started, the first after %.1f s; "
+           "dispatcher CPU %.2f s (%.0f us per callback), peak RSS %.1f MB; "
+           "sink capacity %s/s"
+           % (queued, st["count"], st["ok"], elapsed,
+              (st["first_ns"] / 1e9 - t0) if st["count"] else -1, cpu,
+              cpu / max(st["count"], 1) * 1e6, samp.peak / 1024, fmt(cap)))
+    sc, sw = spawn_cost()
+    detail("row 3: starting one engine process costs %.0f us of CPU (%.0f us "
+           "wall): command engines alone can start at most %.0f/s on %d "
+           "cores" % (sc * 1e6, sw * 1e6, (os.cpu_count() or 1) / sc if sc
+                      else 0, os.cpu_count() or 1))
+    ratio = rate / cap if cap else 0
+    row("3", "dispatcher callbacks/s, %d one-image studies" % n, fmt(rate),
+        fmt(cap) + " sink", "%.3f" % ratio, ">= 0.5 and >= 2000/s",
+        ratio >= 0.5 and rate >= 2000)
+    return samp, queued
+
+
+def row4(B, count, sink, ossbase):
+    """executeAnalysis answered -> engine started, one at a time."""
+    stamp = os.path.join(B.dir, "stamps.log")
+    B.start_dispatcher({"BENCH_STAMP_LOG": stamp})
+    time.sleep(1.0)
+    lat, misses = [], 0
+    tag = "l%x" % int(time.time())
+    for i in range(count):
+        n0 = sink.stats()["count"]
+        lines0 = 0
+        if os.path.exists(stamp):
+            with open(stamp) as f:
+                lines0 = len(f.readlines())
+        st, code = B.execute(B.execute_body("%s.%d" % (tag, i), sink.base,
+                                            ossbase))
+        t_ans = time.time()
+        if code != "000000":
+            detail("row 4: executeAnalysis answered %s %s" % (st, code))
+            continue
+
+        def started():
+            try:
+                with open(stamp) as f:
+                    lines = f.readlines()
+            except OSError:
+                return None
+            return lines[lines0] if len(lines) > lines0 else None
+        line = wait_for(started, 10, 0.0005)
+        if line is None:
+            detail("row 4: engine did not start within 10 s")
+            misses += 1
+            if misses >= 3:
+                break
+            continue
+        lat.append(int(line.split()[0]) / 1e9 - t_ans)
+        # idle again: the callback went out
+        wait_for(lambda: sink.stats()["count"] > n0, 10, 0.002)
+        time.sleep(0.02)
+    B.stop_dispatcher()
+    if not lat:
+        row("4", "wake-up latency", "-", "-", "-", "p99 <= 20 ms", False)
+        return
+    lat.sort()
+    p50 = lat[len(lat) // 2] * 1000
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+    detail("row 4: %d studies: min %.1f ms, p50 %.1f ms, p90 %.1f ms, "
+           "p99 %.1f ms, max %.1f ms" % (len(lat), lat[0] * 1000, p50,
+                                          lat[int(len(lat) * 0.9)] * 1000,
+                                          p99, lat[-1] * 1000))
+    row("4", "wake-up latency ms, answer -> engine start (p50 / p99)",
+        "%.1f / %.1f" % (p50, p99), "-", "-", "p99 <= 20 ms", p99 <= 20)
+
+
+def row5_responders(A, mias_done, rate):
+    """RSS of the responders after >= 100,000 requests each."""
+    want = OPTS.responder_requests * A.procs
+    url = A.base + A.result_path("bench-done-1")
+    hdrs = ["tokenId: " + A.token, "namespace: " + A.ns]
+    while mias_done < want:
+        secs = 5 if not rate else min(60, int((want - mias_done) / rate) + 1)
+        r = wrk(url, secs, headers=hdrs)
+        mias_done += r["requests"]
+        rate = r["rps"]
+        if not r["requests"]:
+            break
+    out = []
+    for name in ("getAnalysisResult", "executeAnalysis"):
+        for p in A.pids(name):
+            st = proc_stat(p)
+            if st:
+                out.append((name, p, st[1], st[2], private_kb(p)))
+    peak = max((o[3] for o in out), default=0)
+    detail("row 5: after %d getAnalysisResult requests over %d processes: "
+           % (mias_done, A.procs) + "; ".join(
+               "%s[%d] VmRSS %.1f MB VmHWM %.1f MB private %.1f MB"
+               % (n, p, r / 1024, h / 1024, pv / 1024)
+               for n, p, r, h, pv in out))
+    noop = [proc_stat(p) for p in pids_of(os.path.join(BIN, "noop"))]
+    nh = max((s[2] for s in noop if s), default=0)
+    row("5a", "responder VmHWM MB after %dk requests each"
+        % (mias_done // A.procs // 1000), fmt(peak / 1024, 1),
+        fmt(nh / 1024, 1) + " noop", "%.1fx" % (peak / nh if nh else 0),
+        "<= 8 MB", peak <= 8 * 1024)
+
+
+def row5_queue(A, q, sink, ossbase, rate):
+    """The dispatcher's RSS with q queued studies."""
+    have, n = A.submitted, 0
+    while have < q and n < 5:
+        n += 1
+        secs = int((q - have) / max(rate, 50) * 1.05) + 1
+        say("row 5: queueing %d more studies (%d s of wrk)" % (q - have,
+                                                                secs))
+        r = wrk(A.base + "/dicom/api/executeAnalysis", secs,
+                script=os.path.join(BENCHDIR, "execute.lua"),
+                args=("f%x.%d" % (int(time.time()), n), A.token, A.ns,
+                      sink.base + "/cb", ossbase))
+        have += r["requests"] - r["non2xx"]
+        rate = r["rps"] or rate
+        if r["non2xx"]:
+            break       # [limits] queued_studies reached
+    sink.reset()
+    d = A.start_dispatcher()
+    samp = Sampler(d.pid, 0.1)
+    samp.start()
+    time.sleep(OPTS.queue_seconds)
+    n = sink.stats()["count"]
+    samp.done()
+    A.stop_dispatcher()
+    detail("row 5: dispatcher with about %d queued studies: peak VmRSS %.1f MB "
+           "(VmHWM %.1f MB) over %d s, %d callbacks meanwhile"
+           % (have, samp.peak / 1024, samp.hwm / 1024, OPTS.queue_seconds, n))
+    return have, samp
+
+
+def row5_listing(B, root, objects):
+    """The dispatcher's RSS while listing a prefix of many objects."""
+    ossroot = os.path.join(root, "pyoss")
+    d = os.path.join(ossroot, "big", "many")
+    os.makedirs(d)
+    body = result_body().encode()
+    for i in range(objects):
+        with open(os.path.join(d, "%07d.dcm" % i), "wb") as f:
+            f.write(body)
+    with open(os.path.join(ossroot, "big", "huge.bin"), "wb") as f:
+        f.truncate(1 << 30)
+    with open(os.path.join(ossroot, "big", "small.bin"), "wb") as f:
+        f.truncate(1 << 20)
+    creds = os.path.join(root, "pyoss-creds.json")
+    with open(creds, "w") as f:
+        json.dump({"keys": {"AKIDbench0123456789":
+                            "SKbench0123456789abcdefghijklmn"}}, f)
+    pf = os.path.join(root, "pyoss.port")
+    spawn(["/usr/bin/python3", os.path.join(FIXTURES, "oss_server.py"),
+           "--root", ossroot, "--creds", creds, "--port", "0",
+           "--port-file", pf, "--log", os.path.join(root, "pyoss.log")],
+          os.path.join(root, "pyoss.err"))
+    port = int(wait_for(lambda: os.path.exists(pf) and open(pf).read().strip(),
+                        15))
+    endpoint = "http://127.0.0.1:%d" % port
+    disp = B.start_dispatcher()
+    time.sleep(1.0)
+    idle = proc_stat(disp.pid)[1]
+    samp = Sampler(disp.pid, 0.05)
+    samp.start()
+    t0 = time.time()
+    st, code = B.execute(B.execute_body("list-many", "http://127.0.0.1:9",
+                                        endpoint, key="many/", bucket="big"))
+    pat = re.compile(r"study bench/list-many: (\d+) images|"
+                     r"study bench/list-many: failed: (.*)")
+    m = wait_for(lambda: pat.search(B.displog_text()),
+                 max(120, objects / 200), 0.1)
+    dt = time.time() - t0
+    samp.done()
+    B.stop_dispatcher()
+    if m and m.group(1):
+        detail("row 5: listed %s objects in %.1f s; dispatcher VmRSS idle "
+               "%.1f MB, peak while listing %.1f MB (VmHWM %.1f MB)"
+               % (m.group(1), dt, idle / 1024, samp.peak / 1024,
+                  samp.hwm / 1024))
+    else:
+        detail("row 5: listing did not finish: %s" % (m and m.group(2)))
+    peak = samp.peak
+    row("5c", "dispatcher peak VmRSS MB listing %dk objects" %
+        (objects // 1000), fmt(peak / 1024, 1), fmt(idle / 1024, 1) +
+        " idle", "%.1fx" % (peak / idle if idle else 0), "<= 64 MB",
+        bool(m and m.group(1)) and peak <= 64 * 1024)
+    return endpoint
+
+
+def download_rss(stack, endpoint, key):
+    env = dict(os.environ, OSS_ACCESS_KEY_ID="AKIDbench0123456789",
+               OSS_ACCESS_KEY_SECRET="SKbench0123456789abcdefghijklmn")
+    t0 = time.time()
+    with open(os.devnull, "wb") as null:
+        p = subprocess.Popen([os.path.join(PREFIX, "bin", "mias-admin"),
+                              "-c", stack.conf, "oss", "get", "--endpoint",
+                              endpoint, "--bucket", "big", "--key", key],
+                             stdout=null, stderr=subprocess.PIPE, env=env)
+        samp = Sampler(p.pid, 0.05)
+        samp.start()
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = status
+        err = p.stderr.read().decode(errors="replace")
+        samp.done()
+    return time.time() - t0, status, ru.ru_maxrss, samp, err
+
+
+def row5_download(B, endpoint):
+    ts, ss, small, _, e1 = download_rss(B, endpoint, "small.bin")
+    tb, sb, big, samp, e2 = download_rss(B, endpoint, "huge.bin")
+    ok = ss == 0 and sb == 0
+    detail("row 5: oss get 1 GB: %.1f s (%.0f MB/s), peak RSS %.1f MB "
+           "(sampled: first %.1f MB, last %.1f MB); 1 MB object: peak %.1f MB"
+           "%s" % (tb, 1024 / tb, big / 1024, samp.first / 1024,
+                   samp.last / 1024, small / 1024,
+                   "" if ok else "; FAILED: " + (e1 + e2)[-300:]))
+    row("5d", "mias-admin oss get 1 GB: peak RSS MB", fmt(big / 1024, 1),
+        fmt(small / 1024, 1) + " 1 MB get", "%.2f" % (big / small),
+        "flat (<= 1.1x)", ok and big <= small * 1.1)
+
+
+# --- Apache + mod_fcgid ------------------------------------------------------
+
+def row6(A, seconds, rounds, noop_body, lighttpd_rate):
+    if not os.path.exists(APACHE) or not os.path.exists(
+            os.path.join(APACHE_MODS, "mod_fcgid.so")):
+        row("6", "getAnalysisResult req/s, Apache + mod_fcgid", "-", "-",
+            "-", ">= 0.90", False)
+        detail("row 6: skipped: apt-get install apache2 libapache2-mod-fcgid")
+        return
+    d = os.path.join(A.dir, "apache")
+    binc = os.path.join(d, "bin")
+    os.makedirs(binc)
+    for src in (os.path.join(PREFIX, "libexec", "mias",
+                             "getAnalysisResult.fcgi"),
+                os.path.join(BIN, "noop")):
+        shutil.copy2(src, binc)
+    shutil.copy2(noop_body, os.path.join(d, "noop-body.json"))
+    port = free_port()
+    for sub in ("run", "fcgid", "www"):
+        os.makedirs(os.path.join(d, sub))
+    conf = os.path.join(d, "apache.conf")
+    n = A.procs
+    with open(conf, "w") as f:
+        f.write("""ServerRoot "{d}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+PidFile {d}/run/apache.pid
+DefaultRuntimeDir {d}/run
+ErrorLog {d}/error.log
+LogLevel warn
+User www-data
+Group www-data
+LoadModule mpm_event_module {m}/mod_mpm_event.so
+LoadModule authz_core_module {m}/mod_authz_core.so
+LoadModule alias_module {m}/mod_alias.so
+LoadModule fcgid_module {m}/mod_fcgid.so
+StartServers 2
+ThreadsPerChild 25
+MaxRequestWorkers 50
+KeepAlive On
+MaxKeepAliveRequests 0
+DocumentRoot {d}/www
+FcgidIPCDir {d}/fcgid
+FcgidProcessTableFile {d}/fcgid/shm
+FcgidMaxProcesses {maxp}
+FcgidMaxProcessesPerClass {n}
+FcgidMinProcessesPerClass {n}
+FcgidMaxRequestsPerProcess 0
+FcgidIOTimeout 60
+FcgidSpawnScoreUpLimit 100
+FcgidInitialEnv MIAS_CONF {conf}
+FcgidInitialEnv NOOP_BODY {d}/noop-body.json
+Alias /dicom/api/getAnalysisResult {b}/getAnalysisResult.fcgi
+Alias /bench/noop {b}/noop
+<Directory {b}>
+    SetHandler fcgid-script
+    Options +ExecCGI
+    Require all granted
+</Directory>
+""".format(d=d, port=port, m=APACHE_MODS, n=n, maxp=4 * n, conf=A.conf,
+           b=binc))
+    # the responders run as www-data: give it the stack
+    subprocess.run(["chown", "-R", "www-data:www-data", A.dir], check=True)
+    os.chmod(A.dir, 0o755)
+    os.chmod(os.path.dirname(A.dir), 0o711)
+    ap = spawn([APACHE, "-f", conf, "-DFOREGROUND"],
+               os.path.join(d, "apache.out"))
+    try:
+        if not wait_port(port):
+            raise RuntimeError("apache did not start: see %s" % d)
+        base = "http://127.0.0.1:%d" % port
+        url_m = base + A.result_path("bench-done-1")
+        url_n = base + "/bench/noop"
+        hdrs = ["tokenId: " + A.token, "namespace: " + A.ns]
+        st, raw = hreq(port, "GET", A.result_path("bench-done-1"),
+                       headers=A.auth())
+        if st != 200:
+            detail("row 6: getAnalysisResult behind Apache answered %d %s"
+                   % (st, raw[:200]))
+        wrk(url_m, 3, headers=hdrs)
+        wrk(url_n, 3, headers=hdrs)
+        mm, nn = [], []
+        for _ in range(rounds):
+            r = wrk(url_m, seconds, headers=hdrs)
+            if r["non2xx"] or r["errors"]:
+                detail("row 6: mias: %d non-2xx, %d socket errors"
+                       % (r["non2xx"], r["errors"]))
+            mm.append(r["rps"])
+            r = wrk(url_n, seconds, headers=hdrs)
+            nn.append(r["rps"])
+        m, nr = statistics.median(mm), statistics.median(nn)
+        ratio = statistics.median(a / b for a, b in zip(mm, nn) if b) \
+            if any(nn) else 0
+        detail("row 6: Apache: getAnalysisResult %s req/s, noop %s req/s "
+               "(lighttpd row 1: %s)" % ([round(x) for x in mm],
+                                         [round(x) for x in nn],
+                                         fmt(lighttpd_rate)))
+        row("6", "getAnalysisResult req/s, Apache + mod_fcgid, %d procs" % n,
+            fmt(m), fmt(nr) + " noop", "%.2f" % ratio, ">= 0.90",
+            ratio >= 0.9)
+    finally:
+        stop(ap)
+
+
+# --- main --------------------------------------------------------------------
+
+def machine():
+    lines = []
+    try:
+        with open("/proc/cpuinfo") as f:
+            models = [l.split(":", 1)[1].strip() for l in f
+                      if l.startswith("model name")]
+        lines.append("cpu: %d x %s" % (os.cpu_count(), models[0] if models
+                                       else "?"))
+    except OSError:
+        pass
+    with open("/proc/meminfo") as f:
+        lines.append("memory: %s" % f.readline().split(":", 1)[1].strip())
+    return lines
+
+
+def print_table(out):
+    hdr = ("row", "what", "mias", "reference", "ratio", "target", "met")
+    order = sorted(ROWS, key=lambda r: (int(r[0][0]), r[0]))
+    rows = [hdr] + [(r[0], r[1], r[2], r[3], r[4], r[5],
+                     "yes" if r[6] else "NO") for r in order]
+    w = [max(len(str(r[i])) for r in rows) for i in range(len(hdr))]
+    lines = []
+    for i, r in enumerate(rows):
+        lines.append("  ".join(str(c).ljust(w[j]) if j in (0, 1, 5, 6)
+                               else str(c).rjust(w[j])
+                               for j, c in enumerate(r)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * x for x in w))
+    text = "\n".join(lines)
+    out.write(text + "\n")
+    return text
+
+
+def main():
+    global OPTS
+    ap = argparse.ArgumentParser(prog="bench/run")
+    ap.add_argument("--quick", action="store_true",
+                    help="a few minutes: fewer studies and shorter runs")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary directory (logs, stores)")
+    ap.add_argument("--rows", default="1,2,3,4,5,6",
+                    help="which rows to run (default all)")
+    ap.add_argument("--procs", type=int, default=2,
+                    help="FastCGI processes per endpoint (default 2)")
+    ap.add_argument("--studies", type=int, help="row 3 studies")
+    ap.add_argument("--out", help="also write the table and details here")
+    ap.add_argument("--tmpdir", default="/var/tmp",
+                    help="where the run's directory goes (default /var/tmp;"
+                    " its disk is the disk of rows 2 and 3)")
+    ap.add_argument("--perf", metavar="DIR",
+                    help="record perf profiles of rows 1-3 into DIR (the "
+                    "figures of a profiled run are perturbed)")
+    OPTS = ap.parse_args()
+    q = OPTS.quick
+    OPTS.seconds = 10 if q else 20
+    OPTS.rounds = 1 if q else 3
+    OPTS.studies = OPTS.studies or (1000 if q else 10000)
+    OPTS.latency_n = 200
+    OPTS.responder_requests = 100000
+    OPTS.queue_n = 10000 if q else 100000
+    OPTS.queue_seconds = 10 if q else 20
+    OPTS.list_n = 20000 if q else 100000
+    OPTS.engine_concurrency = 8
+    rows = set(OPTS.rows.split(","))
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    atexit.register(stop_all)
+    # not /tmp/mias-*: test clean-ups sweep those
+    root = tempfile.mkdtemp(prefix="bench-run-", dir=OPTS.tmpdir)
+    say("working in %s; load average %s" % (root, loadavg()))
+    for l in machine():
+        detail(l)
+    started = time.time()
+    try:
+        obj = os.path.join(root, "result.json")
+        with open(obj, "w") as f:
+            f.write(result_body())
+        sink = FastSrv(root, "sink")
+        oss = FastSrv(root, "oss", obj)
+        engine = os.path.join(BIN, "stamp_engine") + " {input}"
+
+        A = Stack(root, "a", OPTS.procs, engine).init()
+        noop_body = os.path.join(root, "noop-body.json")
+        A.start(noop_body)
+        # a DONE study with a realistic result (5 boxes) for rows 1 and 6
+        st, code = A.execute(A.execute_body("bench-done-1", sink.base,
+                                            oss.base))
+        if code != "000000":
+            raise RuntimeError("executeAnalysis answered %s %s" % (st, code))
+        sizes = A.record_sizes("bench-done-1")
+        A.start_dispatcher()
+        ok = wait_for(lambda: A.get_result("bench-done-1")[0] == 200, 30)
+        A.stop_dispatcher()
+        st, raw = A.get_result("bench-done-1")
+        if not ok or json.loads(raw)["returnCode"] != "000000":
+            raise RuntimeError("the study did not finish: %s\n%s"
+                               % (raw[:300], A.displog_text()[-2000:]))
+        nbox = len(json.loads(raw)["data"]["boxes"])
+        with open(noop_body, "wb") as f:
+            f.write(raw)
+        detail("getAnalysisResult answer: %d bytes, %d boxes" % (len(raw),
+                                                                 nbox))
+        mias_done, rate1, rate2 = 0, 0, 0
+        if "1" in rows:
+            say("row 1 (load average %s)" % loadavg())
+            mias_done, rate1 = row1(A, OPTS.seconds, OPTS.rounds)
+        if "2" in rows:
+            say("row 2 (load average %s)" % loadavg())
+            rate2 = row2(A, OPTS.seconds, OPTS.rounds, sink, oss.base,
+                         os.path.join(root, "bdbloop"), sizes)
+        if "5" in rows:
+            say("row 5: responders (load average %s)" % loadavg())
+            row5_responders(A, mias_done, rate1)
+        if "3" in rows or "4" in rows or "5" in rows:
+            B = Stack(root, "b", OPTS.procs, engine).init().start()
+            if "3" in rows:
+                say("row 3 (load average %s)" % loadavg())
+                row3(B, OPTS.studies, sink, oss.base)
+            # rows 4 and 5c/5d: a store of their own, idle whatever row 3
+            # left queued
+            C = Stack(root, "c", OPTS.procs, engine).init().start()
+            if "4" in rows:
+                say("row 4 (load average %s)" % loadavg())
+                row4(C, OPTS.latency_n, sink, oss.base)
+            if "5" in rows:
+                say("row 5: dispatcher (load average %s)" % loadavg())
+                have, samp = row5_queue(A, OPTS.queue_n, sink, oss.base,
+                                        rate2 or 500)
+                row("5b", "dispatcher peak VmRSS MB, %dk queued studies"
+                    % (have // 1000), fmt(samp.peak / 1024, 1), "-", "-",
+                    "<= 64 MB", samp.peak <= 64 * 1024)
+                endpoint = row5_listing(C, root, OPTS.list_n)
+                row5_download(C, endpoint)
+            C.stop()
+            B.stop()
+        A.stop()
+        if "6" in rows:
+            say("row 6 (load average %s)" % loadavg())
+            row6(A, OPTS.seconds, OPTS.rounds, noop_body, rate1)
+    finally:
+        stop_all()
+        detail("load average at the end: %s; %.0f s in all" % (
+            loadavg(), time.time() - started))
+        if OPTS.keep:
+            say("kept %s" % root)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    sys.stdout.write("\nmias bench (%s): %s\n\n" % (
+        "quick" if q else "full", time.strftime("%Y-%m-%d %H:%M")))
+    text = print_table(sys.stdout)
+    sys.stdout.write("\n" + "\n".join(DETAILS) + "\n")
+    if OPTS.out:
+        with open(OPTS.out, "w") as f:
+            f.write(text + "\n\n" + "\n".join(DETAILS) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
