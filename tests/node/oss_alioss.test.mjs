@@ -26,7 +26,7 @@ const BULK = 2500;
 
 // Credentials the fixture knows.  STS access key ids are temporary: the
 // fixture accepts them only together with their token, as OSS does.
-const PERM = { id: 'LTAI5tPermanent0001', secret: 'perm-Secret-0001' };
+const PERM = { id: 'AKIDtestPermanent0001', secret: 'perm-Secret-0001' };
 const TMP = { id: 'STS.NTemporary0001', secret: 'sts-Secret-0001', token: 'CAIS+good/token==0001' };
 const OLD = { id: 'STS.NTemporary0002', secret: 'sts-Secret-0002', token: 'CAIS+expired/token==0002' };
 const LIVE = { id: 'STS.NTemporary0003', secret: 'sts-Secret-0003', token: 'CAIS+live/token==0003' };
