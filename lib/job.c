@@ -79,9 +79,13 @@ job_id(const char *jkey, size_t jklen, char out[JOB_ID_LEN + 1])
 void
 job_sig(const struct crypto_keys *k, const char *id, char out[JOB_SIG_LEN + 1])
 {
-	char msg[JOB_ID_LEN + 8];
-	int n = snprintf(msg, sizeof(msg), "job\n%s", id);
+	char	msg[JOB_ID_LEN + 8];
+	int	n = snprintf(msg, sizeof(msg), "job\n%s", id);
 
+	/* an id too long for the buffer is signed as cut (and never
+	 * matches, job_sig_ok checks the length first) */
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = (int)sizeof(msg) - 1;
 	crypto_hmac_hex(k->ck_url, msg, (size_t)n, out);
 }
 

@@ -29,6 +29,10 @@ log_verbose(int v)
 
 static void
 log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 {
 	char	msg[2048];
 	int	saved = errno, n;

@@ -818,10 +818,12 @@ def scan_memory(pid, needles, context=48):
                 continue
             name = r[5] if len(r) > 5 else "[anon]"
             a, b = (int(x, 16) for x in r[0].split("-"))
+            if b - a > (1 << 30):
+                continue    # ASan's shadow and allocator reservations
             try:
                 mem.seek(a)
                 data = mem.read(b - a)
-            except (OSError, OverflowError, ValueError):
+            except (OSError, OverflowError, ValueError, MemoryError):
                 continue
             readable += 1
             for n in needles:
