@@ -10,25 +10,12 @@
 #include "url.h"
 #include "wake.h"
 
-struct submit_arg {
-	const struct crypto_keys	*keys;
-	struct study_submit		 ss;
-	enum study_outcome		 outcome;
-};
-
-static int
-submit_body(struct store_txn *t, void *arg)
-{
-	struct submit_arg *a = arg;
-
-	return study_submit(t, a->keys, &a->ss, &a->outcome);
-}
-
 static void
 execute_analysis(struct req *rq)
 {
 	struct execute_req	 ex;
-	struct submit_arg	 a;
+	struct study_submit	 ss;
+	enum study_outcome	 outcome;
 	char			 msg[512];
 	enum rc			 rc;
 
@@ -54,27 +41,27 @@ execute_analysis(struct req *rq)
 		goto out;
 	}
 
-	memset(&a, 0, sizeof(a));
-	a.keys = rq->rq_keys;
-	a.ss.ss_ns = rq->rq_ns;
-	a.ss.ss_type = ex.ex_type;
-	a.ss.ss_uid = ex.ex_uid;
-	a.ss.ss_callback = ex.ex_callback;
-	a.ss.ss_endpoint = ex.ex_oss.ro_endpoint;
-	a.ss.ss_bucket = ex.ex_oss.ro_bucket;
-	a.ss.ss_key = ex.ex_oss.ro_key;
-	a.ss.ss_force = ex.ex_force;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_ns = rq->rq_ns;
+	ss.ss_type = ex.ex_type;
+	ss.ss_uid = ex.ex_uid;
+	ss.ss_callback = ex.ex_callback;
+	ss.ss_endpoint = ex.ex_oss.ro_endpoint;
+	ss.ss_bucket = ex.ex_oss.ro_bucket;
+	ss.ss_key = ex.ex_oss.ro_key;
+	ss.ss_force = ex.ex_force;
 	/* borrowed from the request; wiped with it below */
-	a.ss.ss_creds.sc_ak = (char *)(uintptr_t)ex.ex_oss.ro_ak;
-	a.ss.ss_creds.sc_sk = ex.ex_oss.ro_sk;
-	a.ss.ss_creds.sc_sts = ex.ex_oss.ro_sts;
+	ss.ss_creds.sc_ak = (char *)(uintptr_t)ex.ex_oss.ro_ak;
+	ss.ss_creds.sc_sk = ex.ex_oss.ro_sk;
+	ss.ss_creds.sc_sts = ex.ex_oss.ro_sts;
 
-	if (store_txn(rq->rq_store, submit_body, &a) != 0) {
+	if (study_submit_txn(rq->rq_store, rq->rq_keys, &ss,
+	    &outcome) != 0) {
 		req_error(rq, RC_INTERNAL, "internal error: the study could "
 		    "not be stored");
 		goto out;
 	}
-	if (a.outcome != STUDY_UNCHANGED)
+	if (outcome != STUDY_UNCHANGED)
 		wake_dispatcher(rq->rq_conf->c_state_dir);
 	req_reply(rq, NULL);
 out:

@@ -18,25 +18,12 @@
  * it shares the dispatcher's whole path.
  */
 
-struct submit_arg {
-	const struct crypto_keys	*keys;
-	struct study_submit		 ss;
-	enum study_outcome		 outcome;
-};
-
-static int
-submit_body(struct store_txn *t, void *arg)
-{
-	struct submit_arg *a = arg;
-
-	return study_submit(t, a->keys, &a->ss, &a->outcome);
-}
-
 static void
 trigger(struct req *rq)
 {
 	struct trigger_req	 tr;
-	struct submit_arg	 a;
+	struct study_submit	 ss;
+	enum study_outcome	 outcome;
 	char			 msg[512];
 	char			 uid[STUDY_UID_MAX + 2];
 	enum rc			 rc;
@@ -73,29 +60,29 @@ trigger(struct req *rq)
 	}
 
 	snprintf(uid, sizeof(uid), "%s%s", STUDY_PUSH_MARK, tr.tr_image_uid);
-	memset(&a, 0, sizeof(a));
-	a.keys = rq->rq_keys;
-	a.ss.ss_ns = rq->rq_ns;
-	a.ss.ss_type = type;
-	a.ss.ss_uid = uid;
-	a.ss.ss_callback = tr.tr_callback;
-	a.ss.ss_endpoint = tr.tr_oss.ro_endpoint;
-	a.ss.ss_bucket = tr.tr_oss.ro_bucket;
-	a.ss.ss_key = tr.tr_oss.ro_key;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_ns = rq->rq_ns;
+	ss.ss_type = type;
+	ss.ss_uid = uid;
+	ss.ss_callback = tr.tr_callback;
+	ss.ss_endpoint = tr.tr_oss.ro_endpoint;
+	ss.ss_bucket = tr.tr_oss.ro_bucket;
+	ss.ss_key = tr.tr_oss.ro_key;
 	/* an ImageUid seen before runs again once its last run ended; while
 	 * it is pending the repeat changes nothing */
-	a.ss.ss_force = 1;
-	a.ss.ss_image_uid = tr.tr_image_uid;
+	ss.ss_force = 1;
+	ss.ss_image_uid = tr.tr_image_uid;
 	/* borrowed from the request; wiped with it below */
-	a.ss.ss_creds.sc_ak = (char *)(uintptr_t)tr.tr_oss.ro_ak;
-	a.ss.ss_creds.sc_sk = tr.tr_oss.ro_sk;
-	a.ss.ss_creds.sc_sts = tr.tr_oss.ro_sts;
-	if (store_txn(rq->rq_store, submit_body, &a) != 0) {
+	ss.ss_creds.sc_ak = (char *)(uintptr_t)tr.tr_oss.ro_ak;
+	ss.ss_creds.sc_sk = tr.tr_oss.ro_sk;
+	ss.ss_creds.sc_sts = tr.tr_oss.ro_sts;
+	if (study_submit_txn(rq->rq_store, rq->rq_keys, &ss,
+	    &outcome) != 0) {
 		req_error(rq, RC_INTERNAL, "internal error: the job could not "
 		    "be stored");
 		goto out;
 	}
-	if (a.outcome != STUDY_UNCHANGED)
+	if (outcome != STUDY_UNCHANGED)
 		wake_dispatcher(rq->rq_conf->c_state_dir);
 	req_reply(rq, NULL);
 out:

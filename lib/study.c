@@ -239,6 +239,29 @@ out:
 	return rc;
 }
 
+struct submit_arg {
+	const struct crypto_keys	*keys;
+	const struct study_submit	*ss;
+	enum study_outcome		*outcome;
+};
+
+static int
+submit_body(struct store_txn *t, void *arg)
+{
+	struct submit_arg *a = arg;
+
+	return study_submit(t, a->keys, a->ss, a->outcome);
+}
+
+int
+study_submit_txn(struct store *s, const struct crypto_keys *k,
+    const struct study_submit *ss, enum study_outcome *outcome)
+{
+	struct submit_arg a = { k, ss, outcome };
+
+	return store_txn(s, submit_body, &a);
+}
+
 int
 study_creds_open(json_object *rec, const struct crypto_keys *k,
     const char *key, size_t klen, struct study_creds *c)

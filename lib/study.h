@@ -93,6 +93,12 @@ int	study_conclude(struct store_txn *, const char *skey, size_t sklen,
 int	study_assemble(struct store_txn *, const char *skey, size_t sklen,
 	    int64_t run, int64_t now);
 
+/* study_submit in a transaction of its own: what executeAnalysis and
+ * triggerAnalysis run.  A store code. */
+struct store;
+int	study_submit_txn(struct store *, const struct crypto_keys *,
+	    const struct study_submit *, enum study_outcome *outcome);
+
 /* Unseal a study's credentials (dispatcher); free with study_creds_wipe. */
 int	study_creds_open(json_object *rec, const struct crypto_keys *,
 	    const char *key, size_t klen, struct study_creds *);
