@@ -51,6 +51,7 @@ def responders(stack):
 
 s = Stack("soak", engines={4: cmd_engine_conf(4, "OA", concurrency=4)},
           egress="allow_hosts = 127.0.0.1", procs=2)
+s.responders_may_die = True     # the web server answers for a killed one
 try:
     with open(s.conf, "a") as f:
         f.write("[dispatcher]\nretry_schedule = 1s,1s,2s,2s,5s,5s,10s\n"
