@@ -61,6 +61,16 @@ struct admin {
 	struct store		*a_store;
 };
 
+/* The store's stall guard (lib/store.c): a dead process left a Berkeley DB
+ * mutex held; running the command again recovers the store. */
+static void
+admin_stalled(const char *why)
+{
+	fprintf(stderr, "mias-admin: %s; stopped: run the command "
+	    "again\n", why);
+	_exit(STORE_STALL_EXIT);
+}
+
 static void
 admin_open(struct admin *a)
 {
@@ -71,6 +81,7 @@ admin_open(struct admin *a)
 	if (crypto_keys_load(a->a_conf->c_key_file, &a->a_keys, err,
 	    sizeof(err)) == -1)
 		die("%s (run 'mias-admin init' first?)", err);
+	store_on_stall(admin_stalled);
 	if (store_open(a->a_conf->c_state_dir, 0, &a->a_store, err,
 	    sizeof(err)) == -1)
 		die("%s (run 'mias-admin init' first?)", err);

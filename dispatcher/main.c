@@ -24,6 +24,11 @@
 
 volatile int	disp_quit, disp_reload;
 
+/* for starting again after a stall (stalled()) */
+static char	**saved_argv;
+static int	  detached;
+#define ENV_DETACHED	"MIAS_DISPATCHER_DETACHED"
+
 static void
 usage(void)
 {
@@ -97,6 +102,32 @@ write_pid(int fd)
 
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
 		log_warn("dispatcher.lock");
+}
+
+/*
+ * The store's stall guard found this process waiting on a Berkeley DB
+ * mutex that a dead process held (lib/store.c): no thread of ours can be
+ * woken, so the program starts again in place, with the same pid, as if
+ * it had crashed; its open recovers the environment if nobody has yet.
+ * Descriptors go (the lock's too: it is taken again), and a dispatcher
+ * that had detached stays detached.
+ */
+static void
+stalled(const char *why)
+{
+	long	fd, max = sysconf(_SC_OPEN_MAX);
+
+	log_warnx("%s; starting again", why);
+	if (store_unregister_self() == -1)
+		log_warnx("could not free this process's registration in "
+		    "__db.register: the new start may be refused");
+	if (detached)
+		setenv(ENV_DETACHED, "1", 1);
+	for (fd = 3; fd < (max > 0 && max < 65536 ? max : 1024); fd++)
+		close((int)fd);
+	execv("/proc/self/exe", saved_argv);
+	log_warn("cannot start again: /proc/self/exe");
+	_exit(STORE_STALL_EXIT);
 }
 
 /* Only one dispatcher per store: two would each deliver every callback. */
@@ -178,6 +209,7 @@ main(int argc, char *argv[])
 	unsigned		 nworkers = 4;
 
 	memset(&d, 0, sizeof(d));
+	saved_argv = argv;
 	while ((ch = getopt(argc, argv, "c:dfh")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -199,7 +231,11 @@ main(int argc, char *argv[])
 		d.d_conf_path = getenv("MIAS_CONF");
 	if (d.d_conf_path == NULL || *d.d_conf_path == '\0')
 		d.d_conf_path = conf_default_path();
-	log_init("mias-dispatcher", 1);
+	if (getenv(ENV_DETACHED) != NULL) {	/* started again by stalled() */
+		unsetenv(ENV_DETACHED);
+		detached = 1;
+	}
+	log_init("mias-dispatcher", !detached);
 	log_verbose(verbose);
 	if ((d.d_dconf = dconf_load(d.d_conf_path, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
@@ -214,7 +250,8 @@ main(int argc, char *argv[])
 	 * DB handles and threads do not cross one) */
 	d.d_lock_fd = lock_state(c->c_state_dir);
 	clean_tmp(c->c_state_dir);
-	if (!foreground) {
+	store_on_stall(stalled);
+	if (!foreground && !detached) {
 		if (store_open(c->c_state_dir, 0, &d.d_store, err,
 		    sizeof(err)) == -1)
 			fatalx("%s (run 'mias-admin init' first?)", err);
@@ -224,6 +261,7 @@ main(int argc, char *argv[])
 			fatal("daemon");
 		log_init("mias-dispatcher", 0);
 		write_pid(d.d_lock_fd);
+		detached = 1;
 	}
 	if (store_open(c->c_state_dir, 0, &d.d_store, err, sizeof(err)) == -1)
 		fatalx("%s (run 'mias-admin init' first?)", err);

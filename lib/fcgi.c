@@ -131,6 +131,20 @@ req_error_data(struct req *rq, enum rc rc, json_object *data,
 	rq->rq_data = data;
 }
 
+/*
+ * The store's stall guard found this responder waiting on a Berkeley DB
+ * mutex that a dead process held (lib/store.c): it cannot be woken, so it
+ * leaves; the web server starts another, whose open recovers the store if
+ * nobody has yet.  The request in hand gets the web server's error.
+ */
+static void
+fcgi_stalled(const char *why)
+{
+	log_warnx("%s; exiting so that the web server starts this responder "
+	    "again", why);
+	_exit(STORE_STALL_EXIT);
+}
+
 /* (Re)open what the responder needs; on failure the request gets 100001
  * and the reason goes to the log, never to the caller. */
 static int
@@ -154,6 +168,7 @@ fcgi_ready(struct fcgi_ctx *fc)
 		fc->fc_keys_ok = 1;
 	}
 	if (fc->fc_store == NULL) {
+		store_on_stall(fcgi_stalled);
 		if (store_open(fc->fc_conf->c_state_dir, 0, &fc->fc_store,
 		    err, sizeof(err)) == -1) {
 			snprintf(fc->fc_err, sizeof(fc->fc_err), "%s", err);

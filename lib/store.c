@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +58,11 @@
  * needs them (DB_LOG_AUTO_REMOVE). */
 #define STORE_LOG_MAX	(4 * 1024 * 1024)
 #define STORE_WATCH_MS	250
+/* The stall guard (see below): how long a process may wait inside Berkeley
+ * DB on an environment another process has since recovered, and at all. */
+#define STORE_STALL_RECOVERED_MS	2000
+#define STORE_STALL_MAX_MS		120000
+#define STORE_STALL_SLOTS		32
 #define STORE_SCHEMA	1
 
 static const char *const store_files[SDB__MAX] = {
@@ -86,6 +93,247 @@ struct store {
 	pthread_mutex_t	 s_watch_mtx;
 	pthread_cond_t	 s_watch_cv;
 };
+
+/*
+ * The stall guard.  A process killed while it holds one of Berkeley DB's
+ * mutexes (not a lock: a latch on a buffer, the log or a region, held for
+ * microseconds, or for the length of an fsync) leaves it held for good:
+ * mutexes have no timeout, failchk cannot release them, and a process
+ * waiting on one sleeps until the environment is recovered, and then
+ * still, since recovery builds new region files and the waiter keeps
+ * sleeping on the old, unlinked one.  Once that has happened the only
+ * way out for the waiter is to leave: the web server starts a responder
+ * again, the dispatcher re-executes itself (store_on_stall), and their
+ * open (DB_REGISTER | DB_RECOVER) recovers the environment when nobody has
+ * yet.
+ *
+ * So every thread notes when it enters the library (store_enter/leave,
+ * one slot a thread, nothing shared but an atomic store), and a guard
+ * thread that never calls Berkeley DB itself looks twice a second: a wait
+ * longer than STORE_STALL_RECOVERED_MS while the region file this process
+ * mapped has been replaced (another process ran recovery), or longer than
+ * STORE_STALL_MAX_MS in any case, is a stall.
+ */
+static _Atomic int64_t	 stall_since[STORE_STALL_SLOTS];
+static _Atomic uint64_t	 stall_ino[STORE_STALL_SLOTS];	/* region entered */
+static _Atomic uint64_t	 stall_cur_ino;		/* region of the last open */
+static _Atomic int	 stall_nslots;
+static __thread int	 stall_slot = -1;
+static __thread int	 stall_depth;
+
+static struct {
+	pthread_mutex_t	 mtx;
+	pthread_cond_t	 cv;
+	pthread_t	 thr;
+	int		 users;		/* open stores */
+	int		 running, stop;
+	char		 region[PATH_MAX];	/* __db.001 of the last open */
+	void		(*fn)(const char *);
+} guard = { .mtx = PTHREAD_MUTEX_INITIALIZER };
+
+static int64_t
+store_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+store_enter(void)
+{
+	if (stall_depth++ > 0)
+		return;
+	if (stall_slot < 0) {
+		stall_slot = atomic_fetch_add(&stall_nslots, 1);
+		if (stall_slot >= STORE_STALL_SLOTS)	/* shared: coarser */
+			stall_slot = STORE_STALL_SLOTS - 1;
+	}
+	atomic_store(&stall_ino[stall_slot], atomic_load(&stall_cur_ino));
+	atomic_store(&stall_since[stall_slot], store_mono_ms());
+}
+
+static void
+store_leave(void)
+{
+	if (--stall_depth == 0)
+		atomic_store(&stall_since[stall_slot], 0);
+}
+
+void
+store_on_stall(void (*fn)(const char *why))
+{
+	pthread_mutex_lock(&guard.mtx);
+	guard.fn = fn;
+	pthread_mutex_unlock(&guard.mtx);
+}
+
+/*
+ * Remembers which region file an open mapped: a thread that enters the
+ * library notes it, since another thread may reopen (after DB_RUNRECOVERY)
+ * while it still waits in the old environment.
+ */
+static void
+store_guard_region(const char *dir)
+{
+	struct stat st;
+
+	pthread_mutex_lock(&guard.mtx);
+	snprintf(guard.region, sizeof(guard.region), "%s/__db.001", dir);
+	atomic_store(&stall_cur_ino, stat(guard.region, &st) == 0 ?
+	    (uint64_t)st.st_ino : 0);
+	pthread_mutex_unlock(&guard.mtx);
+}
+
+/*
+ * For a process that starts itself again in place after a stall (the
+ * dispatcher): Berkeley DB refuses a second registration of one pid
+ * ("DB_REGISTER limits processes to one open DB_ENV handle"), and the
+ * stalled handle cannot be closed.  So the process's slot in
+ * __db.register is marked free the way Berkeley DB 4.4 to 5.3 does it (a
+ * slot is 25 bytes: "%24lu\n" of the pid, or "X", 22 blanks, "0\n" when
+ * free).  Its lock goes with the descriptor at exec.
+ */
+int
+store_unregister_self(void)
+{
+	static const char	 empty[] = "X                      0\n";
+	char			 path[PATH_MAX + 16], mine[32], slot[25];
+	off_t			 off;
+	int			 fd, rc = -1;
+
+	pthread_mutex_lock(&guard.mtx);
+	snprintf(path, sizeof(path), "%.*s.register",
+	    (int)(strlen(guard.region) > 4 ? strlen(guard.region) - 4 : 0),
+	    guard.region);				/* __db.001 -> __db */
+	pthread_mutex_unlock(&guard.mtx);
+	snprintf(mine, sizeof(mine), "%24lu\n", (unsigned long)getpid());
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+		return -1;
+	for (off = 0; pread(fd, slot, sizeof(slot), off) == sizeof(slot);
+	    off += (off_t)sizeof(slot))
+		if (memcmp(slot, mine, sizeof(slot)) == 0) {
+			rc = pwrite(fd, empty, sizeof(slot), off) ==
+			    sizeof(slot) ? 0 : -1;
+			break;
+		}
+	close(fd);
+	return rc;
+}
+
+/* 1 when the region file entered under ino is gone or another file took
+ * its name (called with guard.mtx held). */
+static int
+store_region_replaced(uint64_t ino)
+{
+	struct stat st;
+
+	if (ino == 0 || guard.region[0] == '\0')
+		return 0;
+	if (stat(guard.region, &st) == -1)
+		return errno == ENOENT;
+	return (uint64_t)st.st_ino != ino;
+}
+
+static void *
+store_guard_main(void *arg)
+{
+	struct timespec	 ts;
+	int64_t		 now, since, oldest;
+	uint64_t	 ino;
+	int		 i, n, replaced;
+	const char	*why;
+	void		(*fn)(const char *);
+
+	(void)arg;
+	pthread_mutex_lock(&guard.mtx);
+	while (!guard.stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 500 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&guard.cv, &guard.mtx, &ts);
+		if (guard.stop)
+			break;
+		oldest = 0;
+		replaced = 0;
+		now = store_mono_ms();
+		n = atomic_load(&stall_nslots);
+		for (i = 0; i < n && i < STORE_STALL_SLOTS; i++) {
+			since = atomic_load(&stall_since[i]);
+			ino = atomic_load(&stall_ino[i]);
+			if (since == 0)
+				continue;
+			if (oldest == 0 || since < oldest)
+				oldest = since;
+			if (now - since >= STORE_STALL_RECOVERED_MS &&
+			    store_region_replaced(ino))
+				replaced = 1;
+		}
+		why = NULL;
+		if (replaced)
+			why = "waiting inside a Berkeley DB environment that has "
+			    "since been recovered (a process died in it)";
+		else if (oldest != 0 && now - oldest >= STORE_STALL_MAX_MS)
+			why = "a call into Berkeley DB has not returned for two "
+			    "minutes";
+		if (why == NULL)
+			continue;
+		fn = guard.fn;
+		pthread_mutex_unlock(&guard.mtx);
+		if (fn != NULL)
+			fn(why);	/* does not return, as a rule */
+		_exit(STORE_STALL_EXIT);
+	}
+	pthread_mutex_unlock(&guard.mtx);
+	return NULL;
+}
+
+/* One guard a process while a store is open; started again after a fork
+ * (the dispatcher closes its store before it detaches). */
+static void
+store_guard_start(void)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_lock(&guard.mtx);
+	if (guard.users++ == 0 && !guard.running) {
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&guard.cv, &ca);
+		pthread_condattr_destroy(&ca);
+		guard.stop = 0;
+		guard.running = pthread_create(&guard.thr, NULL,
+		    store_guard_main, NULL) == 0;
+		if (!guard.running)
+			pthread_cond_destroy(&guard.cv);
+	}
+	pthread_mutex_unlock(&guard.mtx);
+}
+
+static void
+store_guard_stop(void)
+{
+	int join = 0;
+
+	pthread_mutex_lock(&guard.mtx);
+	if (--guard.users == 0 && guard.running) {
+		guard.stop = 1;
+		pthread_cond_signal(&guard.cv);
+		join = 1;
+	}
+	pthread_mutex_unlock(&guard.mtx);
+	if (join) {
+		pthread_join(guard.thr, NULL);
+		pthread_mutex_lock(&guard.mtx);
+		guard.running = 0;
+		pthread_cond_destroy(&guard.cv);
+		pthread_mutex_unlock(&guard.mtx);
+	}
+}
 
 struct store_txn {
 	struct store	*t_store;
@@ -140,7 +388,9 @@ store_watchdog(void *arg)
 		if (s->s_watch_stop)
 			break;
 		/* the environment handle is free-threaded (DB_THREAD) */
+		store_enter();
 		s->s_env->lock_detect(s->s_env, 0, DB_LOCK_EXPIRE, NULL);
+		store_leave();
 	}
 	pthread_mutex_unlock(&s->s_watch_mtx);
 	return NULL;
@@ -274,6 +524,7 @@ store_start(struct store *s)
 			    s->s_dir, db_strerror(ret));
 		goto fail;
 	}
+	store_guard_region(s->s_dir);
 	if (store_reserve_regions(s) == -1)
 		goto fail;
 	for (i = 0; i < SDB__MAX; i++) {
@@ -316,12 +567,17 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 		free(s);
 		return -1;
 	}
+	store_guard_start();
+	store_enter();
 	if (store_start(s) == -1) {
+		store_leave();
+		store_guard_stop();
 		snprintf(err, errlen, "%s", s->s_err);
 		free(s->s_dir);
 		free(s);
 		return -1;
 	}
+	store_leave();
 	*out = s;
 	return 0;
 }
@@ -354,7 +610,10 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	store_enter();
 	store_shut(s);
+	store_leave();
+	store_guard_stop();
 	free(s->s_dir);
 	free(s);
 }
@@ -367,7 +626,10 @@ store_checkpoint(struct store *s)
 	if (s->s_env == NULL)
 		return -1;
 	/* flushes dirty pages so old log files can go */
-	if ((ret = s->s_env->txn_checkpoint(s->s_env, 0, 0, 0)) != 0) {
+	store_enter();
+	ret = s->s_env->txn_checkpoint(s->s_env, 0, 0, 0);
+	store_leave();
+	if (ret != 0) {
 		snprintf(s->s_err, sizeof(s->s_err), "checkpoint: %s",
 		    db_strerror(ret));
 		return -1;
@@ -426,6 +688,7 @@ store_backoff(int attempt)
 }
 
 static int	store_run(struct store *, store_body, void *, u_int32_t);
+static int	store_run1(struct store *, store_body, void *, u_int32_t);
 
 int
 store_txn(struct store *s, store_body body, void *arg)
@@ -441,6 +704,17 @@ store_txn_nosync(struct store *s, store_body body, void *arg)
 
 static int
 store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
+{
+	int rc;
+
+	store_enter();
+	rc = store_run1(s, body, arg, cflags);
+	store_leave();
+	return rc;
+}
+
+static int
+store_run1(struct store *s, store_body body, void *arg, u_int32_t cflags)
 {
 	struct store_txn	t;
 	int			attempt, ret, rc;

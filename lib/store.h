@@ -62,6 +62,19 @@ const char *store_dir(const struct store *);
  * longer needs be removed.  The dispatcher calls it now and then. */
 int	store_checkpoint(struct store *);
 
+/*
+ * A process that waits inside Berkeley DB on a mutex a dead process held
+ * never wakes (store.c, "The stall guard").  When the guard sees such a
+ * stall it calls fn (from its own thread) with the reason; fn logs and
+ * leaves the process (the dispatcher re-executes itself).  Without fn, or
+ * when fn returns, the process exits with STORE_STALL_EXIT.
+ */
+#define STORE_STALL_EXIT	75	/* EX_TEMPFAIL */
+void	store_on_stall(void (*fn)(const char *why));
+/* For fn before it executes the program again: frees this process's
+ * registration in the environment (which cannot be closed).  0 or -1. */
+int	store_unregister_self(void);
+
 /* The last error the library reported, for logs (never holds values). */
 const char *store_errmsg(const struct store *);
 

@@ -411,15 +411,24 @@ def db_dump(state_dir, dbfile):
     tool = db_tool("dump")
     if tool is None:
         return None
+    p = None
     for attempt in range(10):
-        # may fail while a restarted dispatcher runs recovery: try again
-        p = subprocess.run([tool, "-p", "-h", state_dir, dbfile],
-                           capture_output=True, text=True,
-                           errors="surrogateescape")
+        # may fail while a restarted dispatcher runs recovery: try again.
+        # db_dump joins the environment without DB_REGISTER: after a test
+        # killed a process holding one of its mutexes, it can wait on that
+        # mutex for ever (recovery by the next mias process leaves it
+        # asleep on the old region): stop it and try again.
+        try:
+            p = subprocess.run([tool, "-p", "-h", state_dir, dbfile],
+                               capture_output=True, text=True,
+                               errors="surrogateescape", timeout=5)
+        except subprocess.TimeoutExpired:
+            p = None
+            continue
         if p.returncode == 0:
             break
         time.sleep(0.2)
-    if p.returncode != 0:
+    if p is None or p.returncode != 0:
         return None
     recs, cur, body = [], [], False
     for line in p.stdout.splitlines():
@@ -773,6 +782,13 @@ def record_response(stack, method, path, r):
            "body": r.json}
     if r.json is None and r.raw:
         rec["raw"] = r.raw[:2000].decode("utf-8", "replace")
+    # Every answer of a mias responder carries X-Content-Type-Options (lib/
+    # fcgi.c); a 5xx without it is the web server's own page for a
+    # responder that died under the request.  Only a test that kills
+    # responders on purpose declares that acceptable.
+    if getattr(stack, "responders_may_die", False) and r.status >= 500 \
+            and "x-content-type-options" not in r.headers:
+        rec["webServer"] = True
     line = json.dumps(rec, ensure_ascii=False) + "\n"
     try:
         os.makedirs(outdir, exist_ok=True)

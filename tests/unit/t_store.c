@@ -4,11 +4,14 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <db.h>
 
 #include "crypto.h"
 #include "store.h"
@@ -286,6 +289,143 @@ test_killed_writer(void)
 	store_close(s);
 }
 
+/*
+ * A process killed inside Berkeley DB (here inside a read, holding the
+ * page's lock and latch) leaves them held.  A process already waiting on
+ * them when another process recovers the environment is never woken: it
+ * sleeps in the old, unlinked region, where no lock timeout comes any
+ * more.  The stall guard must end the waiter (lib/store.c).
+ */
+static int	latch_die;
+
+static int
+latch_compare(DB *db, const DBT *a, const DBT *b)
+{
+	size_t	n = a->size < b->size ? a->size : b->size;
+	int	c = memcmp(a->data, b->data, n);
+
+	(void)db;
+	if (latch_die)
+		kill(getpid(), SIGKILL);	/* inside the page's latch */
+	return c != 0 ? c : (int)a->size - (int)b->size;
+}
+
+static void
+latch_holder(void)
+{
+	DB_ENV	*env;
+	DB	*db;
+	DBT	 k, v;
+
+	if (db_env_create(&env, 0) != 0 ||
+	    env->open(env, dir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOG |
+	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER, 0600) != 0 ||
+	    db_create(&db, env, 0) != 0 ||
+	    db->set_bt_compare(db, latch_compare) != 0 ||
+	    db->open(db, NULL, "meta.db", NULL, DB_BTREE,
+	    DB_AUTO_COMMIT | DB_READ_UNCOMMITTED, 0600) != 0)
+		_exit(2);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = (void *)(uintptr_t)"latched";
+	k.size = 7;
+	v.flags = DB_DBT_MALLOC;
+	latch_die = 1;		/* a dirty read: no lock, only the latch */
+	db->get(db, NULL, &k, &v, DB_READ_UNCOMMITTED);
+	_exit(3);
+}
+
+static void
+latch_stalled(const char *why)
+{
+	(void)why;
+	_exit(42);
+}
+
+static int
+latched_write_body(struct store_txn *t, void *arg)
+{
+	(void)arg;
+	return store_put(t, SDB_META, "latched", 7, "w", 1);
+}
+
+static void
+test_killed_latch_holder(void)
+{
+	struct kv	 kv = { "latched", "before", NULL };
+	struct store	*s;
+	struct timespec	 t0, t1;
+	pid_t		 holder, waiter, r = 0;
+	int		 status, i, wstatus = 0, p[2], g[2];
+	char		 c = 0;
+
+	if ((s = open_store()) == NULL)
+		return;
+	store_txn(s, put_body, &kv);
+	store_close(s);
+
+	/* the waiter joins the environment first (after the holder's death
+	 * its open would recover it), then waits for the go */
+	if (pipe(p) == -1 || pipe(g) == -1)
+		return;
+	if ((waiter = fork()) == 0) {
+		struct store *cs;
+
+		close(p[0]);
+		close(g[1]);
+		store_on_stall(latch_stalled);
+		if ((cs = open_store()) == NULL)
+			_exit(2);
+		if (write(p[1], "R", 1) != 1 || read(g[0], &c, 1) != 1)
+			_exit(4);
+		store_txn(cs, latched_write_body, NULL);
+		_exit(0);	/* got through: the latch was not held */
+	}
+	close(p[1]);
+	close(g[0]);
+	if (read(p[0], &c, 1) != 1)
+		c = 0;
+	if ((holder = fork()) == 0)
+		latch_holder();
+	waitpid(holder, &status, 0);
+	tap_ok(c == 'R' && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "a process was killed inside a read (status %#x)", status);
+	if (write(g[1], "G", 1) != 1)
+		c = 0;
+	usleep(1500 * 1000);
+	r = waitpid(waiter, &wstatus, WNOHANG);
+	tap_ok(r == 0, "a process writing to that page waits (still waiting "
+	    "after 1.5 s)");
+
+	/* another process opens the store: DB_REGISTER sees the dead
+	 * process and recovers the environment */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	s = open_store();
+	tap_ok(s != NULL, "a new process opens (and recovers) the store");
+	for (i = 0; r == 0 && i < 150; i++) {
+		usleep(100 * 1000);
+		r = waitpid(waiter, &wstatus, WNOHANG);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r == 0) {
+		kill(waiter, SIGKILL);
+		waitpid(waiter, &wstatus, 0);
+	}
+	tap_ok(r == waiter && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 42,
+	    "the waiter's stall guard ended it %.1f s after the recovery "
+	    "(status %#x)", (double)(t1.tv_sec - t0.tv_sec) +
+	    (t1.tv_nsec - t0.tv_nsec) / 1e9, wstatus);
+	if (s == NULL)
+		return;
+	kv.v = "after";
+	tap_ok(store_txn(s, put_body, &kv) == 0 &&
+	    store_txn(s, get_body, &kv) == 0 && kv.got != NULL &&
+	    strcmp(kv.got, "after") == 0,
+	    "the recovered store reads and writes that page");
+	free(kv.got);
+	store_close(s);
+}
+
 struct sub {
 	struct crypto_keys	*keys;
 	struct study_submit	 ss;
@@ -445,6 +585,7 @@ main(void)
 	test_basic();
 	test_two_processes();
 	test_killed_writer();
+	test_killed_latch_holder();
 	test_study();
 	if (tap_failed == 0) {
 		char cmd[300];
