@@ -275,6 +275,7 @@ admin_studies(const struct mias_conf *conf, struct store *st, int argc,
 		if (store_txn(st, studies_body, &c) != 0) {
 			fprintf(stderr, "mias-admin: studies list: %s\n",
 			    store_errmsg(st));
+			json_object_put(c.list);
 			return 1;
 		}
 		if (json)
@@ -299,14 +300,16 @@ admin_studies(const struct mias_conf *conf, struct store *st, int argc,
 	if (s.type < 1 || s.type > CONF_STUDY_TYPES)
 		goto usage;
 	rc = store_txn(st, show_body, &s);
-	if (rc == STORE_NOTFOUND) {
-		fprintf(stderr, "mias-admin: studies show: no study %s %d %s\n",
-		    s.ns, s.type, s.uid);
-		return 1;
-	}
 	if (rc != 0) {
-		fprintf(stderr, "mias-admin: studies show: %s\n",
-		    store_errmsg(st));
+		if (rc == STORE_NOTFOUND)
+			fprintf(stderr, "mias-admin: studies show: no study "
+			    "%s %d %s\n", s.ns, s.type, s.uid);
+		else
+			fprintf(stderr, "mias-admin: studies show: %s\n",
+			    store_errmsg(st));
+		json_object_put(s.study);
+		json_object_put(s.result);
+		json_object_put(s.jobs);
 		return 1;
 	}
 	if (json) {
@@ -484,6 +487,7 @@ admin_deliveries(const struct mias_conf *conf, struct store *st, int argc,
 		if (store_txn(st, msgs_body, &c) != 0) {
 			fprintf(stderr, "mias-admin: deliveries list: %s\n",
 			    store_errmsg(st));
+			json_object_put(c.list);
 			return 1;
 		}
 		if (json)
@@ -514,14 +518,14 @@ admin_deliveries(const struct mias_conf *conf, struct store *st, int argc,
 		goto usage;
 	r.id = all ? NULL : argv[optind];
 	rc = store_txn(st, replay_body, &r);
-	if (rc == STORE_NOTFOUND) {
-		fprintf(stderr, "mias-admin: deliveries replay: no message %s\n",
-		    r.id);
-		return 1;
-	}
 	if (rc != 0) {
-		fprintf(stderr, "mias-admin: deliveries replay: %s\n",
-		    store_errmsg(st));
+		if (rc == STORE_NOTFOUND)
+			fprintf(stderr, "mias-admin: deliveries replay: no "
+			    "message %s\n", r.id);
+		else
+			fprintf(stderr, "mias-admin: deliveries replay: %s\n",
+			    store_errmsg(st));
+		json_object_put(r.done);
 		return 1;
 	}
 	if (r.notdead) {

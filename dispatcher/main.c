@@ -26,8 +26,8 @@ volatile int	disp_quit, disp_reload;
 
 /* for starting again after a stall (stalled()) */
 static char	**saved_argv;
-static int	  detached;
-#define ENV_DETACHED	"MIAS_DISPATCHER_DETACHED"
+static int	  detached, restarted;
+#define ENV_RESTART	"MIAS_DISPATCHER_RESTART"	/* set by stalled() */
 
 static void
 usage(void)
@@ -118,11 +118,7 @@ stalled(const char *why)
 	long	fd, max = sysconf(_SC_OPEN_MAX);
 
 	log_warnx("%s; starting again", why);
-	if (store_unregister_self() == -1)
-		log_warnx("could not free this process's registration in "
-		    "__db.register: the new start may be refused");
-	if (detached)
-		setenv(ENV_DETACHED, "1", 1);
+	setenv(ENV_RESTART, detached ? "detached" : "foreground", 1);
 	for (fd = 3; fd < (max > 0 && max < 65536 ? max : 1024); fd++)
 		close((int)fd);
 	execv("/proc/self/exe", saved_argv);
@@ -231,9 +227,10 @@ main(int argc, char *argv[])
 		d.d_conf_path = getenv("MIAS_CONF");
 	if (d.d_conf_path == NULL || *d.d_conf_path == '\0')
 		d.d_conf_path = conf_default_path();
-	if (getenv(ENV_DETACHED) != NULL) {	/* started again by stalled() */
-		unsetenv(ENV_DETACHED);
-		detached = 1;
+	if (getenv(ENV_RESTART) != NULL) {	/* started again by stalled() */
+		restarted = 1;
+		detached = strcmp(getenv(ENV_RESTART), "detached") == 0;
+		unsetenv(ENV_RESTART);
 	}
 	log_init("mias-dispatcher", !detached);
 	log_verbose(verbose);
@@ -251,6 +248,8 @@ main(int argc, char *argv[])
 	d.d_lock_fd = lock_state(c->c_state_dir);
 	clean_tmp(c->c_state_dir);
 	store_on_stall(stalled);
+	if (restarted && store_unregister_self(c->c_state_dir) == -1)
+		log_warn("%s/__db.register", c->c_state_dir);
 	if (!foreground && !detached) {
 		if (store_open(c->c_state_dir, 0, &d.d_store, err,
 		    sizeof(err)) == -1)

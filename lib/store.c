@@ -187,37 +187,32 @@ store_guard_region(const char *dir)
 }
 
 /*
- * For a process that starts itself again in place after a stall (the
- * dispatcher): Berkeley DB refuses a second registration of one pid
- * ("DB_REGISTER limits processes to one open DB_ENV handle"), and the
- * stalled handle cannot be closed.  So the process's slot in
- * __db.register is marked free the way Berkeley DB 4.4 to 5.3 does it (a
- * slot is 25 bytes: "%24lu\n" of the pid, or "X", 22 blanks, "0\n" when
- * free).  Its lock goes with the descriptor at exec.
+ * For a process that started itself again in place after a stall (the
+ * dispatcher), before it opens the store: Berkeley DB refuses a second
+ * registration of one pid ("DB_REGISTER limits processes to one open
+ * DB_ENV handle"), and the stalled image could not close its handle.  Its
+ * slot in __db.register is marked free the way Berkeley DB 4.4 to 5.3
+ * does it (a slot is 25 bytes: "%24lu\n" of the pid, or "X", 22 blanks,
+ * "0\n" when free); its lock went with the descriptor at exec.  Done by
+ * the new image, when no thread of the old one can register again.
  */
 int
-store_unregister_self(void)
+store_unregister_self(const char *dir)
 {
 	static const char	 empty[] = "X                      0\n";
-	char			 path[PATH_MAX + 16], mine[32], slot[25];
+	char			 path[PATH_MAX], mine[32], slot[25];
 	off_t			 off;
-	int			 fd, rc = -1;
+	int			 fd, rc = 0;
 
-	pthread_mutex_lock(&guard.mtx);
-	snprintf(path, sizeof(path), "%.*s.register",
-	    (int)(strlen(guard.region) > 4 ? strlen(guard.region) - 4 : 0),
-	    guard.region);				/* __db.001 -> __db */
-	pthread_mutex_unlock(&guard.mtx);
+	snprintf(path, sizeof(path), "%s/__db.register", dir);
 	snprintf(mine, sizeof(mine), "%24lu\n", (unsigned long)getpid());
 	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
-		return -1;
+		return errno == ENOENT ? 0 : -1;
 	for (off = 0; pread(fd, slot, sizeof(slot), off) == sizeof(slot);
 	    off += (off_t)sizeof(slot))
-		if (memcmp(slot, mine, sizeof(slot)) == 0) {
-			rc = pwrite(fd, empty, sizeof(slot), off) ==
-			    sizeof(slot) ? 0 : -1;
-			break;
-		}
+		if (memcmp(slot, mine, sizeof(slot)) == 0 &&
+		    pwrite(fd, empty, sizeof(slot), off) != sizeof(slot))
+			rc = -1;
 	close(fd);
 	return rc;
 }

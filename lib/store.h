@@ -71,9 +71,10 @@ int	store_checkpoint(struct store *);
  */
 #define STORE_STALL_EXIT	75	/* EX_TEMPFAIL */
 void	store_on_stall(void (*fn)(const char *why));
-/* For fn before it executes the program again: frees this process's
- * registration in the environment (which cannot be closed).  0 or -1. */
-int	store_unregister_self(void);
+/* For a program that executed itself again after a stall, before
+ * store_open: frees the registration its pid left in dir's environment
+ * (the old image could not close its handle).  0 or -1. */
+int	store_unregister_self(const char *dir);
 
 /* The last error the library reported, for logs (never holds values). */
 const char *store_errmsg(const struct store *);

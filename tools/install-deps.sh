@@ -3,12 +3,13 @@
 #
 # Usage: tools/install-deps.sh [--tests]
 #   without --tests: what building and running mias needs
-#   with --tests: also the test tools (Node.js for the independent checks)
+#   with --tests: also the test tools (Node.js for the independent checks,
+#   the web servers, clang and its sanitizer runtime, valgrind)
 set -u
 pkgs="autoconf automake make gcc pkg-config libfcgi-dev libjson-c-dev
 libcurl4-openssl-dev libssl-dev libexpat1-dev libinih-dev libdb5.3-dev
 db5.3-util uuid-dev lighttpd python3 python3-pydicom curl"
-[ "${1:-}" = "--tests" ] && pkgs="$pkgs nodejs npm chromium fonts-droid-fallback apache2-bin libapache2-mod-fcgid spawn-fcgi"
+[ "${1:-}" = "--tests" ] && pkgs="$pkgs nodejs npm chromium fonts-droid-fallback apache2-bin libapache2-mod-fcgid spawn-fcgi clang valgrind"
 
 missing=""
 for p in $pkgs; do
@@ -19,15 +20,30 @@ for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 	    missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "installing Debian packages:$missing"
-if [ "$(id -u)" -ne 0 ]; then
-	echo "not root: install them with apt-get install$missing" >&2
-	exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null &&
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
-	echo "apt-get install$missing failed" >&2
-	exit 1
+
+install() {
+	echo "installing Debian packages:$missing"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "not root: install them with apt-get install$missing" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	[ -n "${updated:-}" ] || apt-get update -qq >/dev/null
+	updated=1
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
+		echo "apt-get install$missing failed" >&2
+		exit 1
+	}
 }
+[ -z "$missing" ] || install
+
+# clang's AddressSanitizer runtime is only recommended by clang (Debian 12:
+# libclang-rt-14-dev), so --no-install-recommends leaves it out
+if [ "${1:-}" = "--tests" ] && command -v clang >/dev/null 2>&1; then
+	rt=$(clang -print-file-name=libclang_rt.asan-x86_64.a 2>/dev/null)
+	if [ ! -f "$rt" ]; then
+		missing=" libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"
+		install
+	fi
+fi
+exit 0
