@@ -31,12 +31,13 @@ counter_key(char *out, size_t outlen, const char *kind, const char *a,
 }
 
 static long long
-counter_get(struct store_txn *t, const char *key, size_t klen, int *rc)
+counter_get(struct store_txn *t, const char *key, size_t klen, int rmw,
+    int *rc)
 {
 	char		*val = NULL;
 	long long	 n = 0;
 
-	*rc = store_get(t, SDB_COUNTERS, key, klen, &val, NULL, 1);
+	*rc = store_get(t, SDB_COUNTERS, key, klen, &val, NULL, rmw);
 	if (*rc == STORE_OK)
 		n = strtoll(val, NULL, 10);
 	else if (*rc == STORE_NOTFOUND)
@@ -77,7 +78,9 @@ window_body(struct store_txn *t, void *arg)
 	if ((klen = counter_key(key, sizeof(key), w->kind, w->a, w->b,
 	    w->window)) == 0)
 		return STORE_ERR;
-	w->count = counter_get(t, key, klen, &rc) + w->add;
+	/* a check only reads: a shared lock, so that the requests of every
+	 * responder process do not queue on one address's counter */
+	w->count = counter_get(t, key, klen, w->add != 0, &rc) + w->add;
 	if (rc != STORE_OK || w->add == 0)
 		return rc;
 	if (w->count == w->add &&
@@ -138,7 +141,7 @@ active_body(struct store_txn *t, void *arg)
 
 	if ((klen = counter_key(key, sizeof(key), "a", a->ns, NULL, -1)) == 0)
 		return STORE_ERR;
-	a->count = counter_get(t, key, klen, &rc);
+	a->count = counter_get(t, key, klen, 0, &rc);
 	return rc;
 }
 
@@ -163,7 +166,7 @@ limit_active_add(struct store_txn *t, const char *ns, int delta)
 
 	if ((klen = counter_key(key, sizeof(key), "a", ns, NULL, -1)) == 0)
 		return STORE_ERR;
-	n = counter_get(t, key, klen, &rc);
+	n = counter_get(t, key, klen, 1, &rc);
 	if (rc != STORE_OK)
 		return rc;
 	return counter_set(t, key, klen, n + delta);
