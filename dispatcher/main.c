@@ -115,10 +115,18 @@ write_pid(int fd)
 static void
 stalled(const char *why)
 {
-	long	fd, max = sysconf(_SC_OPEN_MAX);
+	sigset_t	set;
+	long		fd, max = sysconf(_SC_OPEN_MAX);
 
 	log_warnx("%s; starting again", why);
 	setenv(ENV_RESTART, detached ? "detached" : "foreground", 1);
+	/* the mask survives exec: a SIGTERM sent meanwhile waits for the new
+	 * image's handler instead of killing it before it has one */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	for (fd = 3; fd < (max > 0 && max < 65536 ? max : 1024); fd++)
 		close((int)fd);
 	execv("/proc/self/exe", saved_argv);
@@ -197,6 +205,7 @@ main(int argc, char *argv[])
 {
 	struct disp		 d;
 	struct sigaction	 sa;
+	sigset_t		 set;
 	struct mias_conf	*c;
 	char			 err[512];
 	int64_t			 wait_ms, next_scan, next_checkpoint = 0;
@@ -247,6 +256,21 @@ main(int argc, char *argv[])
 	 * DB handles and threads do not cross one) */
 	d.d_lock_fd = lock_state(c->c_state_dir);
 	clean_tmp(c->c_state_dir);
+	/* before anything slow (a store open may run recovery): a SIGTERM
+	 * that comes early ends the process through the main loop; one sent
+	 * while stalled() executed the program again was held blocked */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	store_on_stall(stalled);
 	if (restarted && store_unregister_self(c->c_state_dir) == -1)
 		log_warn("%s/__db.register", c->c_state_dir);
@@ -284,13 +308,6 @@ main(int argc, char *argv[])
 	if (work_start(&d, nworkers) == -1)
 		fatalx("cannot start worker threads");
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 	log_info("started (pid %ld, state %s, %u workers)", (long)getpid(),
 	    c->c_state_dir, d.d_nworkers);
 
