@@ -104,6 +104,16 @@ write_pid(int fd)
 		log_warn("dispatcher.lock");
 }
 
+/* The signals that stop or reload the dispatcher. */
+static void
+stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
 /*
  * The store's stall guard found this process waiting on a Berkeley DB
  * mutex that a dead process held (lib/store.c): no thread of ours can be
@@ -122,10 +132,7 @@ stalled(const char *why)
 	setenv(ENV_RESTART, detached ? "detached" : "foreground", 1);
 	/* the mask survives exec: a SIGTERM sent meanwhile waits for the new
 	 * image's handler instead of killing it before it has one */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	stop_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	for (fd = 3; fd < (max > 0 && max < 65536 ? max : 1024); fd++)
 		close((int)fd);
@@ -266,10 +273,7 @@ main(int argc, char *argv[])
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	stop_signals(&set);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	store_on_stall(stalled);
 	if (restarted && store_unregister_self(c->c_state_dir) == -1)

@@ -107,8 +107,9 @@ struct store {
  * open (DB_REGISTER | DB_RECOVER) recovers the environment when nobody has
  * yet.
  *
- * So every thread notes when it enters the library (store_enter/leave,
- * one slot a thread, nothing shared but an atomic store), and a guard
+ * So every thread notes when it calls into the library (store_enter/leave
+ * around each Berkeley DB call, not around a transaction's own work: one
+ * slot a thread, nothing shared but an atomic store), and a guard
  * thread that never calls Berkeley DB itself looks twice a second: a wait
  * longer than STORE_STALL_RECOVERED_MS while the region file this process
  * mapped has been replaced (another process ran recovery), or longer than
@@ -172,17 +173,21 @@ store_on_stall(void (*fn)(const char *why))
 /*
  * Remembers which region file an open mapped: a thread that enters the
  * library notes it, since another thread may reopen (after DB_RUNRECOVERY)
- * while it still waits in the old environment.
+ * while it still waits in the old environment.  The thread that opens is
+ * in the new one from now on, whatever its slot said when it entered.
  */
 static void
 store_guard_region(const char *dir)
 {
-	struct stat st;
+	struct stat	st;
+	uint64_t	ino;
 
 	pthread_mutex_lock(&guard.mtx);
 	snprintf(guard.region, sizeof(guard.region), "%s/__db.001", dir);
-	atomic_store(&stall_cur_ino, stat(guard.region, &st) == 0 ?
-	    (uint64_t)st.st_ino : 0);
+	ino = stat(guard.region, &st) == 0 ? (uint64_t)st.st_ino : 0;
+	atomic_store(&stall_cur_ino, ino);
+	if (stall_depth > 0 && stall_slot >= 0)
+		atomic_store(&stall_ino[stall_slot], ino);
 	pthread_mutex_unlock(&guard.mtx);
 }
 
@@ -426,6 +431,7 @@ store_shut(struct store *s)
 {
 	int i;
 
+	store_enter();
 	store_watch_stop(s);
 
 	for (i = 0; i < SDB__MAX; i++)
@@ -437,6 +443,7 @@ store_shut(struct store *s)
 		s->s_env->close(s->s_env, 0);
 		s->s_env = NULL;
 	}
+	store_leave();
 }
 
 /*
@@ -485,8 +492,23 @@ store_reserve_regions(struct store *s)
 	return rc;
 }
 
+static int	store_start1(struct store *);
+
+/* Opens the environment and the databases; counted by the stall guard
+ * (an open joins, and may wait on, the environment's mutexes). */
 static int
 store_start(struct store *s)
+{
+	int rc;
+
+	store_enter();
+	rc = store_start1(s);
+	store_leave();
+	return rc;
+}
+
+static int
+store_start1(struct store *s)
 {
 	DB_ENV	*env;
 	int	 i, ret;
@@ -563,16 +585,13 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 		return -1;
 	}
 	store_guard_start();
-	store_enter();
 	if (store_start(s) == -1) {
-		store_leave();
 		store_guard_stop();
 		snprintf(err, errlen, "%s", s->s_err);
 		free(s->s_dir);
 		free(s);
 		return -1;
 	}
-	store_leave();
 	*out = s;
 	return 0;
 }
@@ -605,9 +624,7 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
-	store_enter();
 	store_shut(s);
-	store_leave();
 	store_guard_stop();
 	free(s->s_dir);
 	free(s);
@@ -683,7 +700,17 @@ store_backoff(int attempt)
 }
 
 static int	store_run(struct store *, store_body, void *, u_int32_t);
-static int	store_run1(struct store *, store_body, void *, u_int32_t);
+
+static int
+store_log_flush(struct store *s)
+{
+	int ret;
+
+	store_enter();
+	ret = s->s_env->log_flush(s->s_env, NULL);
+	store_leave();
+	return ret;
+}
 
 int
 store_txn(struct store *s, store_body body, void *arg)
@@ -700,17 +727,6 @@ store_txn_nosync(struct store *s, store_body body, void *arg)
 static int
 store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 {
-	int rc;
-
-	store_enter();
-	rc = store_run1(s, body, arg, cflags);
-	store_leave();
-	return rc;
-}
-
-static int
-store_run1(struct store *s, store_body body, void *arg, u_int32_t cflags)
-{
 	struct store_txn	t;
 	int			attempt, ret, rc;
 
@@ -719,8 +735,10 @@ store_run1(struct store *s, store_body body, void *arg, u_int32_t cflags)
 			return STORE_ERR;
 		memset(&t, 0, sizeof(t));
 		t.t_store = s;
-		if ((ret = s->s_env->txn_begin(s->s_env, NULL, &t.t_txn,
-		    0)) != 0) {
+		store_enter();
+		ret = s->s_env->txn_begin(s->s_env, NULL, &t.t_txn, 0);
+		store_leave();
+		if (ret != 0) {
 			if (ret == DB_RUNRECOVERY) {
 				store_shut(s);
 				continue;
@@ -740,10 +758,12 @@ store_run1(struct store *s, store_body body, void *arg, u_int32_t cflags)
 			 * can be durable without it.  Accepted still means on
 			 * disk when store_txn returns.
 			 */
+			store_enter();
 			ret = t.t_txn->commit(t.t_txn, DB_TXN_NOSYNC);
+			store_leave();
 			t.t_txn = NULL;
 			if (ret == 0 && cflags == 0 && t.t_wrote &&
-			    (ret = s->s_env->log_flush(s->s_env, NULL)) != 0) {
+			    (ret = store_log_flush(s)) != 0) {
 				/* committed but maybe not on disk: not retried
 				 * (that could apply the body twice); the caller
 				 * reports a failure, the next call reopens */
@@ -756,16 +776,23 @@ store_run1(struct store *s, store_body body, void *arg, u_int32_t cflags)
 			if (ret == 0)
 				return 0;
 			rc = store_fail(&t, ret);
-		} else
+		} else {
+			store_enter();
 			t.t_txn->abort(t.t_txn);
+			store_leave();
+		}
 		if (rc != STORE_RETRY)
 			return rc;
 
 		if (t.t_dberr == DB_RUNRECOVERY)
 			store_shut(s);		/* reopened on the next try */
-		else if (t.t_dberr == DB_LOCK_NOTGRANTED &&
-		    s->s_env->failchk(s->s_env, 0) == DB_RUNRECOVERY)
-			store_shut(s);		/* a writer died mid-way */
+		else if (t.t_dberr == DB_LOCK_NOTGRANTED) {
+			store_enter();
+			ret = s->s_env->failchk(s->s_env, 0);
+			store_leave();
+			if (ret == DB_RUNRECOVERY)
+				store_shut(s);	/* a writer died mid-way */
+		}
 		store_backoff(attempt);
 	}
 	snprintf(s->s_err, sizeof(s->s_err), "transaction retried %d times "
@@ -792,8 +819,10 @@ store_get(struct store_txn *t, enum store_db db, const void *key,
 	store_dbt(&k, key, klen);
 	memset(&v, 0, sizeof(v));
 	v.flags = DB_DBT_MALLOC;
+	store_enter();
 	ret = t->t_store->s_db[db]->get(t->t_store->s_db[db], t->t_txn, &k,
 	    &v, rmw ? DB_RMW : 0);
+	store_leave();
 	if (ret == DB_NOTFOUND)
 		return STORE_NOTFOUND;
 	if (ret != 0)
@@ -819,8 +848,10 @@ store_put(struct store_txn *t, enum store_db db, const void *key,
 	t->t_wrote = 1;
 	store_dbt(&k, key, klen);
 	store_dbt(&v, val, len);
+	store_enter();
 	ret = t->t_store->s_db[db]->put(t->t_store->s_db[db], t->t_txn, &k,
 	    &v, 0);
+	store_leave();
 	return ret == 0 ? STORE_OK : store_fail(t, ret);
 }
 
@@ -833,7 +864,9 @@ store_del(struct store_txn *t, enum store_db db, const void *key,
 
 	t->t_wrote = 1;
 	store_dbt(&k, key, klen);
+	store_enter();
 	ret = t->t_store->s_db[db]->del(t->t_store->s_db[db], t->t_txn, &k, 0);
+	store_leave();
 	if (ret == DB_NOTFOUND)
 		return STORE_NOTFOUND;
 	return ret == 0 ? STORE_OK : store_fail(t, ret);
@@ -919,7 +952,10 @@ store_walk(struct store_txn *t, enum store_db db, const void *prefix,
 	int	 ret, rc = 0;
 	u_int32_t op = DB_SET_RANGE;
 
-	if ((ret = d->cursor(d, t->t_txn, &c, 0)) != 0)
+	store_enter();
+	ret = d->cursor(d, t->t_txn, &c, 0);
+	store_leave();
+	if (ret != 0)
 		return store_fail(t, ret);
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
@@ -927,7 +963,9 @@ store_walk(struct store_txn *t, enum store_db db, const void *prefix,
 	v.flags = DB_DBT_REALLOC;
 	if (plen > 0) {
 		if ((k.data = malloc(plen)) == NULL) {
+			store_enter();
 			c->close(c);
+			store_leave();
 			return STORE_ERR;
 		}
 		memcpy(k.data, prefix, plen);
@@ -935,7 +973,9 @@ store_walk(struct store_txn *t, enum store_db db, const void *prefix,
 	} else
 		op = DB_FIRST;
 	for (;;) {
+		store_enter();	/* the visits are not counted */
 		ret = c->get(c, &k, &v, op);
+		store_leave();
 		op = DB_NEXT;
 		if (ret == DB_NOTFOUND)
 			break;
@@ -951,7 +991,10 @@ store_walk(struct store_txn *t, enum store_db db, const void *prefix,
 	}
 	free(k.data);
 	free(v.data);
-	if ((ret = c->close(c)) != 0 && rc == 0)
+	store_enter();
+	ret = c->close(c);
+	store_leave();
+	if (ret != 0 && rc == 0)
 		rc = store_fail(t, ret);
 	return rc;
 }

@@ -151,7 +151,7 @@ elif [ -f "$vbuild/Makefile" ] ||
 			    valgrind --tool=memcheck --error-exitcode=99 \
 			    --leak-check=full --show-leak-kinds=definite,indirect,possible \
 			    --errors-for-leak-kinds=definite,indirect,possible \
-			    --track-origins=yes --trace-children=no \
+			    --track-origins=yes --num-callers=30 --trace-children=no \
 			    --child-silent-after-fork=no \
 			    --suppressions="$supp" --log-file="$log.%p" \
 			    "./$u" >"$log.out" 2>&1); then

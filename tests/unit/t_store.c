@@ -426,6 +426,95 @@ test_killed_latch_holder(void)
 	store_close(s);
 }
 
+/*
+ * The other side of the guard: a process that is told by DB_RUNRECOVERY
+ * that the store was recovered reopens it and carries on, and may then
+ * spend long in its transaction.  It is in the new environment and must
+ * not be taken for a waiter left in the old one.  The body below first
+ * waits (outside Berkeley DB, but inside its transaction) while another
+ * process recovers the store, then reads (DB_RUNRECOVERY: the store is
+ * reopened and the body run again), and on its second run stays a second
+ * more: over two seconds since the transaction began, in a store whose
+ * region file is not the one it began with.
+ */
+struct reopen_arg {
+	int	go;		/* read end: the store has been recovered */
+	int	runs;
+};
+
+static int
+reopen_body(struct store_txn *t, void *arg)
+{
+	struct reopen_arg	*a = arg;
+	char			*v = NULL, c;
+	int			 rc;
+
+	if (a->runs++ == 0) {
+		if (read(a->go, &c, 1) != 1)
+			return STORE_ERR;
+	} else
+		sleep(1);
+	rc = store_get(t, SDB_META, "held", 4, &v, NULL, 0);
+	free(v);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	return store_put(t, SDB_META, "reopened", 8, "yes", 3);
+}
+
+static void
+test_reopen_not_stalled(void)
+{
+	struct kv	 kv = { "reopened", NULL, NULL };
+	struct store	*s;
+	pid_t		 dead, worker;
+	int		 g[2], p[2], status, wstatus;
+	char		 c = 0;
+
+	if (pipe(g) == -1 || pipe(p) == -1)
+		return;
+	if ((worker = fork()) == 0) {
+		struct reopen_arg	 a = { g[0], 0 };
+		struct store		*cs = open_store();
+		int			 rc;
+
+		close(g[1]);
+		close(p[0]);
+		if (cs == NULL || write(p[1], "R", 1) != 1)
+			_exit(2);
+		rc = store_txn(cs, reopen_body, &a);
+		store_close(cs);
+		_exit(rc != 0 ? 3 : a.runs < 2 ? 4 : 0);
+	}
+	close(g[0]);
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1)
+		c = 0;
+	/* a process that dies with the store open: the next open recovers */
+	if ((dead = fork()) == 0) {
+		if (open_store() == NULL)
+			_exit(2);
+		kill(getpid(), SIGKILL);
+	}
+	waitpid(dead, &status, 0);
+	usleep(1500 * 1000);
+	s = open_store();
+	tap_ok(c == 'R' && WIFSIGNALED(status) && s != NULL,
+	    "a process died with the store open; the next open recovered it "
+	    "while another process was inside a transaction");
+	if (write(g[1], "G", 1) != 1)
+		c = 0;
+	waitpid(worker, &wstatus, 0);
+	tap_ok(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0,
+	    "that process reopened the store and finished its transaction "
+	    "without being taken for a stalled one (status %#x)", wstatus);
+	if (s == NULL)
+		return;
+	tap_ok(store_txn(s, get_body, &kv) == 0 && kv.got != NULL &&
+	    strcmp(kv.got, "yes") == 0, "its write is in the store");
+	free(kv.got);
+	store_close(s);
+}
+
 struct sub {
 	struct crypto_keys	*keys;
 	struct study_submit	 ss;
@@ -586,6 +675,7 @@ main(void)
 	test_two_processes();
 	test_killed_writer();
 	test_killed_latch_holder();
+	test_reopen_not_stalled();
 	test_study();
 	if (tap_failed == 0) {
 		char cmd[300];
