@@ -111,7 +111,7 @@ import time
 from harness import FIXTURES, wait_for  # noqa: E402
 
 s = Stack("limits-fair", egress="allow_hosts = 127.0.0.1", engines={
-    4: "command = /usr/bin/python3 %s/cmd_engine.py --type 4 --delay 1 "
+    4: "command = /usr/bin/python3 %s/cmd_engine.py --type 4 --mode slow --delay 1 "
        "{input}\nanalysis = OA\nconcurrency = 2\ntimeout = 30\n" % FIXTURES})
 try:
     s.init()
@@ -149,6 +149,8 @@ try:
                    >= 2, 60)
     recs = sink.call("GET", "/__control__/received")
     order = [r["path"] for r in recs]
+    ok = [json.loads(r["body"]).get("status") == 0 for r in recs]
+    t.ok(got and all(ok), "both studies succeeded (statuses %s)" % ok)
     t.ok(got and order[0] == "/small",
          "the small study is not stuck behind the big one's images "
          "(callbacks in order %s)" % order, s.dispatcher_log()[-2000:])
