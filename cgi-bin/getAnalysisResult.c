@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "fcgi.h"
 #include "jv.h"
 #include "request.h"
@@ -13,19 +14,29 @@
 struct get_arg {
 	char		 key[STUDY_KEY_MAX];
 	size_t		 klen;
+	struct answer	 answer;
 	json_object	*study;
 	json_object	*result;
 };
 
+/*
+ * A finished study's answer was written with its result (answer.c): one
+ * read and no parsing.  Otherwise the study record tells how far it got,
+ * or a result written before answers.db existed is turned into the answer
+ * here.
+ */
 static int
 get_body(struct store_txn *t, void *arg)
 {
 	struct get_arg	*a = arg;
 	int		 rc;
 
+	answer_free(&a->answer);
 	json_object_put(a->study);
 	json_object_put(a->result);
 	a->study = a->result = NULL;
+	if ((rc = answer_get(t, a->key, a->klen, &a->answer)) != STORE_NOTFOUND)
+		return rc;
 	if ((rc = store_get_json(t, SDB_STUDIES, a->key, a->klen, &a->study,
 	    0)) != STORE_OK)
 		return rc;
@@ -33,41 +44,12 @@ get_body(struct store_txn *t, void *arg)
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
-/* Doctors' feedback shows as each finding's credibility. */
-static void
-apply_feedback(json_object *data, json_object *feedback, int type)
-{
-	static const char *const lists[] = { "boxes", "boxDataList",
-	    "imageDataList", "xRayDataList", "ocularDataList" };
-	json_object	*list, *item, *id, *fb, *cred;
-	size_t		 i, j;
-
-	(void)type;
-	if (feedback == NULL)
-		return;
-	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		if (!json_object_object_get_ex(data, lists[i], &list))
-			continue;
-		for (j = 0; j < json_object_array_length(list); j++) {
-			item = json_object_array_get_idx(list, j);
-			if (!json_object_object_get_ex(item, "indexId", &id) &&
-			    !json_object_object_get_ex(item, "boxUid", &id))
-				continue;
-			if (json_object_object_get_ex(feedback,
-			    json_object_get_string(id), &fb) &&
-			    json_object_object_get_ex(fb, "credibility", &cred))
-				json_object_object_add(item, "credibility",
-				    json_object_get(cred));
-		}
-	}
-}
-
 static void
 get_result(struct req *rq)
 {
 	struct get_arg		 a;
 	struct result_req	 rr;
-	json_object		*v, *data, *fb = NULL;
+	json_object		*v, *data;
 	char			 msg[512];
 	enum rc			 erc;
 	int			 rc;
@@ -90,7 +72,7 @@ get_result(struct req *rq)
 		    "unavailable");
 		goto out;
 	}
-	if (a.result == NULL) {
+	if (a.answer.a_data == NULL && a.result == NULL) {
 		/* not finished, and no earlier run to show meanwhile */
 		if ((data = json_object_new_object()) == NULL) {
 			req_error(rq, RC_INTERNAL, "internal error: out of "
@@ -110,25 +92,19 @@ get_result(struct req *rq)
 		    "yet");
 		goto out;
 	}
-	if (!json_object_object_get_ex(a.result, "data", &data)) {
+	if (a.answer.a_data == NULL &&
+	    answer_from_result(a.result, &a.answer) == -1) {
 		req_error(rq, RC_INTERNAL, "internal error: unreadable result");
 		goto out;
 	}
-	json_object_object_get_ex(a.result, "feedback", &fb);
-	apply_feedback(data, fb, rr.rr_type);
-	data = json_object_get(data);
-	json_object_object_get_ex(a.result, "state", &v);
-	if (strcmp(json_object_get_string(v), "DONE") == 0) {
-		req_reply(rq, data);
-		goto out;
-	}
-	json_object_object_get_ex(a.result, "errorCode", &v);
-	json_object_object_add(data, "errorCode", json_object_get(v));
-	json_object_object_get_ex(a.result, "errorMessage", &v);
-	json_object_object_add(data, "errorMessage", json_object_get(v));
-	req_error_data(rq, RC_FAILED, data, "analysis failed: %s",
-	    json_object_get_string(v));
+	if (a.answer.a_rc == RC_OK)
+		req_reply(rq, a.answer.a_data);
+	else
+		req_error_data(rq, a.answer.a_rc, a.answer.a_data, "%s",
+		    a.answer.a_msg);
+	a.answer.a_data = NULL;		/* the reply owns it */
 out:
+	answer_free(&a.answer);
 	json_object_put(a.study);
 	json_object_put(a.result);
 }

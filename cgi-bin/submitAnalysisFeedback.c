@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "fcgi.h"
 #include "request.h"
 #include "store.h"
@@ -157,7 +158,7 @@ fb_body(struct store_txn *t, void *arg)
 			    json_object_get(x));
 		json_object_object_add(fb, fi.fi_id, entry);
 	}
-	rc = store_put_json(t, SDB_RESULTS, a->key, a->klen, res);
+	rc = answer_put_result(t, a->key, a->klen, res);
 out:
 	json_object_put(ids);
 	json_object_put(seen);

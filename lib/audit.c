@@ -10,19 +10,6 @@
  * mias deletes or rewrites an entry. */
 #define AUDIT_KEYLEN	12
 
-struct audit_put {
-	unsigned char	 key[AUDIT_KEYLEN];
-	json_object	*rec;
-};
-
-static int
-put_body(struct store_txn *t, void *arg)
-{
-	struct audit_put *a = arg;
-
-	return store_put_json(t, SDB_AUDIT, a->key, AUDIT_KEYLEN, a->rec);
-}
-
 static void
 audit_key(unsigned char *key, int64_t ms)
 {
@@ -36,30 +23,52 @@ audit_key(unsigned char *key, int64_t ms)
 }
 
 int
+audit_put(struct store_txn *t, const char *ns, const char *from,
+    const char *action, const char *target, const char *outcome)
+{
+	unsigned char	 key[AUDIT_KEYLEN];
+	json_object	*rec;
+	int64_t		 now = store_now_ms();
+	int		 rc;
+
+	audit_key(key, now);
+	if (crypto_random_id(key + 8, 4) == -1 ||
+	    (rec = json_object_new_object()) == NULL)
+		return STORE_ERR;
+	json_object_object_add(rec, "at", json_object_new_int64(now));
+	json_object_object_add(rec, "ns",
+	    json_object_new_string(ns && *ns ? ns : "-"));
+	json_object_object_add(rec, "from",
+	    json_object_new_string(from && *from ? from : "-"));
+	json_object_object_add(rec, "action", json_object_new_string(action));
+	json_object_object_add(rec, "target",
+	    target ? json_object_new_string(target) : NULL);
+	json_object_object_add(rec, "outcome",
+	    json_object_new_string(outcome ? outcome : "-"));
+	rc = store_put_json(t, SDB_AUDIT, key, AUDIT_KEYLEN, rec);
+	json_object_put(rec);
+	return rc;
+}
+
+struct audit_put {
+	const char	*ns, *from, *action, *target, *outcome;
+};
+
+static int
+put_body(struct store_txn *t, void *arg)
+{
+	struct audit_put *a = arg;
+
+	return audit_put(t, a->ns, a->from, a->action, a->target, a->outcome);
+}
+
+int
 audit_write(struct store *s, const char *ns, const char *from,
     const char *action, const char *target, const char *outcome)
 {
-	struct audit_put	a;
-	int64_t			now = store_now_ms();
-	int			rc;
+	struct audit_put a = { ns, from, action, target, outcome };
 
-	audit_key(a.key, now);
-	if (crypto_random(a.key + 8, 4) == -1 ||
-	    (a.rec = json_object_new_object()) == NULL)
-		return -1;
-	json_object_object_add(a.rec, "at", json_object_new_int64(now));
-	json_object_object_add(a.rec, "ns",
-	    json_object_new_string(ns && *ns ? ns : "-"));
-	json_object_object_add(a.rec, "from",
-	    json_object_new_string(from && *from ? from : "-"));
-	json_object_object_add(a.rec, "action", json_object_new_string(action));
-	json_object_object_add(a.rec, "target",
-	    target ? json_object_new_string(target) : NULL);
-	json_object_object_add(a.rec, "outcome",
-	    json_object_new_string(outcome ? outcome : "-"));
-	rc = store_txn_nosync(s, put_body, &a);
-	json_object_put(a.rec);
-	return rc == 0 ? 0 : -1;
+	return store_txn_nosync(s, put_body, &a) == 0 ? 0 : -1;
 }
 
 struct audit_get {

@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 struct store;
+struct store_txn;
 
 /*
  * One entry: ns is who (the namespace, or "-" before authentication),
@@ -18,6 +19,9 @@ struct store;
  * Returns 0 or -1.
  */
 int	audit_write(struct store *, const char *ns, const char *from,
+	    const char *action, const char *target, const char *outcome);
+/* The same entry inside the caller's transaction; a store result. */
+int	audit_put(struct store_txn *, const char *ns, const char *from,
 	    const char *action, const char *target, const char *outcome);
 
 /* Entries from since to until (ms, inclusive; 0: unbounded), of one

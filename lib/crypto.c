@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,8 +14,6 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <uuid/uuid.h>
-#include <curl/curl.h>
-#include <malloc.h>
 #include <stdlib.h>
 
 #include "crypto.h"
@@ -218,13 +217,61 @@ crypto_b64_decode(const char *in, unsigned char *out, size_t outlen)
 	return (long)n - (long)pad;
 }
 
+/*
+ * Random bytes for identifiers (request ids, audit keys) come from
+ * OpenSSL's DRBG (no system call, as libuuid makes), drawn 256 bytes at a
+ * time: one RAND_bytes call costs about as much as the rest of an id.  The
+ * pool is per thread, and emptied in a child after fork() so that parent
+ * and child never hand out the same bytes.  Not for keys.
+ */
+#define ID_POOL		256
+
+static __thread unsigned char	id_pool[ID_POOL];
+static __thread size_t		id_left;
+static __thread unsigned	id_pool_gen;
+static unsigned			id_gen;		/* bumped in a forked child */
+static pthread_once_t		id_once = PTHREAD_ONCE_INIT;
+
+static void
+id_atfork_child(void)
+{
+	id_gen++;
+}
+
+static void
+id_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, id_atfork_child);
+}
+
+int
+crypto_random_id(void *p, size_t n)
+{
+	(void)pthread_once(&id_once, id_init);
+	if (id_pool_gen != id_gen) {
+		OPENSSL_cleanse(id_pool, sizeof(id_pool));
+		id_left = 0;
+		id_pool_gen = id_gen;
+	}
+	if (n > ID_POOL)
+		return crypto_random(p, n);
+	if (id_left < n) {
+		if (RAND_bytes(id_pool, ID_POOL) != 1)
+			return -1;
+		id_left = ID_POOL;
+	}
+	id_left -= n;
+	memcpy(p, id_pool + id_left, n);
+	OPENSSL_cleanse(id_pool + id_left, n);
+	return 0;
+}
+
 void
 crypto_uuid(char out[37])
 {
 	uuid_t u;
 
-	/* OpenSSL's DRBG: no system call per request id, as libuuid makes */
-	if (RAND_bytes(u, sizeof(u)) != 1) {
+	if (crypto_random_id(u, sizeof(u)) == -1) {
 		uuid_generate_random(u);
 	} else {
 		u[6] = (u[6] & 0x0f) | 0x40;	/* version 4 */
@@ -233,39 +280,3 @@ crypto_uuid(char out[37])
 	uuid_unparse_lower(u, out);
 }
 
-static void
-wipe_free(void *p)
-{
-	if (p != NULL) {
-		OPENSSL_cleanse(p, malloc_usable_size(p));
-		free(p);
-	}
-}
-
-static void *
-wipe_realloc(void *p, size_t n)
-{
-	size_t	 old;
-	void	*q;
-
-	if (p == NULL)
-		return malloc(n);
-	if (n == 0) {
-		wipe_free(p);
-		return NULL;
-	}
-	/* not realloc: it may free the old block without wiping it */
-	if ((q = malloc(n)) == NULL)
-		return NULL;
-	old = malloc_usable_size(p);
-	memcpy(q, p, old < n ? old : n);
-	wipe_free(p);
-	return q;
-}
-
-int
-crypto_curl_init(void)
-{
-	return curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wipe_free,
-	    wipe_realloc, strdup, calloc) == CURLE_OK ? 0 : -1;
-}

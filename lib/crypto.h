@@ -49,6 +49,8 @@ void	crypto_token_hash(const struct crypto_keys *, const char *token,
 int	crypto_equal(const void *, const void *, size_t);	/* constant time */
 void	crypto_wipe(void *, size_t);
 int	crypto_random(void *, size_t);
+/* Random bytes for identifiers, not keys: from a per-thread pool. 0 or -1. */
+int	crypto_random_id(void *, size_t);
 
 /* Base64 (standard alphabet, padded).  encode: out holds 4*ceil(n/3)+1.
  * decode: returns the decoded length or -1 for bad input. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -365,6 +366,150 @@ fcgi_query(struct fcgi_io *io, char *buf, size_t len)
 	return q != NULL ? q : "";
 }
 
+/*
+ * Who is asking, and may they: one read-only transaction reads the failed
+ * authentications of the client's address, the namespace record and the
+ * namespace's counters; the request is counted later, in fcgi_account.
+ * -1 when the request is refused (rq holds the answer).
+ */
+struct gate {
+	const struct fcgi_ctx	*g_fc;
+	const struct req	*g_rq;
+	int			 g_ns_ok;	/* the headers passed the precheck */
+	long long		 g_authfails, g_rate, g_queued;
+	char			*g_raw;		/* namespace record, or NULL */
+	size_t			 g_rawlen;
+};
+
+static int
+gate_body(struct store_txn *t, void *arg)
+{
+	struct gate		*g = arg;
+	const struct req	*rq = g->g_rq;
+	const struct mias_conf	*c = g->g_fc->fc_conf;
+	int			 rc;
+
+	free(g->g_raw);
+	g->g_raw = NULL;
+	g->g_rate = g->g_queued = 0;
+	if ((rc = limit_auth_read(t, rq->rq_remote, rq->rq_time,
+	    &g->g_authfails)) != STORE_OK)
+		return rc;
+	/* guessing tokens from one address is slowed down first */
+	if (g->g_authfails >= (long long)c->c_limit_authfail || !g->g_ns_ok)
+		return STORE_OK;
+	rc = ns_auth_read(t, rq->rq_ns, &g->g_raw, &g->g_rawlen);
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc != STORE_OK)
+		return rc;
+	if ((rc = limit_rate_read(t, rq->rq_ns, g->g_fc->fc_ep->ep_name,
+	    rq->rq_time, &g->g_rate)) != STORE_OK)
+		return rc;
+	if (g->g_fc->fc_ep->ep_flags & EP_SUBMIT)
+		rc = limit_queued_read(t, rq->rq_ns, &g->g_queued);
+	return rc;
+}
+
+static int
+fcgi_gate(struct fcgi_ctx *fc, struct req *rq)
+{
+	const struct mias_conf	*c = fc->fc_conf;
+	struct gate		 g;
+	enum rc			 rc;
+	int			 ret = -1;
+
+	memset(&g, 0, sizeof(g));
+	g.g_fc = fc;
+	g.g_rq = rq;
+	rq->rq_time = time(NULL);
+	g.g_ns_ok = ns_auth_precheck(rq->rq_ns, rq->rq_token, rq->rq_msg,
+	    sizeof(rq->rq_msg)) == RC_OK;
+	if (store_txn(fc->fc_store, gate_body, &g) != 0) {
+		log_warnx("request %s: store: %s", rq->rq_id,
+		    store_errmsg(fc->fc_store));
+		req_error(rq, RC_INTERNAL, "internal error: storage "
+		    "unavailable");
+		goto out;
+	}
+	if (g.g_authfails >= (long long)c->c_limit_authfail) {
+		rq->rq_retry_after = (int)(60 - rq->rq_time % 60);
+		req_error(rq, RC_TOO_MANY, "too many failed authentications "
+		    "from this address; try again later");
+		goto out;
+	}
+	if (!g.g_ns_ok)
+		rc = RC_AUTH;		/* rq_msg says why */
+	else
+		rc = ns_auth_verify(&fc->fc_keys, rq->rq_ns, rq->rq_token,
+		    g.g_raw, g.g_rawlen, &rq->rq_nsrec, rq->rq_msg,
+		    sizeof(rq->rq_msg));
+	if (rc != RC_OK) {
+		rq->rq_rc = rc;
+		if (rc == RC_INTERNAL)
+			log_warnx("request %s: namespace %s: %s", rq->rq_id,
+			    rq->rq_ns, rq->rq_msg);
+		else
+			rq->rq_authfail = 1;
+		goto out;
+	}
+	rq->rq_counted = 1;
+	rq->rq_cors = ns_origin_ok(rq->rq_nsrec, rq->rq_origin);
+	if (g.g_rate >= (long long)c->c_limit_rps) {
+		rq->rq_retry_after = 1;
+		req_error(rq, RC_TOO_MANY, "more than %u requests per second "
+		    "to %s for this namespace", c->c_limit_rps,
+		    fc->fc_ep->ep_name);
+		goto out;
+	}
+	if (g.g_queued >= (long long)c->c_limit_queued) {
+		rq->rq_retry_after = 60;
+		req_error(rq, RC_TOO_MANY, "this namespace has %u studies "
+		    "queued or running, its limit; try again when some have "
+		    "finished", c->c_limit_queued);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(g.g_raw);
+	return ret;
+}
+
+/* The end of an authenticated endpoint's request, in one transaction
+ * that does not wait for the disk: the audit record of who did what, and
+ * the counters the next requests are judged by. */
+static int
+account_body(struct store_txn *t, void *arg)
+{
+	const struct fcgi_ctx	*fc = ((void **)arg)[0];
+	const struct req	*rq = ((void **)arg)[1];
+	int			 rc;
+
+	if (rq->rq_authfail &&
+	    (rc = limit_auth_count(t, rq->rq_remote, rq->rq_time)) != STORE_OK)
+		return rc;
+	if (rq->rq_counted &&
+	    (rc = limit_rate_count(t, rq->rq_ns, fc->fc_ep->ep_name,
+	    rq->rq_time)) != STORE_OK)
+		return rc;
+	return audit_put(t, rq->rq_ns != NULL &&
+	    ns_name_check(rq->rq_ns) == NULL ? rq->rq_ns : "-",
+	    rq->rq_remote, fc->fc_ep->ep_name, rq->rq_audit_target[0] ?
+	    rq->rq_audit_target : NULL, rc_code(rq->rq_rc));
+}
+
+static void
+fcgi_account(struct fcgi_ctx *fc, struct req *rq)
+{
+	const void *arg[2] = { fc, rq };
+
+	if (rq->rq_time == 0)
+		rq->rq_time = time(NULL);
+	if (store_txn_nosync(fc->fc_store, account_body, arg) != 0)
+		log_warnx("request %s: audit record not written: %s",
+		    rq->rq_id, store_errmsg(fc->fc_store));
+}
+
 static void
 fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 {
@@ -403,46 +548,8 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 
 	if (fcgi_precheck(fc, io, &rq, &bodylen) == -1)
 		goto out;
-	if (fc->fc_ep->ep_flags & EP_AUTH) {
-		const struct mias_conf	*c = fc->fc_conf;
-		enum rc			 rc;
-
-		/* guessing tokens from one address is slowed down first */
-		if (limit_auth_blocked(fc->fc_store, rq.rq_remote,
-		    c->c_limit_authfail, &rq.rq_retry_after) == 1) {
-			req_error(&rq, RC_TOO_MANY, "too many failed "
-			    "authentications from this address; try again "
-			    "later");
-			goto out;
-		}
-		rc = ns_auth(fc->fc_store, &fc->fc_keys, rq.rq_ns,
-		    rq.rq_token, &rq.rq_nsrec, rq.rq_msg, sizeof(rq.rq_msg));
-		if (rc != RC_OK) {
-			rq.rq_rc = rc;
-			if (rc == RC_INTERNAL)
-				log_warnx("request %s: store: %s", rq.rq_id,
-				    store_errmsg(fc->fc_store));
-			else
-				limit_auth_failed(fc->fc_store, rq.rq_remote);
-			goto out;
-		}
-		rq.rq_cors = ns_origin_ok(rq.rq_nsrec, rq.rq_origin);
-		if (limit_rate(fc->fc_store, rq.rq_ns, fc->fc_ep->ep_name,
-		    c->c_limit_rps, &rq.rq_retry_after) == 1) {
-			req_error(&rq, RC_TOO_MANY, "more than %u requests per "
-			    "second to %s for this namespace", c->c_limit_rps,
-			    fc->fc_ep->ep_name);
-			goto out;
-		}
-		if ((fc->fc_ep->ep_flags & EP_SUBMIT) &&
-		    limit_queued(fc->fc_store, rq.rq_ns, c->c_limit_queued,
-		    &rq.rq_retry_after) == 1) {
-			req_error(&rq, RC_TOO_MANY, "this namespace has %u "
-			    "studies queued or running, its limit; try again "
-			    "when some have finished", c->c_limit_queued);
-			goto out;
-		}
-	}
+	if ((fc->fc_ep->ep_flags & EP_AUTH) && fcgi_gate(fc, &rq) == -1)
+		goto out;
 	if (bodylen == FCGI_LENGTH_UNKNOWN) {
 		size_t max = fc->fc_conf->c_max_body_bytes;
 
@@ -481,11 +588,7 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 out:
 	/* who did what: every authenticated endpoint, refusals included */
 	if ((fc->fc_ep->ep_flags & EP_AUTH) && fc->fc_store != NULL)
-		(void)audit_write(fc->fc_store, rq.rq_ns != NULL &&
-		    ns_name_check(rq.rq_ns) == NULL ? rq.rq_ns : "-",
-		    rq.rq_remote,
-		    fc->fc_ep->ep_name, rq.rq_audit_target[0] ?
-		    rq.rq_audit_target : NULL, rc_code(rq.rq_rc));
+		fcgi_account(fc, &rq);
 	fcgi_respond(io, &rq, fc->fc_ep);
 	if (rq.rq_body != NULL) {
 		/* bodies carry OSS secrets */
@@ -552,6 +655,7 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 		FCGX_Finish_r(&r);
 	}
 out:
+	ns_cache_clear();
 	store_close(fc.fc_store);
 	conf_free(fc.fc_conf);
 	crypto_keys_wipe(&fc.fc_keys);

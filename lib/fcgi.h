@@ -3,6 +3,7 @@
 #define MIAS_FCGI_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -32,6 +33,9 @@ struct req {
 	const char		*rq_origin;	/* header Origin, or NULL */
 	int			 rq_cors;	/* echo rq_origin (allowed) */
 	int			 rq_retry_after;	/* seconds, with 100010 */
+	time_t			 rq_time;	/* when authenticated: rate windows */
+	int			 rq_authfail;	/* a wrong token: counted */
+	int			 rq_counted;	/* authenticated: counted */
 	char			 rq_audit_target[160];	/* the study, for the
 						 * audit trail; "" if none */
 	char			*rq_body;	/* NUL-terminated */

@@ -2,7 +2,10 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <json-c/printbuf.h>
 
 #include "crypto.h"
 #include "jv.h"
@@ -553,4 +556,44 @@ jv_quote(char *out, const char *s)
 	*p++ = '"';
 	*p = '\0';
 	return (size_t)(p - out);
+}
+
+struct jv_rawtext {
+	size_t	len;
+	char	text[];
+};
+
+static int
+jv_raw_print(json_object *o, struct printbuf *pb, int level, int flags)
+{
+	struct jv_rawtext *r = json_object_get_userdata(o);
+
+	(void)level;
+	(void)flags;
+	return printbuf_memappend(pb, r->text, (int)r->len);
+}
+
+static void
+jv_raw_free(json_object *o, void *userdata)
+{
+	(void)o;
+	free(userdata);
+}
+
+json_object *
+jv_raw(const char *text, size_t len)
+{
+	struct jv_rawtext	*r;
+	json_object		*o;
+
+	if (len > INT_MAX || (r = malloc(sizeof(*r) + len)) == NULL)
+		return NULL;
+	if ((o = json_object_new_boolean(0)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->len = len;
+	memcpy(r->text, text, len);
+	json_object_set_serializer(o, jv_raw_print, r, jv_raw_free);
+	return o;
 }

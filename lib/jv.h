@@ -82,4 +82,12 @@ size_t	jv_quote(char *out, const char *s);
 /* A string with no control characters (U+0000..U+001F, U+007F). */
 const char *jv_printable(const char *);
 
+/*
+ * A JSON value that json-c prints as the text given (copied), for
+ * splicing JSON written earlier into an answer without parsing it again.
+ * The text must be one valid JSON value: it is not checked.  Only for
+ * printing: its type and contents as seen by json-c mean nothing.
+ */
+json_object *jv_raw(const char *text, size_t len);
+
 #endif /* MIAS_JV_H */

@@ -92,38 +92,47 @@ window_body(struct store_txn *t, void *arg)
 	return counter_set(t, key, klen, w->count);
 }
 
-int
-limit_rate(struct store *s, const char *ns, const char *endpoint,
-    unsigned per_second, int *retry_after)
+/* A window's count: read, or (add) increased by one. */
+static int
+window_run(struct store_txn *t, const char *kind, const char *a,
+    const char *b, long long window, int add, long long *count)
 {
-	struct window w = { "r", ns, endpoint, (long long)time(NULL), 1, 0 };
+	struct window w = { kind, a, b, window, add, 0 };
+	int rc;
 
-	if (store_txn_nosync(s, window_body, &w) != 0)
-		return -1;
-	*retry_after = 1;
-	return w.count > (long long)per_second;
+	rc = window_body(t, &w);
+	if (count != NULL)
+		*count = w.count;
+	return rc;
 }
 
 int
-limit_auth_blocked(struct store *s, const char *addr, unsigned per_minute,
-    int *retry_after)
+limit_rate_read(struct store_txn *t, const char *ns, const char *endpoint,
+    time_t now, long long *count)
 {
-	time_t		now = time(NULL);
-	struct window	w = { "f", addr ? addr : "-", NULL, now / 60, 0, 0 };
-
-	if (store_txn_nosync(s, window_body, &w) != 0)
-		return -1;
-	*retry_after = (int)(60 - now % 60);
-	return w.count >= (long long)per_minute;
+	return window_run(t, "r", ns, endpoint, (long long)now, 0, count);
 }
 
-void
-limit_auth_failed(struct store *s, const char *addr)
+int
+limit_rate_count(struct store_txn *t, const char *ns, const char *endpoint,
+    time_t now)
 {
-	struct window w = { "f", addr ? addr : "-", NULL,
-	    (long long)time(NULL) / 60, 1, 0 };
+	return window_run(t, "r", ns, endpoint, (long long)now, 1, NULL);
+}
 
-	(void)store_txn_nosync(s, window_body, &w);
+int
+limit_auth_read(struct store_txn *t, const char *addr, time_t now,
+    long long *count)
+{
+	return window_run(t, "f", addr ? addr : "-", NULL,
+	    (long long)now / 60, 0, count);
+}
+
+int
+limit_auth_count(struct store_txn *t, const char *addr, time_t now)
+{
+	return window_run(t, "f", addr ? addr : "-", NULL,
+	    (long long)now / 60, 1, NULL);
 }
 
 struct active {
@@ -146,14 +155,14 @@ active_body(struct store_txn *t, void *arg)
 }
 
 int
-limit_queued(struct store *s, const char *ns, unsigned max, int *retry_after)
+limit_queued_read(struct store_txn *t, const char *ns, long long *count)
 {
 	struct active a = { ns, 0 };
+	int rc;
 
-	if (store_txn(s, active_body, &a) != 0)
-		return -1;
-	*retry_after = 60;
-	return a.count >= (long long)max;
+	rc = active_body(t, &a);
+	*count = a.count;
+	return rc;
 }
 
 int

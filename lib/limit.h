@@ -3,24 +3,30 @@
 #define MIAS_LIMIT_H
 
 #include <stdint.h>
+#include <time.h>
 
-struct store;
 struct store_txn;
 
 /*
- * Each check answers 0 (go on), 1 (over the limit: *retry_after says in
- * how many seconds to try again) or -1 (the store failed: go on, limits
- * are not worth refusing service for).  Counters live in the store, so
- * every responder process of every web server sees the same ones; they
- * are written without forcing the log to disk.
+ * Counters live in the store, so every responder process of every web
+ * server sees the same ones.  A request reads its counters in the
+ * transaction that authenticates it and is counted at its end, in the
+ * transaction that writes its audit record (without forcing the log to
+ * disk): requests in flight at the same moment in different processes
+ * are not yet counted by each other, so a burst may pass a limit by as
+ * many requests as there are processes.  Windows are the second (rates)
+ * or minute (failed authentications) of now.  Store results.
  */
-int	limit_rate(struct store *, const char *ns, const char *endpoint,
-	    unsigned per_second, int *retry_after);
-int	limit_auth_blocked(struct store *, const char *addr,
-	    unsigned per_minute, int *retry_after);
-void	limit_auth_failed(struct store *, const char *addr);
-int	limit_queued(struct store *, const char *ns, unsigned max,
-	    int *retry_after);
+int	limit_rate_read(struct store_txn *, const char *ns,
+	    const char *endpoint, time_t now, long long *count);
+int	limit_rate_count(struct store_txn *, const char *ns,
+	    const char *endpoint, time_t now);
+int	limit_auth_read(struct store_txn *, const char *addr, time_t now,
+	    long long *count);
+int	limit_auth_count(struct store_txn *, const char *addr, time_t now);
+/* Studies of ns QUEUED or RUNNING. */
+int	limit_queued_read(struct store_txn *, const char *ns,
+	    long long *count);
 
 /* Studies of ns QUEUED or RUNNING, moved inside the transactions that
  * start and end runs. */

@@ -44,32 +44,91 @@ ns_put(struct store_txn *t, const char *name, json_object *rec)
 	return store_put_json(t, SDB_NAMESPACES, name, strlen(name), rec);
 }
 
-struct ns_auth_arg {
-	const char	 *name;
-	json_object	 *rec;
+/*
+ * The namespaces a responder served last, each as stored (the raw record),
+ * parsed, and with the last token that matched it.  The record is read
+ * from the store on every request as before and compared with the cached
+ * bytes, so a rotated token, a disabled namespace or a changed origin
+ * takes effect at once; only the parse and the token's HMAC are saved
+ * when nothing changed.  The cached token is wiped when it is replaced.
+ */
+#define NS_CACHE	8
+
+struct ns_cached {
+	char		*name;
+	char		*raw;
+	size_t		 rawlen;
+	json_object	*rec;
+	char		*token;		/* matched rec's tokenHash, or NULL */
+	size_t		 toklen;
+	unsigned	 used;
 };
 
-static int
-ns_auth_body(struct store_txn *t, void *arg)
-{
-	struct ns_auth_arg *a = arg;
+static __thread struct ns_cached ns_cache[NS_CACHE];
+static __thread unsigned	 ns_tick;
 
-	json_object_put(a->rec);
-	a->rec = NULL;
-	return ns_get(t, a->name, &a->rec, 0);
+static void
+ns_cached_clear(struct ns_cached *c)
+{
+	free(c->name);
+	free(c->raw);
+	json_object_put(c->rec);
+	if (c->token != NULL) {
+		crypto_wipe(c->token, c->toklen);
+		free(c->token);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+void
+ns_cache_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < NS_CACHE; i++)
+		ns_cached_clear(&ns_cache[i]);
+}
+
+/* The entry for name holding exactly raw, parsing it into a reused or
+ * the least recently used entry if need be; NULL when out of memory or
+ * not a JSON object. */
+static struct ns_cached *
+ns_cached(const char *name, const char *raw, size_t rawlen)
+{
+	struct ns_cached	*c, *victim = &ns_cache[0];
+	size_t			 i;
+
+	for (i = 0; i < NS_CACHE; i++) {
+		c = &ns_cache[i];
+		if (c->name != NULL && strcmp(c->name, name) == 0) {
+			if (c->rawlen == rawlen &&
+			    memcmp(c->raw, raw, rawlen) == 0) {
+				c->used = ++ns_tick;
+				return c;
+			}
+			victim = c;
+			break;
+		}
+		if (c->name == NULL || c->used < victim->used)
+			victim = c;
+	}
+	c = victim;
+	ns_cached_clear(c);
+	if ((c->name = strdup(name)) == NULL ||
+	    (c->raw = malloc(rawlen ? rawlen : 1)) == NULL ||
+	    (c->rec = store_json(raw, rawlen)) == NULL) {
+		ns_cached_clear(c);
+		return NULL;
+	}
+	memcpy(c->raw, raw, rawlen);
+	c->rawlen = rawlen;
+	c->used = ++ns_tick;
+	return c;
 }
 
 enum rc
-ns_auth(struct store *s, const struct crypto_keys *k, const char *ns,
-    const char *token, json_object **rec, char *msg, size_t msglen)
+ns_auth_precheck(const char *ns, const char *token, char *msg, size_t msglen)
 {
-	struct ns_auth_arg	 a;
-	json_object		*v;
-	char			 hash[CRYPTO_HASHHEX];
-	const char		*want;
-	int			 rc, match;
-
-	*rec = NULL;
 	if (ns == NULL || *ns == '\0') {
 		snprintf(msg, msglen, "authentication failed: the namespace "
 		    "header is missing");
@@ -85,44 +144,70 @@ ns_auth(struct store *s, const struct crypto_keys *k, const char *ns,
 		    "namespace or wrong tokenId");
 		return RC_AUTH;
 	}
-	a.name = ns;
-	a.rec = NULL;
-	rc = store_txn(s, ns_auth_body, &a);
-	if (rc != 0) {
-		/* a body that ran before a failed commit may have read it */
-		json_object_put(a.rec);
-		a.rec = NULL;
-	}
-	if (rc == STORE_NOTFOUND) {
+	return RC_OK;
+}
+
+int
+ns_auth_read(struct store_txn *t, const char *ns, char **raw, size_t *len)
+{
+	return store_get(t, SDB_NAMESPACES, ns, strlen(ns), raw, len, 0);
+}
+
+enum rc
+ns_auth_verify(const struct crypto_keys *k, const char *ns, const char *token,
+    const char *raw, size_t rawlen, json_object **rec, char *msg,
+    size_t msglen)
+{
+	struct ns_cached	*c;
+	json_object		*v;
+	char			 hash[CRYPTO_HASHHEX];
+	const char		*want;
+	size_t			 toklen = strlen(token);
+	int			 match;
+
+	*rec = NULL;
+	if (raw == NULL) {
 		/* hash anyway, so that timing does not tell names apart */
 		crypto_token_hash(k, token, hash);
 		snprintf(msg, msglen, "authentication failed: unknown "
 		    "namespace or wrong tokenId");
 		return RC_AUTH;
 	}
-	if (rc != 0) {
-		snprintf(msg, msglen, "internal error: storage unavailable");
+	if ((c = ns_cached(ns, raw, rawlen)) == NULL) {
+		snprintf(msg, msglen, "internal error: unreadable namespace "
+		    "record");
 		return RC_INTERNAL;
 	}
-	crypto_token_hash(k, token, hash);
-	want = json_object_object_get_ex(a.rec, "tokenHash", &v) ?
-	    json_object_get_string(v) : "";
-	match = strlen(want) == CRYPTO_HASHHEX - 1 &&
-	    crypto_equal(want, hash, CRYPTO_HASHHEX - 1);
+	if (c->token != NULL && c->toklen == toklen &&
+	    crypto_equal(c->token, token, toklen))
+		match = 1;
+	else {
+		crypto_token_hash(k, token, hash);
+		want = json_object_object_get_ex(c->rec, "tokenHash", &v) ?
+		    json_object_get_string(v) : "";
+		match = strlen(want) == CRYPTO_HASHHEX - 1 &&
+		    crypto_equal(want, hash, CRYPTO_HASHHEX - 1);
+		if (match) {
+			if (c->token != NULL) {
+				crypto_wipe(c->token, c->toklen);
+				free(c->token);
+			}
+			if ((c->token = strdup(token)) != NULL)
+				c->toklen = toklen;
+		}
+	}
 	if (!match) {
-		json_object_put(a.rec);
 		snprintf(msg, msglen, "authentication failed: unknown "
 		    "namespace or wrong tokenId");
 		return RC_AUTH;
 	}
-	if (json_object_object_get_ex(a.rec, "disabled", &v) &&
+	if (json_object_object_get_ex(c->rec, "disabled", &v) &&
 	    json_object_get_boolean(v)) {
-		json_object_put(a.rec);
 		snprintf(msg, msglen, "authentication failed: namespace %s "
 		    "is disabled", ns);
 		return RC_AUTH;
 	}
-	*rec = a.rec;
+	*rec = json_object_get(c->rec);
 	return RC_OK;
 }
 

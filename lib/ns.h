@@ -23,12 +23,22 @@ const char	*ns_name_check(const char *);
 /*
  * Authenticate a request: the tokenId must match the token of the
  * namespace named in the namespace header, compared in constant time, and
- * the namespace must be enabled.  On RC_OK *rec is the namespace record
- * (the caller puts it).  The message never says which part was wrong.
+ * the namespace must be enabled.  In three steps, so that the read can
+ * share the request's first transaction: ns_auth_precheck (the headers,
+ * before any read), ns_auth_read (in the transaction: the record as
+ * stored, a store_get result) and ns_auth_verify (raw NULL: no such
+ * namespace).  On RC_OK *rec is the namespace record, read-only (the
+ * caller puts it).  The message never says which part was wrong.
  */
-enum rc		 ns_auth(struct store *, const struct crypto_keys *,
-		    const char *ns, const char *token, json_object **rec,
+enum rc		 ns_auth_precheck(const char *ns, const char *token,
 		    char *msg, size_t msglen);
+int		 ns_auth_read(struct store_txn *, const char *ns, char **raw,
+		    size_t *len);
+enum rc		 ns_auth_verify(const struct crypto_keys *, const char *ns,
+		    const char *token, const char *raw, size_t rawlen,
+		    json_object **rec, char *msg, size_t msglen);
+/* Forget the namespaces ns_auth_verify keeps (this thread's). */
+void		 ns_cache_clear(void);
 
 /*
  * A new record.  token is stored as its keyed hash only; secret (raw

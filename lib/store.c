@@ -78,6 +78,7 @@ static const char *const store_files[SDB__MAX] = {
 	"origins.db",
 	"counters.db",
 	"audit.db",
+	"answers.db",
 };
 
 struct store {

@@ -25,6 +25,7 @@ enum store_db {
 	SDB_ORIGINS,		/* web origin NUL namespace -> "" (CORS) */
 	SDB_COUNTERS,		/* limits: see limit.c */
 	SDB_AUDIT,		/* be64 ms + 4 random bytes -> audit entry */
+	SDB_ANSWERS,		/* study key -> getAnalysisResult answer */
 	SDB__MAX
 };
 

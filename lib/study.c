@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "crypto.h"
 #include "job.h"
 #include "limit.h"
@@ -465,7 +466,7 @@ study_conclude(struct store_txn *t, const char *skey, size_t sklen,
 	json_object_object_add(res, "finished", json_object_new_int64(now));
 	json_object_object_add(res, "data", data);
 	data = NULL;
-	if ((rc = store_put_json(t, SDB_RESULTS, skey, sklen, res)) != STORE_OK)
+	if ((rc = answer_put_result(t, skey, sklen, res)) != STORE_OK)
 		goto out;
 
 	rc = STORE_ERR;
