@@ -122,6 +122,10 @@ int	sched_drop(struct disp *, struct task *);
 int	http_post(struct disp *, const char *url, char *body, size_t len,
 	    struct curl_slist *hdrs, long timeout_s,
 	    const struct egress_policy *, xfer_done, struct task *);
+/* *woken: WOKEN_NEW (a responder announced work) and/or WOKEN_DONE (a task
+ * or transfer finished: room for more), or 0 */
+#define WOKEN_NEW	1
+#define WOKEN_DONE	2
 void	http_poll(struct disp *, int timeout_ms, int *woken);
 void	http_abort_all(struct disp *);
 

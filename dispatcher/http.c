@@ -190,7 +190,8 @@ http_poll(struct disp *d, int timeout_ms, int *woken)
 	extra[1].events = CURL_WAIT_POLLIN;
 	extra[1].revents = 0;
 	curl_multi_poll(d->d_multi, extra, 2, timeout_ms, &n);
-	*woken = extra[0].revents != 0 || extra[1].revents != 0;
+	*woken = (extra[0].revents != 0 ? WOKEN_NEW : 0) |
+	    (extra[1].revents != 0 ? WOKEN_DONE : 0);
 	curl_multi_perform(d->d_multi, &running);
 	while ((msg = curl_multi_info_read(d->d_multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
@@ -203,7 +204,7 @@ http_poll(struct disp *d, int timeout_ms, int *woken)
 		d->d_transfers--;
 		x->x_done(x, msg->data.result);
 		xfer_free(x);
-		*woken = 1;
+		*woken |= WOKEN_DONE;
 	}
 }
 

@@ -21,6 +21,13 @@
 
 #define STOP_GRACE_S	10	/* SIGTERM: time given to transfers in flight */
 #define CHECKPOINT_MS	30000	/* how often the store is checkpointed */
+/* After a task finishes, the next queue scan waits until SCAN_SPACING times
+ * the last scan's own duration has passed since it ended (at most
+ * SCAN_SPACING_MAX_US): a scan that costs much, as with a long backlog, is
+ * not repeated for every finished task but starts several at once, and an
+ * idle dispatcher's cheap scans still follow at once. */
+#define SCAN_SPACING		4
+#define SCAN_SPACING_MAX_US	20000
 
 volatile int	disp_quit, disp_reload;
 
@@ -207,6 +214,15 @@ reload(struct disp *d)
 	log_info("configuration reloaded from %s", d->d_conf_path);
 }
 
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -216,6 +232,7 @@ main(int argc, char *argv[])
 	struct mias_conf	*c;
 	char			 err[512];
 	int64_t			 wait_ms, next_scan, next_checkpoint = 0;
+	int64_t			 spacing = 0, scanned = 0;	/* us */
 	time_t			 stop_at = 0;
 	int			 ch, foreground = 0, verbose = 0, woken, i;
 	unsigned		 nworkers = 4;
@@ -338,8 +355,15 @@ main(int argc, char *argv[])
 				log_warnx("%s", store_errmsg(d.d_store));
 			next_checkpoint = now + CHECKPOINT_MS;
 		}
-		if (!disp_quit && now >= next_scan)
+		if (!disp_quit && now >= next_scan) {
+			int64_t t0 = mono_us();
+
 			next_scan = now + sched_scan(&d);
+			spacing = (mono_us() - t0) * SCAN_SPACING;
+			if (spacing > SCAN_SPACING_MAX_US)
+				spacing = SCAN_SPACING_MAX_US;
+			scanned = mono_us();
+		}
 		wait_ms = next_scan - store_now_ms();
 		if (wait_ms < 0)
 			wait_ms = 0;
@@ -347,11 +371,15 @@ main(int argc, char *argv[])
 		if (woken) {
 			char buf[256];
 
-			/* new work, or room for it: look at the queue now */
+			/* new work: look at the queue now; room for more (a
+			 * task finished): now, or after SCAN_SPACING (above) */
 			wake_drain(d.d_wake_fd);
 			while (read(d.d_pipe[0], buf, sizeof(buf)) > 0)
 				;
-			next_scan = 0;
+			if ((woken & WOKEN_NEW) || mono_us() >= scanned + spacing)
+				next_scan = 0;
+			else if (next_scan > store_now_ms() + (spacing + 999) / 1000)
+				next_scan = store_now_ms() + (spacing + 999) / 1000;
 		}
 	}
 	http_abort_all(&d);

@@ -485,17 +485,19 @@ account_body(struct store_txn *t, void *arg)
 	const struct req	*rq = ((void **)arg)[1];
 	int			 rc;
 
+	/* the counters last: their page is the one every request reads */
+	if ((rc = audit_put(t, rq->rq_ns != NULL &&
+	    ns_name_check(rq->rq_ns) == NULL ? rq->rq_ns : "-",
+	    rq->rq_remote, fc->fc_ep->ep_name, rq->rq_audit_target[0] ?
+	    rq->rq_audit_target : NULL, rc_code(rq->rq_rc))) != STORE_OK)
+		return rc;
 	if (rq->rq_authfail &&
 	    (rc = limit_auth_count(t, rq->rq_remote, rq->rq_time)) != STORE_OK)
 		return rc;
-	if (rq->rq_counted &&
-	    (rc = limit_rate_count(t, rq->rq_ns, fc->fc_ep->ep_name,
-	    rq->rq_time)) != STORE_OK)
-		return rc;
-	return audit_put(t, rq->rq_ns != NULL &&
-	    ns_name_check(rq->rq_ns) == NULL ? rq->rq_ns : "-",
-	    rq->rq_remote, fc->fc_ep->ep_name, rq->rq_audit_target[0] ?
-	    rq->rq_audit_target : NULL, rc_code(rq->rq_rc));
+	if (rq->rq_counted)
+		rc = limit_rate_count(t, rq->rq_ns, fc->fc_ep->ep_name,
+		    rq->rq_time);
+	return rc;
 }
 
 static void

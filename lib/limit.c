@@ -80,7 +80,8 @@ window_body(struct store_txn *t, void *arg)
 		return STORE_ERR;
 	/* a check only reads: a shared lock, so that the requests of every
 	 * responder process do not queue on one address's counter */
-	w->count = counter_get(t, key, klen, w->add != 0, &rc) + w->add;
+	w->count = counter_get(t, key, klen, w->add != 0 ? STORE_RMW :
+	    STORE_DIRTY, &rc) + w->add;
 	if (rc != STORE_OK || w->add == 0)
 		return rc;
 	if (w->count == w->add &&
@@ -150,7 +151,7 @@ active_body(struct store_txn *t, void *arg)
 
 	if ((klen = counter_key(key, sizeof(key), "a", a->ns, NULL, -1)) == 0)
 		return STORE_ERR;
-	a->count = counter_get(t, key, klen, 0, &rc);
+	a->count = counter_get(t, key, klen, STORE_DIRTY, &rc);
 	return rc;
 }
 

@@ -548,7 +548,8 @@ store_start1(struct store *s)
 	for (i = 0; i < SDB__MAX; i++) {
 		if ((ret = db_create(&s->s_db[i], env, 0)) != 0 ||
 		    (ret = s->s_db[i]->open(s->s_db[i], NULL, store_files[i],
-		    NULL, DB_BTREE, STORE_DB_FLAGS, STORE_MODE)) != 0) {
+		    NULL, DB_BTREE, STORE_DB_FLAGS | (i == SDB_COUNTERS ?
+		    DB_READ_UNCOMMITTED : 0), STORE_MODE)) != 0) {
 			snprintf(s->s_err, sizeof(s->s_err), "%s/%s: %s",
 			    s->s_dir, store_files[i], db_strerror(ret));
 			goto fail;
@@ -822,7 +823,8 @@ store_get(struct store_txn *t, enum store_db db, const void *key,
 	v.flags = DB_DBT_MALLOC;
 	store_enter();
 	ret = t->t_store->s_db[db]->get(t->t_store->s_db[db], t->t_txn, &k,
-	    &v, rmw ? DB_RMW : 0);
+	    &v, rmw == STORE_DIRTY && db == SDB_COUNTERS ?
+	    DB_READ_UNCOMMITTED : rmw ? DB_RMW : 0);
 	store_leave();
 	if (ret == DB_NOTFOUND)
 		return STORE_NOTFOUND;

@@ -97,8 +97,13 @@ int	store_txn(struct store *, store_body, void *arg);
 int	store_txn_nosync(struct store *, store_body, void *arg);
 
 /* Lookups inside a body.  *val is malloc'd, NUL-terminated for convenience
- * (len excludes the NUL); the caller frees it.  rmw takes a write lock at
- * once, avoiding deadlocks on read-modify-write. */
+ * (len excludes the NUL); the caller frees it.  rmw: 0, STORE_RMW (take a
+ * write lock at once, avoiding deadlocks on read-modify-write) or, in
+ * counters.db only, STORE_DIRTY (read without waiting for writers: a
+ * value another transaction wrote and may yet abort; for limits, where a
+ * count a moment off does no harm and waiting would serialise requests). */
+#define STORE_RMW	1
+#define STORE_DIRTY	2
 int	store_get(struct store_txn *, enum store_db, const void *key,
 	    size_t klen, char **val, size_t *len, int rmw);
 int	store_put(struct store_txn *, enum store_db, const void *key,
