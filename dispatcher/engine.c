@@ -717,6 +717,7 @@ engine_command(struct disp *d, struct task *t)
 		goto record;
 	}
 	oss_opts_default(&oo);
+	oo.oo_keep = 1;		/* one connection per worker and endpoint */
 	oo.oo_sigver = c->c_oss_sigver;
 	oo.oo_egress = &c->c_egress;
 	if ((oc = oss_client_new(&oo, msg, sizeof(msg))) == NULL) {

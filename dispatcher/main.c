@@ -16,6 +16,7 @@
 
 #include "dispatcher.h"
 #include "log.h"
+#include "oss.h"
 #include "store.h"
 #include "wake.h"
 
@@ -26,8 +27,8 @@
  * SCAN_SPACING_MAX_US): a scan that costs much, as with a long backlog, is
  * not repeated for every finished task but starts several at once, and an
  * idle dispatcher's cheap scans still follow at once. */
-#define SCAN_SPACING		4
-#define SCAN_SPACING_MAX_US	20000
+#define SCAN_SPACING		2
+#define SCAN_SPACING_MAX_US	5000
 
 volatile int	disp_quit, disp_reload;
 
@@ -199,6 +200,7 @@ reload(struct disp *d)
 	char		 err[512];
 
 	disp_reload = 0;
+	oss_forget_connections();	/* the egress policy may have changed */
 	if ((dc = dconf_load(d->d_conf_path, err, sizeof(err))) == NULL) {
 		log_warnx("SIGHUP: keeping the configuration in use: %s", err);
 		return;

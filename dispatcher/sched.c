@@ -9,6 +9,10 @@
 
 #define SCAN_BATCH	64	/* items started per look at the queue */
 #define SCAN_VISIT_MAX	5000	/* keys passed over per look (busy, full) */
+/* Items handed to the workers ahead, per worker: a look at a long queue
+ * costs milliseconds, and between two looks the workers live on what the
+ * last one handed out. */
+#define SCAN_AHEAD	2
 
 /*
  * A look at the queue runs in one read transaction and only picks items;
@@ -62,10 +66,50 @@ nsload_get(struct disp *d, const char *ns, int type, int create)
 	return &d->d_load[i];
 }
 
+/*
+ * An image item's value is what job_create() writes, {"t":N,"ns":"NAME"}
+ * with a namespace name of letters, digits, '.', '-' and '_': read in
+ * place, since a look at the queue reads thousands of them.  Anything
+ * else goes through the JSON parser.
+ */
+static int
+item_meta_fast(const char *val, size_t len, int *type, char *ns,
+    size_t nslen)
+{
+	static const char	 a[] = "{\"t\":", b[] = ",\"ns\":\"";
+	const char		*p = val, *end = val + len, *q;
+
+	if (len < sizeof(a) + sizeof(b) + 2 ||
+	    memcmp(p, a, sizeof(a) - 1) != 0)
+		return -1;
+	p += sizeof(a) - 1;
+	if (p >= end || *p < '1' || *p > '0' + CONF_STUDY_TYPES)
+		return -1;
+	*type = *p++ - '0';
+	if ((size_t)(end - p) < sizeof(b) - 1 ||
+	    memcmp(p, b, sizeof(b) - 1) != 0)
+		return -1;
+	p += sizeof(b) - 1;
+	for (q = p; q < end && *q != '"'; q++)
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+		    (*q >= '0' && *q <= '9') || *q == '.' || *q == '-' ||
+		    *q == '_'))
+			return -1;
+	if (q + 2 != end || q[1] != '}' || (size_t)(q - p) >= nslen)
+		return -1;
+	memcpy(ns, p, (size_t)(q - p));
+	ns[q - p] = '\0';
+	return 0;
+}
+
 static void
 item_meta(const char *val, size_t len, int *type, char *ns, size_t nslen)
 {
-	json_object	*o = store_json(val, len), *v;
+	json_object	*o, *v;
+
+	if (item_meta_fast(val, len, type, ns, nslen) == 0)
+		return;
+	o = store_json(val, len);
 
 	*type = 0;
 	ns[0] = '\0';
@@ -107,7 +151,7 @@ scan_room(struct scan *sc, enum queue_kind kind, int type, struct nsload *nl)
 		return 1;
 	case QK_STUDY:
 	case QK_ASSEMBLE:
-		if (sc->queued_for_workers >= 2 * d->d_nworkers)
+		if (sc->queued_for_workers >= SCAN_AHEAD * d->d_nworkers)
 			return 0;
 		sc->queued_for_workers++;
 		return 1;
@@ -132,7 +176,7 @@ scan_room(struct scan *sc, enum queue_kind kind, int type, struct nsload *nl)
 			sc->trig[type]++;
 		} else {
 			if (sc->cmd[type] >= ce->ce_concurrency ||
-			    sc->queued_for_workers >= 2 * d->d_nworkers)
+			    sc->queued_for_workers >= SCAN_AHEAD * d->d_nworkers)
 				return 0;
 			sc->cmd[type]++;
 			sc->queued_for_workers++;

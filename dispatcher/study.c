@@ -17,6 +17,7 @@ struct listing {
 	const char	*skey;
 	size_t		 sklen;
 	int64_t		 run;
+	int64_t		 due;		/* of the images: study_due */
 	const char	*key;		/* as the caller gave it */
 	size_t		 keylen;
 	int		 single;	/* the key named one object */
@@ -36,7 +37,8 @@ batch_body(struct store_txn *t, void *arg)
 
 	for (i = 0; i < l->n; i++)
 		if ((rc = job_create(t, l->skey, l->sklen, l->run, l->objs[i],
-		    l->sizes[i], now, &created)) != STORE_OK)
+		    l->sizes[i], now, l->due ? l->due : now, &created)) !=
+		    STORE_OK)
 			return rc;
 	return STORE_OK;
 }
@@ -196,7 +198,8 @@ end_body(struct store_txn *t, void *arg)
 			size_t	qlen = queue_run_id(qid, a->skey, a->sklen,
 				    a->run);
 
-			if ((rc = queue_put(t, now, QK_ASSEMBLE, qid, qlen,
+			if ((rc = queue_put(t, study_due(study, now),
+			    QK_ASSEMBLE, qid, qlen,
 			    NULL)) != STORE_OK)
 				goto out;
 		}
@@ -210,12 +213,30 @@ out:
 	return rc;
 }
 
+/* The listing's last jobs and its end in one transaction. */
+struct finish_arg {
+	struct listing	*l;
+	struct end_arg	*ea;
+};
+
+static int
+finish_body(struct store_txn *t, void *arg)
+{
+	struct finish_arg	*f = arg;
+	int			 rc;
+
+	if (f->ea->code == NULL && (rc = batch_body(t, f->l)) != STORE_OK)
+		return rc;
+	return end_body(t, f->ea);
+}
+
 void
 study_list(struct disp *d, struct task *t)
 {
 	struct mias_conf	*c = t->t_dconf->dc_conf;
 	struct start_arg	 sa;
 	struct end_arg		 ea;
+	struct finish_arg	 fa;
 	struct listing		 l;
 	struct oss_opts		 oo;
 	struct oss_client	*oc = NULL;
@@ -248,7 +269,10 @@ study_list(struct disp *d, struct task *t)
 	ea.skey = t->t_id;
 	ea.sklen = sklen;
 	ea.run = run;
-	if (store_txn(d->d_store, start_body, &sa) != 0) {
+	/* QUEUED -> RUNNING need not wait for the disk: lost in a crash, the
+	 * study is listed again; the listing's end, which is durable, takes
+	 * it to disk with it */
+	if (store_txn_nosync(d->d_store, start_body, &sa) != 0) {
 		log_warnx("study %s/%s: %s", ns, uid, store_errmsg(d->d_store));
 		goto out;	/* stays queued: tried again */
 	}
@@ -277,19 +301,19 @@ study_list(struct disp *d, struct task *t)
 		l.skey = t->t_id;
 		l.sklen = sklen;
 		l.run = run;
+		l.due = study_due(sa.study, store_now_ms());
 		json_object_object_get_ex(sa.study, "key", &v);
 		if ((l.objs[0] = strdup(json_object_get_string(v))) == NULL)
 			goto out;
 		l.n = 1;
 		l.total = 1;
 		study_creds_wipe(&sa.creds);
-		if (batch_flush(&l) == -1)
-			goto out;
 		ea.total = 1;
 		goto end;
 	}
 	log_info("study %s/%s: listing", ns, uid);
 	oss_opts_default(&oo);
+	oo.oo_keep = 1;		/* one connection per worker and endpoint */
 	oo.oo_sigver = c->c_oss_sigver;
 	oo.oo_egress = &c->c_egress;
 	if ((oc = oss_client_new(&oo, msg, sizeof(msg))) == NULL) {
@@ -308,6 +332,7 @@ study_list(struct disp *d, struct task *t)
 	l.skey = t->t_id;
 	l.sklen = sklen;
 	l.run = run;
+	l.due = study_due(sa.study, store_now_ms());
 	l.key = json_object_object_get_ex(sa.study, "key", &v) ?
 	    json_object_get_string(v) : "";
 	l.keylen = strlen(l.key);
@@ -316,7 +341,7 @@ study_list(struct disp *d, struct task *t)
 	study_creds_wipe(&sa.creds);
 	if (err == OSS_ABORTED && l.single && !l.failed)
 		err = OSS_OK;
-	if (l.failed || (err == OSS_OK && batch_flush(&l) == -1)) {
+	if (l.failed) {
 		log_warnx("study %s/%s: could not record its images; will "
 		    "retry", ns, uid);
 		goto out;
@@ -337,9 +362,15 @@ study_list(struct disp *d, struct task *t)
 	}
 	ea.total = l.total;
 end:
-	if (store_txn(d->d_store, end_body, &ea) != 0)
+	fa.l = &l;
+	fa.ea = &ea;
+	if (store_txn(d->d_store, finish_body, &fa) != 0) {
 		log_warnx("study %s/%s: %s", ns, uid, store_errmsg(d->d_store));
-	else if (ea.code != NULL)
+		goto out;	/* stays queued: listed again */
+	}
+	if (ea.code == NULL && l.n > 0)
+		disp_poke(d);	/* new image items are due */
+	if (ea.code != NULL)
 		log_info("study %s/%s: failed: %s: %s", ns, uid, ea.code,
 		    ea.msg);
 	else

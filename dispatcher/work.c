@@ -25,7 +25,13 @@ work_main(void *arg)
 			pthread_mutex_unlock(&d->d_mtx);
 			return NULL;
 		}
-		t = TAILQ_FIRST(&d->d_todo);
+		/* images first: each holds one of its engine's slots from
+		 * the moment it was picked, listings and assemblies none */
+		TAILQ_FOREACH(t, &d->d_todo, t_entry)
+			if (t->t_kind == QK_IMAGE)
+				break;
+		if (t == NULL)
+			t = TAILQ_FIRST(&d->d_todo);
 		TAILQ_REMOVE(&d->d_todo, t, t_entry);
 		pthread_mutex_unlock(&d->d_mtx);
 

@@ -102,7 +102,8 @@ job_sig_ok(const struct crypto_keys *k, const char *id, const char *sig)
 
 int
 job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
-    const char *objkey, uint64_t size, int64_t now, int *created)
+    const char *objkey, uint64_t size, int64_t now, int64_t due,
+    int *created)
 {
 	char		 jkey[JOB_KEY_MAX], id[JOB_ID_LEN + 1];
 	char		 buf[STUDY_KEY_MAX + 1], *old = NULL;
@@ -145,7 +146,7 @@ job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
 			return STORE_ERR;
 		json_object_object_add(rec, "t", json_object_new_int(type));
 		json_object_object_add(rec, "ns", json_object_new_string(ns));
-		if ((rc = queue_put(t, now, QK_IMAGE, id, JOB_ID_LEN, rec)) ==
+		if ((rc = queue_put(t, due, QK_IMAGE, id, JOB_ID_LEN, rec)) ==
 		    STORE_OK)
 			*created = 1;
 	}
@@ -301,7 +302,8 @@ job_finish(struct store_txn *t, const char *jkey, size_t jklen,
 	if (json_object_object_get_ex(study, "listed", &v) &&
 	    json_object_get_boolean(v) && done + failed >= total) {
 		qlen = queue_run_id(qid, skey, sklen, run);
-		if ((rc = queue_put(t, now, QK_ASSEMBLE, qid, qlen, NULL)) !=
+		if ((rc = queue_put(t, study_due(study, now), QK_ASSEMBLE, qid,
+		    qlen, NULL)) !=
 		    STORE_OK)
 			goto fail;
 	}

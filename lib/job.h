@@ -46,10 +46,11 @@ int	job_sig_ok(const struct crypto_keys *, const char *id,
 	    const char *sig);
 
 /* Create the job of one object of a listing, with its index entry and a
- * QK_IMAGE item, unless it exists.  *created says which. */
+ * QK_IMAGE item due at due (study_due), unless it exists.  *created says
+ * which. */
 int	job_create(struct store_txn *, const char *skey, size_t sklen,
 	    int64_t run, const char *objkey, uint64_t size, int64_t now,
-	    int *created);
+	    int64_t due, int *created);
 
 /* Find a job by id: its key (malloc'd) and record. */
 int	job_lookup(struct store_txn *, const char *id, char **jkey,

@@ -6,6 +6,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -1065,6 +1067,77 @@ struct oss_client {
 	CURL		*c_curl;	/* reused: connections, TLS sessions */
 };
 
+/* The handle a thread's last oo_keep client left (oss_forget_connections) */
+struct oss_kept {
+	CURL		*k_curl;
+	unsigned	 k_gen;
+};
+
+static pthread_key_t	oss_kept_key;
+static pthread_once_t	oss_kept_once = PTHREAD_ONCE_INIT;
+static int		oss_kept_ok;
+static atomic_uint	oss_kept_gen;
+
+static void
+oss_kept_free(void *p)
+{
+	struct oss_kept *k = p;
+
+	curl_easy_cleanup(k->k_curl);
+	free(k);
+}
+
+static void
+oss_kept_init(void)
+{
+	oss_kept_ok = pthread_key_create(&oss_kept_key, oss_kept_free) == 0;
+}
+
+void
+oss_forget_connections(void)
+{
+	atomic_fetch_add(&oss_kept_gen, 1);
+}
+
+/* The thread's kept handle, if it is of the current generation. */
+static CURL *
+oss_kept_take(void)
+{
+	struct oss_kept	*k;
+	CURL		*h = NULL;
+
+	pthread_once(&oss_kept_once, oss_kept_init);
+	if (!oss_kept_ok || (k = pthread_getspecific(oss_kept_key)) == NULL)
+		return NULL;
+	(void)pthread_setspecific(oss_kept_key, NULL);
+	if (k->k_gen == atomic_load(&oss_kept_gen))
+		h = k->k_curl;
+	else
+		curl_easy_cleanup(k->k_curl);
+	free(k);
+	return h;
+}
+
+/* 0 when the thread keeps h, -1 when the caller must clean it up. */
+static int
+oss_kept_put(CURL *h)
+{
+	struct oss_kept *k;
+
+	pthread_once(&oss_kept_once, oss_kept_init);
+	if (!oss_kept_ok || pthread_getspecific(oss_kept_key) != NULL ||
+	    (k = malloc(sizeof(*k))) == NULL)
+		return -1;
+	curl_easy_reset(h);	/* no pointers into the last request */
+	k->k_curl = h;
+	k->k_gen = atomic_load(&oss_kept_gen);
+	if (pthread_setspecific(oss_kept_key, k) != 0) {
+		free(k);
+		return -1;
+	}
+	return 0;
+}
+
 void
 oss_opts_default(struct oss_opts *o)
 {
@@ -1107,7 +1180,9 @@ oss_client_new(const struct oss_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	c->c_opts = *o;
-	if ((c->c_curl = curl_easy_init()) == NULL) {
+	if (o->oo_keep)
+		c->c_curl = oss_kept_take();
+	if (c->c_curl == NULL && (c->c_curl = curl_easy_init()) == NULL) {
 		snprintf(err, errlen, "curl_easy_init failed");
 		free(c);
 		return NULL;
@@ -1120,7 +1195,8 @@ oss_client_free(struct oss_client *c)
 {
 	if (c == NULL)
 		return;
-	curl_easy_cleanup(c->c_curl);
+	if (!c->c_opts.oo_keep || oss_kept_put(c->c_curl) == -1)
+		curl_easy_cleanup(c->c_curl);
 	free(c);
 }
 

@@ -172,6 +172,8 @@ struct oss_opts {
 	size_t		 oo_max_page_bytes;	/* one listing page's XML */
 	const char	*oo_ca_file;		/* NULL: the system's store */
 	const char	*oo_user_agent;		/* NULL: "mias" */
+	int		 oo_keep;		/* hand the connection on to
+						 * the thread's next client */
 };
 
 /* Defaults: V4, connect 10 s, 60 s per request, 3600 s per download, abort
@@ -183,6 +185,18 @@ struct oss_client;
 struct oss_client *oss_client_new(const struct oss_opts *, char *err,
 		    size_t errlen);
 void		 oss_client_free(struct oss_client *);
+/*
+ * Clients made with oo_keep leave their curl handle, and with it the open
+ * connections and TLS sessions, to the next client the same thread makes:
+ * a worker that lists or fetches one study after another from the same
+ * endpoint connects once.  Requests are signed one by one, so nothing of
+ * one study's credentials is carried to the next.  A connection is only
+ * reused for the same scheme, host and port, which passed the egress
+ * check when it was opened; oss_forget_connections() (after the egress
+ * policy changed) makes every thread start afresh.  A thread's handle is
+ * freed when the thread exits.
+ */
+void		 oss_forget_connections(void);
 
 /* Where and as whom.  The endpoint is as the caller wrote it. */
 struct oss_target {

@@ -46,7 +46,7 @@ outbox_put(struct store_txn *t, const char *id, json_object *rec)
 int
 outbox_add(struct store_txn *t, const char *ns, const char *kind,
     const char *url, const char *body, const char *after, int64_t now,
-    char id[WEBHOOK_ID_MAX])
+    int64_t due, char id[WEBHOOK_ID_MAX])
 {
 	json_object	*rec;
 	int		 rc;
@@ -68,7 +68,7 @@ outbox_add(struct store_txn *t, const char *ns, const char *kind,
 		json_object_object_add(rec, "after",
 		    json_object_new_string(after));
 	if ((rc = outbox_put(t, id, rec)) == STORE_OK)
-		rc = queue_put(t, now, QK_DELIVER, id, strlen(id), NULL);
+		rc = queue_put(t, due, QK_DELIVER, id, strlen(id), NULL);
 	json_object_put(rec);
 	return rc;
 }

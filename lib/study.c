@@ -160,6 +160,7 @@ study_new_run(json_object *rec, const struct crypto_keys *k,
 	json_object_object_add(rec, "state",
 	    json_object_new_string(study_state_name(STUDY_QUEUED)));
 	json_object_object_add(rec, "updated", json_object_new_int64(now));
+	json_object_object_add(rec, "queued", json_object_new_int64(now));
 	json_object_object_add(rec, "callback",
 	    json_object_new_string(ss->ss_callback));
 	json_object_object_add(rec, "endpoint",
@@ -179,6 +180,18 @@ study_new_run(json_object *rec, const struct crypto_keys *k,
 	json_object_object_add(rec, "errorCode", NULL);
 	json_object_object_add(rec, "errorMessage", NULL);
 	return 0;
+}
+
+int64_t
+study_due(json_object *study, int64_t now)
+{
+	json_object	*v;
+	int64_t		 q;
+
+	if (study == NULL || !json_object_object_get_ex(study, "queued", &v))
+		return now;
+	q = json_object_get_int64(v);
+	return q > 0 && q < now ? q : now;
 }
 
 int
@@ -487,7 +500,7 @@ study_conclude(struct store_txn *t, const char *skey, size_t sklen,
 	    push ? OUTBOX_RESULT : OUTBOX_STATUS,
 	    json_object_get_string(url), json_object_to_json_string_ext(body,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), after,
-	    now, id)) != STORE_OK)
+	    now, study_due(study, now), id)) != STORE_OK)
 		goto out;
 
 	json_object_object_add(study, "state", json_object_new_string(

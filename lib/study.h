@@ -74,6 +74,15 @@ enum study_outcome {
  * start a new run, with credentials sealed, and queue it for the
  * dispatcher.  Returns a store code; *outcome says what happened.
  */
+/*
+ * When the items that carry a study's run forward (its images, its
+ * assembly, its callbacks) are due: the time the run was queued, so that
+ * the queue, ordered by due time, finishes older studies first and new
+ * items do not wait behind every listing still queued.  now for records
+ * written before runs kept that time.
+ */
+int64_t	study_due(json_object *study, int64_t now);
+
 int	study_submit(struct store_txn *, const struct crypto_keys *,
 	    const struct study_submit *, enum study_outcome *outcome);
 
