@@ -33,7 +33,7 @@ static DB	*studies, *queue;
 static double	 seconds;
 static size_t	 sbytes, qbytes;
 static double	 t0;
-static int	 hot, early;
+static int	 hot, early, zero;
 
 static double
 now(void)
@@ -146,12 +146,15 @@ main(int argc, char *argv[])
 	hot = getenv("BDBLOOP_HOT") != NULL && atoi(getenv("BDBLOOP_HOT"));
 	early = getenv("BDBLOOP_EARLY") != NULL &&
 	    atoi(getenv("BDBLOOP_EARLY"));
+	/* BDBLOOP_ZERO=1: DB_LOG_ZERO, an experiment (doc/PERFORMANCE.md) */
+	zero = getenv("BDBLOOP_ZERO") != NULL && atoi(getenv("BDBLOOP_ZERO"));
 	if (nw < 1 || nw > 64)
 		nw = 1;
 	if ((ret = db_env_create(&env, 0)) != 0 ||
 	    (ret = env->set_cachesize(env, 0, 8 * 1024 * 1024, 1)) != 0 ||
 	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
+	    (ret = env->log_set_config(env, DB_LOG_ZERO, zero)) != 0 ||
 	    (ret = env->open(env, argv[1], DB_CREATE | DB_INIT_TXN |
 	    DB_INIT_LOG | DB_INIT_LOCK | DB_INIT_MPOOL | DB_THREAD |
 	    DB_RECOVER, 0600)) != 0) {
