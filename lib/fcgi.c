@@ -22,6 +22,7 @@
 #include "log.h"
 #include "ns.h"
 #include "store.h"
+#include "window.h"
 
 extern char **environ;
 
@@ -40,6 +41,7 @@ struct fcgi_ctx {
 	struct crypto_keys	 fc_keys;
 	int			 fc_keys_ok;
 	struct store		*fc_store;
+	struct windows		*fc_win;	/* [limits] counters */
 	char			 fc_err[512];	/* why not ready, for logs */
 };
 
@@ -175,6 +177,11 @@ fcgi_ready(struct fcgi_ctx *fc)
 			snprintf(fc->fc_err, sizeof(fc->fc_err), "%s", err);
 			return -1;
 		}
+	}
+	if (fc->fc_win == NULL && windows_open(fc->fc_conf->c_state_dir,
+	    &fc->fc_win, err, sizeof(err)) == -1) {
+		snprintf(fc->fc_err, sizeof(fc->fc_err), "%s", err);
+		return -1;
 	}
 	return 0;
 }
@@ -367,16 +374,17 @@ fcgi_query(struct fcgi_io *io, char *buf, size_t len)
 }
 
 /*
- * Who is asking, and may they: one read-only transaction reads the failed
- * authentications of the client's address, the namespace record and the
- * namespace's counters; the request is counted later, in fcgi_account.
- * -1 when the request is refused (rq holds the answer).
+ * Who is asking, and may they: the failed authentications of the client's
+ * address and the namespace's requests this second come from shared
+ * memory (window.c); one read-only transaction reads the namespace record
+ * and, for submissions, the namespace's queued studies.  The request is
+ * counted at its end, in fcgi_account.  -1 when the request is refused
+ * (rq holds the answer).
  */
 struct gate {
 	const struct fcgi_ctx	*g_fc;
 	const struct req	*g_rq;
-	int			 g_ns_ok;	/* the headers passed the precheck */
-	long long		 g_authfails, g_rate, g_queued;
+	long long		 g_queued;
 	char			*g_raw;		/* namespace record, or NULL */
 	size_t			 g_rawlen;
 };
@@ -386,29 +394,23 @@ gate_body(struct store_txn *t, void *arg)
 {
 	struct gate		*g = arg;
 	const struct req	*rq = g->g_rq;
-	const struct mias_conf	*c = g->g_fc->fc_conf;
 	int			 rc;
 
 	free(g->g_raw);
 	g->g_raw = NULL;
-	g->g_rate = g->g_queued = 0;
-	if ((rc = limit_auth_read(t, rq->rq_remote, rq->rq_time,
-	    &g->g_authfails)) != STORE_OK)
-		return rc;
-	/* guessing tokens from one address is slowed down first */
-	if (g->g_authfails >= (long long)c->c_limit_authfail || !g->g_ns_ok)
-		return STORE_OK;
+	g->g_queued = 0;
 	rc = ns_auth_read(t, rq->rq_ns, &g->g_raw, &g->g_rawlen);
 	if (rc == STORE_NOTFOUND)
 		return STORE_OK;
-	if (rc != STORE_OK)
-		return rc;
-	if ((rc = limit_rate_read(t, rq->rq_ns, g->g_fc->fc_ep->ep_name,
-	    rq->rq_time, &g->g_rate)) != STORE_OK)
-		return rc;
-	if (g->g_fc->fc_ep->ep_flags & EP_SUBMIT)
+	if (rc == STORE_OK && (g->g_fc->fc_ep->ep_flags & EP_SUBMIT))
 		rc = limit_queued_read(t, rq->rq_ns, &g->g_queued);
 	return rc;
+}
+
+static const char *
+fcgi_addr(const struct req *rq)
+{
+	return rq->rq_remote != NULL && *rq->rq_remote ? rq->rq_remote : "-";
 }
 
 static int
@@ -423,8 +425,20 @@ fcgi_gate(struct fcgi_ctx *fc, struct req *rq)
 	g.g_fc = fc;
 	g.g_rq = rq;
 	rq->rq_time = time(NULL);
-	g.g_ns_ok = ns_auth_precheck(rq->rq_ns, rq->rq_token, rq->rq_msg,
-	    sizeof(rq->rq_msg)) == RC_OK;
+	/* guessing tokens from one address is slowed down first */
+	if (windows_count(fc->fc_win, "f", fcgi_addr(rq), NULL, rq->rq_time,
+	    60, 0) >= (long long)c->c_limit_authfail) {
+		rq->rq_retry_after = (int)(60 - rq->rq_time % 60);
+		req_error(rq, RC_TOO_MANY, "too many failed authentications "
+		    "from this address; try again later");
+		return -1;
+	}
+	if ((rc = ns_auth_precheck(rq->rq_ns, rq->rq_token, rq->rq_msg,
+	    sizeof(rq->rq_msg))) != RC_OK) {
+		rq->rq_rc = rc;		/* rq_msg says why */
+		rq->rq_authfail = 1;
+		return -1;
+	}
 	if (store_txn(fc->fc_store, gate_body, &g) != 0) {
 		log_warnx("request %s: store: %s", rq->rq_id,
 		    store_errmsg(fc->fc_store));
@@ -432,18 +446,8 @@ fcgi_gate(struct fcgi_ctx *fc, struct req *rq)
 		    "unavailable");
 		goto out;
 	}
-	if (g.g_authfails >= (long long)c->c_limit_authfail) {
-		rq->rq_retry_after = (int)(60 - rq->rq_time % 60);
-		req_error(rq, RC_TOO_MANY, "too many failed authentications "
-		    "from this address; try again later");
-		goto out;
-	}
-	if (!g.g_ns_ok)
-		rc = RC_AUTH;		/* rq_msg says why */
-	else
-		rc = ns_auth_verify(&fc->fc_keys, rq->rq_ns, rq->rq_token,
-		    g.g_raw, g.g_rawlen, &rq->rq_nsrec, rq->rq_msg,
-		    sizeof(rq->rq_msg));
+	rc = ns_auth_verify(&fc->fc_keys, rq->rq_ns, rq->rq_token, g.g_raw,
+	    g.g_rawlen, &rq->rq_nsrec, rq->rq_msg, sizeof(rq->rq_msg));
 	if (rc != RC_OK) {
 		rq->rq_rc = rc;
 		if (rc == RC_INTERNAL)
@@ -455,7 +459,8 @@ fcgi_gate(struct fcgi_ctx *fc, struct req *rq)
 	}
 	rq->rq_counted = 1;
 	rq->rq_cors = ns_origin_ok(rq->rq_nsrec, rq->rq_origin);
-	if (g.g_rate >= (long long)c->c_limit_rps) {
+	if (windows_count(fc->fc_win, "r", rq->rq_ns, fc->fc_ep->ep_name,
+	    rq->rq_time, 1, 0) >= (long long)c->c_limit_rps) {
 		rq->rq_retry_after = 1;
 		req_error(rq, RC_TOO_MANY, "more than %u requests per second "
 		    "to %s for this namespace", c->c_limit_rps,
@@ -475,29 +480,19 @@ out:
 	return ret;
 }
 
-/* The end of an authenticated endpoint's request, in one transaction
- * that does not wait for the disk: the audit record of who did what, and
- * the counters the next requests are judged by. */
+/* The end of an authenticated endpoint's request: it is counted, and its
+ * audit record is written in a transaction that does not wait for the
+ * disk. */
 static int
 account_body(struct store_txn *t, void *arg)
 {
 	const struct fcgi_ctx	*fc = ((void **)arg)[0];
 	const struct req	*rq = ((void **)arg)[1];
-	int			 rc;
 
-	/* the counters last: their page is the one every request reads */
-	if ((rc = audit_put(t, rq->rq_ns != NULL &&
+	return audit_put(t, rq->rq_ns != NULL &&
 	    ns_name_check(rq->rq_ns) == NULL ? rq->rq_ns : "-",
 	    rq->rq_remote, fc->fc_ep->ep_name, rq->rq_audit_target[0] ?
-	    rq->rq_audit_target : NULL, rc_code(rq->rq_rc))) != STORE_OK)
-		return rc;
-	if (rq->rq_authfail &&
-	    (rc = limit_auth_count(t, rq->rq_remote, rq->rq_time)) != STORE_OK)
-		return rc;
-	if (rq->rq_counted)
-		rc = limit_rate_count(t, rq->rq_ns, fc->fc_ep->ep_name,
-		    rq->rq_time);
-	return rc;
+	    rq->rq_audit_target : NULL, rc_code(rq->rq_rc));
 }
 
 static void
@@ -507,6 +502,12 @@ fcgi_account(struct fcgi_ctx *fc, struct req *rq)
 
 	if (rq->rq_time == 0)
 		rq->rq_time = time(NULL);
+	if (fc->fc_win != NULL && rq->rq_authfail)
+		(void)windows_count(fc->fc_win, "f", fcgi_addr(rq), NULL,
+		    rq->rq_time, 60, 1);
+	if (fc->fc_win != NULL && rq->rq_counted)
+		(void)windows_count(fc->fc_win, "r", rq->rq_ns,
+		    fc->fc_ep->ep_name, rq->rq_time, 1, 1);
 	if (store_txn_nosync(fc->fc_store, account_body, arg) != 0)
 		log_warnx("request %s: audit record not written: %s",
 		    rq->rq_id, store_errmsg(fc->fc_store));
@@ -658,6 +659,7 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	}
 out:
 	ns_cache_clear();
+	windows_close(fc.fc_win);
 	store_close(fc.fc_store);
 	conf_free(fc.fc_conf);
 	crypto_keys_wipe(&fc.fc_keys);

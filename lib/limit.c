@@ -8,25 +8,17 @@
 #include "store.h"
 
 /*
- * Keys of SDB_COUNTERS: "r" NUL ns NUL endpoint NUL window, "f" NUL
- * address NUL window (windows are seconds or minutes since the epoch, in
- * decimal), "a" NUL ns.  A window's counter deletes its predecessor, so
- * the database holds about one key per namespace and endpoint.
+ * Keys of SDB_COUNTERS: "a" NUL ns, the studies of ns QUEUED or RUNNING.
+ * (Stores written before session 3 also hold "r" and "f" keys, the request
+ * and failed-authentication windows that now live in limits.shm, window.c;
+ * nothing reads them.)
  */
 
 static size_t
-counter_key(char *out, size_t outlen, const char *kind, const char *a,
-    const char *b, long long window)
+counter_key(char *out, size_t outlen, const char *kind, const char *ns)
 {
-	int n;
+	int n = snprintf(out, outlen, "%s%c%s", kind, 0, ns);
 
-	if (b != NULL)
-		n = snprintf(out, outlen, "%s%c%s%c%s%c%lld", kind, 0, a, 0, b, 0,
-		    window);
-	else if (window >= 0)
-		n = snprintf(out, outlen, "%s%c%s%c%lld", kind, 0, a, 0, window);
-	else
-		n = snprintf(out, outlen, "%s%c%s", kind, 0, a);
 	return n < 0 || (size_t)n >= outlen ? 0 : (size_t)n;
 }
 
@@ -60,82 +52,6 @@ counter_set(struct store_txn *t, const char *key, size_t klen, long long n)
 	return store_put(t, SDB_COUNTERS, key, klen, buf, (size_t)len);
 }
 
-struct window {
-	const char	*kind, *a, *b;
-	long long	 window;
-	long long	 add;		/* 0: only read */
-	long long	 count;		/* out: after adding */
-};
-
-static int
-window_body(struct store_txn *t, void *arg)
-{
-	struct window	*w = arg;
-	char		 key[512], old[512];
-	size_t		 klen, olen;
-	int		 rc;
-
-	if ((klen = counter_key(key, sizeof(key), w->kind, w->a, w->b,
-	    w->window)) == 0)
-		return STORE_ERR;
-	/* a check only reads: a shared lock, so that the requests of every
-	 * responder process do not queue on one address's counter */
-	w->count = counter_get(t, key, klen, w->add != 0 ? STORE_RMW :
-	    STORE_DIRTY, &rc) + w->add;
-	if (rc != STORE_OK || w->add == 0)
-		return rc;
-	if (w->count == w->add &&
-	    (olen = counter_key(old, sizeof(old), w->kind, w->a, w->b,
-	    w->window - 1)) != 0 &&
-	    (rc = store_del(t, SDB_COUNTERS, old, olen)) != STORE_OK &&
-	    rc != STORE_NOTFOUND)
-		return rc;
-	return counter_set(t, key, klen, w->count);
-}
-
-/* A window's count: read, or (add) increased by one. */
-static int
-window_run(struct store_txn *t, const char *kind, const char *a,
-    const char *b, long long window, int add, long long *count)
-{
-	struct window w = { kind, a, b, window, add, 0 };
-	int rc;
-
-	rc = window_body(t, &w);
-	if (count != NULL)
-		*count = w.count;
-	return rc;
-}
-
-int
-limit_rate_read(struct store_txn *t, const char *ns, const char *endpoint,
-    time_t now, long long *count)
-{
-	return window_run(t, "r", ns, endpoint, (long long)now, 0, count);
-}
-
-int
-limit_rate_count(struct store_txn *t, const char *ns, const char *endpoint,
-    time_t now)
-{
-	return window_run(t, "r", ns, endpoint, (long long)now, 1, NULL);
-}
-
-int
-limit_auth_read(struct store_txn *t, const char *addr, time_t now,
-    long long *count)
-{
-	return window_run(t, "f", addr ? addr : "-", NULL,
-	    (long long)now / 60, 0, count);
-}
-
-int
-limit_auth_count(struct store_txn *t, const char *addr, time_t now)
-{
-	return window_run(t, "f", addr ? addr : "-", NULL,
-	    (long long)now / 60, 1, NULL);
-}
-
 struct active {
 	const char	*ns;
 	long long	 count;
@@ -149,7 +65,7 @@ active_body(struct store_txn *t, void *arg)
 	size_t		 klen;
 	int		 rc;
 
-	if ((klen = counter_key(key, sizeof(key), "a", a->ns, NULL, -1)) == 0)
+	if ((klen = counter_key(key, sizeof(key), "a", a->ns)) == 0)
 		return STORE_ERR;
 	a->count = counter_get(t, key, klen, STORE_DIRTY, &rc);
 	return rc;
@@ -174,7 +90,7 @@ limit_active_add(struct store_txn *t, const char *ns, int delta)
 	int	rc;
 	long long n;
 
-	if ((klen = counter_key(key, sizeof(key), "a", ns, NULL, -1)) == 0)
+	if ((klen = counter_key(key, sizeof(key), "a", ns)) == 0)
 		return STORE_ERR;
 	n = counter_get(t, key, klen, 1, &rc);
 	if (rc != STORE_OK)
