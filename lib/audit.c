@@ -1,8 +1,11 @@
 /* audit.c -- the append-only audit trail: who did what, from where, when */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
 #include "crypto.h"
+#include "jv.h"
 #include "store.h"
 
 /* Keys: 8-byte big-endian time in ms and 4 random bytes, so entries sort
@@ -22,31 +25,49 @@ audit_key(unsigned char *key, int64_t ms)
 	}
 }
 
+/* "name":"value" (or null), JSON-quoted, at p; returns the end */
+static char *
+audit_field(char *p, const char *name, const char *value)
+{
+	p += sprintf(p, ",\"%s\":", name);
+	if (value == NULL) {
+		memcpy(p, "null", 5);
+		return p + 4;
+	}
+	return p + jv_quote(p, value);
+}
+
+/* Written as text, not built with json-c: one is written per request. */
 int
 audit_put(struct store_txn *t, const char *ns, const char *from,
     const char *action, const char *target, const char *outcome)
 {
 	unsigned char	 key[AUDIT_KEYLEN];
-	json_object	*rec;
+	char		 stack[1024], *buf = stack, *p;
 	int64_t		 now = store_now_ms();
+	size_t		 need;
 	int		 rc;
 
+	ns = ns && *ns ? ns : "-";
+	from = from && *from ? from : "-";
+	outcome = outcome ? outcome : "-";
+	need = 64 + jv_quoted_len(ns) + jv_quoted_len(from) +
+	    jv_quoted_len(action) + (target ? jv_quoted_len(target) : 4) +
+	    jv_quoted_len(outcome) + 48;
 	audit_key(key, now);
 	if (crypto_random_id(key + 8, 4) == -1 ||
-	    (rec = json_object_new_object()) == NULL)
+	    (need > sizeof(stack) && (buf = malloc(need)) == NULL))
 		return STORE_ERR;
-	json_object_object_add(rec, "at", json_object_new_int64(now));
-	json_object_object_add(rec, "ns",
-	    json_object_new_string(ns && *ns ? ns : "-"));
-	json_object_object_add(rec, "from",
-	    json_object_new_string(from && *from ? from : "-"));
-	json_object_object_add(rec, "action", json_object_new_string(action));
-	json_object_object_add(rec, "target",
-	    target ? json_object_new_string(target) : NULL);
-	json_object_object_add(rec, "outcome",
-	    json_object_new_string(outcome ? outcome : "-"));
-	rc = store_put_json(t, SDB_AUDIT, key, AUDIT_KEYLEN, rec);
-	json_object_put(rec);
+	p = buf + sprintf(buf, "{\"at\":%lld", (long long)now);
+	p = audit_field(p, "ns", ns);
+	p = audit_field(p, "from", from);
+	p = audit_field(p, "action", action);
+	p = audit_field(p, "target", target);
+	p = audit_field(p, "outcome", outcome);
+	*p++ = '}';
+	rc = store_put(t, SDB_AUDIT, key, AUDIT_KEYLEN, buf, (size_t)(p - buf));
+	if (buf != stack)
+		free(buf);
 	return rc;
 }
 
