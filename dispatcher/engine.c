@@ -708,7 +708,7 @@ engine_command(struct disp *d, struct task *t)
 	/* the image, in a file only we can read, removed whatever happens */
 	snprintf(path, sizeof(path), "%s/tmp/image-XXXXXX",
 	    c->c_state_dir);
-	if ((fd = mkstemp(path)) == -1) {
+	if ((fd = mkostemp(path, O_CLOEXEC)) == -1) {
 		snprintf(msg, sizeof(msg), "cannot make a temporary file: %s",
 		    strerror(errno));
 		path[0] = '\0';

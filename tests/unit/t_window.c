@@ -20,7 +20,7 @@ static void
 test_counts(void)
 {
 	struct windows	*w, *w2;
-	char		 err[256];
+	char		 err[256] = "";
 	long long	 n;
 	int		 i;
 
@@ -65,7 +65,7 @@ static void
 test_processes(void)
 {
 	struct windows	*w;
-	char		 err[256];
+	char		 err[256] = "";
 	pid_t		 pid[4];
 	int		 i, j, st, ok = 1;
 
@@ -96,7 +96,7 @@ static void
 test_crowded(void)
 {
 	struct windows	*w;
-	char		 err[256], sub[300], key[32];
+	char		 err[256] = "", sub[300], key[32];
 	int		 i, ok = 1;
 
 	snprintf(sub, sizeof(sub), "%s/small", dir);
@@ -138,7 +138,7 @@ static void
 test_foreign(void)
 {
 	struct windows	*w;
-	char		 err[256], sub[300], path[400];
+	char		 err[256] = "", sub[300], path[400];
 	FILE		*f;
 	size_t		 i;
 
