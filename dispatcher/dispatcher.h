@@ -5,6 +5,7 @@
 #include <sys/queue.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -108,6 +109,10 @@ struct disp {
 
 /* main.c */
 extern volatile int	disp_quit, disp_reload;
+/* Set by a restart after a stall, before descriptors are closed under the
+ * workers: a failure a worker meets from then on is that, not its task's,
+ * and is not recorded. */
+extern atomic_int	disp_restarting;
 struct dconf		*disp_conf_ref(struct disp *);
 void			 disp_conf_unref(struct disp *, struct dconf *);
 void			 disp_poke(struct disp *);	/* wake the main loop */

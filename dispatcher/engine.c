@@ -201,7 +201,9 @@ out:
 static void
 outcome_store(struct disp *d, struct outcome *o)
 {
-	if (store_txn(d->d_store, outcome_body, o) != 0)
+	if (atomic_load(&disp_restarting))
+		;	/* the failure may be the restart's: the item stays */
+	else if (store_txn(d->d_store, outcome_body, o) != 0)
 		log_warnx("image %s: cannot record its outcome: %s",
 		    o->task->t_id, store_errmsg(d->d_store));
 	json_object_put(o->findings);

@@ -31,6 +31,7 @@
 #define SCAN_SPACING_MAX_US	5000
 
 volatile int	disp_quit, disp_reload;
+atomic_int	disp_restarting;
 
 /* for starting again after a stall (stalled()) */
 static char	**saved_argv;
@@ -127,8 +128,8 @@ stop_signals(sigset_t *set)
  * mutex that a dead process held (lib/store.c): no thread of ours can be
  * woken, so the program starts again in place, with the same pid, as if
  * it had crashed; its open recovers the environment if nobody has yet.
- * Descriptors go at exec (the lock's too: it is taken again), and a
- * dispatcher that had detached stays detached.
+ * Descriptors go (the lock's too: it is taken again), and a dispatcher
+ * that had detached stays detached.
  */
 static void
 stalled(const char *why)
@@ -142,12 +143,19 @@ stalled(const char *why)
 	 * image's handler instead of killing it before it has one */
 	stop_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	/* close-on-exec, not closed: the other threads go on with their
-	 * descriptors until exec ends them all at once, as a crash would;
-	 * closed under them, a worker's write failed with EBADF and it
-	 * recorded its image as failed (seen under ASan in test_stall) */
+	/*
+	 * Closed, not merely marked close-on-exec: until exec the other
+	 * threads run on, some in the environment as recovered (they reopened
+	 * the store on DB_RUNRECOVERY).  Left their descriptors, they can be
+	 * cut off by exec holding locks there under this pid, which stays
+	 * alive, so that nothing ever frees them: a hang, seen under ASan in
+	 * test_stall.  A worker whose descriptor goes under it fails; it
+	 * must not record that as its image's or study's outcome (also seen
+	 * under ASan): disp_restarting tells it.
+	 */
+	atomic_store(&disp_restarting, 1);
 	for (fd = 3; fd < (max > 0 && max < 65536 ? max : 1024); fd++)
-		(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+		close((int)fd);
 	execv("/proc/self/exe", saved_argv);
 	log_warn("cannot start again: /proc/self/exe");
 	_exit(STORE_STALL_EXIT);

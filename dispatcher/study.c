@@ -364,6 +364,8 @@ study_list(struct disp *d, struct task *t)
 end:
 	fa.l = &l;
 	fa.ea = &ea;
+	if (ea.code != NULL && atomic_load(&disp_restarting))
+		goto out;	/* the failure may be the restart's */
 	if (store_txn(d->d_store, finish_body, &fa) != 0) {
 		log_warnx("study %s/%s: %s", ns, uid, store_errmsg(d->d_store));
 		goto out;	/* stays queued: listed again */
