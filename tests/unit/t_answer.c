@@ -106,16 +106,12 @@ check_raw(struct store *s, const char *name, const char *raw)
 int
 main(void)
 {
-	const char	*tmp = getenv("TMPDIR");
 	struct store	*s;
 	struct arg	 a;
-	char		 err[256], cmd[300];
+	char		 err[256];
 
-	snprintf(dir, sizeof(dir), "%s/t_answer.XXXXXX", tmp ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if (tap_tmpdir(dir, sizeof(dir), "t_answer") == -1)
 		return 1;
-	}
 	if (store_open(dir, STORE_CREATE, &s, err, sizeof(err)) == -1) {
 		printf("Bail out! store_open: %s\n", err);
 		return 1;
@@ -163,11 +159,6 @@ main(void)
 	check_raw(s, "no header", "{}");
 
 	store_close(s);
-	if (tap_failed == 0) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			printf("# could not remove %s\n", dir);
-	} else
-		printf("# store left in %s\n", dir);
+	tap_tmpdir_done(dir);
 	return tap_done();
 }

@@ -664,26 +664,14 @@ test_study(void)
 int
 main(void)
 {
-	const char	*tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/t_store.XXXXXX", tmp ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if (tap_tmpdir(dir, sizeof(dir), "t_store") == -1)
 		return 1;
-	}
 	test_basic();
 	test_two_processes();
 	test_killed_writer();
 	test_killed_latch_holder();
 	test_reopen_not_stalled();
 	test_study();
-	if (tap_failed == 0) {
-		char cmd[300];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			printf("# could not remove %s\n", dir);
-	} else
-		printf("# store left in %s\n", dir);
+	tap_tmpdir_done(dir);
 	return tap_done();
 }

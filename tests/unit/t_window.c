@@ -160,23 +160,12 @@ test_foreign(void)
 int
 main(void)
 {
-	const char	*tmp = getenv("TMPDIR");
-	char		 cmd[300];
-
-	snprintf(dir, sizeof(dir), "%s/t_window.XXXXXX", tmp ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if (tap_tmpdir(dir, sizeof(dir), "t_window") == -1)
 		return 1;
-	}
 	test_counts();
 	test_processes();
 	test_crowded();
 	test_foreign();
-	if (tap_failed == 0) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			printf("# could not remove %s\n", dir);
-	} else
-		printf("# left in %s\n", dir);
+	tap_tmpdir_done(dir);
 	return tap_done();
 }
