@@ -357,6 +357,27 @@ def main():
              len(((r.json or {}).get("data") or {}).get("boxes") or []) == 3,
              "getAnalysisResult answers 000000 with the 3 boxes", r)
 
+        # ---- 1b. kept OSS connections -----------------------------------------
+        section("1b. each worker keeps its OSS connection")
+        for i in range(60):
+            oss.put("studies", "ct/many/img%02d.dcm" % i,
+                    b"image %d\n" % i * 40)
+        since = len(oss.log())
+        uidm = "1.2.826.0.1.3680043.8.498.60"
+        r = C.submit(tok, "hosp-c", uidm, sink.base + "/cb/many", oss,
+                     "ct/many/")
+        body, recs = final(sink, "/cb/many", 90)
+        check_ok(body, uidm, "60-image study")
+        reqs = [e for e in oss.log()[since:]
+                if e.get("method") in ("GET", "HEAD")]
+        peers = {e.get("peer") for e in reqs}
+        m = re.search(r"(\d+) workers\)", C.dispatcher_log())
+        workers = int(m.group(1)) if m else 0
+        t.ok(len(reqs) >= 61 and 0 < workers and len(peers) <= workers,
+             "the listing and 60 downloads came over at most one connection "
+             "per worker (%d requests, %d connections, %d workers)"
+             % (len(reqs), len(peers), workers))
+
         # ---- 7. wake-up latency ------------------------------------------------
         section("7. promptness")
         lat = []
