@@ -27,5 +27,7 @@ int	admin_deliveries(const struct mias_conf *, struct store *, int argc,
  * argv[0] is "audit" itself. */
 int	admin_audit(const struct mias_conf *, struct store *, int argc,
 	    char **argv);
+/* After a failed audit_write: a warning on standard error, from errno. */
+void	warn_audit(void);
 
 #endif /* MIAS_ADMIN_H */

@@ -316,8 +316,9 @@ cmd_ns_add(struct admin *a, const char *name, int argc, char **argv)
 	if (rc != 0)
 		die("cannot store namespace %s: %s", name,
 		    store_errmsg(a->a_store));
-	(void)audit_write(a->a_store, name, "mias-admin", "namespace add",
-	    name, "ok");
+	if (audit_write(a->a_store, name, "mias-admin", "namespace add",
+	    name, "ok") == -1)
+		warn_audit();
 	/* printed once; only the hash of the token and the sealed secret
 	 * are kept */
 	printf("token=%s\nsigning_secret=%s\n", tok, secret_str);
@@ -396,8 +397,9 @@ cmd_ns_change(struct admin *a, const char *op, const char *name, int argc,
 		char action[32];
 
 		snprintf(action, sizeof(action), "namespace %s", op);
-		(void)audit_write(a->a_store, name, "mias-admin", action, name,
-		    "ok");
+		if (audit_write(a->a_store, name, "mias-admin", action, name,
+		    "ok") == -1)
+			warn_audit();
 	}
 	if (na.token != NULL)
 		printf("token=%s\n", token);

@@ -1,4 +1,5 @@
 /* tasks.c -- mias-admin studies and deliveries: inspect work, replay dead letters */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -539,8 +540,9 @@ admin_deliveries(const struct mias_conf *conf, struct store *st, int argc,
 		    json_object_array_get_idx(r.done, i));
 
 		printf("replayed %s\n", id);
-		(void)audit_write(st, "-", "mias-admin", "deliveries replay", id,
-		    "ok");
+		if (audit_write(st, "-", "mias-admin", "deliveries replay", id,
+		    "ok") == -1)
+			warn_audit();
 	}
 	json_object_put(r.done);
 	wake_dispatcher(conf->c_state_dir);
@@ -576,6 +578,13 @@ parse_time(const char *s)
 			return (int64_t)timegm(&tm) * 1000;
 	}
 	return -1;
+}
+
+void
+warn_audit(void)
+{
+	fprintf(stderr, "mias-admin: warning: the audit record of this action "
+	    "was not written: %s\n", strerror(errno));
 }
 
 int
@@ -621,7 +630,8 @@ admin_audit(const struct mias_conf *conf, struct store *st, int argc,
 	if (optind != argc)
 		goto usage;
 	if (audit_read(st, ns, since, until, &list) == -1) {
-		fprintf(stderr, "mias-admin: audit: %s\n", store_errmsg(st));
+		fprintf(stderr, "mias-admin: audit: %s\n", errno ?
+		    strerror(errno) : store_errmsg(st));
 		return 1;
 	}
 	if (json)

@@ -1,29 +1,15 @@
 /* audit.c -- the append-only audit trail: who did what, from where, when */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit.h"
-#include "crypto.h"
 #include "jv.h"
 #include "store.h"
-
-/* Keys: 8-byte big-endian time in ms and 4 random bytes, so entries sort
- * by time and two in the same millisecond do not collide.  Nothing in
- * mias deletes or rewrites an entry. */
-#define AUDIT_KEYLEN	12
-
-static void
-audit_key(unsigned char *key, int64_t ms)
-{
-	uint64_t	v = (uint64_t)ms;
-	int		i;
-
-	for (i = 7; i >= 0; i--) {
-		key[i] = (unsigned char)(v & 0xff);
-		v >>= 8;
-	}
-}
 
 /* "name":"value" (or null), JSON-quoted, at p; returns the end */
 static char *
@@ -37,132 +23,312 @@ audit_field(char *p, const char *name, const char *value)
 	return p + jv_quote(p, value);
 }
 
-/* Written as text, not built with json-c: one is written per request. */
-int
-audit_put(struct store_txn *t, const char *ns, const char *from,
-    const char *action, const char *target, const char *outcome)
+static size_t
+audit_need(const char *ns, const char *from, const char *action,
+    const char *target, const char *outcome)
 {
-	unsigned char	 key[AUDIT_KEYLEN];
-	char		 stack[1024], *buf = stack, *p;
-	int64_t		 now = store_now_ms();
-	size_t		 need;
-	int		 rc;
+	return 64 + jv_quoted_len(ns) + jv_quoted_len(from) +
+	    jv_quoted_len(action) + (target ? jv_quoted_len(target) : 4) +
+	    jv_quoted_len(outcome) + 48;
+}
+
+/* Written as text, not built with json-c: one is written per request.
+ * jv_quote escapes every control character, so an entry is one line. */
+size_t
+audit_line(char *buf, size_t buflen, int64_t at, const char *ns,
+    const char *from, const char *action, const char *target,
+    const char *outcome)
+{
+	char	*p;
 
 	ns = ns && *ns ? ns : "-";
 	from = from && *from ? from : "-";
+	action = action ? action : "-";
 	outcome = outcome ? outcome : "-";
-	need = 64 + jv_quoted_len(ns) + jv_quoted_len(from) +
-	    jv_quoted_len(action) + (target ? jv_quoted_len(target) : 4) +
-	    jv_quoted_len(outcome) + 48;
-	audit_key(key, now);
-	if (crypto_random_id(key + 8, 4) == -1 ||
-	    (need > sizeof(stack) && (buf = malloc(need)) == NULL))
-		return STORE_ERR;
-	p = buf + sprintf(buf, "{\"at\":%lld", (long long)now);
+	if (audit_need(ns, from, action, target, outcome) > buflen)
+		return 0;
+	p = buf + sprintf(buf, "{\"at\":%lld", (long long)at);
 	p = audit_field(p, "ns", ns);
 	p = audit_field(p, "from", from);
 	p = audit_field(p, "action", action);
 	p = audit_field(p, "target", target);
 	p = audit_field(p, "outcome", outcome);
 	*p++ = '}';
-	rc = store_put(t, SDB_AUDIT, key, AUDIT_KEYLEN, buf, (size_t)(p - buf));
-	if (buf != stack)
-		free(buf);
-	return rc;
+	*p++ = '\n';
+	return (size_t)(p - buf);
 }
 
-struct audit_put {
-	const char	*ns, *from, *action, *target, *outcome;
-};
+/* The process's descriptor of the trail, opened at its first entry. */
+static pthread_mutex_t	 audit_mu = PTHREAD_MUTEX_INITIALIZER;
+static int		 audit_fd = -1;
+static char		 audit_path[4096];
 
 static int
-put_body(struct store_txn *t, void *arg)
+audit_path_of(const char *dir, char *path, size_t len)
 {
-	struct audit_put *a = arg;
+	if ((size_t)snprintf(path, len, "%s/%s", dir, AUDIT_FILE) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
 
-	return audit_put(t, a->ns, a->from, a->action, a->target, a->outcome);
+/* With audit_mu held */
+static int
+audit_fd_for(const char *dir)
+{
+	char	path[sizeof(audit_path)];
+	int	fd;
+
+	if (audit_path_of(dir, path, sizeof(path)) == -1)
+		return -1;
+	if (audit_fd != -1 && strcmp(path, audit_path) == 0)
+		return audit_fd;
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1)
+		return -1;
+	if (audit_fd != -1)
+		close(audit_fd);
+	audit_fd = fd;
+	memcpy(audit_path, path, sizeof(path));
+	return fd;
+}
+
+static int
+audit_append(int fd, const char *line, size_t len)
+{
+	ssize_t	n;
+	int	saved;
+
+	do
+		n = write(fd, line, len);
+	while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)len)
+		return 0;
+	saved = n == -1 ? errno : ENOSPC;
+	/* cut short (a full disk): end the line, so that the next entry
+	 * starts one of its own; the reader skips the torn one */
+	if (n > 0)
+		(void)!write(fd, "\n", 1);
+	errno = saved;
+	return -1;
 }
 
 int
 audit_write(struct store *s, const char *ns, const char *from,
     const char *action, const char *target, const char *outcome)
 {
-	struct audit_put a = { ns, from, action, target, outcome };
+	char	 stack[1024], *buf = stack;
+	size_t	 need, len;
+	int	 fd, rc = -1, saved;
 
-	return store_txn_nosync(s, put_body, &a) == 0 ? 0 : -1;
+	need = audit_need(ns ? ns : "-", from ? from : "-",
+	    action ? action : "-", target, outcome ? outcome : "-");
+	if (need > sizeof(stack) && (buf = malloc(need)) == NULL)
+		return -1;
+	len = audit_line(buf, need > sizeof(stack) ? need : sizeof(stack),
+	    store_now_ms(), ns, from, action, target, outcome);
+	pthread_mutex_lock(&audit_mu);
+	if ((fd = audit_fd_for(store_dir(s))) != -1)
+		rc = audit_append(fd, buf, len);
+	saved = errno;
+	pthread_mutex_unlock(&audit_mu);
+	if (buf != stack)
+		free(buf);
+	errno = saved;
+	return rc;
 }
 
-struct audit_get {
-	const char	*ns;
-	int64_t		 until;
-	json_object	*list;
+/* --- reading -------------------------------------------------------- */
+
+struct audit_ent {
+	int64_t		 at;
+	size_t		 seq;
+	json_object	*rec;
 };
 
+struct audit_get {
+	const char		*ns;
+	int64_t			 since, until;
+	struct audit_ent	*ent;
+	size_t			 n, cap;
+	int			 oom;
+};
+
+static void
+get_clear(struct audit_get *a)
+{
+	size_t	i;
+
+	for (i = 0; i < a->n; i++)
+		json_object_put(a->ent[i].rec);
+	free(a->ent);
+	a->ent = NULL;
+	a->n = a->cap = 0;
+}
+
+/* Keeps rec (an entry at time at) if it passes the filters; takes it. */
+static void
+get_keep(struct audit_get *a, int64_t at, json_object *rec)
+{
+	struct audit_ent	*ne;
+	json_object		*v;
+
+	if ((a->since > 0 && at < a->since) || (a->until > 0 &&
+	    at > a->until) || (a->ns != NULL &&
+	    (!json_object_object_get_ex(rec, "ns", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    strcmp(json_object_get_string(v), a->ns) != 0))) {
+		json_object_put(rec);
+		return;
+	}
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 256;
+
+		if ((ne = realloc(a->ent, cap * sizeof(*ne))) == NULL) {
+			json_object_put(rec);
+			a->oom = 1;
+			return;
+		}
+		a->ent = ne;
+		a->cap = cap;
+	}
+	a->ent[a->n].at = at;
+	a->ent[a->n].seq = a->n;
+	a->ent[a->n].rec = rec;
+	a->n++;
+}
+
+/* audit.db: keys are an 8-byte big-endian time in ms and 4 random bytes */
 static int
 get_visit(const void *key, size_t klen, const char *val, size_t len,
     void *arg)
 {
 	struct audit_get	*a = arg;
 	const unsigned char	*k = key;
-	json_object		*rec, *v;
+	json_object		*rec;
 	int64_t			 at = 0;
 	size_t			 i;
 
 	for (i = 0; i < 8 && i < klen; i++)
 		at = at << 8 | k[i];
-	if (a->until > 0 && at > a->until)
-		return 1;
-	if ((rec = store_json(val, len)) == NULL)
-		return 0;
-	if (a->ns != NULL && (!json_object_object_get_ex(rec, "ns", &v) ||
-	    strcmp(json_object_get_string(v), a->ns) != 0)) {
-		json_object_put(rec);
-		return 0;
-	}
-	json_object_array_add(a->list, rec);
+	if ((rec = store_json(val, len)) != NULL)
+		get_keep(a, at, rec);
 	return 0;
 }
-
-struct audit_scan {
-	struct audit_get	 g;
-	unsigned char		 start[8];
-	int			 bounded;
-};
 
 static int
 scan_body(struct store_txn *t, void *arg)
 {
-	struct audit_scan	*a = arg;
+	struct audit_get	*a = arg;
 	int			 rc;
 
-	json_object_put(a->g.list);
-	if ((a->g.list = json_object_new_array()) == NULL)
-		return STORE_ERR;
-	/* store_scan walks from the first key at or after the prefix; an
-	 * 8-byte time is both where to start and, once past, not a prefix
-	 * of later keys: so scan by range with the visit stopping at until */
-	rc = store_scan_from(t, SDB_AUDIT, a->bounded ? a->start : NULL,
-	    a->bounded ? 8 : 0, get_visit, &a->g);
+	get_clear(a);	/* a retried transaction starts again */
+	rc = store_scan_from(t, SDB_AUDIT, NULL, 0, get_visit, a);
 	return rc < 0 ? rc : 0;
+}
+
+/* Entries of one line of audit.log.  Every entry starts with {"at":,
+ * which cannot occur inside a JSON string, so an entry that a crash cut
+ * short is skipped up to the next one, even on the same line (appended
+ * after a torn end). */
+static void
+get_line(struct audit_get *a, json_tokener *tok, const char *p,
+    const char *end)
+{
+	static const char	 start[] = "{\"at\":";
+	const char		*q;
+	json_object		*rec, *v;
+
+	while ((q = memmem(p, (size_t)(end - p), start,
+	    sizeof(start) - 1)) != NULL) {
+		json_tokener_reset(tok);
+		rec = json_tokener_parse_ex(tok, q, (int)(end - q));
+		if (rec == NULL || !json_object_is_type(rec, json_type_object) ||
+		    !json_object_object_get_ex(rec, "at", &v) ||
+		    !json_object_is_type(v, json_type_int)) {
+			json_object_put(rec);
+			p = q + 1;
+			continue;
+		}
+		p = q + json_tokener_get_parse_end(tok);
+		get_keep(a, json_object_get_int64(v), rec);
+	}
+}
+
+/* audit.log, line by line */
+static int
+get_file(struct audit_get *a, const char *dir)
+{
+	char		 path[4096], *line = NULL;
+	size_t		 cap = 0;
+	ssize_t		 len;
+	json_tokener	*tok;
+	FILE		*fp;
+	int		 saved;
+
+	if (audit_path_of(dir, path, sizeof(path)) == -1)
+		return -1;
+	if ((fp = fopen(path, "re")) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	if ((tok = json_tokener_new()) == NULL) {
+		fclose(fp);
+		errno = ENOMEM;
+		return -1;
+	}
+	while ((len = getline(&line, &cap, fp)) > 0)
+		get_line(a, tok, line, line + len);
+	saved = ferror(fp) ? EIO : 0;
+	json_tokener_free(tok);
+	free(line);
+	fclose(fp);
+	errno = saved;
+	return saved ? -1 : 0;
+}
+
+static int
+ent_cmp(const void *x, const void *y)
+{
+	const struct audit_ent *a = x, *b = y;
+
+	if (a->at != b->at)
+		return a->at < b->at ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
 int
 audit_read(struct store *s, const char *ns, int64_t since, int64_t until,
     json_object **list)
 {
-	struct audit_scan a;
+	struct audit_get	 a;
+	json_object		*arr;
+	size_t			 i;
 
 	memset(&a, 0, sizeof(a));
-	a.g.ns = ns;
-	a.g.until = until;
-	if (since > 0) {
-		audit_key(a.start, since);
-		a.bounded = 1;
-	}
+	a.ns = ns;
+	a.since = since;
+	a.until = until;
 	if (store_txn(s, scan_body, &a) != 0) {
-		json_object_put(a.g.list);
+		get_clear(&a);
+		errno = 0;	/* the store's message says why */
 		return -1;
 	}
-	*list = a.g.list;
+	if (get_file(&a, store_dir(s)) == -1 || a.oom ||
+	    (arr = json_object_new_array()) == NULL) {
+		if (a.oom)
+			errno = ENOMEM;
+		get_clear(&a);
+		return -1;
+	}
+	/* entries are appended as requests end, so neighbours in the file
+	 * can be a little out of order: sort by time, keeping the file's
+	 * order among equal times */
+	qsort(a.ent, a.n, sizeof(*a.ent), ent_cmp);
+	for (i = 0; i < a.n; i++) {
+		json_object_array_add(arr, a.ent[i].rec);
+		a.ent[i].rec = NULL;
+	}
+	get_clear(&a);
+	*list = arr;
 	return 0;
 }

@@ -7,26 +7,41 @@
 #include <json-c/json.h>
 
 struct store;
-struct store_txn;
+
+/* The trail is a file of the state directory, one JSON object per line,
+ * only ever appended to.  Before it, entries were records of the store's
+ * audit.db; those are still read. */
+#define AUDIT_FILE	"audit.log"
 
 /*
- * One entry: ns is who (the namespace, or "-" before authentication),
- * from is where (the client address, or "mias-admin"), action what
- * ("executeAnalysis", "namespace rotate"...), target on what (a study id,
- * a namespace; may be NULL), outcome how it ended (a returnCode, "ok").
- * Never a secret.  Written without forcing the log to disk: an entry can
- * be lost with the last moments before a crash, never half-written.
- * Returns 0 or -1.
+ * Appends one entry: ns is who (the namespace, or "-" before
+ * authentication), from is where (the client address, or "mias-admin"),
+ * action what ("executeAnalysis", "namespace rotate"...), target on what
+ * (a study id, a namespace; may be NULL), outcome how it ended (a
+ * returnCode, "ok").  Never a secret.
+ *
+ * One write(2) with O_APPEND: entries of concurrent processes never
+ * interleave (the state directory is on a local file system, as Berkeley
+ * DB requires).  It reaches the kernel before this returns, so a process
+ * killed afterwards loses nothing; it is not forced to the disk, so an
+ * operating-system crash can lose the last moments, and a line cut short
+ * then is skipped by the reader.  The file is opened once per process.
+ * Returns 0, or -1 with errno set.
  */
 int	audit_write(struct store *, const char *ns, const char *from,
 	    const char *action, const char *target, const char *outcome);
-/* The same entry inside the caller's transaction; a store result. */
-int	audit_put(struct store_txn *, const char *ns, const char *from,
-	    const char *action, const char *target, const char *outcome);
 
 /* Entries from since to until (ms, inclusive; 0: unbounded), of one
- * namespace or all (ns NULL), oldest first, as a JSON array. */
+ * namespace or all (ns NULL), oldest first, as a JSON array: those of
+ * audit.db, then of audit.log.  -1 with errno set for the file, or with
+ * errno 0 and the store's message. */
 int	audit_read(struct store *, const char *ns, int64_t since,
 	    int64_t until, json_object **list);
+
+/* The line audit_write would append, into buf of buflen bytes (at least
+ * 256); the length, or 0 if it does not fit.  For the tests. */
+size_t	audit_line(char *buf, size_t buflen, int64_t at, const char *ns,
+	    const char *from, const char *action, const char *target,
+	    const char *outcome);
 
 #endif /* MIAS_AUDIT_H */

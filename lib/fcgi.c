@@ -481,25 +481,10 @@ out:
 }
 
 /* The end of an authenticated endpoint's request: it is counted, and its
- * audit record is written in a transaction that does not wait for the
- * disk. */
-static int
-account_body(struct store_txn *t, void *arg)
-{
-	const struct fcgi_ctx	*fc = ((void **)arg)[0];
-	const struct req	*rq = ((void **)arg)[1];
-
-	return audit_put(t, rq->rq_ns != NULL &&
-	    ns_name_check(rq->rq_ns) == NULL ? rq->rq_ns : "-",
-	    rq->rq_remote, fc->fc_ep->ep_name, rq->rq_audit_target[0] ?
-	    rq->rq_audit_target : NULL, rc_code(rq->rq_rc));
-}
-
+ * audit record appended. */
 static void
 fcgi_account(struct fcgi_ctx *fc, struct req *rq)
 {
-	const void *arg[2] = { fc, rq };
-
 	if (rq->rq_time == 0)
 		rq->rq_time = time(NULL);
 	if (fc->fc_win != NULL && rq->rq_authfail)
@@ -508,9 +493,12 @@ fcgi_account(struct fcgi_ctx *fc, struct req *rq)
 	if (fc->fc_win != NULL && rq->rq_counted)
 		(void)windows_count(fc->fc_win, "r", rq->rq_ns,
 		    fc->fc_ep->ep_name, rq->rq_time, 1, 1);
-	if (store_txn_nosync(fc->fc_store, account_body, arg) != 0)
+	if (audit_write(fc->fc_store, rq->rq_ns != NULL &&
+	    ns_name_check(rq->rq_ns) == NULL ? rq->rq_ns : "-",
+	    rq->rq_remote, fc->fc_ep->ep_name, rq->rq_audit_target[0] ?
+	    rq->rq_audit_target : NULL, rc_code(rq->rq_rc)) == -1)
 		log_warnx("request %s: audit record not written: %s",
-		    rq->rq_id, store_errmsg(fc->fc_store));
+		    rq->rq_id, strerror(errno));
 }
 
 static void

@@ -24,7 +24,8 @@ enum store_db {
 	SDB_OUTBOX,		/* message id -> callback to deliver */
 	SDB_ORIGINS,		/* web origin NUL namespace -> "" (CORS) */
 	SDB_COUNTERS,		/* limits: see limit.c */
-	SDB_AUDIT,		/* be64 ms + 4 random bytes -> audit entry */
+	SDB_AUDIT,		/* be64 ms + 4 random bytes -> audit entry;
+				 * only read now (audit.h) */
 	SDB_ANSWERS,		/* study key -> getAnalysisResult answer */
 	SDB__MAX
 };
@@ -92,8 +93,8 @@ typedef int (*store_body)(struct store_txn *, void *arg);
 int	store_txn(struct store *, store_body, void *arg);
 
 /* The same, but the commit is not flushed to disk before it returns (it
- * is with the next durable commit): for counters and read audits, which
- * may be lost in a crash without harm. */
+ * is with the next durable commit): for records a crash may lose without
+ * harm. */
 int	store_txn_nosync(struct store *, store_body, void *arg);
 
 /* Lookups inside a body.  *val is malloc'd, NUL-terminated for convenience
