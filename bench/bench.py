@@ -172,6 +172,26 @@ def private_kb(pid):
     return n
 
 
+def rss_by_mapping(pid, top=8):
+    """The largest resident mappings of pid: [(name, Rss kB)], anonymous
+    ones summed as "[anon]"."""
+    rss, name = {}, "?"
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                head = line.split()
+                if not head:
+                    continue
+                if "-" in head[0] and not head[0].endswith(":"):
+                    name = os.path.basename(head[5]) if len(head) > 5 \
+                        else "[anon]"
+                elif head[0] == "Rss:":
+                    rss[name] = rss.get(name, 0) + int(head[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return sorted(rss.items(), key=lambda kv: -kv[1])[:top]
+
+
 def pids_of(exe_path):
     """Processes running exe_path (by /proc/PID/exe)."""
     real = os.path.realpath(exe_path)
@@ -834,6 +854,12 @@ def row5_responders(A, mias_done, rate):
                "%s[%d] VmRSS %.1f MB VmHWM %.1f MB private %.1f MB"
                % (n, p, r / 1024, h / 1024, pv / 1024)
                for n, p, r, h, pv in out))
+    for name in ("getAnalysisResult", "executeAnalysis"):
+        pids = A.pids(name)
+        if pids:
+            detail("row 5: %s[%d] resident by mapping: " % (name, pids[0]) +
+                   ", ".join("%s %.1f MB" % (n, kb / 1024)
+                             for n, kb in rss_by_mapping(pids[0])))
     noop = [proc_stat(p) for p in pids_of(os.path.join(BIN, "noop"))]
     nh = max((s[2] for s in noop if s), default=0)
     row("5a", "responder VmHWM MB after %dk requests each"
