@@ -134,7 +134,8 @@ algorithm_result(struct req *rq)
 }
 
 static const struct endpoint ep = {
-	"algorithmResult", EP_POST, algorithm_result
+	"algorithmResult", EP_POST, algorithm_result,
+	4	/* durable writes: group commit */
 };
 
 int

@@ -69,7 +69,8 @@ out:
 }
 
 static const struct endpoint ep = {
-	"executeAnalysis", EP_POST | EP_AUTH | EP_SUBMIT, execute_analysis
+	"executeAnalysis", EP_POST | EP_AUTH | EP_SUBMIT, execute_analysis,
+	8	/* durable submissions: group commit (bench/ row 2) */
 };
 
 int

@@ -110,7 +110,7 @@ out:
 }
 
 static const struct endpoint ep = {
-	"getAnalysisResult", EP_GET | EP_AUTH, get_result
+	"getAnalysisResult", EP_GET | EP_AUTH, get_result, 1
 };
 
 int

@@ -29,7 +29,7 @@ health(struct req *rq)
 	req_reply(rq, json_object_new_string("ok"));
 }
 
-static const struct endpoint ep = { "health", EP_GET, health };
+static const struct endpoint ep = { "health", EP_GET, health, 1 };
 
 int
 main(int argc, char *argv[])

@@ -203,7 +203,8 @@ feedback(struct req *rq)
 }
 
 static const struct endpoint ep = {
-	"submitAnalysisFeedback", EP_POST | EP_AUTH, feedback
+	"submitAnalysisFeedback", EP_POST | EP_AUTH, feedback,
+	4	/* durable writes: group commit */
 };
 
 int

@@ -90,7 +90,8 @@ out:
 }
 
 static const struct endpoint ep = {
-	"triggerAnalysis", EP_POST | EP_AUTH | EP_SUBMIT, trigger
+	"triggerAnalysis", EP_POST | EP_AUTH | EP_SUBMIT, trigger,
+	8	/* durable submissions: group commit */
 };
 
 int

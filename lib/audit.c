@@ -323,7 +323,8 @@ audit_read(struct store *s, const char *ns, int64_t since, int64_t until,
 	/* entries are appended as requests end, so neighbours in the file
 	 * can be a little out of order: sort by time, keeping the file's
 	 * order among equal times */
-	qsort(a.ent, a.n, sizeof(*a.ent), ent_cmp);
+	if (a.n > 0)
+		qsort(a.ent, a.n, sizeof(*a.ent), ent_cmp);
 	for (i = 0; i < a.n; i++) {
 		json_object_array_add(arr, a.ent[i].rec);
 		a.ent[i].rec = NULL;

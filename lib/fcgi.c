@@ -2,6 +2,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,9 +45,11 @@ struct fcgi_ctx {
 	struct store		*fc_store;
 	struct windows		*fc_win;	/* [limits] counters */
 	char			 fc_err[512];	/* why not ready, for logs */
+	int			 fc_ready;	/* all of the above open */
 };
 
 static volatile sig_atomic_t fcgi_quit;
+static pthread_mutex_t	fcgi_ready_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Asks the accept loop to end: accept() returns EINTR (the handler is
  * installed without SA_RESTART) and libfcgi gives up once shutdown is
@@ -148,10 +152,29 @@ fcgi_stalled(const char *why)
 	_exit(STORE_STALL_EXIT);
 }
 
+static int	fcgi_ready1(struct fcgi_ctx *);
+
 /* (Re)open what the responder needs; on failure the request gets 100001
- * and the reason goes to the log, never to the caller. */
+ * and the reason goes to the log, never to the caller.  Once everything
+ * is open it stays so: threads only take the lock until then. */
 static int
 fcgi_ready(struct fcgi_ctx *fc)
+{
+	int rc;
+
+	if (__atomic_load_n(&fc->fc_ready, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&fcgi_ready_mu);
+	if ((rc = fcgi_ready1(fc)) == 0)
+		__atomic_store_n(&fc->fc_ready, 1, __ATOMIC_RELEASE);
+	else
+		log_warnx("not ready: %s", fc->fc_err);
+	pthread_mutex_unlock(&fcgi_ready_mu);
+	return rc;
+}
+
+static int
+fcgi_ready1(struct fcgi_ctx *fc)
 {
 	char err[512];
 
@@ -527,7 +550,6 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 	}
 
 	if (fcgi_ready(fc) == -1) {
-		log_warnx("not ready: %s", fc->fc_err);
 		rq.rq_is_post = rq.rq_method && !strcmp(rq.rq_method, "POST");
 		req_error(&rq, RC_INTERNAL, "internal error: the service is "
 		    "not configured correctly (see the server log)");
@@ -589,6 +611,134 @@ out:
 	json_object_put(rq.rq_nsrec);
 }
 
+/* --- several requests at once --------------------------------------- */
+
+static int
+fcgi_threads(const struct endpoint *ep)
+{
+	const char	*env = getenv("MIAS_THREADS");
+	char		*end;
+	long		 n = ep->ep_threads > 0 ? ep->ep_threads : 1;
+
+	if (env != NULL && *env != '\0') {
+		errno = 0;
+		n = strtol(env, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 1 ||
+		    n > FCGI_THREADS_MAX) {
+			log_warnx("MIAS_THREADS=%s: not a number from 1 to %d; "
+			    "using %d", env, FCGI_THREADS_MAX,
+			    ep->ep_threads > 0 ? ep->ep_threads : 1);
+			n = ep->ep_threads > 0 ? ep->ep_threads : 1;
+		}
+	}
+	return (int)n;
+}
+
+/* SIGUSR2, sent by the main thread to each request thread to end its
+ * accept(): the same as SIGTERM, but only ever aimed at one thread. */
+static void *
+fcgi_thread(void *arg)
+{
+	struct fcgi_ctx	*fc = arg;
+	struct fcgi_io	 io;
+	FCGX_Request	 r;
+	sigset_t	 set;
+
+	(void)pthread_setname_np(pthread_self(), "mias-request");
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (FCGX_InitRequest(&r, 0, 0) != 0) {
+		log_warnx("cannot initialise a FastCGI request");
+		return NULL;
+	}
+	io.io_fcgi = &r;
+	while (!fcgi_quit && FCGX_Accept_r(&r) >= 0) {
+		fcgi_handle(fc, &io);
+		FCGX_Finish_r(&r);
+	}
+	FCGX_Free(&r, 1);
+	ns_cache_clear();	/* this thread's */
+	/* ended by a failed accept rather than by the main thread: tell it
+	 * (it is the only thread that takes SIGUSR1) */
+	if (!fcgi_quit)
+		kill(getpid(), SIGUSR1);
+	return NULL;
+}
+
+/*
+ * n threads answer requests; this one waits for SIGTERM or SIGUSR1 (they
+ * are blocked in the others, so they come here), then ends every thread's
+ * accept with SIGUSR2 -- again every 100 ms, for one that was about to
+ * enter accept() when the first came -- and lets requests in hand finish.
+ * 0 once all have ended; -1 if one is still busy after 30 s (its request
+ * is stuck; the caller then leaves the store to recovery).
+ */
+static int
+fcgi_run_threads(struct fcgi_ctx *fc, int n)
+{
+	struct sigaction	 sa;
+	struct timespec		 until;
+	sigset_t		 block, old;
+	pthread_t		*thr;
+	int			*live, i, started = 0, left, waited;
+
+	if ((thr = calloc((size_t)n, sizeof(*thr))) == NULL ||
+	    (live = calloc((size_t)n, sizeof(*live))) == NULL)
+		fatalx("out of memory");
+	/* malloc would give each thread an arena of its own; the threads
+	 * mostly wait on the disk, and memory is what a responder should
+	 * not spend (bench/ row 5a) */
+	(void)mallopt(M_ARENA_MAX, 2);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fcgi_sigterm;
+	sigaction(SIGUSR2, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (i = 0; i < n; i++)
+		if (pthread_create(&thr[i], NULL, fcgi_thread, fc) == 0)
+			live[i] = 1, started++;
+	if (started == 0)
+		fatalx("cannot start a request thread");
+	if (started < n)
+		log_warnx("%d of %d request threads started", started, n);
+
+	sigdelset(&old, SIGTERM);
+	sigdelset(&old, SIGUSR1);
+	sigaddset(&old, SIGUSR2);
+	while (!fcgi_quit)
+		sigsuspend(&old);	/* returns after a handler ran */
+
+	for (waited = 0, left = started; left > 0 && waited < 300; waited++) {
+		for (i = 0; i < n; i++) {
+			if (!live[i])
+				continue;
+			pthread_kill(thr[i], SIGUSR2);
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += 100 * 1000 * 1000 / left;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			if (pthread_timedjoin_np(thr[i], NULL, &until) == 0) {
+				live[i] = 0;
+				left--;
+			}
+		}
+	}
+	free(thr);
+	free(live);
+	if (left > 0) {
+		log_warnx("%d request threads still busy 30 s after the stop "
+		    "signal; leaving without closing the store", left);
+		return -1;
+	}
+	return 0;
+}
+
 int
 fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 {
@@ -596,7 +746,7 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	struct fcgi_io		 io;
 	struct sigaction	 sa;
 	FCGX_Request		 r;
-	int			 ch;
+	int			 ch, threads;
 
 	memset(&fc, 0, sizeof(fc));
 	fc.fc_ep = ep;
@@ -624,8 +774,7 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	if (fcgi_ready(&fc) == -1)
-		log_warnx("not ready: %s", fc.fc_err);
+	(void)fcgi_ready(&fc);
 
 	if (FCGX_IsCGI()) {
 		io.io_fcgi = NULL;
@@ -638,7 +787,14 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	sa.sa_handler = fcgi_sigterm;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
+	if (FCGX_Init() != 0)
+		fatalx("%s: cannot initialise FastCGI", ep->ep_name);
+	if ((threads = fcgi_threads(ep)) > 1) {
+		if (fcgi_run_threads(&fc, threads) == -1)
+			goto leave;	/* a thread is stuck: no clean close */
+		goto out;
+	}
+	if (FCGX_InitRequest(&r, 0, 0) != 0)
 		fatalx("%s: cannot initialise FastCGI", ep->ep_name);
 	io.io_fcgi = &r;
 	while (!fcgi_quit && FCGX_Accept_r(&r) >= 0) {
@@ -650,6 +806,7 @@ out:
 	windows_close(fc.fc_win);
 	store_close(fc.fc_store);
 	conf_free(fc.fc_conf);
+leave:
 	crypto_keys_wipe(&fc.fc_keys);
 	return 0;
 }

@@ -57,6 +57,9 @@ struct endpoint {
 	const char	*ep_name;	/* "executeAnalysis", for logs */
 	int		 ep_flags;	/* EP_GET | EP_POST | EP_AUTH */
 	void		(*ep_handler)(struct req *);
+	int		 ep_threads;	/* requests at once per FastCGI
+					 * process (0: 1); $MIAS_THREADS
+					 * overrides */
 };
 
 /*
@@ -66,7 +69,15 @@ struct endpoint {
  * request) when standard input is not a FastCGI listening socket.
  * Configuration and storage errors answer 100001 rather than exit, so the
  * web server does not respawn a failing process in a loop.
+ *
+ * With more than one thread (ep_threads, $MIAS_THREADS, at most
+ * FCGI_THREADS_MAX), each thread accepts and answers requests on the
+ * shared listening socket, and the main thread only waits for SIGTERM or
+ * SIGUSR1, then stops them: requests that wait on the disk (a durable
+ * submission) share one log flush (group commit) instead of queueing
+ * behind each other.
  */
+#define FCGI_THREADS_MAX	64
 int	fcgi_main(int argc, char *argv[], const struct endpoint *);
 
 void	req_reply(struct req *, json_object *data);	/* 000000 */

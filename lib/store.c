@@ -92,6 +92,11 @@ static const char *const store_files[SDB__MAX] = {
 
 struct store {
 	char		*s_dir;
+	/* s_rw: held shared by every transaction, exclusively to close and
+	 * reopen the environment (DB_RUNRECOVERY), so that one thread does
+	 * not close it under another's transaction; s_gen counts reopens */
+	pthread_rwlock_t s_rw;
+	unsigned	 s_gen;
 	DB_ENV		*s_env;
 	DB		*s_db[SDB__MAX];
 	char		 s_err[256];
@@ -596,10 +601,12 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 		free(s);
 		return -1;
 	}
+	pthread_rwlock_init(&s->s_rw, NULL);
 	store_guard_start();
 	if (store_start(s) == -1) {
 		store_guard_stop();
 		snprintf(err, errlen, "%s", s->s_err);
+		pthread_rwlock_destroy(&s->s_rw);
 		free(s->s_dir);
 		free(s);
 		return -1;
@@ -638,6 +645,7 @@ store_close(struct store *s)
 		return;
 	store_shut(s);
 	store_guard_stop();
+	pthread_rwlock_destroy(&s->s_rw);
 	free(s->s_dir);
 	free(s);
 }
@@ -647,12 +655,16 @@ store_checkpoint(struct store *s)
 {
 	int ret;
 
-	if (s->s_env == NULL)
+	pthread_rwlock_rdlock(&s->s_rw);
+	if (s->s_env == NULL) {
+		pthread_rwlock_unlock(&s->s_rw);
 		return -1;
+	}
 	/* flushes dirty pages so old log files can go */
 	store_enter();
 	ret = s->s_env->txn_checkpoint(s->s_env, 0, 0, 0);
 	store_leave();
+	pthread_rwlock_unlock(&s->s_rw);
 	if (ret != 0) {
 		snprintf(s->s_err, sizeof(s->s_err), "checkpoint: %s",
 		    db_strerror(ret));
@@ -736,23 +748,61 @@ store_txn_nosync(struct store *s, store_body body, void *arg)
 	return store_run(s, body, arg, DB_TXN_NOSYNC);
 }
 
+/* Closes the environment (to be reopened) unless another thread has
+ * already, since generation gen; with s_rw held by no one in this thread. */
+static void
+store_reset(struct store *s, unsigned gen)
+{
+	pthread_rwlock_wrlock(&s->s_rw);
+	if (s->s_gen == gen && s->s_env != NULL) {
+		store_shut(s);
+		s->s_gen++;
+	}
+	pthread_rwlock_unlock(&s->s_rw);
+}
+
+/* Opens the environment if it is closed; 0 or -1 (s_err says why). */
+static int
+store_reopen(struct store *s)
+{
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&s->s_rw);
+	if (s->s_env == NULL)
+		rc = store_start(s);
+	pthread_rwlock_unlock(&s->s_rw);
+	return rc;
+}
+
 static int
 store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 {
 	struct store_txn	t;
-	int			attempt, ret, rc;
+	unsigned		gen;
+	int			attempt, ret, rc, reset;
 
 	for (attempt = 0; attempt < STORE_TRIES; attempt++) {
-		if (s->s_env == NULL && store_start(s) == -1)
-			return STORE_ERR;
+		pthread_rwlock_rdlock(&s->s_rw);
+		if (s->s_env == NULL) {
+			pthread_rwlock_unlock(&s->s_rw);
+			if (store_reopen(s) == -1)
+				return STORE_ERR;
+			pthread_rwlock_rdlock(&s->s_rw);
+			if (s->s_env == NULL) {	/* closed again meanwhile */
+				pthread_rwlock_unlock(&s->s_rw);
+				continue;
+			}
+		}
+		gen = s->s_gen;
 		memset(&t, 0, sizeof(t));
 		t.t_store = s;
 		store_enter();
 		ret = s->s_env->txn_begin(s->s_env, NULL, &t.t_txn, 0);
 		store_leave();
 		if (ret != 0) {
+			pthread_rwlock_unlock(&s->s_rw);
 			if (ret == DB_RUNRECOVERY) {
-				store_shut(s);
+				store_reset(s, gen);
 				continue;
 			}
 			snprintf(s->s_err, sizeof(s->s_err), "txn_begin: %s",
@@ -781,30 +831,37 @@ store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 				 * reports a failure, the next call reopens */
 				snprintf(s->s_err, sizeof(s->s_err), "log_flush: %s",
 				    db_strerror(ret));
+				pthread_rwlock_unlock(&s->s_rw);
 				if (ret == DB_RUNRECOVERY)
-					store_shut(s);
+					store_reset(s, gen);
 				return STORE_ERR;
 			}
-			if (ret == 0)
+			if (ret == 0) {
+				pthread_rwlock_unlock(&s->s_rw);
 				return 0;
+			}
 			rc = store_fail(&t, ret);
 		} else {
 			store_enter();
 			t.t_txn->abort(t.t_txn);
 			store_leave();
 		}
-		if (rc != STORE_RETRY)
-			return rc;
-
-		if (t.t_dberr == DB_RUNRECOVERY)
-			store_shut(s);		/* reopened on the next try */
-		else if (t.t_dberr == DB_LOCK_NOTGRANTED) {
+		reset = 0;
+		if (rc == STORE_RETRY && t.t_dberr == DB_RUNRECOVERY)
+			reset = 1;	/* reopened on the next try */
+		else if (rc == STORE_RETRY &&
+		    t.t_dberr == DB_LOCK_NOTGRANTED) {
 			store_enter();
 			ret = s->s_env->failchk(s->s_env, 0);
 			store_leave();
 			if (ret == DB_RUNRECOVERY)
-				store_shut(s);	/* a writer died mid-way */
+				reset = 1;	/* a writer died mid-way */
 		}
+		pthread_rwlock_unlock(&s->s_rw);
+		if (rc != STORE_RETRY)
+			return rc;
+		if (reset)
+			store_reset(s, gen);
 		store_backoff(attempt);
 	}
 	snprintf(s->s_err, sizeof(s->s_err), "transaction retried %d times "

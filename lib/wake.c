@@ -35,10 +35,21 @@ wake_dispatcher(const char *state_dir)
 
 	if (wake_addr(state_dir, &sun) == -1)
 		return;
-	if (fd == -1 && (fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1)
-		return;
-	(void)sendto(fd, "w", 1, MSG_DONTWAIT, (struct sockaddr *)&sun,
+	int			s = __atomic_load_n(&fd, __ATOMIC_ACQUIRE);
+	int			none = -1;
+
+	if (s == -1) {
+		/* threads may race here: one socket is kept, others closed */
+		if ((s = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0)) == -1)
+			return;
+		if (!__atomic_compare_exchange_n(&fd, &none, s, 0,
+		    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			close(s);
+			s = none;
+		}
+	}
+	(void)sendto(s, "w", 1, MSG_DONTWAIT, (struct sockaddr *)&sun,
 	    sizeof(sun));
 	errno = saved;
 }
