@@ -1066,15 +1066,25 @@ Alias /bench/noop {b}/noop
                    % (st, raw[:200]))
         wrk(url_m, 3, headers=hdrs)
         wrk(url_n, 3, headers=hdrs)
-        mm, nn = [], []
+        mm, nn, mc, nc = [], [], [], []
+        mp = pids_of(os.path.join(binc, "getAnalysisResult.fcgi"))
+        np_ = pids_of(os.path.join(binc, "noop"))
         for _ in range(rounds):
+            c0 = cpu_of(mp)
             r = wrk(url_m, seconds, headers=hdrs)
+            mc.append((cpu_of(mp) - c0) / max(r["requests"], 1) * 1e6)
             if r["non2xx"] or r["errors"]:
                 detail("row 6: mias: %d non-2xx, %d socket errors"
                        % (r["non2xx"], r["errors"]))
             mm.append(answered(r))
+            c0 = cpu_of(np_)
             r = wrk(url_n, seconds, headers=hdrs)
+            nc.append((cpu_of(np_) - c0) / max(r["requests"], 1) * 1e6)
             nn.append(answered(r))
+        detail("row 6: responder CPU per request %.1f us (mias, %d "
+               "processes) / %.1f us (noop, %d)"
+               % (statistics.median(mc), len(mp), statistics.median(nc),
+                  len(np_)))
         m, nr = statistics.median(mm), statistics.median(nn)
         ratio = statistics.median(a / b for a, b in zip(mm, nn) if b) \
             if any(nn) else 0
