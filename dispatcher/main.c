@@ -127,7 +127,9 @@ stop_signals(sigset_t *set)
  * The store's stall guard found this process waiting on a Berkeley DB
  * mutex that a dead process held (lib/store.c): no thread of ours can be
  * woken, so the program starts again in place, with the same pid, as if
- * it had crashed; its open recovers the environment if nobody has yet.
+ * it had crashed; its open recovers the environment (also when another
+ * process already has: store_unregister_self), which frees whatever the
+ * old image's threads held under this pid.
  * Descriptors go (the lock's too: it is taken again), and a dispatcher
  * that had detached stays detached.
  */

@@ -211,15 +211,19 @@ store_guard_region(const char *dir)
  * dispatcher), before it opens the store: Berkeley DB refuses a second
  * registration of one pid ("DB_REGISTER limits processes to one open
  * DB_ENV handle"), and the stalled image could not close its handle.  Its
- * slot in __db.register is marked free the way Berkeley DB 4.4 to 5.3
- * does it (a slot is 25 bytes: "%24lu\n" of the pid, or "X", 22 blanks,
- * "0\n" when free); its lock went with the descriptor at exec.  Done by
- * the new image, when no thread of the old one can register again.
+ * slot in __db.register (25 bytes: "%24lu\n" of the pid; "X", 22 blanks,
+ * "0\n" when free, the format of Berkeley DB 4.4 to 5.3) is given the
+ * pid 0 instead: a taken slot whose lock nobody holds (it went with the
+ * descriptor at exec), i.e. a process that died in the environment, so
+ * the open that follows recovers it.  The old image's threads may have
+ * left locks or latches there under this pid, which stays alive, so that
+ * nothing else would ever free them: recovery does.  Done by the new
+ * image, when no thread of the old one can register again.
  */
 int
 store_unregister_self(const char *dir)
 {
-	static const char	 empty[] = "X                      0\n";
+	static const char	 dead[] = "                       0\n";
 	char			 path[PATH_MAX], mine[32], slot[25];
 	off_t			 off;
 	int			 fd, rc = 0;
@@ -231,7 +235,7 @@ store_unregister_self(const char *dir)
 	for (off = 0; pread(fd, slot, sizeof(slot), off) == sizeof(slot);
 	    off += (off_t)sizeof(slot))
 		if (memcmp(slot, mine, sizeof(slot)) == 0 &&
-		    pwrite(fd, empty, sizeof(slot), off) != sizeof(slot))
+		    pwrite(fd, dead, sizeof(slot), off) != sizeof(slot))
 			rc = -1;
 	close(fd);
 	return rc;

@@ -74,8 +74,10 @@ int	store_checkpoint(struct store *);
 #define STORE_STALL_EXIT	75	/* EX_TEMPFAIL */
 void	store_on_stall(void (*fn)(const char *why));
 /* For a program that executed itself again after a stall, before
- * store_open: frees the registration its pid left in dir's environment
- * (the old image could not close its handle).  0 or -1. */
+ * store_open: marks the registration its pid left in dir's environment
+ * (the old image could not close its handle) as that of a dead process,
+ * so that store_open recovers the environment, freeing whatever the old
+ * image's threads held.  0 or -1. */
 int	store_unregister_self(const char *dir);
 
 /* The last error the library reported, for logs (never holds values). */
