@@ -634,8 +634,13 @@ fcgi_threads(const struct endpoint *ep)
 	return (int)n;
 }
 
-/* SIGUSR2, sent by the main thread to each request thread to end its
- * accept(): the same as SIGTERM, but only ever aimed at one thread. */
+/*
+ * A request thread: accepts and answers until the main thread stops it
+ * with SIGUSR2, which ends accept() (EINTR, and libfcgi gives up once
+ * shutdown is pending).  SIGUSR2 is blocked while a request is in hand,
+ * so that it never interrupts the request's own reads and writes: one
+ * sent meanwhile is taken before the next accept().
+ */
 static void *
 fcgi_thread(void *arg)
 {
@@ -643,17 +648,24 @@ fcgi_thread(void *arg)
 	struct fcgi_io	 io;
 	FCGX_Request	 r;
 	sigset_t	 set;
+	int		 rc;
 
 	(void)pthread_setname_np(pthread_self(), "mias-request");
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR2);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	if (FCGX_InitRequest(&r, 0, 0) != 0) {
 		log_warnx("cannot initialise a FastCGI request");
 		return NULL;
 	}
 	io.io_fcgi = &r;
-	while (!fcgi_quit && FCGX_Accept_r(&r) >= 0) {
+	for (;;) {
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		if (fcgi_quit)
+			break;
+		rc = FCGX_Accept_r(&r);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		if (rc < 0)
+			break;
 		fcgi_handle(fc, &io);
 		FCGX_Finish_r(&r);
 	}
@@ -670,7 +682,8 @@ fcgi_thread(void *arg)
  * n threads answer requests; this one waits for SIGTERM or SIGUSR1 (they
  * are blocked in the others, so they come here), then ends every thread's
  * accept with SIGUSR2 -- again every 100 ms, for one that was about to
- * enter accept() when the first came -- and lets requests in hand finish.
+ * enter accept() when the first came -- and lets requests in hand finish
+ * (they hold SIGUSR2 until then).
  * 0 once all have ended; -1 if one is still busy after 30 s (its request
  * is stuck; the caller then leaves the store to recovery).
  */

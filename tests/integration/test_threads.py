@@ -123,6 +123,34 @@ try:
         rtext = f.read()
     t.ok("still busy" not in rtext,
          "no request thread was left busy at the stop")
+
+    # --- SIGTERM while submissions are in flight -------------------------
+    pid = (responders(s, "executeAnalysis") or [0])[0]
+    uids = ["1.2.5.%d" % i for i in range(300)]
+    answered = {}
+
+    def submit_one(uid):
+        answered[uid] = s.api("POST", "executeAnalysis", study(uid),
+                              token=tok, ns="hosp").code
+
+    with concurrent.futures.ThreadPoolExecutor(32) as ex:
+        futs = [ex.submit(submit_one, u) for u in uids]
+        wait_for(lambda: len(answered) >= 60, 30, 0.005)
+        os.kill(pid, signal.SIGTERM)
+        for f in futs:
+            f.result()
+    stored = {x.get("studyInstanceUid", x.get("uid")) for x in
+              studies_of(s, "hosp")}
+    ok = [u for u, c in answered.items() if c == "000000"]
+    t.ok(len(ok) >= 60 and all(u in stored for u in ok),
+         "SIGTERM during 300 submissions: every one answered 000000 (%d) "
+         "is stored (answers: %s)" % (len(ok), sorted(
+             (str(c), list(answered.values()).count(c))
+             for c in set(answered.values()))),
+         sorted(set(ok) - stored)[:5])
+    t.ok(wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+                  open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+                  10, 0.05), "and the process left")
     s.stop()
 
     # --- MIAS_THREADS -----------------------------------------------------
