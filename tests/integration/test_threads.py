@@ -59,6 +59,7 @@ def studies_of(stack, ns):
 
 
 s = Stack("threads", procs=1)
+s.responders_may_die = True	# SIGTERM below: lighttpd's 503 meanwhile
 s2 = None
 try:
     s.init()
