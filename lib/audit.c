@@ -1,10 +1,13 @@
 /* audit.c -- the append-only audit trail: who did what, from where, when */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -58,10 +61,15 @@ audit_line(char *buf, size_t buflen, int64_t at, const char *ns,
 	return (size_t)(p - buf);
 }
 
-/* The process's descriptor of the trail, opened at its first entry. */
+/* The process's descriptor of the trail, opened at its first entry, and
+ * the file it is (device, inode), looked at again once a second: a trail
+ * renamed away (logrotate) or removed is followed by a new audit.log. */
 static pthread_mutex_t	 audit_mu = PTHREAD_MUTEX_INITIALIZER;
 static int		 audit_fd = -1;
 static char		 audit_path[4096];
+static dev_t		 audit_dev;
+static ino_t		 audit_ino;
+static time_t		 audit_checked;
 
 static int
 audit_path_of(const char *dir, char *path, size_t len)
@@ -77,19 +85,35 @@ audit_path_of(const char *dir, char *path, size_t len)
 static int
 audit_fd_for(const char *dir)
 {
-	char	path[sizeof(audit_path)];
-	int	fd;
+	char		path[sizeof(audit_path)];
+	struct stat	st;
+	time_t		now = time(NULL);
+	int		fd;
 
 	if (audit_path_of(dir, path, sizeof(path)) == -1)
 		return -1;
-	if (audit_fd != -1 && strcmp(path, audit_path) == 0)
-		return audit_fd;
+	if (audit_fd != -1 && strcmp(path, audit_path) == 0) {
+		if (now == audit_checked)
+			return audit_fd;
+		audit_checked = now;
+		if (stat(path, &st) == 0 && st.st_dev == audit_dev &&
+		    st.st_ino == audit_ino)
+			return audit_fd;
+	}
 	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) == -1)
-		return -1;
+	    O_NOFOLLOW, 0600)) == -1 || fstat(fd, &st) == -1) {
+		if (fd != -1)
+			close(fd);
+		/* keep writing where we were rather than nowhere */
+		return audit_fd != -1 && strcmp(path, audit_path) == 0 ?
+		    audit_fd : -1;
+	}
 	if (audit_fd != -1)
 		close(audit_fd);
 	audit_fd = fd;
+	audit_dev = st.st_dev;
+	audit_ino = st.st_ino;
+	audit_checked = now;
 	memcpy(audit_path, path, sizeof(path));
 	return fd;
 }

@@ -25,7 +25,9 @@ struct store;
  * DB requires).  It reaches the kernel before this returns, so a process
  * killed afterwards loses nothing; it is not forced to the disk, so an
  * operating-system crash can lose the last moments, and a line cut short
- * then is skipped by the reader.  The file is opened once per process.
+ * then is skipped by the reader.  The file is opened once per process and
+ * looked at again once a second: renamed away or removed, it is followed
+ * by a new audit.log (so logrotate's default works).
  * Returns 0, or -1 with errno set.
  */
 int	audit_write(struct store *, const char *ns, const char *from,

@@ -227,6 +227,37 @@ test_merge(void)
 	store_close(s);
 }
 
+/* renamed away (logrotate), the trail goes on in a new audit.log */
+static void
+test_rotate(void)
+{
+	char		 sub[300], err[256], path[600], old[620];
+	struct store	*s;
+	json_object	*list = NULL;
+	struct stat	 st;
+
+	snprintf(sub, sizeof(sub), "%s/rotate", dir);
+	if (store_open(sub, STORE_CREATE, &s, err, sizeof(err)) == -1) {
+		tap_ok(0, "store_open: %s", err);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", sub, AUDIT_FILE);
+	snprintf(old, sizeof(old), "%s.1", path);
+	tap_ok(audit_write(s, "a", "x", "before", NULL, "OK") == 0 &&
+	    rename(path, old) == 0, "an entry, then the file renamed away");
+	sleep(1);	/* the writer looks at the name once a second */
+	tap_ok(audit_write(s, "a", "x", "after", NULL, "OK") == 0 &&
+	    stat(path, &st) == 0 && st.st_size > 0 &&
+	    (st.st_mode & 0777) == 0600,
+	    "the next entry starts a new %s, mode 0600", AUDIT_FILE);
+	tap_ok(audit_read(s, NULL, 0, 0, &list) == 0 &&
+	    json_object_array_length(list) == 1 &&
+	    strcmp(str(json_object_array_get_idx(list, 0), "action"),
+	    "after") == 0, "which holds it alone");
+	json_object_put(list);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -243,6 +274,7 @@ main(void)
 	test_line();
 	test_processes();
 	test_merge();
+	test_rotate();
 	tap_tmpdir_done(dir);
 	return tap_done();
 }
