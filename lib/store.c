@@ -54,8 +54,6 @@
  * transaction: the lock table must hold a lock per page touched (about
  * one page per twenty jobs). */
 #define STORE_MAX_LOCKS	50000
-/* Log files: small ones are removed sooner once a checkpoint no longer
- * needs them (DB_LOG_AUTO_REMOVE). */
 /* Buckets of the lock table.  Berkeley DB sizes it by the most lock
  * objects (STORE_MAX_LOCKS) otherwise: 1.6 MB that every process joining
  * the environment touches, the largest part of a responder's memory
@@ -65,6 +63,8 @@
  * Set when the environment is made: an existing one keeps its table
  * until it is made again (at recovery). */
 #define STORE_LK_TABLE	1024
+/* Log files: small ones are removed sooner once a checkpoint no longer
+ * needs them (DB_LOG_AUTO_REMOVE). */
 #define STORE_LOG_MAX	(4 * 1024 * 1024)
 #define STORE_WATCH_MS	250
 /* The stall guard (see below): how long a process may wait inside Berkeley
