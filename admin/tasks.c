@@ -587,6 +587,32 @@ warn_audit(void)
 	    "was not written: %s\n", strerror(errno));
 }
 
+/* One audit entry printed, as a line of the table or an element of the
+ * JSON array; -1 when standard output fails. */
+struct audit_out {
+	int	json;
+	size_t	n;
+};
+
+static int
+audit_print(json_object *e, void *arg)
+{
+	struct audit_out	*o = arg;
+	char			 b1[32];
+
+	if (o->json)
+		printf("%s  %s", o->n ? ",\n" : "", json_object_to_json_string_ext(
+		    e, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		printf("%s\t%s\t%s\t%s\t%s\t%s\n",
+		    when(num(e, "at"), b1, sizeof(b1)), str(e, "ns"),
+		    str(e, "from"), str(e, "action"),
+		    *str(e, "target") ? str(e, "target") : "-",
+		    str(e, "outcome"));
+	o->n++;
+	return ferror(stdout) ? -1 : 0;
+}
+
 int
 admin_audit(const struct mias_conf *conf, struct store *st, int argc,
     char **argv)
@@ -598,12 +624,10 @@ admin_audit(const struct mias_conf *conf, struct store *st, int argc,
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	json_object	*list = NULL;
+	struct audit_out o = { 0, 0 };
 	const char	*ns = NULL;
 	int64_t		 since = 0, until = 0;
-	char		 b1[32];
-	size_t		 i;
-	int		 ch, json = 0;
+	int		 ch;
 
 	(void)conf;
 	optind = 0;
@@ -621,7 +645,7 @@ admin_audit(const struct mias_conf *conf, struct store *st, int argc,
 				goto usage;
 			break;
 		case 'j':
-			json = 1;
+			o.json = 1;
 			break;
 		default:
 			goto usage;
@@ -629,28 +653,21 @@ admin_audit(const struct mias_conf *conf, struct store *st, int argc,
 	}
 	if (optind != argc)
 		goto usage;
-	if (audit_read(st, ns, since, until, &list) == -1) {
+	/* printed as read: a long trail is never held in memory whole */
+	printf(o.json ? "[\n" : "TIME\tNAMESPACE\tFROM\tACTION\tTARGET\t"
+	    "OUTCOME\n");
+	if (audit_each(st, ns, since, until, audit_print, &o) != 0) {
+		if (o.json)
+			printf("\n]\n");
+		fflush(stdout);
 		fprintf(stderr, "mias-admin: audit: %s\n", errno ?
-		    strerror(errno) : store_errmsg(st));
+		    strerror(errno) : ferror(stdout) ? "cannot write the "
+		    "output" : store_errmsg(st));
 		return 1;
 	}
-	if (json)
-		printf("%s\n", json_object_to_json_string_ext(list,
-		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	else {
-		printf("TIME\tNAMESPACE\tFROM\tACTION\tTARGET\tOUTCOME\n");
-		for (i = 0; i < json_object_array_length(list); i++) {
-			json_object *e = json_object_array_get_idx(list, i);
-
-			printf("%s\t%s\t%s\t%s\t%s\t%s\n",
-			    when(num(e, "at"), b1, sizeof(b1)), str(e, "ns"),
-			    str(e, "from"), str(e, "action"),
-			    *str(e, "target") ? str(e, "target") : "-",
-			    str(e, "outcome"));
-		}
-	}
-	json_object_put(list);
-	return 0;
+	if (o.json)
+		printf("%s]\n", o.n ? "\n" : "");
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 usage:
 	fprintf(stderr, "usage: mias-admin audit [--namespace NS] [--since TIME] "
 	    "[--until TIME] [--json]\n"

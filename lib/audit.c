@@ -165,10 +165,18 @@ audit_write(struct store *s, const char *ns, const char *from,
 
 /* --- reading -------------------------------------------------------- */
 
+/*
+ * Reading sorts the entries by time, so it must see them all first; it
+ * keeps only where each of audit.log's is (32 bytes an entry, against
+ * about a kilobyte as a parsed object) and parses it again when its turn
+ * comes.  Entries of the old audit.db are few and kept parsed.
+ */
 struct audit_ent {
 	int64_t		 at;
 	size_t		 seq;
-	json_object	*rec;
+	json_object	*rec;		/* audit.db's; NULL for audit.log's */
+	off_t		 off;		/* audit.log's: where, how long */
+	size_t		 len;
 };
 
 struct audit_get {
@@ -191,21 +199,27 @@ get_clear(struct audit_get *a)
 	a->n = a->cap = 0;
 }
 
-/* Keeps rec (an entry at time at) if it passes the filters; takes it. */
-static void
-get_keep(struct audit_get *a, int64_t at, json_object *rec)
+/* Whether entry rec at time at passes the filters. */
+static int
+get_wanted(const struct audit_get *a, int64_t at, json_object *rec)
 {
-	struct audit_ent	*ne;
-	json_object		*v;
+	json_object	*v;
 
-	if ((a->since > 0 && at < a->since) || (a->until > 0 &&
+	return !((a->since > 0 && at < a->since) || (a->until > 0 &&
 	    at > a->until) || (a->ns != NULL &&
 	    (!json_object_object_get_ex(rec, "ns", &v) ||
 	    !json_object_is_type(v, json_type_string) ||
-	    strcmp(json_object_get_string(v), a->ns) != 0))) {
-		json_object_put(rec);
-		return;
-	}
+	    strcmp(json_object_get_string(v), a->ns) != 0)));
+}
+
+/* Keeps an entry: rec (taken) for audit.db's, off and len for
+ * audit.log's. */
+static void
+get_keep(struct audit_get *a, int64_t at, json_object *rec, off_t off,
+    size_t len)
+{
+	struct audit_ent	*ne;
+
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 256;
 
@@ -220,6 +234,8 @@ get_keep(struct audit_get *a, int64_t at, json_object *rec)
 	a->ent[a->n].at = at;
 	a->ent[a->n].seq = a->n;
 	a->ent[a->n].rec = rec;
+	a->ent[a->n].off = off;
+	a->ent[a->n].len = len;
 	a->n++;
 }
 
@@ -236,8 +252,12 @@ get_visit(const void *key, size_t klen, const char *val, size_t len,
 
 	for (i = 0; i < 8 && i < klen; i++)
 		at = at << 8 | k[i];
-	if ((rec = store_json(val, len)) != NULL)
-		get_keep(a, at, rec);
+	if ((rec = store_json(val, len)) == NULL)
+		return 0;
+	if (get_wanted(a, at, rec))
+		get_keep(a, at, rec, 0, 0);
+	else
+		json_object_put(rec);
 	return 0;
 }
 
@@ -252,60 +272,71 @@ scan_body(struct store_txn *t, void *arg)
 	return rc < 0 ? rc : 0;
 }
 
-/* Entries of one line of audit.log.  Every entry starts with {"at":,
- * which cannot occur inside a JSON string, so an entry that a crash cut
- * short is skipped up to the next one, even on the same line (appended
- * after a torn end). */
-static void
-get_line(struct audit_get *a, json_tokener *tok, const char *p,
-    const char *end)
+/*
+ * The next entry of audit.log's text from p to end: parsed into *rec,
+ * its start and length in *q and *len; NULL when there is none.  Every
+ * entry starts with {"at":, which cannot occur inside a JSON string, so
+ * an entry that a crash cut short is skipped up to the next one, even on
+ * the same line (appended after a torn end).
+ */
+static const char *
+entry_next(json_tokener *tok, const char *p, const char *end,
+    json_object **rec, size_t *len)
 {
 	static const char	 start[] = "{\"at\":";
 	const char		*q;
-	json_object		*rec, *v;
+	json_object		*v;
 
 	while ((q = memmem(p, (size_t)(end - p), start,
 	    sizeof(start) - 1)) != NULL) {
 		json_tokener_reset(tok);
-		rec = json_tokener_parse_ex(tok, q, (int)(end - q));
-		if (rec == NULL || !json_object_is_type(rec, json_type_object) ||
-		    !json_object_object_get_ex(rec, "at", &v) ||
-		    !json_object_is_type(v, json_type_int)) {
-			json_object_put(rec);
-			p = q + 1;
-			continue;
+		*rec = json_tokener_parse_ex(tok, q, (int)(end - q));
+		if (*rec != NULL && json_object_is_type(*rec, json_type_object) &&
+		    json_object_object_get_ex(*rec, "at", &v) &&
+		    json_object_is_type(v, json_type_int)) {
+			*len = json_tokener_get_parse_end(tok);
+			return q;
 		}
-		p = q + json_tokener_get_parse_end(tok);
-		get_keep(a, json_object_get_int64(v), rec);
+		json_object_put(*rec);
+		p = q + 1;
 	}
+	*rec = NULL;
+	return NULL;
 }
 
-/* audit.log, line by line */
-static int
-get_file(struct audit_get *a, const char *dir)
+static int64_t
+entry_at(json_object *rec)
 {
-	char		 path[4096], *line = NULL;
-	size_t		 cap = 0;
-	ssize_t		 len;
-	json_tokener	*tok;
-	FILE		*fp;
+	json_object *v;
+
+	json_object_object_get_ex(rec, "at", &v);
+	return json_object_get_int64(v);
+}
+
+/* audit.log, line by line, from fp */
+static int
+get_file(struct audit_get *a, FILE *fp, json_tokener *tok)
+{
+	char		*line = NULL;
+	const char	*q;
+	size_t		 cap = 0, len;
+	ssize_t		 n;
+	off_t		 lineoff = 0;
+	json_object	*rec;
 	int		 saved;
 
-	if (audit_path_of(dir, path, sizeof(path)) == -1)
-		return -1;
-	if ((fp = fopen(path, "re")) == NULL)
-		return errno == ENOENT ? 0 : -1;
-	if ((tok = json_tokener_new()) == NULL) {
-		fclose(fp);
-		errno = ENOMEM;
-		return -1;
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		for (q = line; (q = entry_next(tok, q, line + n, &rec,
+		    &len)) != NULL; q += len) {
+			if (get_wanted(a, entry_at(rec), rec))
+				get_keep(a, entry_at(rec), NULL,
+				    lineoff + (q - line), len);
+			json_object_put(rec);
+		}
+		lineoff += n;
 	}
-	while ((len = getline(&line, &cap, fp)) > 0)
-		get_line(a, tok, line, line + len);
 	saved = ferror(fp) ? EIO : 0;
-	json_tokener_free(tok);
 	free(line);
-	fclose(fp);
 	errno = saved;
 	return saved ? -1 : 0;
 }
@@ -320,13 +351,57 @@ ent_cmp(const void *x, const void *y)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* Hands the sorted entries to visit, audit.log's parsed again from fd. */
+static int
+get_emit(struct audit_get *a, int fd, json_tokener *tok,
+    int (*visit)(json_object *, void *), void *arg)
+{
+	char		*buf = NULL, *nb;
+	size_t		 i, bufcap = 0, len;
+	json_object	*rec;
+	int		 rc = 0;
+
+	for (i = 0; i < a->n && rc == 0; i++) {
+		if ((rec = a->ent[i].rec) != NULL) {
+			json_object_get(rec);
+		} else {
+			if (a->ent[i].len > bufcap) {
+				if ((nb = realloc(buf, a->ent[i].len)) == NULL) {
+					errno = ENOMEM;
+					rc = -1;
+					break;
+				}
+				buf = nb;
+				bufcap = a->ent[i].len;
+			}
+			if (pread(fd, buf, a->ent[i].len, a->ent[i].off) !=
+			    (ssize_t)a->ent[i].len) {
+				errno = EIO;
+				rc = -1;
+				break;
+			}
+			if (entry_next(tok, buf, buf + a->ent[i].len, &rec,
+			    &len) == NULL)
+				continue;	/* cannot be: it parsed before */
+		}
+		rc = visit(rec, arg);
+		json_object_put(rec);
+		if (rc != 0)
+			errno = 0;
+	}
+	free(buf);
+	return rc;
+}
+
 int
-audit_read(struct store *s, const char *ns, int64_t since, int64_t until,
-    json_object **list)
+audit_each(struct store *s, const char *ns, int64_t since, int64_t until,
+    int (*visit)(json_object *, void *), void *arg)
 {
 	struct audit_get	 a;
-	json_object		*arr;
-	size_t			 i;
+	json_tokener		*tok;
+	char			 path[4096];
+	FILE			*fp = NULL;
+	int			 rc = -1;
 
 	memset(&a, 0, sizeof(a));
 	a.ns = ns;
@@ -337,23 +412,54 @@ audit_read(struct store *s, const char *ns, int64_t since, int64_t until,
 		errno = 0;	/* the store's message says why */
 		return -1;
 	}
-	if (get_file(&a, store_dir(s)) == -1 || a.oom ||
-	    (arr = json_object_new_array()) == NULL) {
-		if (a.oom)
-			errno = ENOMEM;
+	if ((tok = json_tokener_new()) == NULL) {
 		get_clear(&a);
+		errno = ENOMEM;
 		return -1;
+	}
+	if (audit_path_of(store_dir(s), path, sizeof(path)) == -1 ||
+	    ((fp = fopen(path, "re")) == NULL && errno != ENOENT) ||
+	    (fp != NULL && get_file(&a, fp, tok) == -1))
+		goto out;
+	if (a.oom) {
+		errno = ENOMEM;
+		goto out;
 	}
 	/* entries are appended as requests end, so neighbours in the file
 	 * can be a little out of order: sort by time, keeping the file's
 	 * order among equal times */
 	if (a.n > 0)
 		qsort(a.ent, a.n, sizeof(*a.ent), ent_cmp);
-	for (i = 0; i < a.n; i++) {
-		json_object_array_add(arr, a.ent[i].rec);
-		a.ent[i].rec = NULL;
-	}
+	rc = get_emit(&a, fp != NULL ? fileno(fp) : -1, tok, visit, arg);
+out:
+	if (fp != NULL)
+		fclose(fp);
+	json_tokener_free(tok);
 	get_clear(&a);
+	return rc;
+}
+
+static int
+collect(json_object *rec, void *arg)
+{
+	return json_object_array_add(arg, json_object_get(rec)) == 0 ? 0 :
+	    -1;
+}
+
+int
+audit_read(struct store *s, const char *ns, int64_t since, int64_t until,
+    json_object **list)
+{
+	json_object	*arr;
+
+	if ((arr = json_object_new_array()) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (audit_each(s, ns, since, until, collect, arr) == -1) {
+		json_object_put(arr);
+		return -1;
+	}
 	*list = arr;
 	return 0;
 }

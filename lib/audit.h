@@ -33,10 +33,18 @@ struct store;
 int	audit_write(struct store *, const char *ns, const char *from,
 	    const char *action, const char *target, const char *outcome);
 
-/* Entries from since to until (ms, inclusive; 0: unbounded), of one
- * namespace or all (ns NULL), oldest first, as a JSON array: those of
- * audit.db, then of audit.log.  -1 with errno set for the file, or with
- * errno 0 and the store's message. */
+/*
+ * Entries from since to until (ms, inclusive; 0: unbounded), of one
+ * namespace or all (ns NULL), oldest first (those of audit.db before
+ * those of audit.log in the same millisecond), each handed to visit,
+ * which borrows it; a visit that returns non-zero stops the walk, which
+ * then returns it.  About 32 bytes of memory per entry read, whatever
+ * the entries hold.  -1 with errno set for the file, or with errno 0 and
+ * the store's message.
+ */
+int	audit_each(struct store *, const char *ns, int64_t since,
+	    int64_t until, int (*visit)(json_object *, void *), void *arg);
+/* The same as a JSON array (for the tests). */
 int	audit_read(struct store *, const char *ns, int64_t since,
 	    int64_t until, json_object **list);
 
