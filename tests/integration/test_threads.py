@@ -31,8 +31,15 @@ def responders(stack, name):
     return out
 
 
-def request_threads(pid):
-    """Threads of pid named mias-request (lib/fcgi.c)."""
+def request_threads(pid, want=None):
+    """Threads of pid named mias-request (lib/fcgi.c); with want, waits up
+    to 10 s for that many (each names itself when it starts, and the
+    first may answer before the last has: slow under ASan)."""
+    if want is not None:
+        got = []
+        wait_for(lambda: got.append(request_threads(pid)) or
+                 got[-1] == want, 10, 0.05)
+        return got[-1]
     n = 0
     try:
         for tid in os.listdir("/proc/%d/task" % pid):
@@ -73,7 +80,7 @@ try:
     pids = responders(s, "executeAnalysis")
     t.eq(len(pids), 1, "one executeAnalysis process (max-procs 1)")
     pid = pids[0] if pids else 0
-    t.eq(request_threads(pid), 8,
+    t.eq(request_threads(pid, 8), 8,
          "executeAnalysis answers with 8 request threads")
     g = responders(s, "getAnalysisResult")
     t.ok(g and all(request_threads(p) == 0 for p in g),
@@ -155,7 +162,7 @@ try:
     s.stop()
 
     # --- MIAS_THREADS -----------------------------------------------------
-    def threads_with(value, name, uid):
+    def threads_with(value, name, uid, want):
         """A stack whose lighttpd (and so its responders) has MIAS_THREADS
         = value: (request threads of its executeAnalysis, its log)."""
         global s2
@@ -167,7 +174,8 @@ try:
         r = s2.api("POST", "executeAnalysis", study(uid), token=tok2,
                    ns="hosp")
         p2 = responders(s2, "executeAnalysis")
-        n = request_threads(p2[0]) if r.code == "000000" and p2 else -1
+        n = request_threads(p2[0], want) if r.code == "000000" and p2 \
+            else -1
         s2.stop()
         with open(os.path.join(s2.dir, "responders.log"),
                   errors="replace") as f:
@@ -176,9 +184,9 @@ try:
         s2 = None
         return n, text
 
-    n, _ = threads_with("3", "threads2", "1.2.4.1")
+    n, _ = threads_with("3", "threads2", "1.2.4.1", 3)
     t.eq(n, 3, "MIAS_THREADS=3: 3 request threads")
-    n, text = threads_with("many", "threads3", "1.2.4.2")
+    n, text = threads_with("many", "threads3", "1.2.4.2", 8)
     t.eq(n, 8, "MIAS_THREADS=many: the default, 8")
     t.ok("MIAS_THREADS=many: not a number" in text,
          "and a warning in the web server's log")
