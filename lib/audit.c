@@ -42,14 +42,15 @@ audit_line(char *buf, size_t buflen, int64_t at, const char *ns,
     const char *from, const char *action, const char *target,
     const char *outcome)
 {
+	size_t	 need;
 	char	*p;
 
 	ns = ns && *ns ? ns : "-";
 	from = from && *from ? from : "-";
 	action = action ? action : "-";
 	outcome = outcome ? outcome : "-";
-	if (audit_need(ns, from, action, target, outcome) > buflen)
-		return 0;
+	if ((need = audit_need(ns, from, action, target, outcome)) > buflen)
+		return need;
 	p = buf + sprintf(buf, "{\"at\":%lld", (long long)at);
 	p = audit_field(p, "ns", ns);
 	p = audit_field(p, "from", from);
@@ -143,15 +144,17 @@ audit_write(struct store *s, const char *ns, const char *from,
     const char *action, const char *target, const char *outcome)
 {
 	char	 stack[1024], *buf = stack;
-	size_t	 need, len;
+	int64_t	 now = store_now_ms();
+	size_t	 len;
 	int	 fd, rc = -1, saved;
 
-	need = audit_need(ns ? ns : "-", from ? from : "-",
-	    action ? action : "-", target, outcome ? outcome : "-");
-	if (need > sizeof(stack) && (buf = malloc(need)) == NULL)
-		return -1;
-	len = audit_line(buf, need > sizeof(stack) ? need : sizeof(stack),
-	    store_now_ms(), ns, from, action, target, outcome);
+	if ((len = audit_line(stack, sizeof(stack), now, ns, from, action,
+	    target, outcome)) > sizeof(stack)) {
+		if ((buf = malloc(len)) == NULL)
+			return -1;
+		len = audit_line(buf, len, now, ns, from, action, target,
+		    outcome);
+	}
 	pthread_mutex_lock(&audit_mu);
 	if ((fd = audit_fd_for(store_dir(s))) != -1)
 		rc = audit_append(fd, buf, len);

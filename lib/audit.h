@@ -48,8 +48,9 @@ int	audit_each(struct store *, const char *ns, int64_t since,
 int	audit_read(struct store *, const char *ns, int64_t since,
 	    int64_t until, json_object **list);
 
-/* The line audit_write would append, into buf of buflen bytes (at least
- * 256); the length, or 0 if it does not fit.  For the tests. */
+/* The line audit_write would append, into buf of buflen bytes; its
+ * length, or, when it does not fit, more than buflen: the size of buffer
+ * it needs (nothing written). */
 size_t	audit_line(char *buf, size_t buflen, int64_t at, const char *ns,
 	    const char *from, const char *action, const char *target,
 	    const char *outcome);

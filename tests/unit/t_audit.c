@@ -59,8 +59,21 @@ test_line(void)
 	    "escaped, so still one line");
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	tap_ok(audit_line(buf, sizeof(buf), 5, "ns", "from", big, NULL,
-	    "OK") == 0, "an entry longer than the buffer: 0, nothing cut");
+	memset(buf, 'x', sizeof(buf));
+	n = audit_line(buf, sizeof(buf), 5, "ns", "from", big, NULL, "OK");
+	tap_ok(n > sizeof(buf) && buf[0] == 'x',
+	    "an entry longer than the buffer: the size it needs (%zu), "
+	    "nothing written", n);
+	{
+		char *whole = malloc(n);
+
+		tap_ok(whole != NULL && audit_line(whole, n, 5, "ns", "from",
+		    big, NULL, "OK") == strlen("{\"at\":5,\"ns\":\"ns\","
+		    "\"from\":\"from\",\"action\":\"\",\"target\":null,"
+		    "\"outcome\":\"OK\"}\n") + sizeof(big) - 1,
+		    "and in a buffer of that size it is written whole");
+		free(whole);
+	}
 }
 
 /* PROCS processes append EACH entries each, at once */
@@ -255,6 +268,20 @@ test_rotate(void)
 	    strcmp(str(json_object_array_get_idx(list, 0), "action"),
 	    "after") == 0, "which holds it alone");
 	json_object_put(list);
+
+	/* longer than audit_write's buffer on the stack */
+	{
+		char	long_target[3000];
+
+		memset(long_target, 't', sizeof(long_target) - 1);
+		long_target[sizeof(long_target) - 1] = '\0';
+		tap_ok(audit_write(s, "a", "x", "long", long_target, "OK") ==
+		    0 && audit_read(s, NULL, 0, 0, &list) == 0 &&
+		    json_object_array_length(list) == 2 &&
+		    strcmp(str(json_object_array_get_idx(list, 1), "target"),
+		    long_target) == 0, "an entry of 3,000 bytes is written whole");
+		json_object_put(list);
+	}
 	store_close(s);
 }
 
