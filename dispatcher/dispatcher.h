@@ -105,6 +105,9 @@ struct disp {
 	unsigned		 d_waiting[CONF_STUDY_TYPES + 1];	/* main */
 	struct nsload		*d_load;	/* main: per namespace, see sched.c */
 	size_t			 d_load_n;
+	unsigned		 d_active[CONF_STUDY_TYPES + 1];	/* main: the
+					 * namespaces with due images */
+	int64_t			 d_counted;	/* main: when they were counted */
 };
 
 /* main.c */

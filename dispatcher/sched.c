@@ -13,6 +13,7 @@
  * costs milliseconds, and between two looks the workers live on what the
  * last one handed out. */
 #define SCAN_AHEAD	2
+#define SCAN_COUNT_MS	1000	/* namespaces with due images, recounted */
 
 /*
  * A look at the queue runs in one read transaction and only picks items;
@@ -39,12 +40,13 @@ struct scan {
 /*
  * Fair shares.  Image items are due in the order their studies were
  * listed, so one namespace's 100,000-image study would hold every engine
- * until it is done.  A look at the queue first counts, per engine, the
- * namespaces with due images; then a namespace may have at most
- * concurrency / that count of the engine's images running or awaited
- * (at least one), while another namespace waits.  When only one has due
- * images it may use the whole engine.  Fairness holds within the window
- * of due items one look visits (SCAN_VISIT_MAX).
+ * until it is done.  A look at the queue counts, per engine, the
+ * namespaces with due images (once a second, SCAN_COUNT_MS); then a
+ * namespace may have at most concurrency / that count of the engine's
+ * images running or awaited (at least one), while another namespace
+ * waits.  When only one has due images it may use the whole engine.
+ * Fairness holds within the window of due items a count visits
+ * (SCAN_VISIT_MAX).
  */
 #define NSLOAD_MAX	256
 
@@ -186,28 +188,62 @@ scan_room(struct scan *sc, enum queue_kind kind, int type, struct nsload *nl)
 	return 1;
 }
 
+/* Whether an image of this studyType could start now. */
 static int
-scan_visit(const void *key, size_t klen, const char *val, size_t len,
-    void *arg)
+type_room(const struct scan *sc, int type)
 {
-	struct scan	*sc = arg;
+	const struct conf_engine *ce = &sc->c->c_engine[type - 1];
+
+	if (!ce->ce_configured)
+		return 1;	/* the handler fails it */
+	if (ce->ce_url != NULL)
+		return sc->transfers < sc->c->c_concurrency &&
+		    sc->trig[type] + sc->d->d_waiting[type] <
+		    ce->ce_concurrency;
+	return sc->cmd[type] < ce->ce_concurrency &&
+	    sc->queued_for_workers < SCAN_AHEAD * sc->d->d_nworkers;
+}
+
+/*
+ * Whether a look may still start anything of this kind at all: once a
+ * kind is out of room it stays so for the rest of the look, and its
+ * cursor is not walked further.  Images are decided one by one as well
+ * (scan_room: the namespace's share); here, whether any engine has room.
+ */
+static int
+kind_room(const struct scan *sc, enum queue_kind kind)
+{
+	int type;
+
+	switch (kind) {
+	case QK_DELIVER:
+		return sc->transfers < sc->c->c_concurrency;
+	case QK_STUDY:
+	case QK_ASSEMBLE:
+		return sc->queued_for_workers <
+		    SCAN_AHEAD * sc->d->d_nworkers;
+	case QK_IMAGE:
+		for (type = 1; type <= CONF_STUDY_TYPES; type++)
+			if (type_room(sc, type))
+				return 1;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* One due item met by a look: counted, or picked if there is room.
+ * 1 when the look should end (the batch is full). */
+static int
+scan_item(struct scan *sc, const void *key, size_t klen, const char *val,
+    size_t len, int64_t due, enum queue_kind kind, const char *id,
+    size_t idlen)
+{
 	struct task	*t;
-	enum queue_kind	 kind;
-	const char	*id;
-	size_t		 idlen;
-	int64_t		 due;
 	int		 type = 0;
 	char		 ns[129] = "";
 	struct nsload	*nl;
 
-	if (queue_key_parse(key, klen, &due, &kind, &id, &idlen) == -1)
-		return 0;	/* not ours: pass over it */
-	if (due > sc->now) {
-		sc->next_due = due;
-		return 1;
-	}
-	if (++sc->visited > SCAN_VISIT_MAX)
-		return 1;
 	if (busy_has(sc->d, key, klen))
 		return 0;
 	if (kind == QK_IMAGE)
@@ -219,8 +255,10 @@ scan_visit(const void *key, size_t klen, const char *val, size_t len,
 			sc->active[type]++;
 		return 0;
 	}
-	nl = kind == QK_IMAGE && type != 0 ? nsload_get(sc->d, ns, type, 0) :
-	    NULL;
+	/* a namespace that has come since the last count has no entry
+	 * yet: it gets one, for its share */
+	nl = kind == QK_IMAGE && type != 0 ? nsload_get(sc->d, ns, type,
+	    sc->active[type] > 1) : NULL;
 	if (!scan_room(sc, kind, type, nl))
 		return 0;
 	if (nl != NULL)
@@ -238,6 +276,119 @@ scan_visit(const void *key, size_t klen, const char *val, size_t len,
 	snprintf(t->t_ns, sizeof(t->t_ns), "%s", ns);
 	sc->picked[sc->n++] = t;
 	return sc->n == SCAN_BATCH;
+}
+
+/*
+ * A look walks one cursor per kind (keys start with the kind), plus one
+ * over keys of the older layout, and takes their due items in the order
+ * of their due times, as if it walked one queue ordered by time.  A kind
+ * out of room is not walked further, so a long backlog of studies costs
+ * nothing while the workers are busy with images.
+ */
+static const unsigned char scan_prefixes[] = {
+	QK_DELIVER, QK_TIMEOUT, QK_ASSEMBLE, QK_IMAGE, QK_STUDY, QUEUE_LEGACY
+};
+#define SCAN_STREAMS	(sizeof(scan_prefixes) / sizeof(scan_prefixes[0]))
+
+struct stream {
+	struct store_iter	*it;
+	int			 state;		/* 0 unopened, 1 has a due item,
+						 * -1 done */
+	const void		*key;
+	size_t			 klen;
+	const char		*val;
+	size_t			 len;
+	int64_t			 due;
+	enum queue_kind		 kind;
+	const char		*id;
+	size_t			 idlen;
+};
+
+/* Moves the stream to its next due item; 0 or a store code. */
+static int
+stream_next(struct scan *sc, struct stream *st)
+{
+	int rc;
+
+	for (;;) {
+		rc = store_iter_next(st->it, &st->key, &st->klen, &st->val,
+		    &st->len);
+		if (rc == STORE_NOTFOUND) {
+			st->state = -1;
+			return 0;
+		}
+		if (rc != STORE_OK) {
+			st->state = -1;
+			return rc;
+		}
+		if (queue_key_parse(st->key, st->klen, &st->due, &st->kind,
+		    &st->id, &st->idlen) == -1)
+			continue;	/* not ours: pass over it */
+		if (st->due > sc->now) {
+			if (st->due < sc->next_due)
+				sc->next_due = st->due;
+			st->state = -1;
+			return 0;
+		}
+		st->state = 1;
+		return 0;
+	}
+}
+
+static int
+stream_open(struct scan *sc, struct store_txn *txn, struct stream *st,
+    unsigned char prefix)
+{
+	int rc;
+
+	if ((rc = store_iter_open(txn, SDB_QUEUE, &prefix, 1, &st->it)) !=
+	    STORE_OK) {
+		st->state = -1;
+		return rc;
+	}
+	return stream_next(sc, st);
+}
+
+/* One pass over the due items: all kinds, or (counting) images only. */
+static int
+scan_pass(struct scan *sc, struct store_txn *txn)
+{
+	struct stream	 st[SCAN_STREAMS], *best;
+	size_t		 i;
+	int		 rc = 0;
+
+	memset(st, 0, sizeof(st));
+	for (;;) {
+		best = NULL;
+		for (i = 0; i < SCAN_STREAMS; i++) {
+			unsigned char p = scan_prefixes[i];
+
+			if (st[i].state == -1)
+				continue;
+			if (p != QUEUE_LEGACY && (sc->counting ?
+			    p != QK_IMAGE : !kind_room(sc, p)))
+				continue;
+			if (st[i].state == 0 &&
+			    (rc = stream_open(sc, txn, &st[i], p)) != 0)
+				goto out;
+			if (st[i].state == 1 &&
+			    (best == NULL || st[i].due < best->due))
+				best = &st[i];
+		}
+		if (best == NULL)
+			break;
+		if (++sc->visited > SCAN_VISIT_MAX)
+			break;
+		if (scan_item(sc, best->key, best->klen, best->val, best->len,
+		    best->due, best->kind, best->id, best->idlen))
+			break;
+		if ((rc = stream_next(sc, best)) != 0)
+			goto out;
+	}
+out:
+	for (i = 0; i < SCAN_STREAMS; i++)
+		store_iter_close(st[i].it);
+	return rc;
 }
 
 static int
@@ -264,23 +415,35 @@ scan_body(struct store_txn *txn, void *arg)
 	}
 	memcpy(sc->trig, d->d_triggering, sizeof(sc->trig));
 	memcpy(sc->cmd, d->d_cmd_running, sizeof(sc->cmd));
-	memset(sc->active, 0, sizeof(sc->active));
 	for (i = 0; i < (int)d->d_load_n; i++) {
 		d->d_load[i].nl_due = 0;
 		d->d_load[i].nl_picked = 0;
 	}
 	/* the busy set is read in the visit: hold the lock throughout;
-	 * workers only take it briefly */
-	sc->counting = 1;
-	i = store_scan(txn, SDB_QUEUE, NULL, 0, scan_visit, sc);
-	if (i >= 0) {
+	 * workers only take it briefly.  The namespaces with due images are
+	 * counted at most once a second: a backlog of images is walked
+	 * then, not at every look */
+	sc->counting = kind_room(sc, QK_IMAGE) &&
+	    (d->d_counted == 0 || sc->now - d->d_counted >= SCAN_COUNT_MS ||
+	    sc->now < d->d_counted);
+	if (sc->counting) {
+		memset(sc->active, 0, sizeof(sc->active));
+		if ((i = scan_pass(sc, txn)) == 0) {
+			memcpy(d->d_active, sc->active, sizeof(d->d_active));
+			d->d_counted = sc->now;
+		}
+	} else {
+		memcpy(sc->active, d->d_active, sizeof(sc->active));
+		i = 0;
+	}
+	if (i == 0) {
 		sc->counting = 0;
 		sc->visited = 0;
 		sc->next_due = INT64_MAX;
-		i = store_scan(txn, SDB_QUEUE, NULL, 0, scan_visit, sc);
+		i = scan_pass(sc, txn);
 	}
 	pthread_mutex_unlock(&d->d_mtx);
-	return i < 0 ? i : 0;
+	return i;
 }
 
 struct waiting {

@@ -1,4 +1,4 @@
-/* queue.c -- the dispatcher's work queue: items ordered by due time */
+/* queue.c -- the dispatcher's work queue: items by kind, then due time */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,17 +6,47 @@
 #include "queue.h"
 #include "store.h"
 
-size_t
-queue_key(unsigned char *out, int64_t due_ms, enum queue_kind kind,
-    const void *id, size_t idlen)
+static void
+put_be64(unsigned char *out, int64_t ms)
 {
-	uint64_t	v = due_ms < 0 ? 0 : (uint64_t)due_ms;
+	uint64_t	v = ms < 0 ? 0 : (uint64_t)ms;
 	int		i;
 
 	for (i = 7; i >= 0; i--) {
 		out[i] = (unsigned char)(v & 0xff);
 		v >>= 8;
 	}
+}
+
+static int64_t
+get_be64(const unsigned char *k)
+{
+	uint64_t	v = 0;
+	int		i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | k[i];
+	return (int64_t)v;
+}
+
+size_t
+queue_key(unsigned char *out, int64_t due_ms, enum queue_kind kind,
+    const void *id, size_t idlen)
+{
+	out[0] = (unsigned char)kind;
+	put_be64(out + 1, due_ms);
+	if (idlen > QUEUE_ID_MAX)
+		idlen = QUEUE_ID_MAX;
+	memcpy(out + 9, id, idlen);
+	return 9 + idlen;
+}
+
+/* The same item's key in the layout of earlier builds. */
+static size_t
+queue_key_legacy(unsigned char *out, int64_t due_ms, enum queue_kind kind,
+    const void *id, size_t idlen)
+{
+	put_be64(out, due_ms);
 	out[8] = (unsigned char)kind;
 	if (idlen > QUEUE_ID_MAX)
 		idlen = QUEUE_ID_MAX;
@@ -29,15 +59,16 @@ queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
     enum queue_kind *kind, const char **id, size_t *idlen)
 {
 	const unsigned char	*k = key;
-	uint64_t		 v = 0;
-	int			 i;
 
 	if (klen < 10)
 		return -1;
-	for (i = 0; i < 8; i++)
-		v = v << 8 | k[i];
-	*due_ms = (int64_t)v;
-	*kind = (enum queue_kind)k[8];
+	if (k[0] == QUEUE_LEGACY) {
+		*due_ms = get_be64(k);
+		*kind = (enum queue_kind)k[8];
+	} else {
+		*kind = (enum queue_kind)k[0];
+		*due_ms = get_be64(k + 1);
+	}
 	*id = (const char *)k + 9;
 	*idlen = klen - 9;
 	return 0;
@@ -61,7 +92,11 @@ queue_del(struct store_txn *t, int64_t due_ms, enum queue_kind kind,
 {
 	unsigned char	key[QUEUE_KEY_MAX];
 	size_t		klen = queue_key(key, due_ms, kind, id, idlen);
+	int		rc;
 
+	if ((rc = store_del(t, SDB_QUEUE, key, klen)) != STORE_NOTFOUND)
+		return rc;
+	klen = queue_key_legacy(key, due_ms, kind, id, idlen);
 	return store_del(t, SDB_QUEUE, key, klen);
 }
 

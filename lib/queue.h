@@ -1,4 +1,4 @@
-/* queue.h -- the dispatcher's work queue: items ordered by due time */
+/* queue.h -- the dispatcher's work queue: items by kind, then due time */
 #ifndef MIAS_QUEUE_H
 #define MIAS_QUEUE_H
 
@@ -10,9 +10,15 @@
 struct store_txn;
 
 /*
- * Keys are the 8-byte big-endian due time in milliseconds, one kind byte
- * and an id, so a cursor from the start meets due work first.  Whoever
- * moves an item in time deletes its key and puts a new one.
+ * Keys are one kind byte, the 8-byte big-endian due time in milliseconds
+ * and an id, so a cursor from a kind's first key meets that kind's due
+ * work first, and a look for work walks only the kinds it has room for.
+ * Whoever moves an item in time deletes its key and puts a new one.
+ *
+ * Stores written by earlier builds hold keys in the older layout: the
+ * due time first (its first byte is 0 until the year 2540), then the kind
+ * and the id.  Those are still read, found and deleted; no new ones are
+ * written.
  */
 enum queue_kind {
 	QK_STUDY = 'S',		/* list a study's objects: id study key NUL run */
@@ -24,6 +30,7 @@ enum queue_kind {
 
 #define QUEUE_ID_MAX	512
 #define QUEUE_KEY_MAX	(8 + 1 + QUEUE_ID_MAX)
+#define QUEUE_LEGACY	0	/* first byte of an older key */
 
 size_t	queue_key(unsigned char *out, int64_t due_ms, enum queue_kind,
 	    const void *id, size_t idlen);
@@ -34,6 +41,7 @@ int	queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
 /* value may be NULL ({} is stored).  Store codes. */
 int	queue_put(struct store_txn *, int64_t due_ms, enum queue_kind,
 	    const void *id, size_t idlen, json_object *value);
+/* Either layout; STORE_NOTFOUND when there is no such item. */
 int	queue_del(struct store_txn *, int64_t due_ms, enum queue_kind,
 	    const void *id, size_t idlen);
 

@@ -999,6 +999,99 @@ store_json(const char *val, size_t len)
 	return o;
 }
 
+struct store_iter {
+	struct store_txn	*i_txn;
+	DBC			*i_c;
+	DBT			 i_k, i_v;
+	u_int32_t		 i_op;
+	int			 i_end;
+	size_t			 i_plen;
+	unsigned char		 i_prefix[];
+};
+
+int
+store_iter_open(struct store_txn *t, enum store_db db, const void *prefix,
+    size_t plen, struct store_iter **out)
+{
+	DB			*d = t->t_store->s_db[db];
+	struct store_iter	*it;
+	int			 ret;
+
+	*out = NULL;
+	if ((it = calloc(1, sizeof(*it) + plen)) == NULL)
+		return STORE_ERR;
+	store_enter();
+	ret = d->cursor(d, t->t_txn, &it->i_c, 0);
+	store_leave();
+	if (ret != 0) {
+		free(it);
+		return store_fail(t, ret);
+	}
+	it->i_txn = t;
+	it->i_k.flags = DB_DBT_REALLOC;
+	it->i_v.flags = DB_DBT_REALLOC;
+	it->i_plen = plen;
+	if (plen > 0) {
+		memcpy(it->i_prefix, prefix, plen);
+		if ((it->i_k.data = malloc(plen)) == NULL) {
+			store_iter_close(it);
+			return STORE_ERR;
+		}
+		memcpy(it->i_k.data, prefix, plen);
+		it->i_k.size = (u_int32_t)plen;
+		it->i_op = DB_SET_RANGE;
+	} else
+		it->i_op = DB_FIRST;
+	*out = it;
+	return STORE_OK;
+}
+
+int
+store_iter_next(struct store_iter *it, const void **key, size_t *klen,
+    const char **val, size_t *len)
+{
+	int ret;
+
+	if (it->i_end)
+		return STORE_NOTFOUND;
+	store_enter();
+	ret = it->i_c->get(it->i_c, &it->i_k, &it->i_v, it->i_op);
+	store_leave();
+	it->i_op = DB_NEXT;
+	if (ret == DB_NOTFOUND || (ret == 0 && it->i_plen > 0 &&
+	    (it->i_k.size < it->i_plen ||
+	    memcmp(it->i_k.data, it->i_prefix, it->i_plen) != 0))) {
+		it->i_end = 1;
+		return STORE_NOTFOUND;
+	}
+	if (ret != 0) {
+		it->i_end = 1;
+		return store_fail(it->i_txn, ret);
+	}
+	*key = it->i_k.data;
+	*klen = it->i_k.size;
+	*val = it->i_v.data;
+	*len = it->i_v.size;
+	return STORE_OK;
+}
+
+void
+store_iter_close(struct store_iter *it)
+{
+	int ret;
+
+	if (it == NULL)
+		return;
+	store_enter();
+	ret = it->i_c->close(it->i_c);
+	store_leave();
+	if (ret != 0)
+		store_fail(it->i_txn, ret);
+	free(it->i_k.data);
+	free(it->i_v.data);
+	free(it);
+}
+
 static int	store_walk(struct store_txn *, enum store_db, const void *,
 		    size_t, int, store_visit, void *);
 

@@ -35,7 +35,7 @@ enum store_db {
  * or one of the negative codes below (which it got from a store call). */
 enum store_rc {
 	STORE_OK = 0,
-	STORE_NOTFOUND = -1,	/* no such key (a store_get result only) */
+	STORE_NOTFOUND = -1,	/* no such key (store_get); no more (store_iter_next) */
 	STORE_RETRY = -2,	/* deadlock, lock timeout, recovery needed */
 	STORE_ERR = -3,		/* I/O error, disk full, corruption */
 };
@@ -134,6 +134,20 @@ int	store_scan(struct store_txn *, enum store_db, const void *prefix,
  * the end, in key order, until cb returns non-zero. */
 int	store_scan_from(struct store_txn *, enum store_db, const void *start,
 	    size_t slen, store_visit, void *arg);
+
+/*
+ * A cursor over the records whose key starts with prefix (all when plen is
+ * 0), in key order, for a reader that walks several ranges side by side.
+ * Inside a body; close it before the body returns.  store_iter_next: 0
+ * and the record (valid until the next call), STORE_NOTFOUND past the
+ * last, or another store code (pass it on as the body's result).
+ */
+struct store_iter;
+int	store_iter_open(struct store_txn *, enum store_db, const void *prefix,
+	    size_t plen, struct store_iter **);
+int	store_iter_next(struct store_iter *, const void **key, size_t *klen,
+	    const char **val, size_t *len);
+void	store_iter_close(struct store_iter *);
 
 /* Wall clock in milliseconds, for record timestamps. */
 int64_t	store_now_ms(void);

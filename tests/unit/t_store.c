@@ -14,6 +14,7 @@
 #include <db.h>
 
 #include "crypto.h"
+#include "queue.h"
 #include "store.h"
 #include "study.h"
 #include "tap.h"
@@ -76,6 +77,41 @@ count_visit(const void *k, size_t kl, const char *v, size_t vl, void *arg)
 	return 0;
 }
 
+/* Two cursors side by side, each over its own prefix, as the dispatcher's
+ * look at the queue walks them: the keys each meets, joined. */
+static int
+iter_body(struct store_txn *t, void *arg)
+{
+	char			*out = arg;
+	struct store_iter	*a = NULL, *b = NULL;
+	const void		*k;
+	const char		*v;
+	size_t			 kl, vl;
+	int			 ra = 0, rb = 0, rc = STORE_OK;
+
+	out[0] = '\0';
+	if ((rc = store_iter_open(t, SDB_META, "p/", 2, &a)) != STORE_OK ||
+	    (rc = store_iter_open(t, SDB_META, "q/", 2, &b)) != STORE_OK)
+		goto out;
+	while (ra == 0 || rb == 0) {
+		if (ra == 0 && (ra = store_iter_next(a, &k, &kl, &v, &vl)) ==
+		    STORE_OK)
+			snprintf(out + strlen(out), 64 - strlen(out), "%.*s=%.*s ",
+			    (int)kl, (const char *)k, (int)vl, v);
+		if (rb == 0 && (rb = store_iter_next(b, &k, &kl, &v, &vl)) ==
+		    STORE_OK)
+			snprintf(out + strlen(out), 64 - strlen(out), "%.*s=%.*s ",
+			    (int)kl, (const char *)k, (int)vl, v);
+	}
+	if (ra != STORE_NOTFOUND || rb != STORE_NOTFOUND ||
+	    store_iter_next(a, &k, &kl, &v, &vl) != STORE_NOTFOUND)
+		rc = STORE_ERR;
+out:
+	store_iter_close(a);
+	store_iter_close(b);
+	return rc;
+}
+
 static int
 scan_body(struct store_txn *t, void *arg)
 {
@@ -113,6 +149,16 @@ test_basic(void)
 	rc = store_txn(s, scan_body, &n);
 	tap_ok(rc == 0 && n == 2,
 	    "scan visits exactly the keys under a prefix (%d)", n);
+	{
+		struct kv	r = { "r", "w", NULL };
+		char		out[64];
+
+		store_txn(s, put_body, &r);	/* after q/: not under it */
+		rc = store_txn(s, iter_body, out);
+		tap_ok(rc == 0 && strcmp(out, "p/1=x q/1=z p/2=y ") == 0,
+		    "two cursors walk their own prefixes side by side, then "
+		    "stay at the end (%s)", out);
+	}
 	free(kv.got);
 	store_close(s);
 }
@@ -661,9 +707,39 @@ test_study(void)
 	store_close(s);
 }
 
+/* Queue keys: the kind first; keys of earlier builds (due time first)
+ * still parse. */
+static void
+test_queue_keys(void)
+{
+	static const unsigned char legacy[] = {
+		0, 0, 0x01, 0x9a, 0xe6, 0x1d, 0x2c, 0x00, 'T', 'j', 'o', 'b'
+	};
+	unsigned char	 k[QUEUE_KEY_MAX];
+	size_t		 kl, idlen;
+	int64_t		 due;
+	enum queue_kind	 kind;
+	const char	*id;
+
+	kl = queue_key(k, 0x0102030405060708LL, QK_STUDY, "s1", 2);
+	tap_ok(kl == 11 && k[0] == 'S' && k[1] == 1 && k[8] == 8 &&
+	    memcmp(k + 9, "s1", 2) == 0, "a queue key is the kind, the due "
+	    "time (big-endian), the id");
+	tap_ok(queue_key_parse(k, kl, &due, &kind, &id, &idlen) == 0 &&
+	    due == 0x0102030405060708LL && kind == QK_STUDY && idlen == 2 &&
+	    memcmp(id, "s1", 2) == 0, "and parses back");
+	tap_ok(queue_key_parse(legacy, sizeof(legacy), &due, &kind, &id,
+	    &idlen) == 0 && due == 0x019ae61d2c00LL && kind == QK_TIMEOUT &&
+	    idlen == 3 && memcmp(id, "job", 3) == 0,
+	    "a key of an earlier build (due time first) parses too");
+	tap_ok(queue_key_parse(k, 9, &due, &kind, &id, &idlen) == -1,
+	    "a key without an id is refused");
+}
+
 int
 main(void)
 {
+	test_queue_keys();
 	if (tap_tmpdir(dir, sizeof(dir), "t_store") == -1)
 		return 1;
 	test_basic();
