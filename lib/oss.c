@@ -470,6 +470,7 @@ struct oss_listp {
 	uint64_t		 lp_key_count;
 	int			 lp_has_key_count;
 	int			 lp_finished;
+	int			 lp_stopped;	/* by the callback */
 };
 
 static void
@@ -481,7 +482,7 @@ listp_fail(struct oss_listp *lp, enum oss_err e, const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (lp->lp_err != OSS_OK)
+	if (lp->lp_err != OSS_OK || lp->lp_stopped)
 		return;
 	lp->lp_err = e;
 	va_start(ap, fmt);
@@ -706,6 +707,8 @@ listp_object(struct oss_listp *lp)
 	struct oss_object	o;
 	size_t			n;
 
+	if (lp->lp_stopped)
+		return;		/* expat may still call back after the stop */
 	if (!lp->lp_has_key || !lp->lp_has_size) {
 		listp_fail(lp, OSS_BAD_RESPONSE, "<Contents> without %s",
 		    lp->lp_has_key ? "Size" : "Key");
@@ -727,8 +730,10 @@ listp_object(struct oss_listp *lp)
 	    strcasecmp(lp->lp_class, "DeepColdArchive") == 0)
 		o.ob_flags |= OSS_OBJ_ARCHIVE;
 	lp->lp_page.lp_objects++;
-	if (lp->lp_cb != NULL && lp->lp_cb(&o, lp->lp_arg) != 0)
-		listp_fail(lp, OSS_ABORTED, "listing stopped by the caller");
+	if (lp->lp_cb != NULL && lp->lp_cb(&o, lp->lp_arg) != 0) {
+		lp->lp_stopped = 1;
+		XML_StopParser(lp->lp_xml, XML_FALSE);
+	}
 }
 
 static void
@@ -809,7 +814,7 @@ listp_parse(struct oss_listp *lp, const char *p, size_t len, int final,
 	do {
 		n = len < (1U << 20) ? len : (1U << 20);
 		if (XML_Parse(lp->lp_xml, p, (int)n, final && n == len) !=
-		    XML_STATUS_OK && lp->lp_err == OSS_OK) {
+		    XML_STATUS_OK && lp->lp_err == OSS_OK && !lp->lp_stopped) {
 			lp->lp_err = OSS_BAD_RESPONSE;
 			snprintf(lp->lp_errmsg, sizeof(lp->lp_errmsg),
 			    "malformed XML at line %lu: %s",
@@ -819,7 +824,7 @@ listp_parse(struct oss_listp *lp, const char *p, size_t len, int final,
 		}
 		p += n;
 		len -= n;
-	} while (len > 0 && lp->lp_err == OSS_OK);
+	} while (len > 0 && lp->lp_err == OSS_OK && !lp->lp_stopped);
 	return listp_status(lp, err);
 }
 
@@ -829,8 +834,8 @@ oss_listp_feed(struct oss_listp *lp, const void *buf, size_t len,
 {
 	if (lp->lp_err != OSS_OK || lp->lp_finished)
 		return listp_status(lp, err);
-	if (len == 0)
-		return OSS_OK;
+	if (len == 0 || lp->lp_stopped)
+		return OSS_OK;		/* the rest of a stopped page: dropped */
 	return listp_parse(lp, buf, len, 0, err);
 }
 
@@ -840,6 +845,12 @@ oss_listp_finish(struct oss_listp *lp, struct oss_list_page *page,
 {
 	char	*t = lp->lp_page.lp_next_token;
 
+	if (lp->lp_err == OSS_OK && lp->lp_stopped) {
+		lp->lp_err = OSS_ABORTED;
+		snprintf(lp->lp_errmsg, sizeof(lp->lp_errmsg),
+		    "listing stopped by the caller");
+		return listp_status(lp, err);
+	}
 	if (lp->lp_err == OSS_OK && !lp->lp_finished) {
 		lp->lp_finished = 1;
 		listp_parse(lp, "", 0, 1, err);

@@ -92,7 +92,10 @@ struct oss_object {
 
 /*
  * Called once per object, in key order.  0 to go on; anything else stops
- * the listing, which then returns OSS_ABORTED.  When a listing fails
+ * the listing, which then returns OSS_ABORTED (the rest of that page is
+ * read and dropped unparsed, so that its connection can serve the next
+ * request: a one-image study's listing stops at its first object, and
+ * aborting the transfer would close it).  When a listing fails
  * (after any retries), objects reported before the failure were real but
  * the set is incomplete: callers discard it.
  */

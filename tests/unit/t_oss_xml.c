@@ -192,6 +192,30 @@ test_list(void)
 	    s.n == 2, "callback stops the listing: OSS_ABORTED, no more "
 	    "callbacks");
 	tap_ok(err.oe_err == OSS_ABORTED, "error says OSS_ABORTED");
+
+	/* the rest of a stopped page is taken and dropped, whatever it is,
+	 * so that the transfer ends normally and its connection is kept */
+	{
+		struct oss_listp	*lp;
+		enum oss_err		 r1, r2, r3;
+
+		memset(&s, 0, sizeof(s));
+		s.stop_after = 1;
+		if ((lp = oss_listp_new(collect, &s)) != NULL) {
+			r1 = oss_listp_feed(lp, page_encoded,
+			    strlen(page_encoded), &err);
+			r2 = oss_listp_feed(lp, "<<not xml at all", 16, &err);
+			r3 = oss_listp_finish(lp, &page, &err);
+			oss_listp_free(lp);
+			tap_ok(r1 == OSS_OK && r2 == OSS_OK &&
+			    r3 == OSS_ABORTED && s.n == 1 &&
+			    err.oe_err == OSS_ABORTED, "after the callback "
+			    "stops, the rest of the page (even malformed) is "
+			    "accepted unparsed; the end says OSS_ABORTED "
+			    "(%d %d %d, %zu objects)", r1, r2, r3, s.n);
+		} else
+			tap_ok(0, "oss_listp_new");
+	}
 }
 
 static void
