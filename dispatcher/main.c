@@ -334,6 +334,8 @@ main(int argc, char *argv[])
 		fatalx("cannot initialise libcurl");
 	curl_multi_setopt(d.d_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 	    (long)c->c_concurrency);
+	curl_multi_setopt(d.d_multi, CURLMOPT_MAXCONNECTS,
+	    (long)c->c_concurrency);
 	TAILQ_INIT(&d.d_todo);
 	TAILQ_INIT(&d.d_xfers);
 	pthread_mutex_init(&d.d_mtx, NULL);
