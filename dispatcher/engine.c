@@ -132,6 +132,7 @@ struct outcome {
 	int		 sent;		/* a remote engine took it */
 	int64_t		 deadline;
 	int		 retry_in;	/* > 0: try again in that many s */
+	int		 local;		/* a command engine's (see below) */
 	int		 changed;
 };
 
@@ -198,12 +199,21 @@ out:
 	return rc;
 }
 
+/*
+ * A command engine's outcome need not wait for the disk: nobody outside
+ * has seen it.  Lost in a crash, the image is run again; it reaches the
+ * disk with the next durable commit at the latest, which is the study's
+ * assembly, before any callback tells a caller about it (the log is
+ * written in order).  A remote engine's outcome follows a request the
+ * engine saw, and is durable.
+ */
 static void
 outcome_store(struct disp *d, struct outcome *o)
 {
 	if (atomic_load(&disp_restarting))
 		;	/* the failure may be the restart's: the item stays */
-	else if (store_txn(d->d_store, outcome_body, o) != 0)
+	else if ((o->local ? store_txn_nosync : store_txn)(d->d_store,
+	    outcome_body, o) != 0)
 		log_warnx("image %s: cannot record its outcome: %s",
 		    o->task->t_id, store_errmsg(d->d_store));
 	json_object_put(o->findings);
@@ -244,7 +254,7 @@ engine_trigger(struct disp *d, struct task *t)
 	if (!ce->ce_configured || ce->ce_url == NULL) {
 		struct outcome o = { t, NULL, "NO_ENGINE",
 		    "no remote engine is configured for this studyType",
-		    0, 0, 0, 0 };
+		    0, 0, 0, 0, 0 };
 
 		outcome_store(d, &o);
 		goto release;
@@ -697,6 +707,7 @@ engine_command(struct disp *d, struct task *t)
 	memset(&res, 0, sizeof(res));
 	path[0] = msg[0] = '\0';
 	o.task = t;
+	o.local = 1;
 	if ((r = image_load(d, t, &im)) != 1)
 		goto release;
 	t->t_type = im.type;

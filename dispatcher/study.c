@@ -366,7 +366,13 @@ end:
 	fa.ea = &ea;
 	if (ea.code != NULL && atomic_load(&disp_restarting))
 		goto out;	/* the failure may be the restart's */
-	if (store_txn(d->d_store, finish_body, &fa) != 0) {
+	/* the images a command engine runs need not wait for the disk (as
+	 * QUEUED -> RUNNING above): lost in a crash, the study is listed
+	 * again, and its assembly's durable commit takes them to disk
+	 * before any callback; a remote engine is told of its images, and
+	 * a failure ends the study, so those are durable */
+	if ((ea.code == NULL && c->c_engine[type - 1].ce_url == NULL ?
+	    store_txn_nosync : store_txn)(d->d_store, finish_body, &fa) != 0) {
 		log_warnx("study %s/%s: %s", ns, uid, store_errmsg(d->d_store));
 		goto out;	/* stays queued: listed again */
 	}
