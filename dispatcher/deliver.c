@@ -252,13 +252,25 @@ deliver_done(struct xfer *x, CURLcode code)
 		a.ok = 1;
 	a.gone = code == CURLE_OK && x->x_status == 410;
 	a.error = err;
-	if (store_txn(d->d_store, after_body, &a) != 0)
+	/*
+	 * The attempt's record need not wait for the disk: lost in a crash,
+	 * the callback is sent again, with the same webhook-id (at least
+	 * once, as API.md and Standard Webhooks have it).  The main loop
+	 * flushes it within DELIVERY_FLUSH_MS, if no durable commit of the
+	 * workers has taken it to disk before; the main loop never waits
+	 * for the disk per callback.
+	 */
+	if (store_txn_nosync(d->d_store, after_body, &a) != 0) {
 		log_warnx("callback %s: cannot record the attempt: %s",
 		    t->t_id, store_errmsg(d->d_store));
-	else if (a.ok)
+		goto out;
+	}
+	d->d_unflushed = 1;
+	if (a.ok)
 		log_info("callback %s to %s: delivered", t->t_id, x->x_host);
 	else
 		log_info("callback %s to %s: %s; %s", t->t_id, x->x_host, err,
 		    a.state == OUTBOX_DEAD ? "dead letter" : "will retry");
+out:
 	task_release(d, t);
 }

@@ -108,6 +108,8 @@ struct disp {
 	unsigned		 d_active[CONF_STUDY_TYPES + 1];	/* main: the
 					 * namespaces with due images */
 	int64_t			 d_counted;	/* main: when they were counted */
+	int			 d_unflushed;	/* main: a delivery's record may
+						 * not be on disk yet */
 };
 
 /* main.c */

@@ -22,6 +22,8 @@
 
 #define STOP_GRACE_S	10	/* SIGTERM: time given to transfers in flight */
 #define CHECKPOINT_MS	30000	/* how often the store is checkpointed */
+#define DELIVERY_FLUSH_MS 50	/* longest a delivery's record waits to be
+				 * on disk (deliver.c) */
 /* After a task finishes, the next queue scan waits until SCAN_SPACING times
  * the last scan's own duration has passed since it ended (at most
  * SCAN_SPACING_MAX_US): a scan that costs much, as with a long backlog, is
@@ -248,6 +250,7 @@ main(int argc, char *argv[])
 	struct mias_conf	*c;
 	char			 err[512];
 	int64_t			 wait_ms, next_scan, next_checkpoint = 0;
+	int64_t			 flush_at = 0;
 	int64_t			 spacing = 0, scanned = 0;	/* us */
 	time_t			 stop_at = 0;
 	int			 ch, foreground = 0, verbose = 0, woken, i;
@@ -382,7 +385,16 @@ main(int argc, char *argv[])
 				spacing = SCAN_SPACING_MAX_US;
 			scanned = mono_us();
 		}
+		if (d.d_unflushed && now >= flush_at) {
+			/* the deliveries recorded since the last time */
+			if (store_flush(d.d_store) == -1)
+				log_warnx("%s", store_errmsg(d.d_store));
+			d.d_unflushed = 0;
+			flush_at = now + DELIVERY_FLUSH_MS;
+		}
 		wait_ms = next_scan - store_now_ms();
+		if (d.d_unflushed && wait_ms > flush_at - store_now_ms())
+			wait_ms = flush_at - store_now_ms();
 		if (wait_ms < 0)
 			wait_ms = 0;
 		http_poll(&d, (int)(wait_ms > 1000 ? 1000 : wait_ms), &woken);
@@ -402,6 +414,7 @@ main(int argc, char *argv[])
 	}
 	http_abort_all(&d);
 	work_stop(&d);
+	(void)store_flush(d.d_store);
 	(void)store_checkpoint(d.d_store);
 	curl_multi_cleanup(d.d_multi);
 	curl_global_cleanup();

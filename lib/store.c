@@ -677,6 +677,28 @@ store_checkpoint(struct store *s)
 	return 0;
 }
 
+int
+store_flush(struct store *s)
+{
+	int ret;
+
+	pthread_rwlock_rdlock(&s->s_rw);
+	if (s->s_env == NULL) {
+		pthread_rwlock_unlock(&s->s_rw);
+		return -1;
+	}
+	store_enter();
+	ret = s->s_env->log_flush(s->s_env, NULL);
+	store_leave();
+	pthread_rwlock_unlock(&s->s_rw);
+	if (ret != 0) {
+		snprintf(s->s_err, sizeof(s->s_err), "log_flush: %s",
+		    db_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
 const char *
 store_dir(const struct store *s)
 {

@@ -64,6 +64,10 @@ const char *store_dir(const struct store *);
  * longer needs be removed.  The dispatcher calls it now and then. */
 int	store_checkpoint(struct store *);
 
+/* Wait until every commit so far (store_txn_nosync's too) is on disk.
+ * 0 or -1. */
+int	store_flush(struct store *);
+
 /*
  * A process that waits inside Berkeley DB on a mutex a dead process held
  * never wakes (store.c, "The stall guard").  When the guard sees such a

@@ -288,6 +288,21 @@ def main():
                3)
         t.diag("round %d took %.1f s" % (rnd_no, time.time() - t0))
 
+    # a delivery recorded without waiting for the disk is flushed by the
+    # main loop within 50 ms (deliver.c): killed 0.5 s after a callback
+    # in a quiet system, the dispatcher does not send it again
+    submit("1.2.99.0.8", "/k/quiet", one)
+    wait_for(lambda: [r for r in sink_received(sink, "/k/quiet")
+                      if delivered(r)], 30, 0.02)
+    time.sleep(0.5)
+    kill_restart()
+    time.sleep(3)
+    quiet = sink_received(sink, "/k/quiet")
+    t.ok(len(quiet) == 1 and delivered(quiet[0]),
+         "a callback delivered 0.5 s before a kill -9 is not sent again "
+         "after the restart (its record was on disk)",
+         [(r.get("webhook_id"), r.get("answer")) for r in quiet])
+
     # every study once more, now that all are done: nothing was sent again
     time.sleep(0)
     dup = []

@@ -707,6 +707,62 @@ test_study(void)
 	store_close(s);
 }
 
+/*
+ * store_txn_nosync leaves the commit in the log buffer: a process killed
+ * before anything flushed it loses it (the next open recovers from the
+ * log on disk), one that called store_flush does not.
+ */
+static int
+nosync_put_killed(const char *key, int flush)
+{
+	struct kv	kv = { key, "v", NULL };
+	pid_t		pid;
+	int		status;
+
+	if ((pid = fork()) == 0) {
+		struct store *cs = open_store();
+
+		if (cs == NULL || store_txn_nosync(cs, put_body, &kv) != 0 ||
+		    (flush && store_flush(cs) != 0))
+			_exit(2);
+		kill(getpid(), SIGKILL);
+		_exit(3);
+	}
+	if (pid == -1 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : -1;
+}
+
+static void
+test_flush(void)
+{
+	struct kv	 kv = { NULL, NULL, NULL };
+	struct store	*s;
+	int		 lost, kept;
+
+	if (nosync_put_killed("nosync-lost", 0) == -1 ||
+	    (s = open_store()) == NULL) {
+		tap_ok(0, "a process commits without a flush and is killed");
+		return;
+	}
+	kv.k = "nosync-lost";
+	lost = store_txn(s, get_body, &kv);
+	store_close(s);
+	if (nosync_put_killed("nosync-kept", 1) == -1 ||
+	    (s = open_store()) == NULL) {
+		tap_ok(0, "a process commits, flushes and is killed");
+		return;
+	}
+	kv.k = "nosync-kept";
+	kept = store_txn(s, get_body, &kv);
+	store_close(s);
+	free(kv.got);
+	tap_ok(lost == STORE_NOTFOUND, "a commit without a flush, its process "
+	    "killed: gone after recovery (%d)", lost);
+	tap_ok(kept == STORE_OK, "the same followed by store_flush: kept "
+	    "(%d)", kept);
+}
+
 /* Queue keys: the kind first; keys of earlier builds (due time first)
  * still parse. */
 static void
@@ -748,6 +804,7 @@ main(void)
 	test_killed_latch_holder();
 	test_reopen_not_stalled();
 	test_study();
+	test_flush();
 	tap_tmpdir_done(dir);
 	return tap_done();
 }
