@@ -213,7 +213,7 @@ type_room(const struct scan *sc, int type)
 static int
 kind_room(const struct scan *sc, enum queue_kind kind)
 {
-	int type;
+	int type, configured;
 
 	switch (kind) {
 	case QK_DELIVER:
@@ -223,10 +223,18 @@ kind_room(const struct scan *sc, enum queue_kind kind)
 		return sc->queued_for_workers <
 		    SCAN_AHEAD * sc->d->d_nworkers;
 	case QK_IMAGE:
-		for (type = 1; type <= CONF_STUDY_TYPES; type++)
+		/* an engine with room; images of a studyType without one
+		 * (a reload took it away) are met on the way, in due order,
+		 * and failed by their handler */
+		configured = 0;
+		for (type = 1; type <= CONF_STUDY_TYPES; type++) {
+			if (!sc->c->c_engine[type - 1].ce_configured)
+				continue;
+			configured = 1;
 			if (type_room(sc, type))
 				return 1;
-		return 0;
+		}
+		return !configured;
 	default:
 		return 1;
 	}
