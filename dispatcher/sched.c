@@ -8,7 +8,8 @@
 #include "store.h"
 
 #define SCAN_BATCH	64	/* items started per look at the queue */
-#define SCAN_VISIT_MAX	5000	/* keys passed over per look (busy, full) */
+#define SCAN_VISIT_MAX	5000	/* keys of one kind passed over per look
+				 * (busy, over a share) */
 /* Items handed to the workers ahead, per worker: a look at a long queue
  * costs milliseconds, and between two looks the workers live on what the
  * last one handed out. */
@@ -310,6 +311,7 @@ struct stream {
 	enum queue_kind		 kind;
 	const char		*id;
 	size_t			 idlen;
+	unsigned		 visits;
 };
 
 /* Moves the stream to its next due item; 0 or a store code. */
@@ -385,8 +387,13 @@ scan_pass(struct scan *sc, struct store_txn *txn)
 		}
 		if (best == NULL)
 			break;
-		if (++sc->visited > SCAN_VISIT_MAX)
-			break;
+		/* a kind whose due items are refused one by one (a
+		 * namespace over its share) stops here, not the others */
+		if (++best->visits > SCAN_VISIT_MAX) {
+			best->state = -1;
+			sc->visited = SCAN_VISIT_MAX + 1;
+			continue;
+		}
 		if (scan_item(sc, best->key, best->klen, best->val, best->len,
 		    best->due, best->kind, best->id, best->idlen))
 			break;
