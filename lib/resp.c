@@ -55,42 +55,123 @@ rc_http_reason(int status)
 	}
 }
 
+/* A growable buffer for the envelope. */
+struct ebuf {
+	char	*b;
+	size_t	 len, cap;
+	int	 failed;
+};
+
+static void
+eb_add(struct ebuf *e, const char *p, size_t n)
+{
+	char *nb;
+
+	if (e->failed)
+		return;
+	if (e->len + n + 1 > e->cap) {
+		size_t cap = e->cap ? e->cap : 256;
+
+		while (cap < e->len + n + 1)
+			cap *= 2;
+		if ((nb = realloc(e->b, cap)) == NULL) {
+			e->failed = 1;
+			return;
+		}
+		e->b = nb;
+		e->cap = cap;
+	}
+	memcpy(e->b + e->len, p, n);
+	e->len += n;
+	e->b[e->len] = '\0';
+}
+
+#define EB_LIT(e, s)	eb_add((e), (s), sizeof(s) - 1)
+
+/* A JSON string, escaped as json-c escapes with JSON_C_TO_STRING_NOSLASHESCAPE
+ * (quote, backslash, control characters; UTF-8 and '/' as they are), so
+ * that the envelope is byte for byte what json-c would print. */
+static void
+eb_str(struct ebuf *e, const char *s)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const char		*run = s;
+	char			 esc[8];
+
+	EB_LIT(e, "\"");
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *rep = NULL;
+
+		switch (c) {
+		case '\b': rep = "\\b"; break;
+		case '\n': rep = "\\n"; break;
+		case '\r': rep = "\\r"; break;
+		case '\t': rep = "\\t"; break;
+		case '\f': rep = "\\f"; break;
+		case '"': rep = "\\\""; break;
+		case '\\': rep = "\\\\"; break;
+		default:
+			if (c >= 0x20)
+				continue;
+			esc[0] = '\\';
+			esc[1] = 'u';
+			esc[2] = esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			esc[6] = '\0';
+			rep = esc;
+		}
+		eb_add(e, run, (size_t)(s - run));
+		eb_add(e, rep, strlen(rep));
+		run = s + 1;
+	}
+	eb_add(e, run, (size_t)(s - run));
+	EB_LIT(e, "\"");
+}
+
+/*
+ * {"returnCode":...,"returnMessage":...,"solution":"","requestId":...,
+ * "data":...,"success":...}, written directly: building it as json-c
+ * objects cost more than the rest of a stored answer's request.  data
+ * (consumed) is printed by json-c; NULL is true/false on POST, null on
+ * GET.
+ */
 char *
 resp_envelope(enum rc rc, const char *msg, json_object *data, int is_post,
     const char *request_id, size_t *len)
 {
-	json_object	*o;
-	const char	*s;
-	char		*out = NULL;
-	size_t		 n;
+	struct ebuf	 e = { NULL, 0, 0, 0 };
+	const char	*d;
+	size_t		 dlen;
 
-	if (data == NULL) {
-		if (rc == RC_OK)
-			data = is_post ? json_object_new_boolean(1) : NULL;
+	EB_LIT(&e, "{\"returnCode\":");
+	eb_str(&e, rc_code(rc));
+	EB_LIT(&e, ",\"returnMessage\":");
+	eb_str(&e, msg != NULL ? msg : rc == RC_OK ? "OK" : "error");
+	EB_LIT(&e, ",\"solution\":\"\",\"requestId\":");
+	eb_str(&e, request_id);
+	EB_LIT(&e, ",\"data\":");
+	if (data != NULL) {
+		if ((d = json_object_to_json_string_length(data,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+		    &dlen)) == NULL)
+			e.failed = 1;
 		else
-			data = is_post ? json_object_new_boolean(0) : NULL;
-	}
-	if ((o = json_object_new_object()) == NULL) {
+			eb_add(&e, d, dlen);
 		json_object_put(data);
+	} else if (is_post)
+		eb_add(&e, rc == RC_OK ? "true" : "false", rc == RC_OK ? 4 : 5);
+	else
+		EB_LIT(&e, "null");
+	if (rc == RC_OK)
+		EB_LIT(&e, ",\"success\":true}");
+	else
+		EB_LIT(&e, ",\"success\":false}");
+	if (e.failed) {
+		free(e.b);
 		return NULL;
 	}
-	json_object_object_add(o, "returnCode",
-	    json_object_new_string(rc_code(rc)));
-	json_object_object_add(o, "returnMessage",
-	    json_object_new_string(msg != NULL ? msg :
-	    rc == RC_OK ? "OK" : "error"));
-	json_object_object_add(o, "solution", json_object_new_string(""));
-	json_object_object_add(o, "requestId",
-	    json_object_new_string(request_id));
-	json_object_object_add(o, "data", data);
-	json_object_object_add(o, "success",
-	    json_object_new_boolean(rc == RC_OK));
-	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-	if (s != NULL && (out = malloc(n + 1)) != NULL) {
-		memcpy(out, s, n + 1);
-		*len = n;
-	}
-	json_object_put(o);
-	return out;
+	*len = e.len;
+	return e.b;
 }

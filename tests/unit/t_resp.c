@@ -237,11 +237,67 @@ test_exact(void)
 	free(s);
 }
 
+/* The envelope as json-c prints it, built from objects: the oracle for
+ * resp_envelope, which writes it directly. */
+static char *
+jsonc_envelope(const char *code, const char *msg, json_object *data,
+    int success)
+{
+	json_object	*o = json_object_new_object();
+	const char	*s;
+	char		*out;
+
+	json_object_object_add(o, "returnCode", json_object_new_string(code));
+	json_object_object_add(o, "returnMessage", json_object_new_string(msg));
+	json_object_object_add(o, "solution", json_object_new_string(""));
+	json_object_object_add(o, "requestId", json_object_new_string(RID));
+	json_object_object_add(o, "data", data);
+	json_object_object_add(o, "success", json_object_new_boolean(success));
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	out = strdup(s);
+	json_object_put(o);
+	return out;
+}
+
+static void
+test_like_jsonc(void)
+{
+	char	 all[256], *a, *b;
+	size_t	 i, len, same = 0, n = 0;
+	const char *msgs[] = { all, "", "OK", "a\"b\\c/d\x7f",
+	    "\xe4\xb8\x8d\xe6\x94\xaf\xe6\x8c\x81", "\xff\xfe broken UTF-8" };
+
+	for (i = 1; i < 256; i++)
+		all[i - 1] = (char)i;
+	all[255] = '\0';
+	for (i = 0; i < NELEM(msgs); i++, n += 2) {
+		a = resp_envelope(RC_INVALID, msgs[i], NULL, 1, RID, &len);
+		b = jsonc_envelope("100002", msgs[i],
+		    json_object_new_boolean(0), 0);
+		same += a != NULL && b != NULL && strcmp(a, b) == 0 &&
+		    len == strlen(a);
+		free(a);
+		free(b);
+		a = resp_envelope(RC_OK, msgs[i], json_tokener_parse(
+		    "{\"k\":[1,2.50,\"x/y\"]}"), 0, RID, &len);
+		b = jsonc_envelope("000000", msgs[i], json_tokener_parse(
+		    "{\"k\":[1,2.50,\"x/y\"]}"), 1);
+		same += a != NULL && b != NULL && strcmp(a, b) == 0;
+		free(a);
+		free(b);
+	}
+	tap_ok(same == n, "the envelope is byte for byte what json-c prints, "
+	    "for messages with every byte from 1 to 255 (%zu of %zu)", same,
+	    n);
+}
+
 int
 main(void)
 {
 	test_table();
 	test_envelopes();
 	test_exact();
+	test_like_jsonc();
 	return tap_done();
 }
