@@ -365,7 +365,7 @@ scan_pass(struct scan *sc, struct store_txn *txn)
 {
 	struct stream	 st[SCAN_STREAMS], *best;
 	size_t		 i;
-	int		 rc = 0;
+	int		 rc = 0, r;
 
 	memset(st, 0, sizeof(st));
 	for (;;) {
@@ -402,7 +402,8 @@ scan_pass(struct scan *sc, struct store_txn *txn)
 	}
 out:
 	for (i = 0; i < SCAN_STREAMS; i++)
-		store_iter_close(st[i].it);
+		if ((r = store_iter_close(st[i].it)) != 0 && rc == 0)
+			rc = r;
 	return rc;
 }
 

@@ -1405,7 +1405,8 @@ enum xfer_stop {
 	XA_DONE,	/* not a failure: we have what we wanted */
 	XA_TOO_LARGE,
 	XA_WRITE,
-	XA_LIST,	/* the parser failed or its callback stopped */
+	XA_LIST,	/* the parser failed, or its callback stopped and
+			 * the page was too long to read to its end */
 	XA_ERRBODY,	/* error document over OSS_ERRBODY_MAX */
 	XA_PAGE_SIZE
 };
@@ -1647,7 +1648,14 @@ xfer_write(char *p, size_t size, size_t nmemb, void *arg)
 	case XS_LIST:
 		x->x_page_bytes += n;
 		if (x->x_page_bytes > x->x_client->c_opts.oo_max_page_bytes) {
-			x->x_stop = XA_PAGE_SIZE;
+			/* a page its caller stopped ends as stopped, however
+			 * long the rest that was being dropped */
+			if (x->x_listp->lp_stopped) {
+				(void)oss_listp_finish(x->x_listp, NULL,
+				    &x->x_listerr);
+				x->x_stop = XA_LIST;
+			} else
+				x->x_stop = XA_PAGE_SIZE;
 			return 0;
 		}
 		if (oss_listp_feed(x->x_listp, p, n, &x->x_listerr) !=

@@ -654,8 +654,10 @@ store_close(struct store *s)
 	free(s);
 }
 
-int
-store_checkpoint(struct store *s)
+/* A call on the whole environment, outside any transaction: a checkpoint
+ * (dirty pages written, so old log files can go) or a log flush. */
+static int
+store_env_call(struct store *s, int checkpoint)
 {
 	int ret;
 
@@ -664,39 +666,29 @@ store_checkpoint(struct store *s)
 		pthread_rwlock_unlock(&s->s_rw);
 		return -1;
 	}
-	/* flushes dirty pages so old log files can go */
 	store_enter();
-	ret = s->s_env->txn_checkpoint(s->s_env, 0, 0, 0);
+	ret = checkpoint ? s->s_env->txn_checkpoint(s->s_env, 0, 0, 0) :
+	    s->s_env->log_flush(s->s_env, NULL);
 	store_leave();
 	pthread_rwlock_unlock(&s->s_rw);
 	if (ret != 0) {
-		snprintf(s->s_err, sizeof(s->s_err), "checkpoint: %s",
-		    db_strerror(ret));
+		snprintf(s->s_err, sizeof(s->s_err), "%s: %s",
+		    checkpoint ? "checkpoint" : "log_flush", db_strerror(ret));
 		return -1;
 	}
 	return 0;
 }
 
 int
+store_checkpoint(struct store *s)
+{
+	return store_env_call(s, 1);
+}
+
+int
 store_flush(struct store *s)
 {
-	int ret;
-
-	pthread_rwlock_rdlock(&s->s_rw);
-	if (s->s_env == NULL) {
-		pthread_rwlock_unlock(&s->s_rw);
-		return -1;
-	}
-	store_enter();
-	ret = s->s_env->log_flush(s->s_env, NULL);
-	store_leave();
-	pthread_rwlock_unlock(&s->s_rw);
-	if (ret != 0) {
-		snprintf(s->s_err, sizeof(s->s_err), "log_flush: %s",
-		    db_strerror(ret));
-		return -1;
-	}
-	return 0;
+	return store_env_call(s, 0);
 }
 
 const char *
@@ -1097,21 +1089,22 @@ store_iter_next(struct store_iter *it, const void **key, size_t *klen,
 	return STORE_OK;
 }
 
-void
+int
 store_iter_close(struct store_iter *it)
 {
-	int ret;
+	int ret, rc = STORE_OK;
 
 	if (it == NULL)
-		return;
+		return STORE_OK;
 	store_enter();
 	ret = it->i_c->close(it->i_c);
 	store_leave();
 	if (ret != 0)
-		store_fail(it->i_txn, ret);
+		rc = store_fail(it->i_txn, ret);
 	free(it->i_k.data);
 	free(it->i_v.data);
 	free(it);
+	return rc;
 }
 
 static int	store_walk(struct store_txn *, enum store_db, const void *,

@@ -144,14 +144,15 @@ int	store_scan_from(struct store_txn *, enum store_db, const void *start,
  * 0), in key order, for a reader that walks several ranges side by side.
  * Inside a body; close it before the body returns.  store_iter_next: 0
  * and the record (valid until the next call), STORE_NOTFOUND past the
- * last, or another store code (pass it on as the body's result).
+ * last, or another store code (pass it on as the body's result), as
+ * store_iter_close's other than 0.
  */
 struct store_iter;
 int	store_iter_open(struct store_txn *, enum store_db, const void *prefix,
 	    size_t plen, struct store_iter **);
 int	store_iter_next(struct store_iter *, const void **key, size_t *klen,
 	    const char **val, size_t *len);
-void	store_iter_close(struct store_iter *);
+int	store_iter_close(struct store_iter *);
 
 /* Wall clock in milliseconds, for record timestamps. */
 int64_t	store_now_ms(void);

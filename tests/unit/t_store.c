@@ -733,30 +733,29 @@ nosync_put_killed(const char *key, int flush)
 	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : -1;
 }
 
+/* nosync_put_killed, then the key read back after the recovery: a store
+ * code, or 99 when the process could not be run. */
+static int
+killed_then_read(const char *key, int flush)
+{
+	struct kv	 kv = { key, NULL, NULL };
+	struct store	*s;
+	int		 rc;
+
+	if (nosync_put_killed(key, flush) == -1 || (s = open_store()) == NULL)
+		return 99;
+	rc = store_txn(s, get_body, &kv);
+	store_close(s);
+	free(kv.got);
+	return rc;
+}
+
 static void
 test_flush(void)
 {
-	struct kv	 kv = { NULL, NULL, NULL };
-	struct store	*s;
-	int		 lost, kept;
+	int lost = killed_then_read("nosync-lost", 0);
+	int kept = killed_then_read("nosync-kept", 1);
 
-	if (nosync_put_killed("nosync-lost", 0) == -1 ||
-	    (s = open_store()) == NULL) {
-		tap_ok(0, "a process commits without a flush and is killed");
-		return;
-	}
-	kv.k = "nosync-lost";
-	lost = store_txn(s, get_body, &kv);
-	store_close(s);
-	if (nosync_put_killed("nosync-kept", 1) == -1 ||
-	    (s = open_store()) == NULL) {
-		tap_ok(0, "a process commits, flushes and is killed");
-		return;
-	}
-	kv.k = "nosync-kept";
-	kept = store_txn(s, get_body, &kv);
-	store_close(s);
-	free(kv.got);
 	tap_ok(lost == STORE_NOTFOUND, "a commit without a flush, its process "
 	    "killed: gone after recovery (%d)", lost);
 	tap_ok(kept == STORE_OK, "the same followed by store_flush: kept "
