@@ -20,7 +20,6 @@ from harness import (TAP, Stack, FakeOss, FIXTURES, cmd_engine_conf,  # noqa
                      sink_received, delivered, wait_for)
 
 t = TAP()
-stacks = []
 
 
 def engine1(log):
@@ -40,10 +39,7 @@ def runs(log):
         return []
 
 
-def main():
-    s = Stack("engine-removed", engines={4: cmd_engine_conf(4, "OA")},
-              egress="allow_hosts = 127.0.0.1")
-    stacks.append(s)
+def main(s):
     log = os.path.join(s.dir, "engine1.jsonl")
     with open(s.conf) as f:
         without = f.read()
@@ -88,9 +84,10 @@ def main():
          (st.get("imagesDone"), runs(log)))
 
 
+s = Stack("engine-removed", engines={4: cmd_engine_conf(4, "OA")},
+          egress="allow_hosts = 127.0.0.1")
 try:
-    main()
+    main(s)
 finally:
-    for st in stacks:
-        st.cleanup(keep=os.environ.get("MIAS_TEST_KEEP") == "1")
-    t.done()
+    s.cleanup(keep=t.failed > 0)
+t.done()

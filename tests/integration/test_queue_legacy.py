@@ -44,10 +44,7 @@ def count(state):
     return (int(w[1]), int(w[3])), out
 
 
-def main():
-    s = Stack("queue-legacy", engines={4: cmd_engine_conf(4, "OA")},
-              egress="allow_hosts = 127.0.0.1")
-    stacks.append(s)
+def main(s):
     eng = s.fixture("engine.py", "--delay", "0.1")
     with open(s.conf, "a") as f:
         f.write("[engine.1]\nurl = %s/trigger\nanalysis = LN\n"
@@ -121,10 +118,10 @@ def main():
     t.eq(c, (0, 0), "the queue is empty in both layouts")
 
 
-stacks = []
+s = Stack("queue-legacy", engines={4: cmd_engine_conf(4, "OA")},
+          egress="allow_hosts = 127.0.0.1")
 try:
-    main()
+    main(s)
 finally:
-    for st in stacks:
-        st.cleanup(keep=os.environ.get("MIAS_TEST_KEEP") == "1")
-    t.done()
+    s.cleanup(keep=t.failed > 0)
+t.done()
