@@ -211,6 +211,19 @@ def cpu_of(pids):
     return sum((proc_stat(p) or (0, 0, 0))[0] for p in pids)
 
 
+def switches_of(pids):
+    """Context switches (voluntary + involuntary) of pids, from /proc."""
+    n = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/status" % p) as f:
+                n += sum(int(l.split()[1]) for l in f
+                         if "ctxt_switches:" in l)
+        except (OSError, ValueError, IndexError):
+            pass
+    return n
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -276,9 +289,11 @@ def perf_finish(h):
 # --- wrk ---------------------------------------------------------------------
 
 def wrk(url, seconds, conns=16, threads=2, headers=(), script=None,
-        args=()):
+        args=(), latency=False):
     cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds,
            "--timeout", "10s"]
+    if latency:
+        cmd.append("--latency")
     for h in headers:
         cmd += ["-H", h]
     if script:
@@ -288,7 +303,12 @@ def wrk(url, seconds, conns=16, threads=2, headers=(), script=None,
         cmd += ["--"] + list(args)
     p = subprocess.run(cmd, capture_output=True, text=True)
     out = p.stdout
-    res = {"raw": out, "rps": 0.0, "requests": 0, "non2xx": 0, "errors": 0}
+    res = {"raw": out, "rps": 0.0, "requests": 0, "non2xx": 0, "errors": 0,
+           "p99_ms": None}
+    m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    if m:
+        res["p99_ms"] = float(m.group(1)) * {"us": 1e-3, "ms": 1.0,
+                                             "s": 1e3}[m.group(2)]
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if m:
         res["rps"] = float(m.group(1))
@@ -987,14 +1007,14 @@ def row5_download(B, endpoint):
 
 # --- Apache + mod_fcgid ------------------------------------------------------
 
-def row6(A, seconds, rounds, noop_body, lighttpd_rate):
-    if not os.path.exists(APACHE) or not os.path.exists(
-            os.path.join(APACHE_MODS, "mod_fcgid.so")):
-        row("6", "getAnalysisResult req/s, Apache + mod_fcgid", "-", "-",
-            "-", ">= 0.90", False)
-        detail("row 6: skipped: apt-get install apache2 libapache2-mod-fcgid")
-        return
-    d = os.path.join(A.dir, "apache")
+ROW6_CONNS = 16     # wrk connections, as in row 1
+
+
+def apache_run(A, n, seconds, rounds, noop_body, perf):
+    """Apache + mod_fcgid with n processes per program; rounds of wrk
+    (ROW6_CONNS connections) against getAnalysisResult and noop.
+    Returns the medians and the details, or None when Apache fails."""
+    d = os.path.join(A.dir, "apache-%d" % n)
     binc = os.path.join(d, "bin")
     os.makedirs(binc)
     for src in (os.path.join(PREFIX, "libexec", "mias",
@@ -1006,7 +1026,6 @@ def row6(A, seconds, rounds, noop_body, lighttpd_rate):
     for sub in ("run", "fcgid", "www"):
         os.makedirs(os.path.join(d, sub))
     conf = os.path.join(d, "apache.conf")
-    n = A.procs
     with open(conf, "w") as f:
         f.write("""ServerRoot "{d}"
 ServerName 127.0.0.1
@@ -1054,7 +1073,8 @@ Alias /bench/noop {b}/noop
                os.path.join(d, "apache.out"))
     try:
         if not wait_port(port):
-            raise RuntimeError("apache did not start: see %s" % d)
+            detail("row 6: apache did not start: see %s" % d)
+            return None
         base = "http://127.0.0.1:%d" % port
         url_m = base + A.result_path("bench-done-1")
         url_n = base + "/bench/noop"
@@ -1064,39 +1084,100 @@ Alias /bench/noop {b}/noop
         if st != 200:
             detail("row 6: getAnalysisResult behind Apache answered %d %s"
                    % (st, raw[:200]))
-        wrk(url_m, 3, headers=hdrs)
-        wrk(url_n, 3, headers=hdrs)
-        mm, nn, mc, nc = [], [], [], []
+        # warm-up: mod_fcgid starts a process only for a request that
+        # found none idle, a few at a time; load with n connections until
+        # a quarter more than ROW6_CONNS are running (or all n, when n is
+        # fewer), or 60 s have passed
+        want = min(n, ROW6_CONNS + ROW6_CONNS // 4)
+        for url, prog in ((url_m, "getAnalysisResult.fcgi"),
+                          (url_n, "noop")):
+            t_end = time.time() + 60
+            while True:
+                wrk(url, 2, conns=n, headers=hdrs)
+                if len(pids_of(os.path.join(binc, prog))) >= want or \
+                        time.time() > t_end:
+                    break
+        res = {k: [] for k in ("m", "n", "mcpu", "ncpu", "msw", "nsw",
+                               "mlat", "nlat", "macpu", "nacpu")}
+        apids = []
+        for p in pids_of(APACHE):
+            try:
+                if os.getsid(p) == ap.pid:
+                    apids.append(p)
+            except OSError:
+                pass
         mp = pids_of(os.path.join(binc, "getAnalysisResult.fcgi"))
         np_ = pids_of(os.path.join(binc, "noop"))
-        for _ in range(rounds):
-            c0 = cpu_of(mp)
-            r = wrk(url_m, seconds, headers=hdrs)
-            mc.append((cpu_of(mp) - c0) / max(r["requests"], 1) * 1e6)
-            if r["non2xx"] or r["errors"]:
-                detail("row 6: mias: %d non-2xx, %d socket errors"
-                       % (r["non2xx"], r["errors"]))
-            mm.append(answered(r))
-            c0 = cpu_of(np_)
-            r = wrk(url_n, seconds, headers=hdrs)
-            nc.append((cpu_of(np_) - c0) / max(r["requests"], 1) * 1e6)
-            nn.append(answered(r))
-        detail("row 6: responder CPU per request %.1f us (mias, %d "
-               "processes) / %.1f us (noop, %d)"
-               % (statistics.median(mc), len(mp), statistics.median(nc),
-                  len(np_)))
-        m, nr = statistics.median(mm), statistics.median(nn)
-        ratio = statistics.median(a / b for a, b in zip(mm, nn) if b) \
-            if any(nn) else 0
-        detail("row 6: Apache: getAnalysisResult %s req/s, noop %s req/s "
-               "(lighttpd row 1: %s)" % ([round(x) for x in mm],
-                                         [round(x) for x in nn],
-                                         fmt(lighttpd_rate)))
-        row("6", "getAnalysisResult req/s, Apache + mod_fcgid, %d procs" % n,
-            fmt(m), fmt(nr) + " noop", "%.2f" % ratio, ">= 0.90",
-            ratio >= 0.9)
+        for i in range(rounds):
+            for key, url, pids, name in (
+                    ("m", url_m, mp, "getAnalysisResult"),
+                    ("n", url_n, np_, "noop")):
+                c0, s0, a0 = cpu_of(pids), switches_of(pids), cpu_of(apids)
+                ph = perf_start("row6-%d-%s" % (n, name), pids,
+                                max(1, seconds - 2)) \
+                    if i == 0 and perf else None
+                r = wrk(url, seconds, conns=ROW6_CONNS, headers=hdrs,
+                        latency=True)
+                perf_finish(ph)
+                req = max(r["requests"], 1)
+                res[key + "cpu"].append((cpu_of(pids) - c0) / req * 1e6)
+                res[key + "sw"].append((switches_of(pids) - s0) / req)
+                res[key + "acpu"].append((cpu_of(apids) - a0) / req * 1e6)
+                res[key + "lat"].append(r["p99_ms"] or 0.0)
+                if r["non2xx"] or r["errors"]:
+                    detail("row 6: %s: %d non-2xx, %d socket errors"
+                           % (name, r["non2xx"], r["errors"]))
+                res[key].append(answered(r))
+        out = {k: statistics.median(v) for k, v in res.items()}
+        out["ratio"] = statistics.median(
+            a / b for a, b in zip(res["m"], res["n"]) if b) \
+            if any(res["n"]) else 0
+        out["mp"], out["np"] = len(mp), len(np_)
+        out["rounds_m"], out["rounds_n"] = res["m"], res["n"]
+        return out
     finally:
         stop(ap)
+
+
+def row6(A, seconds, rounds, noop_body, lighttpd_rate):
+    """Row 1 behind Apache + mod_fcgid.  mod_fcgid hands a process one
+    request at a time and does not queue: a request that finds no idle
+    process sleeps a whole second before it looks again (fcgid_bridge.c,
+    apr_sleep(apr_time_from_sec(1))).  So the row gives it one process
+    per wrk connection, for both programs; the info row 6b is the same
+    with row 1's process count, to show what the back-off does."""
+    if not os.path.exists(APACHE) or not os.path.exists(
+            os.path.join(APACHE_MODS, "mod_fcgid.so")):
+        row("6", "getAnalysisResult req/s, Apache + mod_fcgid", "-", "-",
+            "-", ">= 0.90", False)
+        detail("row 6: skipped: apt-get install apache2 libapache2-mod-fcgid")
+        return
+    for n, rid in ((2 * ROW6_CONNS, "6"), (A.procs, "6b")):
+        o = apache_run(A, n, seconds, rounds, noop_body,
+                       perf=(rid == "6"))
+        if o is None:
+            row(rid, "getAnalysisResult req/s, Apache + mod_fcgid", "-",
+                "-", "-", ">= 0.90" if rid == "6" else "(info)", False)
+            continue
+        detail("row %s: %d processes each (running: %d mias, %d noop): "
+               "responder CPU per request "
+               "%.1f us (mias) / %.1f us (noop); context switches per "
+               "request %.2f / %.2f; wrk p99 latency %.1f / %.1f ms; "
+               "Apache CPU per request %.1f / %.1f us"
+               % (rid, n, o["mp"], o["np"], o["mcpu"], o["ncpu"], o["msw"], o["nsw"],
+                  o["mlat"], o["nlat"], o["macpu"], o["nacpu"]))
+        detail("row %s: Apache: getAnalysisResult %s req/s, noop %s req/s "
+               "(lighttpd row 1: %s)"
+               % (rid, [round(x) for x in o["rounds_m"]],
+                  [round(x) for x in o["rounds_n"]], fmt(lighttpd_rate)))
+        what = ("getAnalysisResult req/s, Apache + mod_fcgid, %d procs, "
+                "%d conns" % (n, ROW6_CONNS))
+        if rid == "6":
+            row(rid, what, fmt(o["m"]), fmt(o["n"]) + " noop",
+                "%.2f" % o["ratio"], ">= 0.90", o["ratio"] >= 0.9)
+        else:
+            row(rid, what, fmt(o["m"]), fmt(o["n"]) + " noop",
+                "%.2f" % o["ratio"], "(info)", True)
 
 
 # --- main --------------------------------------------------------------------
@@ -1151,7 +1232,7 @@ def main():
                     help="where the run's directory goes (default /var/tmp;"
                     " its disk is the disk of rows 2 and 3)")
     ap.add_argument("--perf", metavar="DIR",
-                    help="record perf profiles of rows 1-3 into DIR (the "
+                    help="record perf profiles of rows 1-3 and 6 into DIR (the "
                     "figures of a profiled run are perturbed)")
     OPTS = ap.parse_args()
     q = OPTS.quick
