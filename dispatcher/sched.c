@@ -8,7 +8,7 @@
 #include "store.h"
 
 #define SCAN_BATCH	64	/* items started per look at the queue */
-#define SCAN_VISIT_MAX	5000	/* keys of one kind passed over per look
+#define SCAN_VISIT_MAX	5000	/* keys of one stream passed over per look
 				 * (busy, over a share) */
 /* Items handed to the workers ahead, per worker: a look at a long queue
  * costs milliseconds, and between two looks the workers live on what the
@@ -46,8 +46,8 @@ struct scan {
  * namespace may have at most concurrency / that count of the engine's
  * images running or awaited (at least one), while another namespace
  * waits.  When only one has due images it may use the whole engine.
- * Fairness holds within the window of due items a count visits
- * (SCAN_VISIT_MAX).
+ * Fairness holds within the window of due items a count visits: the
+ * first SCAN_VISIT_MAX of each engine's images.
  */
 #define NSLOAD_MAX	256
 
@@ -288,16 +288,48 @@ scan_item(struct scan *sc, const void *key, size_t klen, const char *val,
 }
 
 /*
- * A look walks one cursor per kind (keys start with the kind), plus one
- * over keys of the older layout, and takes their due items in the order
- * of their due times, as if it walked one queue ordered by time.  A kind
- * out of room is not walked further, so a long backlog of studies costs
- * nothing while the workers are busy with images.
+ * A look walks one cursor per kind (keys start with the kind), one per
+ * engine for images (their keys go on with the studyType), plus one over
+ * each older layout, and takes their due items in the order of their due
+ * times, as if it walked one queue ordered by time.  A stream out of room
+ * is not walked further, so a long backlog of studies costs nothing while
+ * the workers are busy with images, and one engine's backlog nothing
+ * while another engine has room.
  */
-static const unsigned char scan_prefixes[] = {
-	QK_DELIVER, QK_TIMEOUT, QK_ASSEMBLE, QK_IMAGE, QK_STUDY, QUEUE_LEGACY
+#if QUEUE_TYPES != CONF_STUDY_TYPES
+#error "image keys and the configuration disagree on the studyTypes"
+#endif
+static const struct {
+	unsigned char	p[2];
+	size_t		plen;
+	enum queue_kind	kind;		/* 0: the oldest layout, any kind */
+	int		type;		/* images: studyType, 0 untyped */
+} scan_streams[] = {
+	{ { QK_DELIVER }, 1, QK_DELIVER, 0 },
+	{ { QK_TIMEOUT }, 1, QK_TIMEOUT, 0 },
+	{ { QK_ASSEMBLE }, 1, QK_ASSEMBLE, 0 },
+	{ { QK_IMAGE, 1 }, 2, QK_IMAGE, 1 },
+	{ { QK_IMAGE, 2 }, 2, QK_IMAGE, 2 },
+	{ { QK_IMAGE, 3 }, 2, QK_IMAGE, 3 },
+	{ { QK_IMAGE, 4 }, 2, QK_IMAGE, 4 },
+	{ { QK_IMAGE, 0 }, 2, QK_IMAGE, 0 },
+	{ { QK_STUDY }, 1, QK_STUDY, 0 },
+	{ { QUEUE_LEGACY }, 1, 0, 0 },
 };
-#define SCAN_STREAMS	(sizeof(scan_prefixes) / sizeof(scan_prefixes[0]))
+#define SCAN_STREAMS	(sizeof(scan_streams) / sizeof(scan_streams[0]))
+
+/* Whether a look may still walk stream i. */
+static int
+stream_room(const struct scan *sc, size_t i)
+{
+	if (scan_streams[i].kind == 0)
+		return 1;
+	if (sc->counting)
+		return scan_streams[i].kind == QK_IMAGE;
+	if (scan_streams[i].kind == QK_IMAGE && scan_streams[i].type != 0)
+		return type_room(sc, scan_streams[i].type);
+	return kind_room(sc, scan_streams[i].kind);
+}
 
 struct stream {
 	struct store_iter	*it;
@@ -347,11 +379,12 @@ stream_next(struct scan *sc, struct stream *st)
 
 static int
 stream_open(struct scan *sc, struct store_txn *txn, struct stream *st,
-    unsigned char prefix)
+    size_t i)
 {
 	int rc;
 
-	if ((rc = store_iter_open(txn, SDB_QUEUE, &prefix, 1, &st->it)) !=
+	if ((rc = store_iter_open(txn, SDB_QUEUE, scan_streams[i].p,
+	    scan_streams[i].plen, &st->it)) !=
 	    STORE_OK) {
 		st->state = -1;
 		return rc;
@@ -371,15 +404,10 @@ scan_pass(struct scan *sc, struct store_txn *txn)
 	for (;;) {
 		best = NULL;
 		for (i = 0; i < SCAN_STREAMS; i++) {
-			unsigned char p = scan_prefixes[i];
-
-			if (st[i].state == -1)
-				continue;
-			if (p != QUEUE_LEGACY && (sc->counting ?
-			    p != QK_IMAGE : !kind_room(sc, p)))
+			if (st[i].state == -1 || !stream_room(sc, i))
 				continue;
 			if (st[i].state == 0 &&
-			    (rc = stream_open(sc, txn, &st[i], p)) != 0)
+			    (rc = stream_open(sc, txn, &st[i], i)) != 0)
 				goto out;
 			if (st[i].state == 1 &&
 			    (best == NULL || st[i].due < best->due))
@@ -387,7 +415,7 @@ scan_pass(struct scan *sc, struct store_txn *txn)
 		}
 		if (best == NULL)
 			break;
-		/* a kind whose due items are refused one by one (a
+		/* a stream whose due items are refused one by one (a
 		 * namespace over its share) stops here, not the others */
 		if (++best->visits > SCAN_VISIT_MAX) {
 			best->state = -1;
@@ -666,7 +694,10 @@ move_body(struct store_txn *txn, void *arg)
 	if ((rc = store_del(txn, SDB_QUEUE, m->t->t_qkey, m->t->t_qklen)) ==
 	    STORE_OK && m->due >= 0) {
 		unsigned char	key[QUEUE_KEY_MAX];
-		size_t		klen = queue_key(key, m->due, m->t->t_kind,
+		size_t		klen = m->t->t_kind == QK_IMAGE ?
+				    queue_image_key(key, m->due, m->t->t_type,
+				    m->t->t_id, m->t->t_idlen) :
+				    queue_key(key, m->due, m->t->t_kind,
 				    m->t->t_id, m->t->t_idlen);
 
 		rc = store_put(txn, SDB_QUEUE, key, klen, val, len);

@@ -41,7 +41,22 @@ queue_key(unsigned char *out, int64_t due_ms, enum queue_kind kind,
 	return 9 + idlen;
 }
 
-/* The same item's key in the layout of earlier builds. */
+size_t
+queue_image_key(unsigned char *out, int64_t due_ms, int type,
+    const void *id, size_t idlen)
+{
+	if (type < 1 || type > QUEUE_TYPES)
+		return queue_key(out, due_ms, QK_IMAGE, id, idlen);
+	out[0] = (unsigned char)QK_IMAGE;
+	out[1] = (unsigned char)type;
+	put_be64(out + 2, due_ms);
+	if (idlen > QUEUE_ID_MAX)
+		idlen = QUEUE_ID_MAX;
+	memcpy(out + 10, id, idlen);
+	return 10 + idlen;
+}
+
+/* The same item's key in the layout of the earliest builds. */
 static size_t
 queue_key_legacy(unsigned char *out, int64_t due_ms, enum queue_kind kind,
     const void *id, size_t idlen)
@@ -65,6 +80,14 @@ queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
 	if (k[0] == QUEUE_LEGACY) {
 		*due_ms = get_be64(k);
 		*kind = (enum queue_kind)k[8];
+	} else if (k[0] == QK_IMAGE && k[1] >= 1 && k[1] <= QUEUE_TYPES) {
+		if (klen < 11)
+			return -1;
+		*kind = QK_IMAGE;
+		*due_ms = get_be64(k + 2);
+		*id = (const char *)k + 10;
+		*idlen = klen - 10;
+		return 0;
 	} else {
 		*kind = (enum queue_kind)k[0];
 		*due_ms = get_be64(k + 1);
@@ -83,6 +106,16 @@ queue_put(struct store_txn *t, int64_t due_ms, enum queue_kind kind,
 
 	if (value == NULL)
 		return store_put(t, SDB_QUEUE, key, klen, "{}", 2);
+	return store_put_json(t, SDB_QUEUE, key, klen, value);
+}
+
+int
+queue_put_image(struct store_txn *t, int64_t due_ms, int type,
+    const void *id, size_t idlen, json_object *value)
+{
+	unsigned char	key[QUEUE_KEY_MAX];
+	size_t		klen = queue_image_key(key, due_ms, type, id, idlen);
+
 	return store_put_json(t, SDB_QUEUE, key, klen, value);
 }
 

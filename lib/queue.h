@@ -13,12 +13,17 @@ struct store_txn;
  * Keys are one kind byte, the 8-byte big-endian due time in milliseconds
  * and an id, so a cursor from a kind's first key meets that kind's due
  * work first, and a look for work walks only the kinds it has room for.
+ * Image items have the studyType (1..QUEUE_TYPES) as a second byte, before
+ * the due time: each engine's images are a stream of their own, and a
+ * backlog waiting for one engine is not walked to reach another's.
  * Whoever moves an item in time deletes its key and puts a new one.
  *
- * Stores written by earlier builds hold keys in the older layout: the
- * due time first (its first byte is 0 until the year 2540), then the kind
- * and the id.  Those are still read, found and deleted; no new ones are
- * written.
+ * Stores written by earlier builds hold keys in older layouts, still read,
+ * found and deleted; no new ones are written:
+ * - the due time first (its first byte is 0 until the year 2540), then the
+ *   kind and the id;
+ * - image items without the studyType: 'I', then the due time (so the
+ *   second byte is 0, never a studyType), then the id.
  */
 enum queue_kind {
 	QK_STUDY = 'S',		/* list a study's objects: id study key NUL run */
@@ -29,10 +34,15 @@ enum queue_kind {
 };
 
 #define QUEUE_ID_MAX	512
-#define QUEUE_KEY_MAX	(8 + 1 + QUEUE_ID_MAX)
+#define QUEUE_KEY_MAX	(1 + 1 + 8 + QUEUE_ID_MAX)
 #define QUEUE_LEGACY	0	/* first byte of an older key */
+#define QUEUE_TYPES	4	/* studyTypes of image keys: 1..QUEUE_TYPES */
 
+/* Items of any kind but images, and images of an unknown studyType. */
 size_t	queue_key(unsigned char *out, int64_t due_ms, enum queue_kind,
+	    const void *id, size_t idlen);
+/* An image item of studyType type (outside 1..QUEUE_TYPES: untyped). */
+size_t	queue_image_key(unsigned char *out, int64_t due_ms, int type,
 	    const void *id, size_t idlen);
 /* 0 and the parts of a key (id points into key), -1 if malformed. */
 int	queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
@@ -40,6 +50,8 @@ int	queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
 
 /* value may be NULL ({} is stored).  Store codes. */
 int	queue_put(struct store_txn *, int64_t due_ms, enum queue_kind,
+	    const void *id, size_t idlen, json_object *value);
+int	queue_put_image(struct store_txn *, int64_t due_ms, int type,
 	    const void *id, size_t idlen, json_object *value);
 /* Either layout; STORE_NOTFOUND when there is no such item. */
 int	queue_del(struct store_txn *, int64_t due_ms, enum queue_kind,

@@ -16,7 +16,7 @@ enum store_db {
 	SDB_META,		/* schema version and other singletons */
 	SDB_NAMESPACES,		/* name -> namespace record */
 	SDB_STUDIES,		/* study key -> study record */
-	SDB_QUEUE,		/* be64 due (ms) + kind + id -> work item */
+	SDB_QUEUE,		/* kind (+ studyType) + be64 due + id: queue.h */
 	SDB_JOBS,		/* study key NUL run NUL object key -> image job */
 	SDB_JOBIDX,		/* job id -> job key */
 	SDB_WAITING,		/* job id -> studyType: results awaited */

@@ -1,15 +1,21 @@
 /*
- * queue_legacy.c -- rewrites a store's queue in the key layout of earlier builds
+ * queue_legacy.c -- rewrites a store's queue in the key layouts of earlier builds
  *
- * Usage: queue_legacy STATE_DIR          convert, print "converted N"
- *        queue_legacy STATE_DIR --count  print "kind-first N legacy M"
+ * Usage: queue_legacy STATE_DIR                   oldest layout, print
+ *                                                 "converted N"
+ *        queue_legacy STATE_DIR --untyped-images  image keys without the
+ *                                                 studyType, "converted N"
+ *        queue_legacy STATE_DIR --count           print "kind-first N
+ *                                                 legacy M typed-images T"
  *
- * Earlier builds keyed queue items by due time first (8 bytes big-endian),
- * then the kind byte and the id; lib/queue.c now puts the kind first and
- * still reads, finds and deletes the older keys.  This program builds the
- * older layout itself (not through lib/queue.c), so test_queue_legacy.py
- * can give the dispatcher and the responders a store as an earlier build
- * left it.  Run it with the dispatcher stopped.
+ * The first builds keyed queue items by due time first (8 bytes
+ * big-endian), then the kind byte and the id; the next put the kind first
+ * ('I', due time, id for images); lib/queue.c now also puts an image's
+ * studyType after the 'I', and still reads, finds and deletes both older
+ * layouts.  This program builds the older layouts itself (not through
+ * lib/queue.c), so test_queue_legacy.py and test_engine_streams.py can
+ * give the dispatcher and the responders a store as an earlier build left
+ * it.  Run it with the dispatcher stopped.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +32,16 @@ struct item {
 struct walk {
 	struct item	*items;
 	size_t		 n, cap;
-	size_t		 legacy;
+	size_t		 legacy, typed;
+	int		 untyped_only;	/* convert typed image keys only */
 };
+
+/* An image key with the studyType: 'I', type 1..4, due[8], id. */
+static int
+typed_image(const unsigned char *k, size_t klen)
+{
+	return klen > 10 && k[0] == 'I' && k[1] >= 1 && k[1] <= 4;
+}
 
 static int
 collect(const void *key, size_t klen, const char *val, size_t len, void *arg)
@@ -42,6 +56,10 @@ collect(const void *key, size_t klen, const char *val, size_t len, void *arg)
 		w->legacy++;
 		return 0;
 	}
+	if (typed_image(k, klen))
+		w->typed++;
+	else if (w->untyped_only)
+		return 0;
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? 2 * w->cap : 64;
 
@@ -72,7 +90,8 @@ walk_free(struct walk *w)
 		free(w->items[i].val);
 	}
 	free(w->items);
-	memset(w, 0, sizeof(*w));
+	w->items = NULL;
+	w->n = w->cap = w->legacy = w->typed = 0;
 }
 
 static int
@@ -94,14 +113,24 @@ convert_body(struct store_txn *t, void *arg)
 	if ((rc = store_scan(t, SDB_QUEUE, NULL, 0, collect, w)) != 0)
 		return rc;
 	for (i = 0; i < w->n; i++) {
-		struct item *it = &w->items[i];
+		struct item	*it = &w->items[i];
+		size_t		 skip = typed_image(it->key, it->klen), olen;
 
-		/* kind, due[8], id  ->  due[8], kind, id */
-		memcpy(old, it->key + 1, 8);
-		old[8] = it->key[0];
-		memcpy(old + 9, it->key + 9, it->klen - 9);
+		if (w->untyped_only) {
+			/* 'I', type, due[8], id  ->  'I', due[8], id */
+			old[0] = it->key[0];
+			memcpy(old + 1, it->key + 2, it->klen - 2);
+			olen = it->klen - 1;
+		} else {
+			/* kind, [type,] due[8], id  ->  due[8], kind, id */
+			memcpy(old, it->key + 1 + skip, 8);
+			old[8] = it->key[0];
+			memcpy(old + 9, it->key + 9 + skip,
+			    it->klen - 9 - skip);
+			olen = it->klen - skip;
+		}
 		if ((rc = store_del(t, SDB_QUEUE, it->key, it->klen)) != 0 ||
-		    (rc = store_put(t, SDB_QUEUE, old, it->klen, it->val,
+		    (rc = store_put(t, SDB_QUEUE, old, olen, it->val,
 		    it->vlen)) != 0)
 			return rc;
 	}
@@ -116,24 +145,28 @@ main(int argc, char **argv)
 	char		 err[256];
 	int		 count;
 
+	memset(&w, 0, sizeof(w));
 	if (argc < 2 || argc > 3 || (argc == 3 &&
-	    strcmp(argv[2], "--count") != 0)) {
-		fprintf(stderr, "usage: queue_legacy STATE_DIR [--count]\n");
+	    strcmp(argv[2], "--count") != 0 &&
+	    strcmp(argv[2], "--untyped-images") != 0)) {
+		fprintf(stderr, "usage: queue_legacy STATE_DIR "
+		    "[--count | --untyped-images]\n");
 		return 2;
 	}
-	count = argc == 3;
+	count = argc == 3 && strcmp(argv[2], "--count") == 0;
+	w.untyped_only = argc == 3 && !count;
 	if (store_open(argv[1], 0, &s, err, sizeof(err)) == -1) {
 		fprintf(stderr, "queue_legacy: %s\n", err);
 		return 2;
 	}
-	memset(&w, 0, sizeof(w));
 	if (store_txn(s, count ? count_body : convert_body, &w) != 0) {
 		fprintf(stderr, "queue_legacy: %s\n", store_errmsg(s));
 		store_close(s);
 		return 1;
 	}
 	if (count)
-		printf("kind-first %zu legacy %zu\n", w.n, w.legacy);
+		printf("kind-first %zu legacy %zu typed-images %zu\n", w.n,
+		    w.legacy, w.typed);
 	else
 		printf("converted %zu\n", w.n);
 	walk_free(&w);

@@ -657,13 +657,50 @@ Stack.kill_dispatcher = _stack_kill_dispatcher
 # Appended; nothing above depends on them.
 
 def cmd_engine_conf(study_type, analysis, timeout=20, concurrency=4,
-                    extra=""):
+                    extra="", args=""):
     """The body of an [engine.N] section running tests/fixtures/cmd_engine.py
-    for study_type (its findings: cmd_engine.result_text)."""
-    return ("command = /usr/bin/python3 %s --type %d {input}\n"
+    for study_type (its findings: cmd_engine.result_text); args go on its
+    command line (--mode, --delay, --log...)."""
+    return ("command = /usr/bin/python3 %s --type %d %s{input}\n"
             "analysis = %s\ntimeout = %d\nconcurrency = %d\n%s"
-            % (os.path.join(FIXTURES, "cmd_engine.py"), study_type, analysis,
-               timeout, concurrency, extra))
+            % (os.path.join(FIXTURES, "cmd_engine.py"), study_type,
+               args + " " if args else "", analysis, timeout, concurrency,
+               extra))
+
+
+def cmd_engine_runs(log):
+    """The runs of a cmd_engine.py given --log LOG: one "start" record each
+    (an "end" record follows when it finishes)."""
+    try:
+        with open(log) as f:
+            return [r for r in (json.loads(x) for x in f if x.strip())
+                    if r.get("phase") == "start"]
+    except (OSError, ValueError):
+        return []
+
+
+# tests/queue_legacy (built by make check): rewrites a stopped stack's queue
+# in the key layouts of earlier builds
+QUEUE_LEGACY = os.path.join(os.environ.get("MIAS_BUILDDIR", "build"),
+                            "tests", "queue_legacy")
+
+
+def queue_legacy(state, *args):
+    """Runs tests/queue_legacy on a state directory: (status, output)."""
+    p = subprocess.run([QUEUE_LEGACY, state] + list(args),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=120)
+    return p.returncode, p.stdout.strip()
+
+
+def queue_count(state):
+    """The queue's items by key layout, (kind-first, oldest layout, typed
+    images), or None; and queue_legacy's output."""
+    rc, out = queue_legacy(state, "--count")
+    w = out.split()
+    if rc != 0 or len(w) != 6:
+        return None, out
+    return (int(w[1]), int(w[3]), int(w[5])), out
 
 
 def load_fixture_module(name):

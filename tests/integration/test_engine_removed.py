@@ -10,33 +10,22 @@ NO_ENGINE, the study must end and its callback be delivered, and the
 image that was running when the reload came finishes under the old
 configuration.
 """
-import json
 import os
 import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TAP, Stack, FakeOss, FIXTURES, cmd_engine_conf,  # noqa
-                     sink_received, delivered, wait_for)
+from harness import (TAP, Stack, FakeOss, cmd_engine_conf,  # noqa: E402
+                     cmd_engine_runs as runs, sink_received, delivered,
+                     wait_for)
 
 t = TAP()
 
 
 def engine1(log):
-    return ("[engine.1]\ncommand = /usr/bin/python3 %s --type 1 --mode slow "
-            "--delay 3 --log %s {input}\nanalysis = LN\ntimeout = 30\n"
-            "concurrency = 1\n" % (os.path.join(FIXTURES, "cmd_engine.py"),
-                                   log))
-
-
-def runs(log):
-    """The engine's runs: one "start" line each (and an "end" line)."""
-    try:
-        with open(log) as f:
-            return [r for r in (json.loads(x) for x in f if x.strip())
-                    if r.get("phase") == "start"]
-    except (OSError, ValueError):
-        return []
+    return "[engine.1]\n" + cmd_engine_conf(
+        1, "LN", timeout=30, concurrency=1,
+        args="--mode slow --delay 3 --log %s" % log)
 
 
 def main(s):

@@ -789,6 +789,25 @@ test_queue_keys(void)
 	    "a key of an earlier build (due time first) parses too");
 	tap_ok(queue_key_parse(k, 9, &due, &kind, &id, &idlen) == -1,
 	    "a key without an id is refused");
+
+	kl = queue_image_key(k, 0x0102030405060708LL, 3, "j1", 2);
+	tap_ok(kl == 12 && k[0] == 'I' && k[1] == 3 && k[2] == 1 &&
+	    k[9] == 8 && memcmp(k + 10, "j1", 2) == 0, "an image key is 'I', "
+	    "the studyType, the due time, the id");
+	tap_ok(queue_key_parse(k, kl, &due, &kind, &id, &idlen) == 0 &&
+	    due == 0x0102030405060708LL && kind == QK_IMAGE && idlen == 2 &&
+	    memcmp(id, "j1", 2) == 0, "and parses back");
+	tap_ok(queue_key_parse(k, 10, &due, &kind, &id, &idlen) == -1,
+	    "an image key without an id is refused");
+	kl = queue_image_key(k, 0x00a2030405060708LL, 0, "j2", 2);
+	tap_ok(kl == 11 && k[0] == 'I' && k[1] == 0 &&
+	    queue_key_parse(k, kl, &due, &kind, &id, &idlen) == 0 &&
+	    due == 0x00a2030405060708LL && kind == QK_IMAGE && idlen == 2 &&
+	    memcmp(id, "j2", 2) == 0, "an image of an unknown studyType, or "
+	    "an image key of the layout before, has no studyType and parses");
+	kl = queue_image_key(k, 1, 5, "j3", 2);
+	tap_ok(kl == 11 && k[1] == 0, "studyType 5 is unknown: no studyType "
+	    "in the key");
 }
 
 int

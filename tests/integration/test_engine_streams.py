@@ -1,0 +1,117 @@
+#!/usr/bin/python3
+# test_engine_streams.py -- one engine's backlog does not hold another engine's images
+"""
+Image items of each studyType are a queue stream of their own (lib/queue.h),
+and a look at the queue passes over at most 5,000 keys of a stream it
+cannot start (dispatcher/sched.c, SCAN_VISIT_MAX).  When all images were
+one stream, a backlog of more than 5,000 images waiting for a busy engine
+ended every look before the images of another engine, due later, were
+reached: a hospital's one-image X-ray waited until a large CT batch was
+nearly done.
+
+  1. engine 1 (concurrency 1, 60 s an image) is given a study of 5,100
+     images; once they are listed, a one-image study for engine 2 (idle)
+     is run and its callback delivered, while engine 1 is still on its
+     first image;
+  2. image keys of the layout before (without the studyType; rewritten by
+     tests/queue_legacy --untyped-images with the dispatcher stopped) are
+     still met: engine 1 is removed by the configuration and its 5,100
+     queued images are failed with NO_ENGINE, the study ends and its
+     callback is delivered, and the queue is left empty.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (TAP, Stack, FakeOss, cmd_engine_conf,  # noqa: E402
+                     cmd_engine_runs as runs, sink_received, delivered,
+                     wait_for, QUEUE_LEGACY, queue_legacy, queue_count)
+
+t = TAP()
+if not os.access(QUEUE_LEGACY, os.X_OK):
+    t.skip_all("%s is not built (make check builds it)" % QUEUE_LEGACY)
+
+BIG = 5100      # more than SCAN_VISIT_MAX
+
+
+def engine1(log):
+    return "[engine.1]\n" + cmd_engine_conf(
+        1, "LN", timeout=120, concurrency=1,
+        args="--mode slow --delay 60 --log %s" % log)
+
+
+def main(s):
+    log = os.path.join(s.dir, "engine1.jsonl")
+    with open(s.conf) as f:
+        without = f.read()
+    with open(s.conf, "a") as f:
+        f.write(engine1(log))
+    s.init()
+    tok, _ = s.namespace("hosp-s")
+    oss = FakeOss(s)
+    sink = s.fixture("sink.py")
+    for i in range(BIG):
+        oss.put("studies", "s/ct/img%05d.dcm" % i, b"x")
+    oss.dicom("studies", "s/xr", 1)
+    s.start()
+    s.start_dispatcher()
+
+    # 1. engine 2's study is not held by engine 1's backlog
+    r = s.submit(tok, "hosp-s", "1.2.99.1", sink.base + "/s/ct", oss,
+                 "s/ct/", study_type=1)
+    t.eq(r.code, "000000", "a %d-image study for engine 1 accepted" % BIG)
+    listed = wait_for(lambda: (s.study("hosp-s", 1, "1.2.99.1") or {})
+                      .get("imagesTotal") == BIG, 120, 0.2)
+    t.ok(listed and wait_for(lambda: runs(log), 20, 0.05),
+         "its images are listed and engine 1 has started on the first",
+         s.study("hosp-s", 1, "1.2.99.1"))
+    r = s.submit(tok, "hosp-s", "1.2.99.2", sink.base + "/s/xr", oss,
+                 "s/xr/", study_type=2)
+    t.eq(r.code, "000000", "then a one-image study for engine 2 accepted")
+    recs = wait_for(lambda: [x for x in sink_received(sink, "/s/xr")
+                             if delivered(x)], 30) or []
+    st2 = s.study("hosp-s", 2, "1.2.99.2") or {}
+    t.ok(recs and st2.get("state") == "DONE",
+         "engine 2's study is done and its callback delivered, behind "
+         "%d images waiting for engine 1" % BIG,
+         {k: st2.get(k) for k in ("state", "imagesDone", "imagesFailed")})
+    st1 = s.study("hosp-s", 1, "1.2.99.1") or {}
+    t.ok(len(runs(log)) == 1 and st1.get("state") == "RUNNING" and
+         not st1.get("imagesDone"),
+         "meanwhile engine 1 is still on its first image",
+         (len(runs(log)), st1.get("state"), st1.get("imagesDone")))
+
+    # 2. image keys of the layout before are still met
+    s.stop_dispatcher()
+    c0, out0 = queue_count(s.state)
+    rc, out = queue_legacy(s.state, "--untyped-images")
+    c1, out1 = queue_count(s.state)
+    t.ok(c0 is not None and c0[2] == BIG and rc == 0 and
+         out == "converted %d" % BIG and c1 is not None and
+         c1[2] == 0 and c1[0] >= BIG,
+         "engine 1's queued images rewritten without the studyType",
+         (out0, out, out1))
+    with open(s.conf, "w") as f:
+        f.write(without)
+    s.start_dispatcher()
+    recs = wait_for(lambda: [x for x in sink_received(sink, "/s/ct")
+                             if delivered(x)], 120, 0.2) or []
+    st1 = s.study("hosp-s", 1, "1.2.99.1") or {}
+    t.ok(recs and st1.get("state") in ("DONE", "FAILED") and
+         st1.get("imagesFailed") == BIG,
+         "engine 1 removed: its %d images are met and failed with "
+         "NO_ENGINE, the study ends and its callback is delivered" % BIG,
+         {k: st1.get(k) for k in ("state", "imagesDone", "imagesFailed",
+                                  "errorCode")})
+    s.stop_dispatcher()
+    c, out = queue_count(s.state)
+    t.eq(c, (0, 0, 0), "the queue is empty in every layout")
+
+
+s = Stack("engine-streams", engines={2: cmd_engine_conf(2, "CXR")},
+          egress="allow_hosts = 127.0.0.1")
+try:
+    main(s)
+finally:
+    s.cleanup(keep=t.failed > 0)
+t.done()
