@@ -74,7 +74,6 @@ struct xfer {
 struct nsload {
 	char		nl_ns[129];
 	int		nl_type;
-	unsigned	nl_due;		/* due items seen in this look */
 	unsigned	nl_busy;	/* running or awaited */
 	unsigned	nl_picked;	/* started in this look */
 };
@@ -105,9 +104,6 @@ struct disp {
 	unsigned		 d_waiting[CONF_STUDY_TYPES + 1];	/* main */
 	struct nsload		*d_load;	/* main: per namespace, see sched.c */
 	size_t			 d_load_n;
-	unsigned		 d_active[CONF_STUDY_TYPES + 1];	/* main: the
-					 * namespaces with due images */
-	int64_t			 d_counted;	/* main: when they were counted */
 	int			 d_unflushed;	/* main: a delivery's record may
 						 * not be on disk yet */
 };

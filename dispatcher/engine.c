@@ -178,7 +178,8 @@ outcome_body(struct store_txn *t, void *arg)
 			    json_object_new_string(o->task->t_ns));
 			rc = queue_put_image(t, store_now_ms() +
 			    o->retry_in * 1000LL, o->task->t_type,
-			    o->task->t_id, o->task->t_idlen, val);
+			    o->task->t_ns, o->task->t_id, o->task->t_idlen,
+			    val);
 			json_object_put(val);
 		}
 		goto out;

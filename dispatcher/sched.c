@@ -14,7 +14,6 @@
  * costs milliseconds, and between two looks the workers live on what the
  * last one handed out. */
 #define SCAN_AHEAD	2
-#define SCAN_COUNT_MS	1000	/* namespaces with due images, recounted */
 
 /*
  * A look at the queue runs in one read transaction and only picks items;
@@ -35,19 +34,18 @@ struct scan {
 	unsigned	 cmd[CONF_STUDY_TYPES + 1];
 	unsigned	 active[CONF_STUDY_TYPES + 1];	/* namespaces with due
 							 * image items */
-	int		 counting;	/* the first pass */
 };
 
 /*
  * Fair shares.  Image items are due in the order their studies were
  * listed, so one namespace's 100,000-image study would hold every engine
- * until it is done.  A look at the queue counts, per engine, the
- * namespaces with due images (once a second, SCAN_COUNT_MS); then a
- * namespace may have at most concurrency / that count of the engine's
- * images running or awaited (at least one), while another namespace
- * waits.  When only one has due images it may use the whole engine.
- * Fairness holds within the window of due items a count visits: the
- * first SCAN_VISIT_MAX of each engine's images.
+ * until it is done.  Each look finds, per engine, the namespaces with due
+ * images (their keys are a stream of their own, lib/queue.h); a namespace
+ * may then have at most concurrency / that count of the engine's images
+ * running or awaited (at least one), while another namespace waits, and
+ * once at its share its stream is not walked further.  When only one has
+ * due images it may use the whole engine.  Images queued by builds before
+ * the namespace was in their keys are taken in due order without shares.
  */
 #define NSLOAD_MAX	256
 
@@ -241,9 +239,14 @@ kind_room(const struct scan *sc, enum queue_kind kind)
 	}
 }
 
-/* One due item met by a look: counted, or picked if there is room.
- * 1 when the look should end (the batch is full). */
-static int
+/* What a look did with one due item. */
+enum scan_res {
+	SCAN_NEXT,		/* picked, or passed over (running already) */
+	SCAN_REFUSED,		/* no room for it now */
+	SCAN_FULL		/* the batch is full: the look ends */
+};
+
+static enum scan_res
 scan_item(struct scan *sc, const void *key, size_t klen, const char *val,
     size_t len, int64_t due, enum queue_kind kind, const char *id,
     size_t idlen)
@@ -254,26 +257,19 @@ scan_item(struct scan *sc, const void *key, size_t klen, const char *val,
 	struct nsload	*nl;
 
 	if (busy_has(sc->d, key, klen))
-		return 0;
+		return SCAN_NEXT;
 	if (kind == QK_IMAGE)
 		item_meta(val, len, &type, ns, sizeof(ns));
-	if (sc->counting) {
-		if (kind == QK_IMAGE && type != 0 &&
-		    (nl = nsload_get(sc->d, ns, type, 1)) != NULL &&
-		    nl->nl_due++ == 0)
-			sc->active[type]++;
-		return 0;
-	}
-	/* a namespace that has come since the last count has no entry
-	 * yet: it gets one, for its share */
+	/* a namespace that has come since the busy count has no entry yet:
+	 * it gets one, for its share */
 	nl = kind == QK_IMAGE && type != 0 ? nsload_get(sc->d, ns, type,
 	    sc->active[type] > 1) : NULL;
 	if (!scan_room(sc, kind, type, nl))
-		return 0;
+		return SCAN_REFUSED;
 	if (nl != NULL)
 		nl->nl_picked++;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return 1;
+		return SCAN_FULL;
 	memcpy(t->t_qkey, key, klen);
 	t->t_qklen = klen;
 	t->t_due = due;
@@ -284,17 +280,18 @@ scan_item(struct scan *sc, const void *key, size_t klen, const char *val,
 	t->t_type = type;
 	snprintf(t->t_ns, sizeof(t->t_ns), "%s", ns);
 	sc->picked[sc->n++] = t;
-	return sc->n == SCAN_BATCH;
+	return sc->n == SCAN_BATCH ? SCAN_FULL : SCAN_NEXT;
 }
 
 /*
  * A look walks one cursor per kind (keys start with the kind), one per
- * engine for images (their keys go on with the studyType), plus one over
- * each older layout, and takes their due items in the order of their due
- * times, as if it walked one queue ordered by time.  A stream out of room
- * is not walked further, so a long backlog of studies costs nothing while
- * the workers are busy with images, and one engine's backlog nothing
- * while another engine has room.
+ * engine and namespace for images (their keys go on with the studyType and
+ * the namespace), plus one over each older layout, and takes their due
+ * items in the order of their due times, as if it walked one queue ordered
+ * by time.  A stream out of room is not walked further: a long backlog of
+ * studies costs nothing while the workers are busy with images, one
+ * engine's backlog nothing while another engine has room, and one
+ * namespace's nothing once it has its share of an engine.
  */
 #if QUEUE_TYPES != CONF_STUDY_TYPES
 #error "image keys and the configuration disagree on the studyTypes"
@@ -303,38 +300,29 @@ static const struct {
 	unsigned char	p[2];
 	size_t		plen;
 	enum queue_kind	kind;		/* 0: the oldest layout, any kind */
-	int		type;		/* images: studyType, 0 untyped */
-} scan_streams[] = {
-	{ { QK_DELIVER }, 1, QK_DELIVER, 0 },
-	{ { QK_TIMEOUT }, 1, QK_TIMEOUT, 0 },
-	{ { QK_ASSEMBLE }, 1, QK_ASSEMBLE, 0 },
-	{ { QK_IMAGE, 1 }, 2, QK_IMAGE, 1 },
-	{ { QK_IMAGE, 2 }, 2, QK_IMAGE, 2 },
-	{ { QK_IMAGE, 3 }, 2, QK_IMAGE, 3 },
-	{ { QK_IMAGE, 4 }, 2, QK_IMAGE, 4 },
-	{ { QK_IMAGE, 0 }, 2, QK_IMAGE, 0 },
-	{ { QK_STUDY }, 1, QK_STUDY, 0 },
-	{ { QUEUE_LEGACY }, 1, 0, 0 },
+} scan_fixed[] = {
+	{ { QK_DELIVER }, 1, QK_DELIVER },
+	{ { QK_TIMEOUT }, 1, QK_TIMEOUT },
+	{ { QK_ASSEMBLE }, 1, QK_ASSEMBLE },
+	{ { QK_IMAGE, 0 }, 2, QK_IMAGE },	/* images without a studyType */
+	{ { QK_STUDY }, 1, QK_STUDY },
+	{ { QUEUE_LEGACY }, 1, 0 },
 };
-#define SCAN_STREAMS	(sizeof(scan_streams) / sizeof(scan_streams[0]))
-
-/* Whether a look may still walk stream i. */
-static int
-stream_room(const struct scan *sc, size_t i)
-{
-	if (scan_streams[i].kind == 0)
-		return 1;
-	if (sc->counting)
-		return scan_streams[i].kind == QK_IMAGE;
-	if (scan_streams[i].kind == QK_IMAGE && scan_streams[i].type != 0)
-		return type_room(sc, scan_streams[i].type);
-	return kind_room(sc, scan_streams[i].kind);
-}
+#define SCAN_FIXED	(sizeof(scan_fixed) / sizeof(scan_fixed[0]))
+/* namespaces with due images of one engine that one look finds */
+#define SCAN_NS_MAX	NSLOAD_MAX
 
 struct stream {
 	struct store_iter	*it;
 	int			 state;		/* 0 unopened, 1 has a due item,
 						 * -1 done */
+	unsigned char		 prefix[2 + QUEUE_NS_MAX + 1];
+	size_t			 plen;
+	unsigned char		 from[2 + QUEUE_NS_MAX + 1];
+	size_t			 fromlen;	/* > 0: walked from this key */
+	enum queue_kind		 skind;		/* 0: the oldest layout */
+	int			 type;		/* a namespace's images of
+						 * this studyType, or 0 */
 	const void		*key;
 	size_t			 klen;
 	const char		*val;
@@ -346,7 +334,24 @@ struct stream {
 	unsigned		 visits;
 };
 
-/* Moves the stream to its next due item; 0 or a store code. */
+struct streams {
+	struct stream	*st;
+	size_t		 n, cap;
+};
+
+/* Whether a look may still walk a stream. */
+static int
+stream_room(const struct scan *sc, const struct stream *st)
+{
+	if (st->skind == 0)
+		return 1;
+	if (st->type != 0)
+		return type_room(sc, st->type);
+	return kind_room(sc, st->skind);
+}
+
+/* Moves the stream to its next due item not running already; 0 or a
+ * store code. */
 static int
 stream_next(struct scan *sc, struct stream *st)
 {
@@ -372,65 +377,184 @@ stream_next(struct scan *sc, struct stream *st)
 			st->state = -1;
 			return 0;
 		}
+		if (busy_has(sc->d, st->key, st->klen))
+			continue;
 		st->state = 1;
 		return 0;
 	}
 }
 
 static int
-stream_open(struct scan *sc, struct store_txn *txn, struct stream *st,
-    size_t i)
+stream_open(struct scan *sc, struct store_txn *txn, struct stream *st)
 {
 	int rc;
 
-	if ((rc = store_iter_open(txn, SDB_QUEUE, scan_streams[i].p,
-	    scan_streams[i].plen, &st->it)) !=
-	    STORE_OK) {
+	if ((rc = store_iter_open(txn, SDB_QUEUE, st->prefix, st->plen,
+	    &st->it)) != STORE_OK || (st->fromlen > 0 &&
+	    (rc = store_iter_seek(st->it, st->from, st->fromlen)) !=
+	    STORE_OK)) {
 		st->state = -1;
 		return rc;
 	}
 	return stream_next(sc, st);
 }
 
-/* One pass over the due items: all kinds, or (counting) images only. */
-static int
-scan_pass(struct scan *sc, struct store_txn *txn)
+static struct stream *
+streams_add(struct streams *ss)
 {
-	struct stream	 st[SCAN_STREAMS], *best;
-	size_t		 i;
-	int		 rc = 0, r;
+	struct stream *st;
 
-	memset(st, 0, sizeof(st));
+	if (ss->n == ss->cap) {
+		size_t cap = ss->cap ? 2 * ss->cap : 16;
+
+		if ((st = reallocarray(ss->st, cap, sizeof(*st))) == NULL)
+			return NULL;
+		ss->st = st;
+		ss->cap = cap;
+	}
+	st = &ss->st[ss->n++];
+	memset(st, 0, sizeof(*st));
+	return st;
+}
+
+/*
+ * The namespaces with images of studyType type: one stream each, opened
+ * on its first due item not running already (a namespace with one is
+ * counted in sc->active[type]).  The keys of a namespace follow each other,
+ * so a cursor finds them by skipping from one namespace's first key to
+ * past its last.  Past SCAN_NS_MAX namespaces, the images of the others
+ * are one more stream, walked in key order without shares.
+ */
+static int
+streams_find(struct scan *sc, struct store_txn *txn, struct streams *ss,
+    int type)
+{
+	struct store_iter	*it;
+	struct stream		*st;
+	unsigned char		 p[2] = { QK_IMAGE, (unsigned char)type };
+	unsigned char		 skip[2 + QUEUE_NS_MAX + 1];
+	const void		*key;
+	const char		*val;
+	size_t			 klen, len, plen, found = 0;
+	int			 rc, r;
+
+	if ((rc = store_iter_open(txn, SDB_QUEUE, p, sizeof(p), &it)) != 0)
+		return rc;
+	while ((rc = store_iter_next(it, &key, &klen, &val, &len)) ==
+	    STORE_OK) {
+		if (found == SCAN_NS_MAX) {
+			/* the rest: one stream from this namespace on */
+			if ((st = streams_add(ss)) == NULL) {
+				rc = STORE_ERR;
+				break;
+			}
+			memcpy(st->prefix, p, sizeof(p));
+			st->plen = sizeof(p);
+			if ((st->fromlen = queue_image_prefix(key, klen)) == 0)
+				st->fromlen = klen < sizeof(st->from) ? klen :
+				    sizeof(st->from);
+			memcpy(st->from, key, st->fromlen);
+			st->skind = QK_IMAGE;
+			break;
+		}
+		if ((plen = queue_image_prefix(key, klen)) == 0) {
+			/* not ours: past it */
+			if (klen > sizeof(skip) - 1)
+				break;
+			memcpy(skip, key, klen);
+			skip[klen] = '\0';
+			if ((rc = store_iter_seek(it, skip, klen + 1)) != 0)
+				break;
+			continue;
+		}
+		if ((st = streams_add(ss)) == NULL) {
+			rc = STORE_ERR;
+			break;
+		}
+		memcpy(st->prefix, key, plen);
+		st->plen = plen;
+		st->skind = QK_IMAGE;
+		st->type = type;
+		found++;
+		if ((rc = stream_open(sc, txn, st)) != 0)
+			break;
+		if (st->state == 1)
+			sc->active[type]++;
+		/* the next namespace: past "I", type, name, NUL */
+		memcpy(skip, st->prefix, plen);
+		skip[plen - 1] = 1;
+		if ((rc = store_iter_seek(it, skip, plen)) != 0)
+			break;
+	}
+	if (rc == STORE_NOTFOUND)
+		rc = 0;
+	if ((r = store_iter_close(it)) != 0 && rc == 0)
+		rc = r;
+	return rc;
+}
+
+/* One pass over the due items of every stream with room. */
+static int
+scan_pass(struct scan *sc, struct store_txn *txn, struct streams *ss)
+{
+	struct stream	*st, *best;
+	size_t		 i;
+	int		 rc = 0, r, type;
+
+	ss->n = 0;
+	for (i = 0; i < SCAN_FIXED; i++) {
+		if ((st = streams_add(ss)) == NULL)
+			return STORE_ERR;
+		memcpy(st->prefix, scan_fixed[i].p, scan_fixed[i].plen);
+		st->plen = scan_fixed[i].plen;
+		st->skind = scan_fixed[i].kind;
+	}
+	memset(sc->active, 0, sizeof(sc->active));
+	for (type = 1; type <= CONF_STUDY_TYPES; type++)
+		if (type_room(sc, type) &&
+		    (rc = streams_find(sc, txn, ss, type)) != 0)
+			goto out;
 	for (;;) {
 		best = NULL;
-		for (i = 0; i < SCAN_STREAMS; i++) {
-			if (st[i].state == -1 || !stream_room(sc, i))
+		for (i = 0; i < ss->n; i++) {
+			st = &ss->st[i];
+			if (st->state == -1 || !stream_room(sc, st))
 				continue;
-			if (st[i].state == 0 &&
-			    (rc = stream_open(sc, txn, &st[i], i)) != 0)
+			if (st->state == 0 && (rc = stream_open(sc, txn, st)) != 0)
 				goto out;
-			if (st[i].state == 1 &&
-			    (best == NULL || st[i].due < best->due))
-				best = &st[i];
+			if (st->state == 1 && (best == NULL || st->due < best->due))
+				best = st;
 		}
 		if (best == NULL)
 			break;
-		/* a stream whose due items are refused one by one (a
-		 * namespace over its share) stops here, not the others */
+		/* a stream whose due items are refused one by one (images of
+		 * the older layouts over a share) stops here, not the others */
 		if (++best->visits > SCAN_VISIT_MAX) {
 			best->state = -1;
 			sc->visited = SCAN_VISIT_MAX + 1;
 			continue;
 		}
-		if (scan_item(sc, best->key, best->klen, best->val, best->len,
-		    best->due, best->kind, best->id, best->idlen))
+		switch (scan_item(sc, best->key, best->klen, best->val,
+		    best->len, best->due, best->kind, best->id, best->idlen)) {
+		case SCAN_FULL:
+			goto out;
+		case SCAN_REFUSED:
+			if (best->type != 0) {
+				/* a namespace at its share (or its engine
+				 * full): the rest of its images wait too */
+				best->state = -1;
+				continue;
+			}
 			break;
+		case SCAN_NEXT:
+			break;
+		}
 		if ((rc = stream_next(sc, best)) != 0)
 			goto out;
 	}
 out:
-	for (i = 0; i < SCAN_STREAMS; i++)
-		if ((r = store_iter_close(st[i].it)) != 0 && rc == 0)
+	for (i = 0; i < ss->n; i++)
+		if ((r = store_iter_close(ss->st[i].it)) != 0 && rc == 0)
 			rc = r;
 	return rc;
 }
@@ -440,6 +564,7 @@ scan_body(struct store_txn *txn, void *arg)
 {
 	struct scan	*sc = arg;
 	struct disp	*d = sc->d;
+	struct streams	 ss = { NULL, 0, 0 };
 	int		 i;
 
 	/* a retried body starts from scratch */
@@ -459,34 +584,13 @@ scan_body(struct store_txn *txn, void *arg)
 	}
 	memcpy(sc->trig, d->d_triggering, sizeof(sc->trig));
 	memcpy(sc->cmd, d->d_cmd_running, sizeof(sc->cmd));
-	for (i = 0; i < (int)d->d_load_n; i++) {
-		d->d_load[i].nl_due = 0;
+	for (i = 0; i < (int)d->d_load_n; i++)
 		d->d_load[i].nl_picked = 0;
-	}
 	/* the busy set is read in the visit: hold the lock throughout;
-	 * workers only take it briefly.  The namespaces with due images are
-	 * counted at most once a second: a backlog of images is walked
-	 * then, not at every look */
-	sc->counting = kind_room(sc, QK_IMAGE) &&
-	    (d->d_counted == 0 || sc->now - d->d_counted >= SCAN_COUNT_MS ||
-	    sc->now < d->d_counted);
-	if (sc->counting) {
-		memset(sc->active, 0, sizeof(sc->active));
-		if ((i = scan_pass(sc, txn)) == 0) {
-			memcpy(d->d_active, sc->active, sizeof(d->d_active));
-			d->d_counted = sc->now;
-		}
-	} else {
-		memcpy(sc->active, d->d_active, sizeof(sc->active));
-		i = 0;
-	}
-	if (i == 0) {
-		sc->counting = 0;
-		sc->visited = 0;
-		sc->next_due = INT64_MAX;
-		i = scan_pass(sc, txn);
-	}
+	 * workers only take it briefly */
+	i = scan_pass(sc, txn, &ss);
 	pthread_mutex_unlock(&d->d_mtx);
+	free(ss.st);
 	return i;
 }
 
@@ -696,7 +800,7 @@ move_body(struct store_txn *txn, void *arg)
 		unsigned char	key[QUEUE_KEY_MAX];
 		size_t		klen = m->t->t_kind == QK_IMAGE ?
 				    queue_image_key(key, m->due, m->t->t_type,
-				    m->t->t_id, m->t->t_idlen) :
+				    m->t->t_ns, m->t->t_id, m->t->t_idlen) :
 				    queue_key(key, m->due, m->t->t_kind,
 				    m->t->t_id, m->t->t_idlen);
 

@@ -146,8 +146,8 @@ job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
 			return STORE_ERR;
 		json_object_object_add(rec, "t", json_object_new_int(type));
 		json_object_object_add(rec, "ns", json_object_new_string(ns));
-		if ((rc = queue_put_image(t, due, type, id, JOB_ID_LEN, rec)) ==
-		    STORE_OK)
+		if ((rc = queue_put_image(t, due, type, ns, id, JOB_ID_LEN,
+		    rec)) == STORE_OK)
 			*created = 1;
 	}
 	json_object_put(rec);

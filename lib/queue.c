@@ -42,18 +42,36 @@ queue_key(unsigned char *out, int64_t due_ms, enum queue_kind kind,
 }
 
 size_t
-queue_image_key(unsigned char *out, int64_t due_ms, int type,
+queue_image_key(unsigned char *out, int64_t due_ms, int type, const char *ns,
     const void *id, size_t idlen)
 {
-	if (type < 1 || type > QUEUE_TYPES)
+	size_t nslen = ns != NULL ? strlen(ns) : 0;
+
+	if (type < 1 || type > QUEUE_TYPES || nslen == 0 ||
+	    nslen > QUEUE_NS_MAX || memchr(ns, '\0', nslen) != NULL)
 		return queue_key(out, due_ms, QK_IMAGE, id, idlen);
 	out[0] = (unsigned char)QK_IMAGE;
 	out[1] = (unsigned char)type;
-	put_be64(out + 2, due_ms);
+	memcpy(out + 2, ns, nslen);
+	out[2 + nslen] = '\0';
+	put_be64(out + 3 + nslen, due_ms);
 	if (idlen > QUEUE_ID_MAX)
 		idlen = QUEUE_ID_MAX;
-	memcpy(out + 10, id, idlen);
-	return 10 + idlen;
+	memcpy(out + 11 + nslen, id, idlen);
+	return 11 + nslen + idlen;
+}
+
+size_t
+queue_image_prefix(const void *key, size_t klen)
+{
+	const unsigned char	*k = key, *nul;
+
+	if (klen < 3 || k[0] != QK_IMAGE || k[1] < 1 || k[1] > QUEUE_TYPES)
+		return 0;
+	if ((nul = memchr(k + 2, '\0', klen - 2)) == NULL || nul == k + 2 ||
+	    (size_t)(nul - k) - 2 > QUEUE_NS_MAX)
+		return 0;
+	return (size_t)(nul - k) + 1;
 }
 
 /* The same item's key in the layout of the earliest builds. */
@@ -81,12 +99,14 @@ queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
 		*due_ms = get_be64(k);
 		*kind = (enum queue_kind)k[8];
 	} else if (k[0] == QK_IMAGE && k[1] >= 1 && k[1] <= QUEUE_TYPES) {
-		if (klen < 11)
+		size_t p = queue_image_prefix(k, klen);
+
+		if (p == 0 || klen < p + 9)
 			return -1;
 		*kind = QK_IMAGE;
-		*due_ms = get_be64(k + 2);
-		*id = (const char *)k + 10;
-		*idlen = klen - 10;
+		*due_ms = get_be64(k + p);
+		*id = (const char *)k + p + 8;
+		*idlen = klen - p - 8;
 		return 0;
 	} else {
 		*kind = (enum queue_kind)k[0];
@@ -111,10 +131,11 @@ queue_put(struct store_txn *t, int64_t due_ms, enum queue_kind kind,
 
 int
 queue_put_image(struct store_txn *t, int64_t due_ms, int type,
-    const void *id, size_t idlen, json_object *value)
+    const char *ns, const void *id, size_t idlen, json_object *value)
 {
 	unsigned char	key[QUEUE_KEY_MAX];
-	size_t		klen = queue_image_key(key, due_ms, type, id, idlen);
+	size_t		klen = queue_image_key(key, due_ms, type, ns, id,
+			    idlen);
 
 	return store_put_json(t, SDB_QUEUE, key, klen, value);
 }

@@ -13,17 +13,19 @@ struct store_txn;
  * Keys are one kind byte, the 8-byte big-endian due time in milliseconds
  * and an id, so a cursor from a kind's first key meets that kind's due
  * work first, and a look for work walks only the kinds it has room for.
- * Image items have the studyType (1..QUEUE_TYPES) as a second byte, before
- * the due time: each engine's images are a stream of their own, and a
- * backlog waiting for one engine is not walked to reach another's.
- * Whoever moves an item in time deletes its key and puts a new one.
+ * Image items have the studyType (1..QUEUE_TYPES) as a second byte, then
+ * the namespace and a NUL, before the due time: each engine's images are
+ * a stream of their own, and within it each namespace's, so a backlog
+ * waiting for one engine, or held to one namespace's fair share, is
+ * never walked to reach the images behind it.  Whoever moves an item in
+ * time deletes its key and puts a new one.
  *
  * Stores written by earlier builds hold keys in older layouts, still read,
  * found and deleted; no new ones are written:
  * - the due time first (its first byte is 0 until the year 2540), then the
  *   kind and the id;
- * - image items without the studyType: 'I', then the due time (so the
- *   second byte is 0, never a studyType), then the id.
+ * - image items without the studyType and the namespace: 'I', then the
+ *   due time (so the second byte is 0, never a studyType), then the id.
  */
 enum queue_kind {
 	QK_STUDY = 'S',		/* list a study's objects: id study key NUL run */
@@ -34,16 +36,21 @@ enum queue_kind {
 };
 
 #define QUEUE_ID_MAX	512
-#define QUEUE_KEY_MAX	(1 + 1 + 8 + QUEUE_ID_MAX)
+#define QUEUE_NS_MAX	128	/* a namespace name's bytes in an image key */
+#define QUEUE_KEY_MAX	(1 + 1 + QUEUE_NS_MAX + 1 + 8 + QUEUE_ID_MAX)
 #define QUEUE_LEGACY	0	/* first byte of an older key */
 #define QUEUE_TYPES	4	/* studyTypes of image keys: 1..QUEUE_TYPES */
 
 /* Items of any kind but images, and images of an unknown studyType. */
 size_t	queue_key(unsigned char *out, int64_t due_ms, enum queue_kind,
 	    const void *id, size_t idlen);
-/* An image item of studyType type (outside 1..QUEUE_TYPES: untyped). */
+/* An image item of studyType type for namespace ns (a type outside
+ * 1..QUEUE_TYPES, or a name that is empty or too long: neither in the key).
+ * The prefix of a namespace's images of a type is the key's first
+ * queue_image_prefix() bytes (0 for a key without them). */
 size_t	queue_image_key(unsigned char *out, int64_t due_ms, int type,
-	    const void *id, size_t idlen);
+	    const char *ns, const void *id, size_t idlen);
+size_t	queue_image_prefix(const void *key, size_t klen);
 /* 0 and the parts of a key (id points into key), -1 if malformed. */
 int	queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
 	    enum queue_kind *, const char **id, size_t *idlen);
@@ -52,7 +59,7 @@ int	queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
 int	queue_put(struct store_txn *, int64_t due_ms, enum queue_kind,
 	    const void *id, size_t idlen, json_object *value);
 int	queue_put_image(struct store_txn *, int64_t due_ms, int type,
-	    const void *id, size_t idlen, json_object *value);
+	    const char *ns, const void *id, size_t idlen, json_object *value);
 /* Either layout; STORE_NOTFOUND when there is no such item. */
 int	queue_del(struct store_txn *, int64_t due_ms, enum queue_kind,
 	    const void *id, size_t idlen);

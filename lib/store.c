@@ -1061,6 +1061,22 @@ store_iter_open(struct store_txn *t, enum store_db db, const void *prefix,
 }
 
 int
+store_iter_seek(struct store_iter *it, const void *key, size_t klen)
+{
+	void *k;
+
+	if (it->i_end)
+		return STORE_OK;
+	if ((k = realloc(it->i_k.data, klen ? klen : 1)) == NULL)
+		return STORE_ERR;
+	memcpy(k, key, klen);
+	it->i_k.data = k;
+	it->i_k.size = (u_int32_t)klen;
+	it->i_op = DB_SET_RANGE;
+	return STORE_OK;
+}
+
+int
 store_iter_next(struct store_iter *it, const void **key, size_t *klen,
     const char **val, size_t *len)
 {

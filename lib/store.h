@@ -145,13 +145,16 @@ int	store_scan_from(struct store_txn *, enum store_db, const void *start,
  * Inside a body; close it before the body returns.  store_iter_next: 0
  * and the record (valid until the next call), STORE_NOTFOUND past the
  * last, or another store code (pass it on as the body's result), as
- * store_iter_close's other than 0.
+ * store_iter_close's other than 0.  store_iter_seek: the next
+ * store_iter_next gives the first record from key on (still within the
+ * prefix), to skip ahead over a range.
  */
 struct store_iter;
 int	store_iter_open(struct store_txn *, enum store_db, const void *prefix,
 	    size_t plen, struct store_iter **);
 int	store_iter_next(struct store_iter *, const void **key, size_t *klen,
 	    const char **val, size_t *len);
+int	store_iter_seek(struct store_iter *, const void *key, size_t klen);
 int	store_iter_close(struct store_iter *);
 
 /* Wall clock in milliseconds, for record timestamps. */

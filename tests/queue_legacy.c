@@ -11,8 +11,8 @@
  * The first builds keyed queue items by due time first (8 bytes
  * big-endian), then the kind byte and the id; the next put the kind first
  * ('I', due time, id for images); lib/queue.c now also puts an image's
- * studyType after the 'I', and still reads, finds and deletes both older
- * layouts.  This program builds the older layouts itself (not through
+ * studyType and namespace after the 'I', and still reads, finds and
+ * deletes both older layouts.  This program builds the older layouts itself (not through
  * lib/queue.c), so test_queue_legacy.py and test_engine_streams.py can
  * give the dispatcher and the responders a store as an earlier build left
  * it.  Run it with the dispatcher stopped.
@@ -36,11 +36,14 @@ struct walk {
 	int		 untyped_only;	/* convert typed image keys only */
 };
 
-/* An image key with the studyType: 'I', type 1..4, due[8], id. */
-static int
+/* An image key with the studyType and the namespace ('I', type 1..4,
+ * name, NUL, due[8], id): the length of that prefix, else 0. */
+static size_t
 typed_image(const unsigned char *k, size_t klen)
 {
-	return klen > 10 && k[0] == 'I' && k[1] >= 1 && k[1] <= 4;
+	size_t p = queue_image_prefix(k, klen);
+
+	return p > 0 && klen > p + 8 ? p : 0;
 }
 
 static int
@@ -114,20 +117,24 @@ convert_body(struct store_txn *t, void *arg)
 		return rc;
 	for (i = 0; i < w->n; i++) {
 		struct item	*it = &w->items[i];
-		size_t		 skip = typed_image(it->key, it->klen), olen;
+		size_t		 p = typed_image(it->key, it->klen), olen;
 
+		/* the kind byte, and the studyType and the name */
+		if (p == 0)
+			p = 1;
 		if (w->untyped_only) {
-			/* 'I', type, due[8], id  ->  'I', due[8], id */
+			/* 'I', type, name, NUL, due[8], id  ->  'I', due[8],
+			 * id */
 			old[0] = it->key[0];
-			memcpy(old + 1, it->key + 2, it->klen - 2);
-			olen = it->klen - 1;
+			memcpy(old + 1, it->key + p, it->klen - p);
+			olen = it->klen - p + 1;
 		} else {
-			/* kind, [type,] due[8], id  ->  due[8], kind, id */
-			memcpy(old, it->key + 1 + skip, 8);
+			/* kind, [type, name, NUL,] due[8], id  ->  due[8],
+			 * kind, id */
+			memcpy(old, it->key + p, 8);
 			old[8] = it->key[0];
-			memcpy(old + 9, it->key + 9 + skip,
-			    it->klen - 9 - skip);
-			olen = it->klen - skip;
+			memcpy(old + 9, it->key + p + 8, it->klen - p - 8);
+			olen = it->klen - p + 1;
 		}
 		if ((rc = store_del(t, SDB_QUEUE, it->key, it->klen)) != 0 ||
 		    (rc = store_put(t, SDB_QUEUE, old, olen, it->val,

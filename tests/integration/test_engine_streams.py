@@ -13,11 +13,23 @@ nearly done.
      images; once they are listed, a one-image study for engine 2 (idle)
      is run and its callback delivered, while engine 1 is still on its
      first image;
-  2. image keys of the layout before (without the studyType; rewritten by
-     tests/queue_legacy --untyped-images with the dispatcher stopped) are
-     still met: engine 1 is removed by the configuration and its 5,100
-     queued images are failed with NO_ENGINE, the study ends and its
-     callback is delivered, and the queue is left empty.
+  2. image keys of the layout before (without the studyType and the
+     namespace; rewritten by tests/queue_legacy --untyped-images with the
+     dispatcher stopped) are still met: engine 1 is removed by the
+     configuration and its 5,100 queued images are failed with NO_ENGINE,
+     the study ends and its callback is delivered, and the queue is left
+     empty.
+
+Within an engine's stream, each namespace's images are a stream of their
+own, found at every look; a namespace at its fair share of the engine is
+not walked further.  When the images of all namespaces were one stream,
+only those within the first 5,000 due counted for the shares, and a
+namespace behind a larger backlog waited for it in due order:
+
+  3. namespace "big" is given 5,100 images for engine 4 (concurrency 2,
+     2 s an image); once they are listed, namespace "small"'s one-image
+     study is done and its callback delivered within the time of a few
+     images, while most of "big"'s images still wait.
 """
 import os
 import sys
@@ -108,10 +120,49 @@ def main(s):
     t.eq(c, (0, 0, 0), "the queue is empty in every layout")
 
 
+def fair(s):
+    s.init()
+    tok_b, _ = s.namespace("big")
+    tok_s, _ = s.namespace("small")
+    oss = FakeOss(s)
+    sink = s.fixture("sink.py")
+    for i in range(BIG):
+        oss.put("studies", "f/big/img%05d.dcm" % i, b"x")
+    oss.dicom("studies", "f/small", 1)
+    s.start()
+    s.start_dispatcher()
+
+    r = s.submit(tok_b, "big", "1.2.99.3", sink.base + "/f/big", oss,
+                 "f/big/")
+    t.eq(r.code, "000000", "namespace big: a %d-image study accepted" % BIG)
+    t.ok(wait_for(lambda: (s.study("big", 4, "1.2.99.3") or {})
+                  .get("imagesTotal") == BIG, 120, 0.2),
+         "its images are listed", s.study("big", 4, "1.2.99.3"))
+    r = s.submit(tok_s, "small", "1.2.99.4", sink.base + "/f/small", oss,
+                 "f/small/")
+    t.eq(r.code, "000000", "then namespace small: a one-image study")
+    recs = wait_for(lambda: [x for x in sink_received(sink, "/f/small")
+                             if delivered(x)], 20) or []
+    st = s.study("small", 4, "1.2.99.4") or {}
+    big = s.study("big", 4, "1.2.99.3") or {}
+    t.ok(recs and st.get("state") == "DONE" and
+         (big.get("imagesDone") or 0) < BIG - 5000,
+         "small's study is done and its callback delivered within 20 s, "
+         "while most of big's images still wait",
+         {"small": st.get("state"), "big done": big.get("imagesDone")})
+
+
 s = Stack("engine-streams", engines={2: cmd_engine_conf(2, "CXR")},
           egress="allow_hosts = 127.0.0.1")
 try:
     main(s)
+finally:
+    s.cleanup(keep=t.failed > 0)
+s = Stack("engine-fair", engines={4: cmd_engine_conf(
+    4, "OA", timeout=60, concurrency=2, args="--mode slow --delay 2")},
+    egress="allow_hosts = 127.0.0.1")
+try:
+    fair(s)
 finally:
     s.cleanup(keep=t.failed > 0)
 t.done()

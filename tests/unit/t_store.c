@@ -112,6 +112,37 @@ out:
 	return rc;
 }
 
+/* A cursor over "p" that skips from p/1 to p/1+0x01 (past the keys under
+ * "p/1" + NUL), and from there past the prefix: the keys it meets. */
+static int
+seek_body(struct store_txn *t, void *arg)
+{
+	char			*out = arg;
+	struct store_iter	*a = NULL;
+	const void		*k;
+	const char		*v;
+	size_t			 kl, vl;
+	int			 rc;
+
+	out[0] = '\0';
+	if ((rc = store_iter_open(t, SDB_META, "p", 1, &a)) != STORE_OK)
+		goto out;
+	while ((rc = store_iter_next(a, &k, &kl, &v, &vl)) == STORE_OK) {
+		snprintf(out + strlen(out), 64 - strlen(out), "%.*s ",
+		    (int)kl, (const char *)k);
+		if (kl == 3 && memcmp(k, "p/1", 3) == 0 &&
+		    (rc = store_iter_seek(a, "p/1\001", 4)) != STORE_OK)
+			goto out;
+		if (kl == 4 && memcmp(k, "p/1\001", 4) == 0 &&
+		    (rc = store_iter_seek(a, "q", 1)) != STORE_OK)
+			goto out;
+	}
+	rc = rc == STORE_NOTFOUND ? STORE_OK : rc;
+out:
+	store_iter_close(a);
+	return rc;
+}
+
 static int
 scan_body(struct store_txn *t, void *arg)
 {
@@ -158,6 +189,16 @@ test_basic(void)
 		tap_ok(rc == 0 && strcmp(out, "p/1=x q/1=z p/2=y ") == 0,
 		    "two cursors walk their own prefixes side by side, then "
 		    "stay at the end (%s)", out);
+	}
+	{
+		struct kv	p1x = { "p/1\001", "v", NULL };
+		char		out[64];
+
+		store_txn(s, put_body, &p1x);	/* the seek's own key */
+		rc = store_txn(s, seek_body, out);
+		tap_ok(rc == 0 && strcmp(out, "p/1 p/1\001 ") == 0,
+		    "a seek goes to the first key from the one given, and one "
+		    "past the prefix ends the cursor (p/2 skipped)");
 	}
 	free(kv.got);
 	store_close(s);
@@ -790,24 +831,31 @@ test_queue_keys(void)
 	tap_ok(queue_key_parse(k, 9, &due, &kind, &id, &idlen) == -1,
 	    "a key without an id is refused");
 
-	kl = queue_image_key(k, 0x0102030405060708LL, 3, "j1", 2);
-	tap_ok(kl == 12 && k[0] == 'I' && k[1] == 3 && k[2] == 1 &&
-	    k[9] == 8 && memcmp(k + 10, "j1", 2) == 0, "an image key is 'I', "
-	    "the studyType, the due time, the id");
+	kl = queue_image_key(k, 0x0102030405060708LL, 3, "hosp-a", "j1", 2);
+	tap_ok(kl == 19 && k[0] == 'I' && k[1] == 3 &&
+	    memcmp(k + 2, "hosp-a", 7) == 0 && k[9] == 1 && k[16] == 8 &&
+	    memcmp(k + 17, "j1", 2) == 0, "an image key is 'I', the "
+	    "studyType, the namespace, NUL, the due time, the id");
+	tap_ok(queue_image_prefix(k, kl) == 9, "its namespace's prefix is "
+	    "'I', the studyType, the namespace and the NUL");
 	tap_ok(queue_key_parse(k, kl, &due, &kind, &id, &idlen) == 0 &&
 	    due == 0x0102030405060708LL && kind == QK_IMAGE && idlen == 2 &&
 	    memcmp(id, "j1", 2) == 0, "and parses back");
-	tap_ok(queue_key_parse(k, 10, &due, &kind, &id, &idlen) == -1,
-	    "an image key without an id is refused");
-	kl = queue_image_key(k, 0x00a2030405060708LL, 0, "j2", 2);
+	tap_ok(queue_key_parse(k, 17, &due, &kind, &id, &idlen) == -1 &&
+	    queue_key_parse(k, 6, &due, &kind, &id, &idlen) == -1,
+	    "an image key without an id, or cut in its namespace, is refused");
+	kl = queue_image_key(k, 0x00a2030405060708LL, 0, "hosp-a", "j2", 2);
 	tap_ok(kl == 11 && k[0] == 'I' && k[1] == 0 &&
+	    queue_image_prefix(k, kl) == 0 &&
 	    queue_key_parse(k, kl, &due, &kind, &id, &idlen) == 0 &&
 	    due == 0x00a2030405060708LL && kind == QK_IMAGE && idlen == 2 &&
 	    memcmp(id, "j2", 2) == 0, "an image of an unknown studyType, or "
-	    "an image key of the layout before, has no studyType and parses");
-	kl = queue_image_key(k, 1, 5, "j3", 2);
+	    "an image key of the layout before, has neither and parses");
+	kl = queue_image_key(k, 1, 5, "hosp-a", "j3", 2);
 	tap_ok(kl == 11 && k[1] == 0, "studyType 5 is unknown: no studyType "
 	    "in the key");
+	kl = queue_image_key(k, 1, 2, "", "j3", 2);
+	tap_ok(kl == 11 && k[1] == 0, "nor without a namespace");
 }
 
 int
