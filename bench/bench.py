@@ -501,9 +501,9 @@ class Stack:
                 "endpoint": endpoint, "bucketName": bucket,
                 "key": key or "img/%s.dcm" % uid}
 
-    def execute(self, body, conn=None):
+    def execute(self, body, conn=None, auth=None):
         data = json.dumps(body)
-        h = self.auth()
+        h = dict(auth) if auth else self.auth()
         h["Content-Type"] = "application/json; charset=utf-8"
         c = conn or http.client.HTTPConnection("127.0.0.1", self.port,
                                                timeout=30)
@@ -543,8 +543,9 @@ class Stack:
         return sizes["studies.db"], sizes["queue.db"]
 
 
-def prefill(stack, n, sink, endpoint, prefix, conns=16):
-    """n new studies through executeAnalysis, conns at a time."""
+def prefill(stack, n, sink, endpoint, prefix, conns=16, auths=None):
+    """n new studies through executeAnalysis, conns at a time; with auths
+    (a list of request headers), study i is submitted with auths[i % len]."""
     errors = []
     counter = iter(range(n))
     lock = threading.Lock()
@@ -558,7 +559,8 @@ def prefill(stack, n, sink, endpoint, prefix, conns=16):
                 break
             try:
                 st, code = stack.execute(stack.execute_body(
-                    "%s.%d" % (prefix, i), sink, endpoint), conn=c)
+                    "%s.%d" % (prefix, i), sink, endpoint), conn=c,
+                    auth=auths[i % len(auths)] if auths else None)
             except (OSError, http.client.HTTPException) as e:
                 c.close()
                 c = http.client.HTTPConnection("127.0.0.1", stack.port,
@@ -749,9 +751,20 @@ def row3(B, n, sink, ossbase):
         BENCHDIR, "callback.lua"))
     cap = r["rps"]
     sink.reset()
-    dt, errors = prefill(B, n, sink.base, ossbase, "q%x" % int(time.time()))
-    detail("row 3: %d studies submitted in %.1f s (%.0f/s), %d refused"
-           % (n, dt, n / dt, len(errors)))
+    auths = None
+    if OPTS.namespaces > 1:
+        # the studies spread over namespaces: the look at the queue then
+        # finds a stream of images per namespace (dispatcher/sched.c)
+        tag = "%x" % int(time.time())
+        auths = [B.auth()] + [
+            {"tokenId": B.add_namespace("b%s-%d" % (tag, i)),
+             "namespace": "b%s-%d" % (tag, i)}
+            for i in range(1, OPTS.namespaces)]
+    dt, errors = prefill(B, n, sink.base, ossbase, "q%x" % int(time.time()),
+                         auths=auths)
+    detail("row 3: %d studies submitted in %.1f s (%.0f/s) over %d "
+           "namespace(s), %d refused"
+           % (n, dt, n / dt, len(auths or [1]), len(errors)))
     queued = n - len(errors)
     t0 = time.time()
     d = B.start_dispatcher()
@@ -1227,6 +1240,9 @@ def main():
     ap.add_argument("--procs", type=int, default=2,
                     help="FastCGI processes per endpoint (default 2)")
     ap.add_argument("--studies", type=int, help="row 3 studies")
+    ap.add_argument("--namespaces", type=int, default=1,
+                    help="row 3: spread the studies over this many "
+                    "namespaces (default 1)")
     ap.add_argument("--out", help="also write the table and details here")
     ap.add_argument("--tmpdir", default="/var/tmp",
                     help="where the run's directory goes (default /var/tmp;"
