@@ -61,7 +61,9 @@ get_result(struct req *rq)
 		return;
 	}
 	a.klen = study_key(a.key, rq->rq_ns, rr.rr_type, rr.rr_uid);
-	rc = store_txn(rq->rq_store, get_body, &a);
+	rc = req_txn(rq, get_body, &a);
+	if (rc == REQ_REFUSED)
+		goto out;	/* the namespace's check answered */
 	if (rc == STORE_NOTFOUND) {
 		req_error(rq, RC_NOT_FOUND, "no study %s of studyType %d for "
 		    "this namespace", rr.rr_uid, rr.rr_type);

@@ -400,13 +400,14 @@ fcgi_query(struct fcgi_io *io, char *buf, size_t len)
  * Who is asking, and may they: the failed authentications of the client's
  * address and the namespace's requests this second come from shared
  * memory (window.c); one read-only transaction reads the namespace record
- * and, for submissions, the namespace's queued studies.  The request is
- * counted at its end, in fcgi_account.  -1 when the request is refused
+ * and, for submissions, the namespace's queued studies: its own
+ * (fcgi_gate), or for a GET endpoint the handler's (req_txn).  The request
+ * is counted at its end, in fcgi_account.  -1 when the request is refused
  * (rq holds the answer).
  */
 struct gate {
 	const struct fcgi_ctx	*g_fc;
-	const struct req	*g_rq;
+	struct req		*g_rq;
 	long long		 g_queued;
 	char			*g_raw;		/* namespace record, or NULL */
 	size_t			 g_rawlen;
@@ -436,17 +437,14 @@ fcgi_addr(const struct req *rq)
 	return rq->rq_remote != NULL && *rq->rq_remote ? rq->rq_remote : "-";
 }
 
+/* What needs no store: the address's failed authentications, the form of
+ * the namespace and the token. */
 static int
-fcgi_gate(struct fcgi_ctx *fc, struct req *rq)
+gate_pre(struct fcgi_ctx *fc, struct req *rq)
 {
 	const struct mias_conf	*c = fc->fc_conf;
-	struct gate		 g;
 	enum rc			 rc;
-	int			 ret = -1;
 
-	memset(&g, 0, sizeof(g));
-	g.g_fc = fc;
-	g.g_rq = rq;
 	rq->rq_time = time(NULL);
 	/* guessing tokens from one address is slowed down first */
 	if (windows_count(fc->fc_win, "f", fcgi_addr(rq), NULL, rq->rq_time,
@@ -462,15 +460,24 @@ fcgi_gate(struct fcgi_ctx *fc, struct req *rq)
 		rq->rq_authfail = 1;
 		return -1;
 	}
-	if (store_txn(fc->fc_store, gate_body, &g) != 0) {
-		log_warnx("request %s: store: %s", rq->rq_id,
-		    store_errmsg(fc->fc_store));
-		req_error(rq, RC_INTERNAL, "internal error: storage "
-		    "unavailable");
-		goto out;
-	}
-	rc = ns_auth_verify(&fc->fc_keys, rq->rq_ns, rq->rq_token, g.g_raw,
-	    g.g_rawlen, &rq->rq_nsrec, rq->rq_msg, sizeof(rq->rq_msg));
+	return 0;
+}
+
+/* What gate_body read: the token, then the namespace's limits.  Done again
+ * from the start when the transaction is retried. */
+static int
+gate_post(struct gate *g)
+{
+	const struct fcgi_ctx	*fc = g->g_fc;
+	const struct mias_conf	*c = fc->fc_conf;
+	struct req		*rq = g->g_rq;
+	enum rc			 rc;
+
+	json_object_put(rq->rq_nsrec);
+	rq->rq_nsrec = NULL;
+	rq->rq_counted = rq->rq_cors = 0;
+	rc = ns_auth_verify(&fc->fc_keys, rq->rq_ns, rq->rq_token, g->g_raw,
+	    g->g_rawlen, &rq->rq_nsrec, rq->rq_msg, sizeof(rq->rq_msg));
 	if (rc != RC_OK) {
 		rq->rq_rc = rc;
 		if (rc == RC_INTERNAL)
@@ -478,7 +485,7 @@ fcgi_gate(struct fcgi_ctx *fc, struct req *rq)
 			    rq->rq_ns, rq->rq_msg);
 		else
 			rq->rq_authfail = 1;
-		goto out;
+		return -1;
 	}
 	rq->rq_counted = 1;
 	rq->rq_cors = ns_origin_ok(rq->rq_nsrec, rq->rq_origin);
@@ -488,19 +495,90 @@ fcgi_gate(struct fcgi_ctx *fc, struct req *rq)
 		req_error(rq, RC_TOO_MANY, "more than %u requests per second "
 		    "to %s for this namespace", c->c_limit_rps,
 		    fc->fc_ep->ep_name);
-		goto out;
+		return -1;
 	}
-	if (g.g_queued >= (long long)c->c_limit_queued) {
+	if (g->g_queued >= (long long)c->c_limit_queued) {
 		rq->rq_retry_after = 60;
 		req_error(rq, RC_TOO_MANY, "this namespace has %u studies "
 		    "queued or running, its limit; try again when some have "
 		    "finished", c->c_limit_queued);
-		goto out;
+		return -1;
 	}
-	ret = 0;
-out:
+	return 0;
+}
+
+/* The store's part of the gate, in a transaction of its own. */
+static int
+gate_txn(struct fcgi_ctx *fc, struct req *rq, struct gate *g)
+{
+	if (store_txn(fc->fc_store, gate_body, g) != 0) {
+		log_warnx("request %s: store: %s", rq->rq_id,
+		    store_errmsg(fc->fc_store));
+		req_error(rq, RC_INTERNAL, "internal error: storage "
+		    "unavailable");
+		return -1;
+	}
+	return gate_post(g);
+}
+
+static int
+fcgi_gate(struct fcgi_ctx *fc, struct req *rq)
+{
+	struct gate	g;
+	int		ret;
+
+	memset(&g, 0, sizeof(g));
+	g.g_fc = fc;
+	g.g_rq = rq;
+	if (gate_pre(fc, rq) == -1)
+		return -1;
+	ret = gate_txn(fc, rq, &g);
 	free(g.g_raw);
 	return ret;
+}
+
+struct gated {
+	struct gate	*gd_gate;
+	int		(*gd_body)(struct store_txn *, void *);
+	void		*gd_arg;
+	int		 gd_done;	/* the gate decided */
+	int		 gd_refused;
+};
+
+static int
+gated_body(struct store_txn *t, void *arg)
+{
+	struct gated	*gd = arg;
+	int		 rc;
+
+	gd->gd_done = gd->gd_refused = 0;
+	if ((rc = gate_body(t, gd->gd_gate)) != STORE_OK)
+		return rc;
+	gd->gd_done = 1;
+	if (gate_post(gd->gd_gate) == -1) {
+		gd->gd_refused = 1;
+		return STORE_OK;	/* the handler's part is not run */
+	}
+	return gd->gd_body(t, gd->gd_arg);
+}
+
+int
+req_txn(struct req *rq, int (*body)(struct store_txn *, void *), void *arg)
+{
+	struct gated	gd;
+	int		rc;
+
+	if (rq->rq_gate == NULL)
+		return store_txn(rq->rq_store, body, arg);
+	memset(&gd, 0, sizeof(gd));
+	gd.gd_gate = rq->rq_gate;
+	gd.gd_body = body;
+	gd.gd_arg = arg;
+	rc = store_txn(rq->rq_store, gated_body, &gd);
+	if (!gd.gd_done)
+		return rc;	/* the gate is still to do, after the handler */
+	rq->rq_gate = NULL;
+	return gd.gd_refused ? REQ_REFUSED : rc;
 }
 
 /* The end of an authenticated endpoint's request: it is counted, and its
@@ -529,9 +607,11 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 {
 	char		 qbuf[8192];
 	struct req	 rq;
+	struct gate	 gate;
 	size_t		 bodylen, got;
 
 	memset(&rq, 0, sizeof(rq));
+	memset(&gate, 0, sizeof(gate));
 	crypto_uuid(rq.rq_id);
 	rq.rq_method = io_param(io, "REQUEST_METHOD");
 	rq.rq_query = fcgi_query(io, qbuf, sizeof(qbuf));
@@ -561,7 +641,15 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 
 	if (fcgi_precheck(fc, io, &rq, &bodylen) == -1)
 		goto out;
-	if ((fc->fc_ep->ep_flags & EP_AUTH) && fcgi_gate(fc, &rq) == -1)
+	if ((fc->fc_ep->ep_flags & (EP_AUTH | EP_GET)) == (EP_AUTH | EP_GET)) {
+		/* in the handler's transaction (req_txn) */
+		if (gate_pre(fc, &rq) == -1)
+			goto out;
+		gate.g_fc = fc;
+		gate.g_rq = &rq;
+		rq.rq_gate = &gate;
+	} else if ((fc->fc_ep->ep_flags & EP_AUTH) &&
+	    fcgi_gate(fc, &rq) == -1)
 		goto out;
 	if (bodylen == FCGI_LENGTH_UNKNOWN) {
 		size_t max = fc->fc_conf->c_max_body_bytes;
@@ -595,6 +683,16 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 		}
 	}
 	fc->fc_ep->ep_handler(&rq);
+	if (rq.rq_gate != NULL) {
+		/* answered without the store: authenticated now, and a
+		 * refusal is the answer */
+		rq.rq_gate = NULL;
+		if (gate_txn(fc, &rq, &gate) == -1) {
+			json_object_put(rq.rq_data);
+			rq.rq_data = NULL;
+			goto out;
+		}
+	}
 	if (rq.rq_rc == RC_INTERNAL)
 		log_warnx("request %s: %s (store: %s)", rq.rq_id, rq.rq_msg,
 		    store_errmsg(fc->fc_store));
@@ -609,6 +707,7 @@ out:
 		free(rq.rq_body);
 	}
 	json_object_put(rq.rq_nsrec);
+	free(gate.g_raw);
 }
 
 /* --- several requests at once --------------------------------------- */

@@ -24,6 +24,9 @@ struct crypto_keys;
  * the handler runs; the handler reads rq_body / rq_query and sets the
  * output with req_reply() or req_error().
  */
+struct gate;
+struct store_txn;
+
 struct req {
 	const char		*rq_method;
 	const char		*rq_query;	/* QUERY_STRING, maybe "" */
@@ -51,6 +54,8 @@ struct req {
 	enum rc			 rq_rc;
 	char			 rq_msg[512];
 	json_object		*rq_data;	/* envelope data, or NULL */
+	struct gate		*rq_gate;	/* the authentication still to
+						 * do, in req_txn */
 };
 
 struct endpoint {
@@ -87,5 +92,17 @@ void	req_error_data(struct req *, enum rc, json_object *data,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void	req_error(struct req *, enum rc, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+
+/*
+ * The handler's transaction (store_txn's codes).  A GET endpoint's
+ * authentication (EP_AUTH) is done at the start of this transaction
+ * instead of in one of its own, before body runs; REQ_REFUSED when it
+ * refused the request (rq holds the answer: return without touching it).
+ * Should the handler answer without calling it, the authentication is
+ * done after it, and a refusal replaces the handler's answer.
+ */
+#define REQ_REFUSED	(-100)
+int	req_txn(struct req *, int (*body)(struct store_txn *, void *),
+	    void *arg);
 
 #endif /* MIAS_FCGI_H */

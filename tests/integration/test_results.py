@@ -291,6 +291,21 @@ try:
         r = get("?studyInstanceUid=%s&studyType=4" % UIDS[4], auth=auth)
         envelope_ok(t, r, "100003", 401, "getAnalysisResult with %s: "
                     "100003" % why, post=False)
+    # the namespace's check is done in the handler's transaction; one that
+    # answers before reading the store is checked after it, and a refusal
+    # is still the answer
+    for q, auth, why in (
+            ("?studyType=4", dict(token="x" * 40, ns=NS),
+             "a wrong tokenId and no studyInstanceUid"),
+            ("?studyInstanceUid=%s&studyType=x" % UIDS[4],
+             dict(token=tok2, ns=NS),
+             "another namespace's token and studyType=x"),
+            ("?studyInstanceUid=1.2.3.404&studyType=4",
+             dict(token="x" * 40, ns=NS),
+             "a wrong tokenId and an unknown study")):
+        r = get(q, auth=auth)
+        envelope_ok(t, r, "100003", 401, "getAnalysisResult with %s: "
+                    "100003" % why, post=False)
     r = get("?studyInstanceUid=%s&studyType=4" % UIDS[4], method="POST",
             body={"studyInstanceUid": UIDS[4], "studyType": 4})
     t.ok(r.code == "100007" and r.status in (405, 415),
