@@ -14,16 +14,43 @@
 #include "jv.h"
 #include "store.h"
 
-/* "name":"value" (or null), JSON-quoted, at p; returns the end */
+/* ,"name":"value" (or null), JSON-quoted, at p; returns the end.  Built
+ * by hand, not with sprintf: one line is written per request. */
 static char *
 audit_field(char *p, const char *name, const char *value)
 {
-	p += sprintf(p, ",\"%s\":", name);
+	size_t n = strlen(name);
+
+	*p++ = ',';
+	*p++ = '"';
+	memcpy(p, name, n);
+	p += n;
+	*p++ = '"';
+	*p++ = ':';
 	if (value == NULL) {
 		memcpy(p, "null", 5);
 		return p + 4;
 	}
 	return p + jv_quote(p, value);
+}
+
+/* A number in decimal at p; returns the end. */
+static char *
+audit_int(char *p, int64_t v)
+{
+	char		 tmp[24];
+	size_t		 n = 0;
+	uint64_t	 u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*p++ = '-';
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
 }
 
 static size_t
@@ -51,7 +78,8 @@ audit_line(char *buf, size_t buflen, int64_t at, const char *ns,
 	outcome = outcome ? outcome : "-";
 	if ((need = audit_need(ns, from, action, target, outcome)) > buflen)
 		return need;
-	p = buf + sprintf(buf, "{\"at\":%lld", (long long)at);
+	memcpy(buf, "{\"at\":", 6);
+	p = audit_int(buf + 6, at);
 	p = audit_field(p, "ns", ns);
 	p = audit_field(p, "from", from);
 	p = audit_field(p, "action", action);

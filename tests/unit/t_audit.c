@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,6 +58,14 @@ test_line(void)
 	    "\"x\\u000d\\\"\\\\\\u0001\"}\n",
 	    "no ns or address: \"-\"; no target: null; control characters "
 	    "escaped, so still one line");
+	n = audit_line(buf, sizeof(buf), 0, "n", "f", "a", "t", "o");
+	buf[n] = '\0';
+	TAP_STREQ(buf, "{\"at\":0,\"ns\":\"n\",\"from\":\"f\",\"action\":"
+	    "\"a\",\"target\":\"t\",\"outcome\":\"o\"}\n", "time 0");
+	n = audit_line(buf, sizeof(buf), INT64_MIN, "n", "f", "a", "t", "o");
+	buf[n] = '\0';
+	tap_ok(strncmp(buf, "{\"at\":-9223372036854775808,\"ns\":", 32) == 0,
+	    "the lowest time there is, in full (%.40s)", buf);
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	memset(buf, 'x', sizeof(buf));
