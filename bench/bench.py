@@ -654,7 +654,67 @@ def row1(A, seconds, rounds):
     row("1b", "responder CPU us/request (from /proc)", fmt(mc, 1),
         fmt(nc, 1) + " noop", "%.1fx" % (mc / nc if nc else 0), "(info)",
         True)
+    row1c(A)
     return total_m, m
+
+
+def callgrind_handler(A, n, query):
+    """Instructions of n requests in getAnalysisResult's request handler
+    (fcgi_handle, callgrind), its responder started by spawn-fcgi on a
+    Unix socket of its own; None when that cannot be done."""
+    d = os.path.join(A.dir, "callgrind")
+    os.makedirs(d, exist_ok=True)
+    sock = os.path.join(d, "sock")
+    out = os.path.join(d, "cg.%d" % n)
+    log = os.path.join(d, "valgrind.%d" % n)
+    if os.path.exists(sock):
+        os.unlink(sock)
+    env = dict(os.environ, MIAS_CONF=A.conf, MIAS_THREADS="1")
+    with open(log, "w") as lf:
+        sp = subprocess.Popen(
+            ["spawn-fcgi", "-s", sock, "-n", "--", shutil.which("valgrind"),
+             "--tool=callgrind", "--callgrind-out-file=" + out,
+             "--toggle-collect=fcgi_handle",
+             os.path.join(PREFIX, "libexec", "mias",
+                          "getAnalysisResult.fcgi")],
+            stdout=lf, stderr=lf, env=env)
+    try:
+        if not wait_for(lambda: os.path.exists(sock), 30, 0.1):
+            return None
+        r = subprocess.run(["/usr/bin/python3",
+                            os.path.join(BENCHDIR, "fcgi_client.py"), sock,
+                            str(n), query, A.token, A.ns],
+                           capture_output=True, text=True, timeout=300)
+        if "200" not in r.stdout:
+            detail("row 1c: the responder answered %r %s" % (r.stdout,
+                                                             r.stderr[-600:]))
+            return None
+    finally:
+        sp.terminate()
+        sp.wait(timeout=60)
+    with open(log) as f:
+        m = re.search(r"Collected : (\d+)", f.read())
+    return int(m.group(1)) if m else None
+
+
+def row1c(A):
+    """Instructions per request in the handler: steadier than time on a
+    shared machine, for comparing two builds."""
+    if not (shutil.which("valgrind") and shutil.which("spawn-fcgi")):
+        detail("row 1c: skipped: apt-get install valgrind spawn-fcgi")
+        return
+    q = A.result_path("bench-done-1").split("?", 1)[1]
+    one = callgrind_handler(A, 1, q)
+    many = callgrind_handler(A, 201, q)
+    if one is None or many is None:
+        row("1c", "getAnalysisResult handler instructions/request", "-",
+            "-", "-", "(info)", True)
+        return
+    per = (many - one) / 200.0
+    detail("row 1c: callgrind, fcgi_handle: %d instructions for 1 request, "
+           "%d for 201: %.0f per request after the first" % (one, many, per))
+    row("1c", "getAnalysisResult handler instructions/request", fmt(per),
+        "-", "-", "(info)", True)
 
 
 def answered(r):
