@@ -48,7 +48,7 @@ queue_image_key(unsigned char *out, int64_t due_ms, int type, const char *ns,
 	size_t nslen = ns != NULL ? strlen(ns) : 0;
 
 	if (type < 1 || type > QUEUE_TYPES || nslen == 0 ||
-	    nslen > QUEUE_NS_MAX || memchr(ns, '\0', nslen) != NULL)
+	    nslen > QUEUE_NS_MAX)
 		return queue_key(out, due_ms, QK_IMAGE, id, idlen);
 	out[0] = (unsigned char)QK_IMAGE;
 	out[1] = (unsigned char)type;
