@@ -668,6 +668,21 @@ def cmd_engine_conf(study_type, analysis, timeout=20, concurrency=4,
                extra))
 
 
+def slow_engine(stack, study_type, analysis, delay, timeout, concurrency=1):
+    """Appends an [engine.N] section to the stack's configuration that runs
+    cmd_engine.py --mode slow (delay seconds an image) and logs its runs
+    (cmd_engine_runs); returns the log's path and the configuration as it
+    was before, for a reload that takes the engine away."""
+    log = os.path.join(stack.dir, "engine%d.jsonl" % study_type)
+    with open(stack.conf) as f:
+        before = f.read()
+    with open(stack.conf, "a") as f:
+        f.write("[engine.%d]\n" % study_type + cmd_engine_conf(
+            study_type, analysis, timeout=timeout, concurrency=concurrency,
+            args="--mode slow --delay %g --log %s" % (delay, log)))
+    return log, before
+
+
 def cmd_engine_runs(log):
     """The runs of a cmd_engine.py given --log LOG: one "start" record each
     (an "end" record follows when it finishes)."""

@@ -16,24 +16,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TAP, Stack, FakeOss, cmd_engine_conf,  # noqa: E402
-                     cmd_engine_runs as runs, sink_received, delivered,
+                     slow_engine, cmd_engine_runs as runs,
+                     sink_received, delivered,
                      wait_for)
 
 t = TAP()
 
 
-def engine1(log):
-    return "[engine.1]\n" + cmd_engine_conf(
-        1, "LN", timeout=30, concurrency=1,
-        args="--mode slow --delay 3 --log %s" % log)
-
-
 def main(s):
-    log = os.path.join(s.dir, "engine1.jsonl")
-    with open(s.conf) as f:
-        without = f.read()
-    with open(s.conf, "a") as f:
-        f.write(engine1(log))
+    log, without = slow_engine(s, 1, "LN", delay=3, timeout=30)
     s.init()
     tok, _ = s.namespace("hosp-r")
     oss = FakeOss(s)

@@ -36,7 +36,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TAP, Stack, FakeOss, cmd_engine_conf,  # noqa: E402
-                     cmd_engine_runs as runs, sink_received, delivered,
+                     slow_engine, cmd_engine_runs as runs,
+                     sink_received, delivered,
                      wait_for, QUEUE_LEGACY, queue_legacy, queue_count)
 
 t = TAP()
@@ -46,18 +47,8 @@ if not os.access(QUEUE_LEGACY, os.X_OK):
 BIG = 5100      # more than SCAN_VISIT_MAX
 
 
-def engine1(log):
-    return "[engine.1]\n" + cmd_engine_conf(
-        1, "LN", timeout=120, concurrency=1,
-        args="--mode slow --delay 60 --log %s" % log)
-
-
 def main(s):
-    log = os.path.join(s.dir, "engine1.jsonl")
-    with open(s.conf) as f:
-        without = f.read()
-    with open(s.conf, "a") as f:
-        f.write(engine1(log))
+    log, without = slow_engine(s, 1, "LN", delay=60, timeout=120)
     s.init()
     tok, _ = s.namespace("hosp-s")
     oss = FakeOss(s)
