@@ -241,7 +241,7 @@ kind_room(const struct scan *sc, enum queue_kind kind)
 
 /* What a look did with one due item. */
 enum scan_res {
-	SCAN_NEXT,		/* picked, or passed over (running already) */
+	SCAN_NEXT,		/* picked */
 	SCAN_REFUSED,		/* no room for it now */
 	SCAN_FULL		/* the batch is full: the look ends */
 };
@@ -256,8 +256,7 @@ scan_item(struct scan *sc, const void *key, size_t klen, const char *val,
 	char		 ns[129] = "";
 	struct nsload	*nl;
 
-	if (busy_has(sc->d, key, klen))
-		return SCAN_NEXT;
+	/* running items were passed over by stream_next */
 	if (kind == QK_IMAGE)
 		item_meta(val, len, &type, ns, sizeof(ns));
 	/* a namespace that has come since the busy count has no entry yet:

@@ -47,27 +47,33 @@ if not os.access(QUEUE_LEGACY, os.X_OK):
 BIG = 5100      # more than SCAN_VISIT_MAX
 
 
+def backlog(s, oss, sink, tok, ns, uid, prefix, study_type):
+    """A study of BIG one-byte images, submitted and listed (two points)."""
+    for i in range(BIG):
+        oss.put("studies", "%s/img%05d.dcm" % (prefix, i), b"x")
+    r = s.submit(tok, ns, uid, sink.base + "/" + prefix, oss, prefix + "/",
+                 study_type=study_type)
+    t.eq(r.code, "000000", "%s: a %d-image study for engine %d accepted"
+         % (ns, BIG, study_type))
+    t.ok(wait_for(lambda: (s.study(ns, study_type, uid) or {})
+                  .get("imagesTotal") == BIG, 120, 0.2),
+         "its images are listed", s.study(ns, study_type, uid))
+
+
 def main(s):
     log, without = slow_engine(s, 1, "LN", delay=60, timeout=120)
     s.init()
     tok, _ = s.namespace("hosp-s")
     oss = FakeOss(s)
     sink = s.fixture("sink.py")
-    for i in range(BIG):
-        oss.put("studies", "s/ct/img%05d.dcm" % i, b"x")
     oss.dicom("studies", "s/xr", 1)
     s.start()
     s.start_dispatcher()
 
     # 1. engine 2's study is not held by engine 1's backlog
-    r = s.submit(tok, "hosp-s", "1.2.99.1", sink.base + "/s/ct", oss,
-                 "s/ct/", study_type=1)
-    t.eq(r.code, "000000", "a %d-image study for engine 1 accepted" % BIG)
-    listed = wait_for(lambda: (s.study("hosp-s", 1, "1.2.99.1") or {})
-                      .get("imagesTotal") == BIG, 120, 0.2)
-    t.ok(listed and wait_for(lambda: runs(log), 20, 0.05),
-         "its images are listed and engine 1 has started on the first",
-         s.study("hosp-s", 1, "1.2.99.1"))
+    backlog(s, oss, sink, tok, "hosp-s", "1.2.99.1", "s/ct", 1)
+    t.ok(wait_for(lambda: runs(log), 20, 0.05),
+         "engine 1 has started on the first", runs(log))
     r = s.submit(tok, "hosp-s", "1.2.99.2", sink.base + "/s/xr", oss,
                  "s/xr/", study_type=2)
     t.eq(r.code, "000000", "then a one-image study for engine 2 accepted")
@@ -117,18 +123,11 @@ def fair(s):
     tok_s, _ = s.namespace("small")
     oss = FakeOss(s)
     sink = s.fixture("sink.py")
-    for i in range(BIG):
-        oss.put("studies", "f/big/img%05d.dcm" % i, b"x")
     oss.dicom("studies", "f/small", 1)
     s.start()
     s.start_dispatcher()
 
-    r = s.submit(tok_b, "big", "1.2.99.3", sink.base + "/f/big", oss,
-                 "f/big/")
-    t.eq(r.code, "000000", "namespace big: a %d-image study accepted" % BIG)
-    t.ok(wait_for(lambda: (s.study("big", 4, "1.2.99.3") or {})
-                  .get("imagesTotal") == BIG, 120, 0.2),
-         "its images are listed", s.study("big", 4, "1.2.99.3"))
+    backlog(s, oss, sink, tok_b, "big", "1.2.99.3", "f/big", 4)
     r = s.submit(tok_s, "small", "1.2.99.4", sink.base + "/f/small", oss,
                  "f/small/")
     t.eq(r.code, "000000", "then namespace small: a one-image study")
