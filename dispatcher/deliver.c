@@ -13,6 +13,7 @@
 #define RETRY_AFTER_MAX	(24 * 3600)	/* seconds we accept to be told to wait */
 
 struct msg {
+	struct task	*task;
 	const struct crypto_keys *keys;
 	const char	*id;
 	json_object	*rec;
@@ -31,7 +32,8 @@ msg_body(struct store_txn *t, void *arg)
 	json_object_put(m->rec);
 	m->rec = NULL;
 	m->go = m->wait = 0;
-	if ((rc = outbox_get(t, m->id, &m->rec, 0)) != STORE_OK)
+	if ((rc = task_fresh(t, m->task)) != STORE_OK ||
+	    (rc = outbox_get(t, m->id, &m->rec, 0)) != STORE_OK)
 		return rc;
 	if (outbox_state_of(m->rec) != OUTBOX_PENDING)
 		return STORE_OK;
@@ -70,6 +72,7 @@ deliver_start(struct disp *d, struct task *t)
 	int			 rc;
 
 	memset(&m, 0, sizeof(m));
+	m.task = t;
 	m.keys = &d->d_keys;
 	m.id = t->t_id;
 	rc = store_txn(d->d_store, msg_body, &m);
@@ -142,6 +145,8 @@ after_body(struct store_txn *t, void *arg)
 	unsigned char		 key[QUEUE_KEY_MAX];
 	size_t			 klen;
 
+	if ((rc = task_fresh(t, a->task)) != STORE_OK)
+		return rc;
 	if ((rc = outbox_get(t, a->task->t_id, &rec, 1)) != STORE_OK)
 		goto drop;
 	attempts = (json_object_object_get_ex(rec, "attempts", &v) ?
