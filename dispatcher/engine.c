@@ -224,7 +224,9 @@ out:
 
 /*
  * A command engine's outcome need not wait for the disk: nobody outside
- * has seen it.  Lost in a crash, the image is run again; it reaches the
+ * has seen it.  Lost in a crash, or in a recovery after another process
+ * died (which this process learns of before it records anything more:
+ * task_fresh), the image is run again; it reaches the
  * disk with the next durable commit at the latest, which is the study's
  * assembly, before any callback tells a caller about it (the log is
  * written in order).  A remote engine's outcome follows a request the
