@@ -1,0 +1,93 @@
+/* retention.h -- removing studies that ended longer ago than [retention] finished_studies */
+#ifndef MIAS_RETENTION_H
+#define MIAS_RETENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "queue.h"
+#include "study.h"
+
+struct store;
+struct store_txn;
+
+/*
+ * A study (or push job) has ended when it is DONE or FAILED and every
+ * callback it queued is DELIVERED or DEAD; it ended when the last of them
+ * was delivered or dead-lettered.  The index of ended studies is the
+ * queue's QK_EXPIRE items, keyed by that time and the study key, written in
+ * the transaction that delivers or dead-letters the callback
+ * (retention_ended).  The dispatcher never starts them as work (sched.c
+ * walks the kinds it runs only): its sweep reads those ended before
+ * now - retention, oldest first, and removes their studies
+ * (retention_remove).  An item is a hint, checked again against the
+ * records when it comes due, so an item left behind (a study run again,
+ * a dead letter replayed) costs one look and is dropped.
+ */
+
+/*
+ * In the body that has just made message id (its record rec, as it will
+ * be stored) DELIVERED or DEAD: when its study has now ended, index it.
+ * A message whose study is gone, or not found, indexes nothing.  A store
+ * code.
+ */
+int	retention_ended(struct store_txn *, const char *id, json_object *rec);
+
+/* One QK_EXPIRE item read by retention_due. */
+struct retention_item {
+	unsigned char	ri_qkey[QUEUE_KEY_MAX];
+	size_t		ri_qklen;
+	int64_t		ri_ended;
+	char		ri_skey[STUDY_KEY_MAX];
+	size_t		ri_sklen;
+};
+
+/*
+ * Up to max items of studies that ended at or before `before` (ms), oldest
+ * first, into items (*n of them), in one short read transaction.  *next:
+ * when the first later one ended, or INT64_MAX.  A store code.
+ */
+int	retention_due(struct store *, int64_t before,
+	    struct retention_item *items, size_t max, size_t *n,
+	    int64_t *next);
+
+enum retention_outcome {
+	RETENTION_REMOVED,	/* the study and its records are gone */
+	RETENTION_MORE,		/* records left: call again */
+	RETENTION_KEPT,		/* not ended (run again, a callback
+				 * replayed) or gone: the item is dropped */
+	RETENTION_LATER,	/* ended after `before`: the item moved */
+	RETENTION__MAX
+};
+
+/* What was removed, for the audit trail. */
+struct retention_removed {
+	enum retention_outcome	rr_outcome;
+	char			rr_ns[STUDY_KEY_MAX + 1];
+	int			rr_type;
+	char			rr_uid[STUDY_UID_MAX + 1];	/* a push job's
+						 * starts with STUDY_PUSH_MARK */
+	int64_t			rr_ended;
+	size_t			rr_records;	/* deleted, in all */
+};
+
+/* Records deleted by one transaction of retention_remove. */
+#define RETENTION_BATCH	256
+
+/*
+ * Remove the study of item if it ended at or before `before`: its image
+ * jobs (with their index, waiting and timeout entries), in transactions of
+ * at most RETENTION_BATCH records, then in one last transaction the study,
+ * its result (which holds the feedback), its answer, its callbacks and
+ * the item.  Each transaction first checks that the study is still ended,
+ * so a study run again meanwhile is kept.  At most *budget records are
+ * deleted (*budget is lowered by those deleted); RETENTION_MORE when it
+ * ran out first.  The queued-studies counter is not touched: an ended
+ * study is not counted in it.  A store code; rr says what happened.
+ */
+int	retention_remove(struct store *, const struct retention_item *,
+	    int64_t before, size_t *budget, struct retention_removed *rr);
+
+#endif /* MIAS_RETENTION_H */
