@@ -8,6 +8,7 @@
 #include "log.h"
 #include "retention.h"
 #include "store.h"
+#include "webhook.h"
 
 /*
  * The sweep runs on the main thread, between looks at the queue, and
@@ -19,6 +20,12 @@
 #define SWEEP_STUDIES	16
 #define SWEEP_RECORDS	2048
 #define SWEEP_EVERY_MS	60000	/* at least once a minute */
+#define SWEEP_INDEX	128	/* messages per batch of the first walk */
+
+/* The walk that indexes studies ended before this release (main thread
+ * only): where it is, and whether it is complete. */
+static char	sweep_cursor[WEBHOOK_ID_MAX];
+static int	sweep_indexed;
 
 /* "2026-12-07T20:00:00Z" */
 static const char *
@@ -63,6 +70,19 @@ retention_sweep(struct disp *d)
 
 	if (keep == 0)
 		return SWEEP_EVERY_MS;		/* kept for ever */
+	if (!sweep_indexed) {
+		int rc = retention_index(d->d_store, sweep_cursor, SWEEP_INDEX);
+
+		if (rc == 1) {
+			sweep_indexed = 1;
+			log_debug("retention: the callbacks of earlier releases "
+			    "are indexed");
+		} else if (rc < 0) {
+			log_warnx("retention: cannot index ended studies: %s",
+			    store_errmsg(d->d_store));
+			return SWEEP_EVERY_MS;
+		}
+	}
 	before = now - (int64_t)keep * 1000;
 	/* a study that ends from now on is due keep from now: a sweep
 	 * every keep (or minute) finds it at most that late */
@@ -90,7 +110,7 @@ retention_sweep(struct disp *d)
 	}
 	if (removed > 0)
 		log_info("retention: %zu ended studies removed", removed);
-	if (i < n || n == SWEEP_STUDIES)
+	if (i < n || n == SWEEP_STUDIES || !sweep_indexed)
 		return 0;			/* more is due */
 	if (next == INT64_MAX)
 		return every;

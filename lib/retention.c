@@ -174,6 +174,100 @@ retention_ended(struct store_txn *t, const char *id, json_object *rec)
 	return rc;
 }
 
+struct ret_index {
+	const char	*from;
+	char		 last[WEBHOOK_ID_MAX];	/* out */
+	size_t		 max;
+	char		(*ids)[WEBHOOK_ID_MAX];
+	size_t		 n;
+	int		 done;			/* out */
+};
+
+static int
+ret_index_body(struct store_txn *t, void *arg)
+{
+	struct ret_index	*a = arg;
+	struct store_iter	*it;
+	json_object		*m;
+	const void		*key;
+	const char		*val;
+	char			 seek[WEBHOOK_ID_MAX + 1], *v = NULL;
+	size_t			 klen, len, i;
+	int			 rc, r;
+
+	a->n = 0;
+	a->done = 0;
+	snprintf(a->last, sizeof(a->last), "%s", a->from);
+	if ((rc = store_get(t, SDB_META, RETENTION_INDEXED,
+	    strlen(RETENTION_INDEXED), &v, NULL, 0)) == STORE_OK) {
+		free(v);
+		a->done = 1;
+		return STORE_OK;
+	}
+	if (rc != STORE_NOTFOUND)
+		return rc;
+	if ((rc = store_iter_open(t, SDB_OUTBOX, NULL, 0, &it)) != STORE_OK)
+		return rc;
+	/* past from: the smallest key after it is from and a NUL */
+	len = strlen(a->from);
+	memcpy(seek, a->from, len);
+	seek[len] = '\0';
+	if (len > 0 && (rc = store_iter_seek(it, seek, len + 1)) != STORE_OK) {
+		(void)store_iter_close(it);
+		return rc;
+	}
+	while (a->n < a->max &&
+	    (rc = store_iter_next(it, &key, &klen, &val, &len)) == STORE_OK)
+		if (klen < WEBHOOK_ID_MAX && memchr(key, '\0', klen) == NULL) {
+			memcpy(a->ids[a->n], key, klen);
+			a->ids[a->n++][klen] = '\0';
+		}
+	if (rc == STORE_NOTFOUND) {
+		rc = STORE_OK;
+		a->done = 1;
+	}
+	if ((r = store_iter_close(it)) != STORE_OK && rc == STORE_OK)
+		rc = r;
+	for (i = 0; rc == STORE_OK && i < a->n; i++) {
+		m = NULL;
+		if ((rc = outbox_get(t, a->ids[i], &m, 0)) == STORE_NOTFOUND) {
+			rc = STORE_OK;
+			continue;
+		}
+		if (rc == STORE_OK && (outbox_state_of(m) == OUTBOX_DELIVERED ||
+		    outbox_state_of(m) == OUTBOX_DEAD))
+			rc = retention_ended(t, a->ids[i], m);
+		json_object_put(m);
+	}
+	if (rc != STORE_OK)
+		return rc;
+	if (a->n > 0)
+		snprintf(a->last, sizeof(a->last), "%s", a->ids[a->n - 1]);
+	if (a->done)
+		rc = store_put(t, SDB_META, RETENTION_INDEXED,
+		    strlen(RETENTION_INDEXED), "1", 1);
+	return rc;
+}
+
+int
+retention_index(struct store *s, char *cursor, size_t max)
+{
+	struct ret_index	a;
+	int			rc;
+
+	memset(&a, 0, sizeof(a));
+	a.from = cursor;
+	a.max = max;
+	if ((a.ids = calloc(max ? max : 1, sizeof(*a.ids))) == NULL)
+		return STORE_ERR;
+	rc = store_txn(s, ret_index_body, &a);
+	free(a.ids);
+	if (rc != STORE_OK)
+		return rc;
+	memcpy(cursor, a.last, WEBHOOK_ID_MAX);
+	return a.done;
+}
+
 struct ret_due {
 	int64_t			 before;
 	struct retention_item	*items;

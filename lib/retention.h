@@ -35,6 +35,17 @@ struct store_txn;
  */
 int	retention_ended(struct store_txn *, const char *id, json_object *rec);
 
+/*
+ * Studies that ended before their callbacks indexed them (in a store of an
+ * earlier release) are indexed by one walk over outbox.db, in batches of
+ * max messages, each batch one transaction, from the message after cursor
+ * ("" the first time; WEBHOOK_ID_MAX bytes, moved on by each batch).  1
+ * when the walk is complete, and recorded in meta.db so that no later
+ * start walks again; 0 when there is more; or a store code.
+ */
+#define RETENTION_INDEXED	"retention indexed"	/* meta.db key */
+int	retention_index(struct store *, char *cursor, size_t max);
+
 /* One QK_EXPIRE item read by retention_due. */
 struct retention_item {
 	unsigned char	ri_qkey[QUEUE_KEY_MAX];
