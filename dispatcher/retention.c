@@ -90,7 +90,7 @@ retention_sweep(struct disp *d)
 	    SWEEP_EVERY_MS;
 	if (retention_due(d->d_store, before, items, SWEEP_STUDIES, &n,
 	    &next) != STORE_OK) {
-		log_warnx("retention: cannot read the queue: %s",
+		log_warnx("retention: cannot read ended.db: %s",
 		    store_errmsg(d->d_store));
 		return SWEEP_EVERY_MS;
 	}

@@ -143,8 +143,6 @@ scan_room(struct scan *sc, enum queue_kind kind, int type, struct nsload *nl)
 	struct conf_engine	*ce;
 
 	switch (kind) {
-	case QK_EXPIRE:
-		return 0;	/* not work: dispatcher/retention.c reads them */
 	case QK_TIMEOUT:
 		return 1;
 	case QK_DELIVER:

@@ -33,8 +33,6 @@ enum queue_kind {
 	QK_TIMEOUT = 'T',	/* an engine's result is overdue: id job id */
 	QK_ASSEMBLE = 'A',	/* every image is done: id study key NUL run */
 	QK_DELIVER = 'D',	/* deliver a callback: id message id */
-	QK_EXPIRE = 'X',	/* not work: a study ended at the due time;
-				 * id study key (lib/retention.h) */
 };
 
 #define QUEUE_ID_MAX	512

@@ -154,6 +154,30 @@ out:
 	return sklen;
 }
 
+size_t
+retention_key(unsigned char *out, int64_t ended, const char *skey,
+    size_t sklen)
+{
+	uint64_t	v = ended < 0 ? 0 : (uint64_t)ended;
+	int		i;
+
+	for (i = 7; i >= 0; i--) {
+		out[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+	memcpy(out + 8, skey, sklen);
+	return 8 + sklen;
+}
+
+static int
+ret_put(struct store_txn *t, int64_t ended, const char *skey, size_t sklen)
+{
+	unsigned char	key[RETENTION_KEY_MAX];
+	size_t		klen = retention_key(key, ended, skey, sklen);
+
+	return store_put(t, SDB_ENDED, key, klen, "", 0);
+}
+
 int
 retention_ended(struct store_txn *t, const char *id, json_object *rec)
 {
@@ -169,7 +193,7 @@ retention_ended(struct store_txn *t, const char *id, json_object *rec)
 	    STORE_OK)
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;
 	if ((rc = ret_study_ended(t, study, &ended)) == 1)
-		rc = queue_put(t, ended, QK_EXPIRE, skey, sklen, NULL);
+		rc = ret_put(t, ended, skey, sklen);
 	json_object_put(study);
 	return rc;
 }
@@ -281,33 +305,34 @@ ret_due_body(struct store_txn *t, void *arg)
 	struct ret_due		*a = arg;
 	struct retention_item	*ri;
 	struct store_iter	*it;
-	unsigned char		 prefix = QK_EXPIRE;
+	const unsigned char	*k;
 	const void		*key;
-	const char		*val, *id;
-	size_t			 klen, len, idlen;
-	int64_t			 due;
-	enum queue_kind		 kind;
-	int			 rc, r;
+	const char		*val;
+	size_t			 klen, len;
+	int64_t			 ended;
+	int			 rc, r, i;
 
 	a->n = 0;
 	a->next = INT64_MAX;
-	if ((rc = store_iter_open(t, SDB_QUEUE, &prefix, 1, &it)) != STORE_OK)
+	if ((rc = store_iter_open(t, SDB_ENDED, NULL, 0, &it)) != STORE_OK)
 		return rc;
 	while (a->n < a->max &&
 	    (rc = store_iter_next(it, &key, &klen, &val, &len)) == STORE_OK) {
-		if (queue_key_parse(key, klen, &due, &kind, &id, &idlen) == -1 ||
-		    idlen > STUDY_KEY_MAX)
+		if (klen <= 8 || klen > RETENTION_KEY_MAX)
 			continue;	/* not ours */
-		if (due > a->before) {
-			a->next = due;
+		k = key;
+		for (ended = 0, i = 0; i < 8; i++)
+			ended = ended << 8 | k[i];
+		if (ended > a->before) {
+			a->next = ended;
 			break;
 		}
 		ri = &a->items[a->n++];
-		memcpy(ri->ri_qkey, key, klen);
-		ri->ri_qklen = klen;
-		ri->ri_ended = due;
-		memcpy(ri->ri_skey, id, idlen);
-		ri->ri_sklen = idlen;
+		memcpy(ri->ri_key, key, klen);
+		ri->ri_klen = klen;
+		ri->ri_ended = ended;
+		memcpy(ri->ri_skey, k + 8, klen - 8);
+		ri->ri_sklen = klen - 8;
 	}
 	if (rc == STORE_NOTFOUND)
 		rc = STORE_OK;
@@ -358,7 +383,7 @@ ret_jobs_free(struct ret_arg *a)
 	a->njobs = 0;
 }
 
-/* Whether the item's study is to be removed now: 1, 0 when it has not
+/* Whether the entry's study is to be removed now: 1, 0 when it has not
  * ended (or is gone), 2 when it ended after a->before (*ended), or a store
  * code; the study in *study (or NULL). */
 static int
@@ -517,12 +542,11 @@ ret_final_body(struct store_txn *t, void *arg)
 		goto out;
 	if ((state = rc) != 1 || study_key_parse(it->ri_skey, it->ri_sklen,
 	    buf, &ns, &type, &uid) == -1) {
-		/* not ended (or not any more): the item goes, and comes back
+		/* not ended (or not any more): the entry goes, and comes back
 		 * when the study ends; ended later: it moves to that time */
-		if ((rc = ret_del(t, SDB_QUEUE, it->ri_qkey, it->ri_qklen)) ==
+		if ((rc = ret_del(t, SDB_ENDED, it->ri_key, it->ri_klen)) ==
 		    STORE_OK && state == 2) {
-			rc = queue_put(t, ended, QK_EXPIRE, it->ri_skey,
-			    it->ri_sklen, NULL);
+			rc = ret_put(t, ended, it->ri_skey, it->ri_sklen);
 			rr->rr_outcome = RETENTION_LATER;
 		}
 		goto out;
@@ -540,7 +564,7 @@ ret_final_body(struct store_txn *t, void *arg)
 	    (rc = ret_del(t, SDB_RESULTS, it->ri_skey, it->ri_sklen)) != 0 ||
 	    (rc = ret_del(t, SDB_ANSWERS, it->ri_skey, it->ri_sklen)) != 0 ||
 	    (rc = store_del(t, SDB_STUDIES, it->ri_skey, it->ri_sklen)) != 0 ||
-	    (rc = ret_del(t, SDB_QUEUE, it->ri_qkey, it->ri_qklen)) != 0)
+	    (rc = ret_del(t, SDB_ENDED, it->ri_key, it->ri_klen)) != 0)
 		goto out;
 	a->deleted += 3;
 	rr->rr_outcome = RETENTION_REMOVED;
@@ -575,7 +599,7 @@ retention_remove(struct store *s, const struct retention_item *it,
 		a.max = *budget < RETENTION_BATCH ? *budget : RETENTION_BATCH;
 		/*
 		 * Not flushed: lost in a crash, the jobs are there again
-		 * and so is the item, and the sweep deletes them again.
+		 * and so is the entry, and the sweep deletes them again.
 		 * The last transaction, durable, takes these to the disk.
 		 */
 		rc = store_txn_nosync(s, ret_jobs_body, &a);

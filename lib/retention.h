@@ -7,7 +7,6 @@
 
 #include <json-c/json.h>
 
-#include "queue.h"
 #include "study.h"
 
 struct store;
@@ -16,15 +15,16 @@ struct store_txn;
 /*
  * A study (or push job) has ended when it is DONE or FAILED and every
  * callback it queued is DELIVERED or DEAD; it ended when the last of them
- * was delivered or dead-lettered.  The index of ended studies is the
- * queue's QK_EXPIRE items, keyed by that time and the study key, written in
- * the transaction that delivers or dead-letters the callback
- * (retention_ended).  The dispatcher never starts them as work (sched.c
- * walks the kinds it runs only): its sweep reads those ended before
- * now - retention, oldest first, and removes their studies
- * (retention_remove).  An item is a hint, checked again against the
- * records when it comes due, so an item left behind (a study run again,
- * a dead letter replayed) costs one look and is dropped.
+ * was delivered or dead-lettered.  The index of ended studies is
+ * ended.db, keyed by that time (8 bytes big-endian, ms) and the study key,
+ * written in the transaction that delivers or dead-letters the callback
+ * (retention_ended), so the sweep reads only the studies ended before
+ * now - retention, oldest first, never every study, and removes them
+ * (retention_remove).  It is a database of its own rather than items of
+ * the work queue: nothing that walks the queue for work meets it.  An entry
+ * is a hint, checked again against the records when it comes due, so one
+ * left behind (a study run again, a dead letter replayed) costs one look
+ * and is dropped.
  */
 
 /*
@@ -46,17 +46,23 @@ int	retention_ended(struct store_txn *, const char *id, json_object *rec);
 #define RETENTION_INDEXED	"retention indexed"	/* meta.db key */
 int	retention_index(struct store *, char *cursor, size_t max);
 
-/* One QK_EXPIRE item read by retention_due. */
+/* The ended.db key of a study that ended at ended (ms) into out, which
+ * holds RETENTION_KEY_MAX bytes; its length. */
+#define RETENTION_KEY_MAX	(8 + STUDY_KEY_MAX)
+size_t	retention_key(unsigned char *out, int64_t ended, const char *skey,
+	    size_t sklen);
+
+/* One entry of ended.db read by retention_due. */
 struct retention_item {
-	unsigned char	ri_qkey[QUEUE_KEY_MAX];
-	size_t		ri_qklen;
+	unsigned char	ri_key[RETENTION_KEY_MAX];
+	size_t		ri_klen;
 	int64_t		ri_ended;
 	char		ri_skey[STUDY_KEY_MAX];
 	size_t		ri_sklen;
 };
 
 /*
- * Up to max items of studies that ended at or before `before` (ms), oldest
+ * Up to max entries of studies that ended at or before `before` (ms), oldest
  * first, into items (*n of them), in one short read transaction.  *next:
  * when the first later one ended, or INT64_MAX.  A store code.
  */
@@ -68,8 +74,8 @@ enum retention_outcome {
 	RETENTION_REMOVED,	/* the study and its records are gone */
 	RETENTION_MORE,		/* records left: call again */
 	RETENTION_KEPT,		/* not ended (run again, a callback
-				 * replayed) or gone: the item is dropped */
-	RETENTION_LATER,	/* ended after `before`: the item moved */
+				 * replayed) or gone: the entry is dropped */
+	RETENTION_LATER,	/* ended after `before`: the entry moved */
 	RETENTION__MAX
 };
 
@@ -92,7 +98,7 @@ struct retention_removed {
  * jobs (with their index, waiting and timeout entries), in transactions of
  * at most RETENTION_BATCH records, then in one last transaction the study,
  * its result (which holds the feedback), its answer, its callbacks and
- * the item.  Each transaction first checks that the study is still ended,
+ * the entry.  Each transaction first checks that the study is still ended,
  * so a study run again meanwhile is kept.  At most *budget records are
  * deleted (*budget is lowered by those deleted); RETENTION_MORE when it
  * ran out first.  The queued-studies counter is not touched: an ended

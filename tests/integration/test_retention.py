@@ -129,6 +129,8 @@ try:
     t.ok(msg_id and msg_id not in s.outbox(), "A: its callback is gone")
     t.ok(not any(akey in k for k in keys_of("queue.db")),
          "A: nothing of it is left in the queue")
+    t.ok(not any(akey in k for k in keys_of("ended.db")),
+         "A: nor in the index of ended studies (ended.db)")
     rem = [e for e in audit_removals() if e.get("target") == "4 " + UA]
     t.eq(len(rem), 1, "A: the audit trail has its removal once")
     if rem:

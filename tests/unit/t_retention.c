@@ -1,4 +1,4 @@
-/* t_retention.c -- lib/retention.c on a store in a temporary directory: the index of ended studies, removal in batches */
+/* t_retention.c -- lib/retention.c on a store in a temporary directory: the index of ended studies (ended.db), removal in batches */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,11 +192,11 @@ count(enum store_db db, const void *key, size_t klen)
 }
 
 static int
-has_item(int64_t at, const struct mk *m)
+has_entry(int64_t at, const struct mk *m)
 {
-	unsigned char	k[QUEUE_KEY_MAX];
-	size_t		kl = queue_key(k, at, QK_EXPIRE, m->skey, m->sklen);
-	struct look	l = { SDB_QUEUE, k, kl, -1 };
+	unsigned char	k[RETENTION_KEY_MAX];
+	size_t		kl = retention_key(k, at, m->skey, m->sklen);
+	struct look	l = { SDB_ENDED, k, kl, -1 };
 
 	return store_txn(s, look_body, &l) == STORE_OK ? l.n : -1;
 }
@@ -226,8 +226,8 @@ test_remove(void)
 	tap_ok(retention_due(s, INT64_MAX - 1, items, 4, &n, &next) ==
 	    STORE_OK && n == 0, "not ended while its callback is pending");
 	tap_ok(end_msg(m.msg, "DELIVERED", at, 1, 0) == STORE_OK &&
-	    has_item(at, &m) == 1,
-	    "delivered: an item at the time of the delivery");
+	    has_entry(at, &m) == 1,
+	    "delivered: an ended.db entry at the time of the delivery");
 	tap_ok(retention_due(s, at - 1, items, 4, &n, &next) == STORE_OK &&
 	    n == 0 && next == at, "not due before; next says when");
 	tap_ok(retention_due(s, at, items, 4, &n, &next) == STORE_OK &&
@@ -255,8 +255,8 @@ test_remove(void)
 	    count(SDB_RESULTS, m.skey, m.sklen) == 0 &&
 	    count(SDB_ANSWERS, m.skey, m.sklen) == 0 &&
 	    count(SDB_OUTBOX, m.msg, strlen(m.msg)) == 0 &&
-	    has_item(at, &m) == 0,
-	    "  ... jobs, study, result, answer, callback and item are gone");
+	    has_entry(at, &m) == 0,
+	    "  ... jobs, study, result, answer, callback and entry are gone");
 	tap_ok(counter() == 0, "  ... the queued-studies counter is 0");
 }
 
@@ -271,25 +271,25 @@ test_kept(void)
 
 	tap_ok(mk(&m, "1.2.3.2", 3) == STORE_OK &&
 	    end_msg(m.msg, "DEAD", at, 1, 0) == STORE_OK &&
-	    has_item(at, &m) == 1, "dead letter: an item at the time it died");
+	    has_entry(at, &m) == 1, "dead letter: an ended.db entry at the time it died");
 	/* mias-admin deliveries replay: PENDING again */
 	tap_ok(end_msg(m.msg, "PENDING", 0, 0, 0) == STORE_OK,
 	    "the dead letter is replayed");
 	tap_ok(retention_due(s, at, items, 4, &n, &next) == STORE_OK &&
-	    n == 1, "  ... its item is still due");
+	    n == 1, "  ... its entry is still due");
 	tap_ok(retention_remove(s, &items[0], at, &budget, &rr) == STORE_OK &&
 	    rr.rr_outcome == RETENTION_KEPT, "  ... KEPT: not ended any more");
 	tap_ok(count(SDB_STUDIES, m.skey, m.sklen) == 1 &&
-	    count(SDB_JOBS, m.skey, m.sklen) == 3 && has_item(at, &m) == 0,
-	    "  ... study and jobs kept, the item dropped");
+	    count(SDB_JOBS, m.skey, m.sklen) == 3 && has_entry(at, &m) == 0,
+	    "  ... study and jobs kept, the entry dropped");
 }
 
 static int
-put_item_body(struct store_txn *t, void *arg)
+put_entry_body(struct store_txn *t, void *arg)
 {
 	const struct retention_item *ri = arg;
 
-	return store_put(t, SDB_QUEUE, ri->ri_qkey, ri->ri_qklen, "{}", 2);
+	return store_put(t, SDB_ENDED, ri->ri_key, ri->ri_klen, "", 0);
 }
 
 static void
@@ -304,21 +304,20 @@ test_later(void)
 	tap_ok(mk(&m, "1.2.3.3", 2) == STORE_OK &&
 	    end_msg(m.msg, "DELIVERED", at, 1, 0) == STORE_OK,
 	    "a study delivered at T");
-	/* an item older than the study's end (a replay delivered later) */
+	/* an entry older than the study's end (a replay delivered later) */
 	memset(&ri, 0, sizeof(ri));
-	ri.ri_qklen = queue_key(ri.ri_qkey, at - 10000, QK_EXPIRE, m.skey,
-	    m.sklen);
+	ri.ri_klen = retention_key(ri.ri_key, at - 10000, m.skey, m.sklen);
 	ri.ri_ended = at - 10000;
 	memcpy(ri.ri_skey, m.skey, m.sklen);
 	ri.ri_sklen = m.sklen;
-	tap_ok(store_txn(s, put_item_body, &ri) == STORE_OK,
-	    "  ... and an item of it at T - 10 s");
+	tap_ok(store_txn(s, put_entry_body, &ri) == STORE_OK,
+	    "  ... and an entry of it at T - 10 s");
 	tap_ok(retention_remove(s, &ri, at - 1, &budget, &rr) == STORE_OK &&
 	    rr.rr_outcome == RETENTION_LATER, "swept at T - 1 ms: LATER");
-	tap_ok(has_item(at - 10000, &m) == 0 && has_item(at, &m) == 1 &&
+	tap_ok(has_entry(at - 10000, &m) == 0 && has_entry(at, &m) == 1 &&
 	    count(SDB_STUDIES, m.skey, m.sklen) == 1 &&
 	    count(SDB_JOBS, m.skey, m.sklen) == 2,
-	    "  ... the item moved to T, nothing removed");
+	    "  ... the entry moved to T, nothing removed");
 }
 
 static void
@@ -329,16 +328,16 @@ test_index(void)
 	int		rc, calls = 0;
 	int64_t		at = store_now_ms() + 30000;
 
-	/* a study that ended in an earlier release: no item, and its
+	/* a study that ended in an earlier release: no entry, and its
 	 * callback's record does not name it */
 	tap_ok(mk(&m, "1.2.3.4", 2) == STORE_OK &&
 	    end_msg(m.msg, "DELIVERED", at, 0, 1) == STORE_OK &&
-	    has_item(at, &m) == 0, "a study ended before items were written");
+	    has_entry(at, &m) == 0, "a study ended before entries were written");
 	while ((rc = retention_index(s, cursor, 1)) == 0 && calls < 100)
 		calls++;
 	tap_ok(rc == 1 && calls >= 2, "the walk over the callbacks ends, one "
 	    "message a batch (%d batches)", calls + 1);
-	tap_ok(has_item(at, &m) == 1, "  ... and indexes the study, found "
+	tap_ok(has_entry(at, &m) == 1, "  ... and indexes the study, found "
 	    "through its callback's body");
 	tap_ok(count(SDB_META, RETENTION_INDEXED,
 	    strlen(RETENTION_INDEXED)) == 1, "  ... recorded in meta.db");
