@@ -55,7 +55,7 @@ try:
     tok, secret = s.namespace(NS)
     oss = FakeOss(s)
     sink = s.fixture("sink.py")
-    # studyType 1: one image that takes 15 s, to be seen RUNNING
+    # studyType 1: one image that takes 15 s, to be seen unfinished
     slow_engine(s, 1, "LN", delay=15, timeout=60)
     s.start()
     s.start_dispatcher()
@@ -147,9 +147,14 @@ try:
 
     # --- R: running all along, not removed --------------------------------
     st = s.study(NS, 1, UR) or {}
-    t.eq(st.get("state"), "RUNNING", "R: still RUNNING after A's removal")
+    t.ok(st.get("state") in ("QUEUED", "RUNNING"),
+         "R: not ended, still there after A's removal", st.get("state"))
     r = s.get_result(tok, NS, UR, 1)
     t.eq(r.code, "100005", "R: getAnalysisResult: not finished (100005)")
+    counters = dict(db_dump(s.state, "counters.db") or [])
+    t.eq(counters.get(b"a\0" + NS.encode()), b"1",
+         "the queued-studies counter counts R alone: A's removal left it "
+         "alone")
 
     # --- D: kept while its callback is retried, then 3 s more -------------
     dkey = study_key(NS, 4, UD)
