@@ -15,7 +15,6 @@ A gateway with [retention] finished_studies = 3s and a short retry schedule.
 - The removed study, submitted again, is a new analysis (run 1) that
   completes; the queued-studies counter ends at 0.
 """
-import json
 import os
 import sys
 import time
