@@ -7,6 +7,7 @@
 #include "log.h"
 #include "ns.h"
 #include "outbox.h"
+#include "retention.h"
 #include "store.h"
 #include "webhook.h"
 
@@ -161,9 +162,10 @@ after_body(struct store_txn *t, void *arg)
 		a->state = OUTBOX_DELIVERED;
 		json_object_object_add(rec, "delivered",
 		    json_object_new_int64(now));
-	} else if (a->gone || (size_t)attempts > a->retry_n)
+	} else if (a->gone || (size_t)attempts > a->retry_n) {
 		a->state = OUTBOX_DEAD;
-	else {
+		json_object_object_add(rec, "dead", json_object_new_int64(now));
+	} else {
 		/* the schedule, give or take a fifth, so that a receiver
 		 * that was down is not hit by every retry at once */
 		delay = (int64_t)a->retry[attempts - 1] * 1000;
@@ -180,6 +182,10 @@ after_body(struct store_txn *t, void *arg)
 	json_object_object_add(rec, "state",
 	    json_object_new_string(outbox_state_name(a->state)));
 	if ((rc = outbox_put(t, a->task->t_id, rec)) != STORE_OK)
+		goto out;
+	/* its study may have ended with it: retention counts from now */
+	if (a->state != OUTBOX_PENDING &&
+	    (rc = retention_ended(t, a->task->t_id, rec)) != STORE_OK)
 		goto out;
 	if (a->state == OUTBOX_PENDING) {
 		klen = queue_key(key, a->next, QK_DELIVER, a->task->t_id,

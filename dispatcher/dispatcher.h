@@ -166,4 +166,8 @@ void	study_assembly(struct disp *, struct task *);	/* worker */
 /* deliver.c */
 void	deliver_start(struct disp *, struct task *);	/* main */
 
+/* retention.c: remove studies ended longer ago than [retention] says;
+ * returns ms until the next sweep is due (main) */
+int64_t	retention_sweep(struct disp *);
+
 #endif /* MIAS_DISPATCHER_H */

@@ -285,7 +285,7 @@ main(int argc, char *argv[])
 	struct mias_conf	*c;
 	char			 err[512];
 	int64_t			 wait_ms, next_scan, next_checkpoint = 0;
-	int64_t			 flush_at = 0;
+	int64_t			 flush_at = 0, next_sweep = 0;
 	int64_t			 spacing = 0, scanned = 0;	/* us */
 	time_t			 stop_at = 0;
 	int			 ch, foreground = 0, verbose = 0, woken, i;
@@ -425,6 +425,8 @@ main(int argc, char *argv[])
 				spacing = SCAN_SPACING_MAX_US;
 			scanned = mono_us();
 		}
+		if (!disp_quit && now >= next_sweep)
+			next_sweep = now + retention_sweep(&d);
 		if (d.d_unflushed && now >= flush_at) {
 			/* the deliveries recorded since the last time */
 			if (store_flush(d.d_store) == -1)
@@ -435,6 +437,8 @@ main(int argc, char *argv[])
 		wait_ms = next_scan - store_now_ms();
 		if (d.d_unflushed && wait_ms > flush_at - store_now_ms())
 			wait_ms = flush_at - store_now_ms();
+		if (wait_ms > next_sweep - store_now_ms())
+			wait_ms = next_sweep - store_now_ms();
 		if (wait_ms < 0)
 			wait_ms = 0;
 		http_poll(&d, (int)(wait_ms > 1000 ? 1000 : wait_ms), &woken);

@@ -27,6 +27,8 @@ enum store_db {
 	SDB_AUDIT,		/* be64 ms + 4 random bytes -> audit entry;
 				 * only read now (audit.h) */
 	SDB_ANSWERS,		/* study key -> getAnalysisResult answer */
+	SDB_ENDED,		/* be64 ms + study key -> "": the studies
+				 * that ended then (retention.h) */
 	SDB__MAX
 };
 
