@@ -163,9 +163,9 @@ op_body(struct store_txn *t, void *arg)
 		break;
 	case OP_MSG:
 	case OP_ORPHAN:
-		if ((rc = outbox_add(t, "hosp", OUTBOX_STATUS,
-		    "https://cb.example/notify", "{}", NULL, old, old,
-		    o->msg)) != 0)
+		if ((rc = outbox_add(t, "hosp", 4, o->uid ? o->uid : "9.9",
+		    OUTBOX_STATUS, "https://cb.example/notify", "{}", NULL,
+		    old, old, o->msg)) != 0)
 			return rc;
 		if (o->what == OP_ORPHAN)
 			break;
