@@ -261,7 +261,7 @@ study_list(struct disp *d, struct task *t)
 	}
 	if (strncmp(uid, STUDY_PUSH_MARK, 1) == 0)
 		uid++;		/* the ImageUid, in log lines */
-	sa.keys = &d->d_keys;
+	sa.keys = d->d_keys;
 	sa.skey = t->t_id;
 	sa.sklen = sklen;
 	sa.run = run;
