@@ -86,8 +86,9 @@ def search(path, needles):
     for n, v in sorted(needles.items()):
         i = data.find(v)
         if i >= 0:
-            ctx = data[max(0, i - 64):i + len(v) + 64].replace(
-                v, b"<" + n.encode() + b">")
+            ctx = data[max(0, i - 64):i + len(v) + 64]
+            for m, w in needles.items():    # every secret masked
+                ctx = ctx.replace(w, b"<" + m.encode() + b">")
             found.append("%s (%d copies) %r" % (n, data.count(v), ctx))
     return found
 
