@@ -57,7 +57,7 @@ die(const char *fmt, ...)
 
 struct admin {
 	struct mias_conf	*a_conf;
-	struct crypto_keys	 a_keys;
+	struct crypto_keys	*a_keys;	/* in pages kept out of cores */
 	struct store		*a_store;
 };
 
@@ -78,7 +78,9 @@ admin_open(struct admin *a)
 
 	if (store_check_owner(a->a_conf->c_state_dir, err, sizeof(err)) == -1)
 		die("%s", err);
-	if (crypto_keys_load(a->a_conf->c_key_file, &a->a_keys, err,
+	if ((a->a_keys = crypto_keys_new()) == NULL)
+		die("no memory kept out of core dumps for the keys");
+	if (crypto_keys_load(a->a_conf->c_key_file, a->a_keys, err,
 	    sizeof(err)) == -1)
 		die("%s (run 'mias-admin init' first?)", err);
 	store_on_stall(admin_stalled);
@@ -118,7 +120,9 @@ cmd_init(struct admin *a)
 		close(fd);
 		printf("key file %s created\n", a->a_conf->c_key_file);
 	}
-	if (crypto_keys_load(a->a_conf->c_key_file, &a->a_keys, err,
+	if ((a->a_keys = crypto_keys_new()) == NULL)
+		die("no memory kept out of core dumps for the keys");
+	if (crypto_keys_load(a->a_conf->c_key_file, a->a_keys, err,
 	    sizeof(err)) == -1)
 		die("%s", err);
 	if (store_open(a->a_conf->c_state_dir, STORE_CREATE, &s, err,
@@ -252,7 +256,7 @@ ns_opts_apply(struct admin *a, struct ns_opts *o, json_object *rec)
 		json_object_object_add(rec, "origins",
 		    json_object_get(o->o_origins));
 	if (o->o_token != NULL)
-		ns_record_set_token(rec, &a->a_keys, o->o_token,
+		ns_record_set_token(rec, a->a_keys, o->o_token,
 		    strlen(o->o_token) < NS_TOKEN_MIN);
 }
 
@@ -303,11 +307,11 @@ cmd_ns_add(struct admin *a, const char *name, int argc, char **argv)
 	tok = o.o_token != NULL ? o.o_token : token;
 	memset(&na, 0, sizeof(na));
 	na.name = name;
-	if ((na.rec = ns_record_new(&a->a_keys, name, tok,
+	if ((na.rec = ns_record_new(a->a_keys, name, tok,
 	    strlen(tok) < NS_TOKEN_MIN, secret)) == NULL)
 		die("cannot seal the signing secret");
 	ns_opts_apply(a, &o, na.rec);
-	if (ns_record_secret(na.rec, &a->a_keys, secret_str,
+	if (ns_record_secret(na.rec, a->a_keys, secret_str,
 	    sizeof(secret_str)) == -1)
 		die("cannot open the signing secret just sealed");
 	rc = store_txn(a->a_store, ns_add_body, &na);
@@ -347,7 +351,7 @@ ns_change_body(struct store_txn *t, void *arg)
 		json_object_object_add(rec, "disabled",
 		    json_object_new_boolean(0));
 	else if (strcmp(na->op, "rotate") == 0)
-		ns_record_set_token(rec, &na->admin->a_keys, na->token, 0);
+		ns_record_set_token(rec, na->admin->a_keys, na->token, 0);
 	else
 		ns_opts_apply(na->admin, na->opts, rec);
 	json_object_object_add(rec, "updated",
@@ -554,7 +558,7 @@ main(int argc, char *argv[])
 	else
 		usage();
 	store_close(a.a_store);
-	crypto_keys_wipe(&a.a_keys);
+	crypto_keys_free(a.a_keys);
 	conf_free(a.a_conf);
 	return rc;
 }

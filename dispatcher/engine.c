@@ -123,7 +123,7 @@ image_load(struct disp *d, struct task *t, struct image *im)
 	int rc;
 
 	memset(im, 0, sizeof(*im));
-	im->keys = &d->d_keys;
+	im->keys = d->d_keys;
 	im->task = t;
 	im->id = t->t_id;
 	rc = store_txn(d->d_store, image_body, im);
@@ -286,7 +286,7 @@ engine_trigger(struct disp *d, struct task *t)
 	}
 	/* the caller's credentials go to the engine, which reads the image
 	 * itself (API.md 5.) */
-	job_sig(&d->d_keys, t->t_id, sig);
+	job_sig(d->d_keys, t->t_id, sig);
 	if (asprintf(&cb, "%s/dicom/api/algorithmResult?job=%s&sig=%s",
 	    c->c_public_url, t->t_id, sig) == -1) {
 		cb = NULL;

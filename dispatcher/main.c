@@ -18,6 +18,7 @@
 #include "dispatcher.h"
 #include "log.h"
 #include "oss.h"
+#include "secmem.h"
 #include "store.h"
 #include "wake.h"
 
@@ -326,7 +327,9 @@ main(int argc, char *argv[])
 	c = d.d_dconf->dc_conf;
 	if (store_check_owner(c->c_state_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	if (crypto_keys_load(c->c_key_file, &d.d_keys, err, sizeof(err)) == -1)
+	if ((d.d_keys = crypto_keys_new()) == NULL)
+		fatalx("no memory kept out of core dumps for the keys");
+	if (crypto_keys_load(c->c_key_file, d.d_keys, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	/* what can fail at start fails here, on the terminal, before the
 	 * process detaches: the lock (an flock survives the fork with the
@@ -441,6 +444,9 @@ main(int argc, char *argv[])
 			wait_ms = next_sweep - store_now_ms();
 		if (wait_ms < 0)
 			wait_ms = 0;
+		/* what the last transfer moved (credentials, signatures)
+		 * may linger in the registers while we wait */
+		secmem_scrub_registers();
 		http_poll(&d, (int)(wait_ms > 1000 ? 1000 : wait_ms), &woken);
 		if (woken) {
 			char buf[256];
@@ -463,7 +469,7 @@ main(int argc, char *argv[])
 	curl_multi_cleanup(d.d_multi);
 	curl_global_cleanup();
 	store_close(d.d_store);
-	crypto_keys_wipe(&d.d_keys);
+	crypto_keys_free(d.d_keys);
 	{
 		char path[4096];
 

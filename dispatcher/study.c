@@ -286,7 +286,7 @@ study_list(struct disp *d, struct task *t)
 		uid++;		/* the ImageUid, in log lines */
 	sa.task = t;
 	l.task = t;
-	sa.keys = &d->d_keys;
+	sa.keys = d->d_keys;
 	sa.skey = t->t_id;
 	sa.sklen = sklen;
 	sa.run = run;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "crypto.h"
+#include "secmem.h"
 
 #define SEAL_VERSION	1
 
@@ -83,6 +84,18 @@ void
 crypto_keys_wipe(struct crypto_keys *k)
 {
 	crypto_wipe(k, sizeof(*k));
+}
+
+struct crypto_keys *
+crypto_keys_new(void)
+{
+	return secmem_alloc(sizeof(struct crypto_keys));
+}
+
+void
+crypto_keys_free(struct crypto_keys *k)
+{
+	secmem_free(k, sizeof(*k));
 }
 
 int

@@ -28,6 +28,11 @@ int	crypto_keys_load(const char *path, struct crypto_keys *,
 void	crypto_keys_derive(const unsigned char master[CRYPTO_KEYLEN],
 	    struct crypto_keys *);
 void	crypto_keys_wipe(struct crypto_keys *);
+/* A zeroed struct crypto_keys in pages kept out of core dumps (secmem.h),
+ * for keys a process holds while it runs; NULL if none can be had.
+ * crypto_keys_free() wipes and releases it (NULL is allowed). */
+struct crypto_keys *crypto_keys_new(void);
+void	crypto_keys_free(struct crypto_keys *);
 
 /*
  * AES-256-GCM with a fresh random IV.  aad binds the sealed value to the

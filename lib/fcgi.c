@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "limit.h"
 #include "log.h"
 #include "ns.h"
+#include "secmem.h"
 #include "store.h"
 #include "window.h"
 
@@ -40,7 +42,7 @@ struct fcgi_ctx {
 	const struct endpoint	*fc_ep;
 	const char		*fc_conf_path;
 	struct mias_conf	*fc_conf;
-	struct crypto_keys	 fc_keys;
+	struct crypto_keys	*fc_keys;	/* in pages kept out of cores */
 	int			 fc_keys_ok;
 	struct store		*fc_store;
 	struct windows		*fc_win;	/* [limits] counters */
@@ -186,7 +188,13 @@ fcgi_ready1(struct fcgi_ctx *fc)
 		}
 	}
 	if (!fc->fc_keys_ok) {
-		if (crypto_keys_load(fc->fc_conf->c_key_file, &fc->fc_keys,
+		if (fc->fc_keys == NULL &&
+		    (fc->fc_keys = crypto_keys_new()) == NULL) {
+			snprintf(fc->fc_err, sizeof(fc->fc_err), "no memory "
+			    "kept out of core dumps for the keys");
+			return -1;
+		}
+		if (crypto_keys_load(fc->fc_conf->c_key_file, fc->fc_keys,
 		    err, sizeof(err)) == -1) {
 			snprintf(fc->fc_err, sizeof(fc->fc_err), "%s", err);
 			return -1;
@@ -476,7 +484,7 @@ gate_post(struct gate *g)
 	json_object_put(rq->rq_nsrec);
 	rq->rq_nsrec = NULL;
 	rq->rq_counted = rq->rq_cors = 0;
-	rc = ns_auth_verify(&fc->fc_keys, rq->rq_ns, rq->rq_token, g->g_raw,
+	rc = ns_auth_verify(fc->fc_keys, rq->rq_ns, rq->rq_token, g->g_raw,
 	    g->g_rawlen, &rq->rq_nsrec, rq->rq_msg, sizeof(rq->rq_msg));
 	if (rc != RC_OK) {
 		rq->rq_rc = rc;
@@ -637,7 +645,7 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 	}
 	rq.rq_conf = fc->fc_conf;
 	rq.rq_store = fc->fc_store;
-	rq.rq_keys = &fc->fc_keys;
+	rq.rq_keys = fc->fc_keys;
 
 	if (fcgi_precheck(fc, io, &rq, &bodylen) == -1)
 		goto out;
@@ -710,6 +718,65 @@ out:
 	free(gate.g_raw);
 }
 
+/*
+ * libfcgi frees what a request brought without wiping it: the parameters
+ * (HTTP_TOKENID among them), each a string of its own in envp, and the
+ * input stream's buffer, which last held the parameters' and the body's
+ * records (OSS secrets).  fcgi_wipe() wipes both before FCGX_Finish_r()
+ * frees them.  The buffer is reached through the stream's private data,
+ * whose first members (buff, bufflen, mBuff: the aligned buffer, its
+ * length and the block malloc returned) are the same in every libfcgi
+ * from 2.0 to 2.4.2; they are trusted only when they agree with the
+ * stream's public pointers, and otherwise only the bytes between those
+ * are wiped.  What libfcgi frees on its own, out of our reach, is in
+ * doc/SECURITY.md.
+ */
+struct fcgi_stream_head {	/* FCGX_Stream_Data (fcgiapp.c), its head */
+	unsigned char	*buff;
+	int		 bufflen;
+	unsigned char	*mBuff;
+};
+
+static int
+fcgi_in_buffer(const unsigned char *p, const unsigned char *b, size_t len)
+{
+	return (uintptr_t)p >= (uintptr_t)b && (uintptr_t)p <= (uintptr_t)b +
+	    len;
+}
+
+static void
+fcgi_wipe_stream(FCGX_Stream *s)
+{
+	const struct fcgi_stream_head	*h;
+	size_t				 len;
+
+	if (s == NULL)
+		return;
+	h = s->data;
+	if (h != NULL && h->mBuff != NULL && h->bufflen > 0 &&
+	    (uintptr_t)h->buff >= (uintptr_t)h->mBuff &&
+	    (uintptr_t)h->buff < (uintptr_t)h->mBuff + 8 &&
+	    fcgi_in_buffer(s->rdNext, h->buff, (size_t)h->bufflen) &&
+	    fcgi_in_buffer(s->stop, h->buff, (size_t)h->bufflen) &&
+	    (len = malloc_usable_size(h->mBuff)) >= (size_t)h->bufflen) {
+		explicit_bzero(h->mBuff, len);
+		return;
+	}
+	if (s->stopUnget != NULL && (uintptr_t)s->stop >
+	    (uintptr_t)s->stopUnget)
+		explicit_bzero(s->stopUnget, (size_t)(s->stop - s->stopUnget));
+}
+
+static void
+fcgi_wipe(FCGX_Request *r)
+{
+	char **p;
+
+	fcgi_wipe_stream(r->in);
+	for (p = r->envp; p != NULL && *p != NULL; p++)
+		explicit_bzero(*p, strlen(*p));
+}
+
 /* --- several requests at once --------------------------------------- */
 
 static int
@@ -766,7 +833,9 @@ fcgi_thread(void *arg)
 		if (rc < 0)
 			break;
 		fcgi_handle(fc, &io);
+		fcgi_wipe(&r);
 		FCGX_Finish_r(&r);
+		secmem_scrub_registers();
 	}
 	FCGX_Free(&r, 1);
 	ns_cache_clear();	/* this thread's */
@@ -889,6 +958,9 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	(void)fcgi_ready(&fc);
 
 	if (FCGX_IsCGI()) {
+		/* the body goes straight to our buffer, which is wiped, and
+		 * not through one of stdio's */
+		setvbuf(stdin, NULL, _IONBF, 0);
 		io.io_fcgi = NULL;
 		fcgi_handle(&fc, &io);
 		fflush(stdout);
@@ -911,7 +983,9 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	io.io_fcgi = &r;
 	while (!fcgi_quit && FCGX_Accept_r(&r) >= 0) {
 		fcgi_handle(&fc, &io);
+		fcgi_wipe(&r);
 		FCGX_Finish_r(&r);
+		secmem_scrub_registers();
 	}
 out:
 	ns_cache_clear();
@@ -919,6 +993,6 @@ out:
 	store_close(fc.fc_store);
 	conf_free(fc.fc_conf);
 leave:
-	crypto_keys_wipe(&fc.fc_keys);
+	crypto_keys_free(fc.fc_keys);
 	return 0;
 }
