@@ -399,11 +399,11 @@ fcgi_query(struct fcgi_io *io, char *buf, size_t len)
 /*
  * Who is asking, and may they: the failed authentications of the client's
  * address for the namespace named (limit.h) and the namespace's requests
- * this second come from shared memory (window.c); one read-only transaction reads the namespace record
- * and, for submissions, the namespace's queued studies: its own
- * (fcgi_gate), or for a GET endpoint the handler's (req_txn).  The request
- * is counted at its end, in fcgi_account.  -1 when the request is refused
- * (rq holds the answer).
+ * this second come from shared memory (window.c); one read-only
+ * transaction reads the namespace record and, for submissions, the
+ * namespace's queued studies: its own (fcgi_gate), or for a GET endpoint
+ * the handler's (req_txn).  The request is counted at its end, in
+ * fcgi_account.  -1 when the request is refused (rq holds the answer).
  */
 struct gate {
 	const struct fcgi_ctx	*g_fc;

@@ -27,8 +27,9 @@ int	limit_active_add(struct store_txn *, const char *ns, int delta);
  * per client address and namespace, so that the failures of one tenant
  * behind a shared address (a hospital's NAT or proxy) never refuse
  * another's requests, while guessing one namespace's token stays slow.
- * ns is a namespace that exists in the store; requests naming no
- * namespace, a malformed one or one that does not exist pass NULL and
+ * ns is a namespace that exists in the store; requests that fail before
+ * the namespace is looked up (no namespace or tokenId, a malformed name,
+ * an overlong token) or that name one that does not exist pass NULL and
  * share one bucket per address, so that made-up names cannot fill the
  * table.  w may be NULL (nothing counted).
  */
