@@ -27,9 +27,9 @@ log_verbose(int v)
 	log_debugging = v;
 }
 
-/* The bytes ch..ch+n-1 (n >= 1) of UTF-8 as one code point, or -1 when
- * they are not a well-formed sequence (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF); *len is the sequence's length. */
+/* The code point of the UTF-8 sequence at p (n >= 1 bytes left), its
+ * length in *len; -1 when it is not well formed (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF). */
 static long
 log_utf8(const unsigned char *p, size_t n, size_t *len)
 {
