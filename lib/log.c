@@ -69,17 +69,17 @@ log_escape(char *dst, size_t dstlen, const char *src)
 	if (dstlen == 0)
 		return 0;
 	for (; n > 0; p += len, n -= len) {
-		len = 1;
-		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+		len = plen = 1;
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\')
 			piece[0] = (char)*p;
-			piece[1] = '\0';
-		} else if (*p == '\\')
-			snprintf(piece, sizeof(piece), "\\\\");
+		else if (*p == '\\')
+			plen = (size_t)snprintf(piece, sizeof(piece), "\\\\");
 		else if (*p >= 0x80 && (cp = log_utf8(p, n, &len)) != -1)
-			snprintf(piece, sizeof(piece), "\\u{%lx}", cp);
+			plen = (size_t)snprintf(piece, sizeof(piece), "\\u{%lx}",
+			    cp);
 		else
-			snprintf(piece, sizeof(piece), "\\x%02x", *p);
-		plen = strlen(piece);
+			plen = (size_t)snprintf(piece, sizeof(piece), "\\x%02x",
+			    *p);
 		if (mark == (size_t)-1 && o + plen + 4 > dstlen)
 			mark = o;
 		if (o + plen + 1 > dstlen) {
