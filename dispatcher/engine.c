@@ -780,6 +780,9 @@ engine_command(struct disp *d, struct task *t)
 	close(fd);
 	fd = -1;
 	if (err != OSS_OK) {
+		/* errorMessage is the caller's; the detail the log's */
+		if (oe.oe_detail[0] != '\0')
+			log_warnx("image %s: %s", t->t_id, oe.oe_detail);
 		snprintf(msg, sizeof(msg), "%s", oe.oe_message);
 		o.code = oss_err_name(err);
 		o.msg = msg;

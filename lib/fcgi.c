@@ -406,12 +406,12 @@ fcgi_query(struct fcgi_io *io, char *buf, size_t len)
 
 /*
  * Who is asking, and may they: the failed authentications of the client's
- * address and the namespace's requests this second come from shared
- * memory (window.c); one read-only transaction reads the namespace record
- * and, for submissions, the namespace's queued studies: its own
- * (fcgi_gate), or for a GET endpoint the handler's (req_txn).  The request
- * is counted at its end, in fcgi_account.  -1 when the request is refused
- * (rq holds the answer).
+ * address for the namespace named (limit.h) and the namespace's requests
+ * this second come from shared memory (window.c); one read-only
+ * transaction reads the namespace record and, for submissions, the
+ * namespace's queued studies: its own (fcgi_gate), or for a GET endpoint
+ * the handler's (req_txn).  The request is counted at its end, in
+ * fcgi_account.  -1 when the request is refused (rq holds the answer).
  */
 struct gate {
 	const struct fcgi_ctx	*g_fc;
@@ -445,23 +445,41 @@ fcgi_addr(const struct req *rq)
 	return rq->rq_remote != NULL && *rq->rq_remote ? rq->rq_remote : "-";
 }
 
-/* What needs no store: the address's failed authentications, the form of
- * the namespace and the token. */
+/*
+ * Failed authentications are counted per address and namespace (limit.h):
+ * ns is the namespace when it exists, NULL for the address's bucket of
+ * unknown namespaces.  -1 (rq holds the 429) once the bucket is full.
+ */
+static int
+gate_authfail(const struct fcgi_ctx *fc, struct req *rq, const char *ns)
+{
+	const struct mias_conf	*c = fc->fc_conf;
+
+	if (limit_authfail_count(fc->fc_win, fcgi_addr(rq), ns,
+	    rq->rq_time) < (long long)c->c_limit_authfail)
+		return 0;
+	rq->rq_retry_after = (int)(60 - rq->rq_time % 60);
+	req_error(rq, RC_TOO_MANY, "too many failed authentications from "
+	    "this address%s; try again later", ns != NULL ? " for this "
+	    "namespace" : "");
+	return -1;
+}
+
+/* What needs no store: the failed authentications of the address for a
+ * well-formed namespace (which need not exist: its bucket is empty then,
+ * and gate_post looks at the unknown namespaces' one) or, for none or a
+ * malformed one, the unknown namespaces' bucket; then the form of the
+ * namespace and the token. */
 static int
 gate_pre(struct fcgi_ctx *fc, struct req *rq)
 {
-	const struct mias_conf	*c = fc->fc_conf;
 	enum rc			 rc;
 
 	rq->rq_time = time(NULL);
-	/* guessing tokens from one address is slowed down first */
-	if (windows_count(fc->fc_win, "f", fcgi_addr(rq), NULL, rq->rq_time,
-	    60, 0) >= (long long)c->c_limit_authfail) {
-		rq->rq_retry_after = (int)(60 - rq->rq_time % 60);
-		req_error(rq, RC_TOO_MANY, "too many failed authentications "
-		    "from this address; try again later");
+	/* guessing tokens is slowed down first */
+	if (gate_authfail(fc, rq, rq->rq_ns != NULL &&
+	    ns_name_check(rq->rq_ns) == NULL ? rq->rq_ns : NULL) == -1)
 		return -1;
-	}
 	if ((rc = ns_auth_precheck(rq->rq_ns, rq->rq_token, rq->rq_msg,
 	    sizeof(rq->rq_msg))) != RC_OK) {
 		rq->rq_rc = rc;		/* rq_msg says why */
@@ -484,6 +502,11 @@ gate_post(struct gate *g)
 	json_object_put(rq->rq_nsrec);
 	rq->rq_nsrec = NULL;
 	rq->rq_counted = rq->rq_cors = 0;
+	rq->rq_authfail = 0;
+	/* a namespace that does not exist: the address's shared bucket */
+	if ((rq->rq_ns_known = g->g_raw != NULL) == 0 &&
+	    gate_authfail(g->g_fc, rq, NULL) == -1)
+		return -1;
 	rc = ns_auth_verify(fc->fc_keys, rq->rq_ns, rq->rq_token, g->g_raw,
 	    g->g_rawlen, &rq->rq_nsrec, rq->rq_msg, sizeof(rq->rq_msg));
 	if (rc != RC_OK) {
@@ -596,9 +619,9 @@ fcgi_account(struct fcgi_ctx *fc, struct req *rq)
 {
 	if (rq->rq_time == 0)
 		rq->rq_time = time(NULL);
-	if (fc->fc_win != NULL && rq->rq_authfail)
-		(void)windows_count(fc->fc_win, "f", fcgi_addr(rq), NULL,
-		    rq->rq_time, 60, 1);
+	if (rq->rq_authfail)
+		limit_authfail_add(fc->fc_win, fcgi_addr(rq),
+		    rq->rq_ns_known ? rq->rq_ns : NULL, rq->rq_time);
 	if (fc->fc_win != NULL && rq->rq_counted)
 		(void)windows_count(fc->fc_win, "r", rq->rq_ns,
 		    fc->fc_ep->ep_name, rq->rq_time, 1, 1);
