@@ -49,6 +49,9 @@ OURS = [P + "/bin/mias-admin", P + "/sbin/mias-dispatcher",
 
 if os.geteuid() != 0:
     t.skip_all("not root: it installs into /usr/local")
+if os.environ.get("MIAS_SANITIZER"):
+    t.skip_all("the sanitizer run: this test builds a plain tree of its own "
+               "(the main suite runs it)")
 if not LIGHTTPD or not os.access(LIGHTTPD, os.X_OK):
     t.skip_all("no lighttpd")
 try:
