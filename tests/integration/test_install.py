@@ -41,11 +41,12 @@ t = TAP()
 KEEP = os.environ.get("MIAS_TEST_KEEP") == "1"
 P = "/usr/local"
 INITD = "/etc/init.d/mias-dispatcher"
+LOGROTATE_D = "/etc/logrotate.d/mias"
 # root's PATH on Debian: /usr/local/{sbin,bin} first
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 OURS = [P + "/bin/mias-admin", P + "/sbin/mias-dispatcher",
         P + "/libexec/mias", P + "/share/mias", P + "/etc/mias",
-        P + "/var/lib/mias", P + "/var/run/mias", INITD]
+        P + "/var/lib/mias", P + "/var/run/mias", INITD, LOGROTATE_D]
 
 if os.geteuid() != 0:
     t.skip_all("not root: it installs into /usr/local")
@@ -248,6 +249,16 @@ try:
          body.get("returnCode") == "000000", "getAnalysisResult: 000000",
          body)
 
+    # --- step 5: the logrotate file -------------------------------------------
+    shutil.copy(P + "/share/mias/mias.logrotate", LOGROTATE_D)
+    if shutil.which("logrotate", path=PATH):
+        p = sh("logrotate -d %s" % LOGROTATE_D)     # -d: reads, changes nothing
+        t.ok(p.returncode == 0 and P + "/var/lib/mias/audit.log" in
+             p.stdout + p.stderr and "error" not in
+             (p.stdout + p.stderr).lower(), "logrotate takes "
+             "/etc/logrotate.d/mias, for /usr/local/var/lib/mias/audit.log",
+             (p.stdout + p.stderr)[-2000:])
+
     p = sh("service mias-dispatcher stop")
     t.ok(p.returncode == 0, "service mias-dispatcher stop",
          p.stdout + p.stderr)
@@ -275,12 +286,14 @@ finally:
         uninstalled = p.returncode == 0
         t.ok(uninstalled, "make uninstall", (p.stdout + p.stderr)[-2000:])
     # README: make uninstall keeps the store, the key and an edited
-    # configuration (and the init script is the administrator's copy)
+    # configuration (the init script and the logrotate file are the
+    # administrator's copies)
     if uninstalled:
         t.ok(os.path.exists(P + "/etc/mias/mias.conf") and
              os.path.exists(P + "/etc/mias/master.key"),
              "make uninstall keeps the edited configuration and the key")
-    for x in (INITD, P + "/etc/mias/master.key", P + "/etc/mias/mias.conf"):
+    for x in (INITD, LOGROTATE_D, P + "/etc/mias/master.key",
+              P + "/etc/mias/mias.conf"):
         if os.path.lexists(x):
             os.unlink(x)
     shutil.rmtree(P + "/var/lib/mias", ignore_errors=True)

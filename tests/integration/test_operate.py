@@ -2,6 +2,7 @@
 # test_operate.py -- operating mias: --version, log priorities under systemd, audit.log rotated under load, tmpfiles.d, make uninstall
 """
 - every installed program prints `NAME VERSION` for --version and exits 0;
+- the manual pages name the configured paths (made at build time);
 - mias-dispatcher -f starts each line with its syslog priority <N> when
   its standard error is the one JOURNAL_STREAM names, and not otherwise;
 - the installed logrotate file (P/share/mias/mias.logrotate, its path
@@ -62,6 +63,28 @@ for name, path in progs:
          p.stderr == "", "%s --version prints '%s %s', exits 0"
          % (name, name, VERSION), "%d %r %r" % (p.returncode, p.stdout,
                                                 p.stderr))
+
+# --- the manual pages name the configured paths ---------------------------
+import re  # noqa: E402
+pages = {}
+for sec, name in (("5", "mias.conf.5"), ("7", "mias.7"),
+                  ("8", "mias-admin.8"), ("8", "mias-dispatcher.8")):
+    try:
+        with open(installed("share", "man", "man" + sec, name)) as f:
+            pages[name] = f.read()
+    except OSError as e:
+        pages[name] = str(e)
+left = {n: re.findall(r"@[a-z_]+@", x) for n, x in pages.items()}
+t.ok(not any(left.values()), "the installed manual pages have every "
+     "@path@ filled in", left)
+# made at build time: the paths ./configure was given (tests/inst is
+# installed with other ones)
+etc = os.environ.get("MIAS_SYSCONFDIR", "/nonexistent") + "/mias"
+t.ok(all(etc + "/mias.conf" in pages[n] for n in
+         ("mias.conf.5", "mias-admin.8", "mias-dispatcher.8")) and
+     not any("/etc/mias/" in x.replace(etc + "/", "")
+             for x in pages.values()),
+     "they name the configured %s/mias.conf, never /etc/mias/" % etc)
 
 s = Stack("operate")
 try:
