@@ -174,7 +174,7 @@ lock_state(const char *dir)
 	int	fd;
 
 	snprintf(path, sizeof(path), "%s/dispatcher.lock", dir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+	if ((fd = store_file_open(dir, path, O_RDWR | O_CLOEXEC)) == -1)
 		fatal("%s", path);
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno != EWOULDBLOCK)

@@ -59,9 +59,12 @@ crypto_keys_load(const char *path, struct crypto_keys *k, char *err,
 		snprintf(err, errlen, "key file %s: not a regular file", path);
 		goto out;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(err, errlen, "key file %s: readable by group or "
-		    "others (mode %03o); chmod 600 it", path,
+	/* the group may read it (0640): the responders and the dispatcher
+	 * as two users sharing a group (CONTRACT.md "First start") */
+	if (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) {
+		snprintf(err, errlen, "key file %s: open to others or "
+		    "writable by its group (mode %03o); chmod 600 it (640 "
+		    "when a group shares the store)", path,
 		    (unsigned)(st.st_mode & 0777));
 		goto out;
 	}

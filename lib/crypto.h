@@ -21,7 +21,8 @@ struct crypto_keys {
 	unsigned char	ck_url[CRYPTO_KEYLEN];	/* HMAC of issued URLs */
 };
 
-/* Read the key file: exactly 32 bytes, not readable by group or others.
+/* Read the key file: exactly 32 bytes, mode 0600 or 0400 (or 0640/0440:
+ * read by the group sharing the store), never open to others.
  * -1 with a message in err (never key material) on failure. */
 int	crypto_keys_load(const char *path, struct crypto_keys *,
 	    char *err, size_t errlen);

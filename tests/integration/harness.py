@@ -11,6 +11,7 @@ MIAS_SRCDIR, MIAS_BUILDDIR, LIGHTTPD.
 import http.client
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -203,6 +204,7 @@ class Stack:
                 f.write("[engine.%d]\n%s\n" % (t, body))
         self.procs = procs
         self.url_prefix = url_prefix
+        self.user = pwd.getpwuid(os.geteuid()).pw_name
         self.dispatcher = None
         self.fixtures = []
 
@@ -217,7 +219,9 @@ class Stack:
         return p
 
     def init(self):
-        self.admin("init")
+        # the store is the user's the stack runs as (init, run as root,
+        # would otherwise make it www-data's)
+        self.admin("init", "--user", self.user)
         return self
 
     def namespace(self, name, *opts):

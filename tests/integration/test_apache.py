@@ -128,6 +128,7 @@ class ApacheStack(Stack):
 
     def __init__(self, name, proxy=False, **kw):
         Stack.__init__(self, name, **kw)
+        self.user = USER
         self.apache = None
         self.proxy = proxy
         self.spawned = []

@@ -271,13 +271,21 @@ test_keys_load(void)
 	p = keyfile("k644", 32, 0644);
 	tap_ok(crypto_keys_load(p, &k, err, sizeof(err)) == -1,
 	    "keys_load: mode 0644 refused");
-	snprintf(msg, sizeof(msg), "key file %s: readable by group or others "
-	    "(mode 644); chmod 600 it", p);
+	snprintf(msg, sizeof(msg), "key file %s: open to others or writable "
+	    "by its group (mode 644); chmod 600 it (640 when a group shares "
+	    "the store)", p);
 	TAP_STREQ(err, msg, "keys_load: mode 0644: message");
 
 	p = keyfile("k640", 32, 0640);
+	tap_ok(crypto_keys_load(p, &k, err, sizeof(err)) == 0,
+	    "keys_load: mode 0640 (read by the group sharing the store) "
+	    "accepted");
+	p = keyfile("k660", 32, 0660);
 	tap_ok(crypto_keys_load(p, &k, err, sizeof(err)) == -1,
-	    "keys_load: mode 0640 refused");
+	    "keys_load: mode 0660 refused");
+	p = keyfile("k650", 32, 0650);
+	tap_ok(crypto_keys_load(p, &k, err, sizeof(err)) == -1,
+	    "keys_load: mode 0650 refused");
 	p = keyfile("k604", 32, 0604);
 	tap_ok(crypto_keys_load(p, &k, err, sizeof(err)) == -1,
 	    "keys_load: mode 0604 refused");
