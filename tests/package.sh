@@ -163,8 +163,14 @@ ac_version=$(sed -n 's/^AC_INIT(\[mias\], \[\([^]]*\)\].*/\1/p' "$src/configure.
 [ "$version" = "$ac_version" ]
 ok $? "debian/changelog's version $version is configure.ac's ($ac_version)"
 
+# build LOG: dpkg-buildpackage in the copy, in a clean environment (not
+# make check's: its MAKEFLAGS would carry TESTS into the package's build)
+build() {
+	(cd "$src" && env -i PATH="$PATH" HOME="${HOME:-/root}" LANG=C.UTF-8 \
+	    dpkg-buildpackage -us -uc -b) >"$1" 2>&1
+}
 deb=$work/src/mias_${version}_$arch.deb
-(cd "$src" && dpkg-buildpackage -us -uc -b) >"$work/build1.log" 2>&1
+build "$work/build1.log"
 ok $? "dpkg-buildpackage -us -uc -b on a clean copy of HEAD"
 [ -f "$deb" ] || bail "no $deb (see $work/build1.log)"
 grep -q '^PASS: tests/unit/' "$work/build1.log" &&
@@ -395,7 +401,7 @@ version2=$version+test1
 	cat "$src/debian/changelog"
 } >"$work/changelog" && mv "$work/changelog" "$src/debian/changelog"
 deb2=$work/src/mias_${version2}_$arch.deb
-(cd "$src" && dpkg-buildpackage -us -uc -b) >"$work/build2.log" 2>&1 &&
+build "$work/build2.log" &&
     [ -f "$deb2" ]
 ok $? "dpkg-buildpackage of $version2"
 
