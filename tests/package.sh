@@ -5,7 +5,7 @@
 # Debian package"):
 #   1. builds mias_<version>_<arch>.deb from a clean copy of HEAD (git
 #      archive) with dpkg-buildpackage -us -uc -b, and runs lintian on it
-#      (an E: fails; W: lines are shown);
+#      and on the source package (an E: fails; W: lines are shown);
 #   2. apt-get install ./mias_*.deb; a2enmod fcgid; a2enconf mias; starts
 #      the system Apache (on port 80 when it is free, else on a free port
 #      written into /etc/apache2/ports.conf for the time of the test), or
@@ -169,6 +169,9 @@ build() {
 	(cd "$src" && env -i PATH="$PATH" HOME="${HOME:-/root}" LANG=C.UTF-8 \
 	    dpkg-buildpackage -us -uc -b) >"$1" 2>&1
 }
+# the source package, for lintian (before the build leaves its files)
+(cd "$work/src" && dpkg-source -b mias) >"$work/source.log" 2>&1
+ok $? "dpkg-source -b: the source package"
 deb=$work/src/mias_${version}_$arch.deb
 build "$work/build1.log"
 ok $? "dpkg-buildpackage -us -uc -b on a clean copy of HEAD"
@@ -178,8 +181,8 @@ grep -q '^PASS: tests/unit/' "$work/build1.log" &&
 ok $? "the build ran the unit tests, and only them"
 
 lintian --fail-on error "$work/src/mias_${version}_${arch}.changes" \
-    >"$work/lintian.log" 2>&1
-ok $? "lintian: no error"
+    "$work/src/mias_$version.dsc" >"$work/lintian.log" 2>&1
+ok $? "lintian of the binary and the source package: no error"
 grep -E '^[EW]:' "$work/lintian.log" | sed 's/^/# lintian: /'
 
 # --- 2. install, enable, configure, a study ------------------------------
@@ -387,6 +390,10 @@ wait_study "$uid1"
 ok $? "the study completed: findings, and a signed status callback"
 result "$uid1" >"$work/result1.json"
 
+[ -e /var/lib/mias/audit.log ] && [ -S /var/lib/mias/dispatcher.sock ] &&
+    [ -z "$(find /var/lib/mias ! -type d ! -perm -0660)" ] &&
+    [ -z "$(find /var/lib/mias ! -group mias)" ]
+ok $? "after the study: every file in /var/lib/mias group read-write and the group's"
 users=$(ps -eo user=,args= | awk '$2 ~ /^\/usr\/libexec\/mias\// {print $1}' | sort -u | tr '\n' ' ')
 [ "$users" = "www-data " ]
 ok $? "the responders run as www-data (${users:-none})"

@@ -14,7 +14,7 @@ db5.3-util uuid-dev lighttpd python3 python3-pydicom curl"
 # tests/package.sh: building the Debian package (debian/control's
 # Build-Depends: debhelper, dh-apache2 from apache2-dev), lintian, the
 # system Apache it installs into, systemd-analyze for the unit, git
-[ "${1:-}" = "--tests" ] && pkgs="$pkgs dpkg-dev debhelper apache2-dev lintian apache2 systemd git"
+[ "${1:-}" = "--tests" ] && pkgs="$pkgs dpkg-dev debhelper apache2-dev libdb-dev lintian apache2 systemd git"
 
 missing=""
 for p in $pkgs; do
