@@ -204,6 +204,11 @@ else
 	: >"$work/policy-rc.d.none"
 fi
 
+# A user mias left by an earlier purge (Debian keeps it) keeps its group
+# members: take www-data out, so that what follows sees postinst add it.
+if getent group mias >/dev/null && id -Gn www-data | tr ' ' '\n' | grep -qx mias; then
+	gpasswd -d www-data mias >>"$log" 2>&1
+fi
 check "apt-get install ./mias_${version}_$arch.deb" \
     apt-get install -y -q "$deb" || bail "the package did not install"
 
