@@ -27,6 +27,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: mias-admin [-c file] command [arguments]\n"
+	    "       mias-admin --version\n"
 	    "commands:\n"
 	    "  init [--user USER[:GROUP]]\n"
 	    "  namespace add NAME [--callback-host HOST]... [--origin ORIGIN]...\n"
@@ -648,12 +649,20 @@ main(int argc, char *argv[])
 	char		 err[512];
 	int		 ch, rc;
 
+	static const struct option longopts[] = {
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+
 	memset(&a, 0, sizeof(a));
-	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
 			break;
+		case 'V':
+			printf("%s %s\n", progname, PACKAGE_VERSION);
+			return 0;
 		default:
 			usage();
 		}

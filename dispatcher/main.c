@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,7 +44,8 @@ static int	  detached, restarted;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mias-dispatcher [-dfh] [-c file]\n");
+	fprintf(stderr, "usage: mias-dispatcher [-dfh] [-c file]\n"
+	    "       mias-dispatcher --version\n");
 	exit(2);
 }
 
@@ -256,10 +258,18 @@ main(int argc, char *argv[])
 	int			 ch, foreground = 0, verbose = 0, woken, i;
 	unsigned		 nworkers = 4;
 
+	static const struct option longopts[] = {
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+
 	memset(&d, 0, sizeof(d));
 	saved_argv = argv;
-	while ((ch = getopt(argc, argv, "c:dfh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dfh", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'V':
+			printf("mias-dispatcher %s\n", PACKAGE_VERSION);
+			return 0;
 		case 'c':
 			d.d_conf_path = optarg;
 			break;

@@ -1,6 +1,7 @@
 /* fcgi.c -- the request loop shared by every responder (FastCGI or CGI) */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -859,6 +860,10 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	struct sigaction	 sa;
 	FCGX_Request		 r;
 	int			 ch, threads;
+	static const struct option longopts[] = {
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 
 	memset(&fc, 0, sizeof(fc));
 	fc.fc_ep = ep;
@@ -868,13 +873,18 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	 * command line typed by someone counts. */
 	if (getenv("GATEWAY_INTERFACE") != NULL)
 		argc = 1;
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			fc.fc_conf_path = optarg;
 			break;
+		case 'V':
+			printf("%s.fcgi %s\n", ep->ep_name, PACKAGE_VERSION);
+			return 0;
 		default:
-			fprintf(stderr, "usage: %s [-c file]\n", ep->ep_name);
+			fprintf(stderr, "usage: %s.fcgi [-c file]\n"
+			    "       %s.fcgi --version\n", ep->ep_name,
+			    ep->ep_name);
 			return 2;
 		}
 	}

@@ -1,4 +1,6 @@
 /* log.c -- logging to syslog or standard error, for programs (not lib/) */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +13,29 @@
 static const char	*log_prog = "mias";
 static int		 log_foreground = 1;
 static int		 log_debugging;
+static int		 log_journal;	/* stderr is systemd's journal */
+
+/* systemd sets JOURNAL_STREAM=DEV:INODE to the standard error it gave
+ * the service: when ours is that one, each line starts with its syslog
+ * priority, <N>, which the journal takes off and keeps. */
+static int
+log_to_journal(void)
+{
+	const char		*js = getenv("JOURNAL_STREAM");
+	unsigned long long	 dev, ino;
+	struct stat		 st;
+
+	return js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(2, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(const char *progname, int foreground)
 {
 	log_prog = progname;
 	log_foreground = foreground;
+	log_journal = foreground && log_to_journal();
 	if (!foreground)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -50,6 +69,8 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		if (log_journal)
+			fprintf(stderr, "<%d>", pri);
 		fprintf(stderr, "%s.%03ldZ %s: %s\n", stamp,
 		    ts.tv_nsec / 1000000, log_prog, msg);
 		fflush(stderr);

@@ -687,17 +687,21 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 static int
 store_in_group(gid_t gid)
 {
-	gid_t	groups[NGROUPS_MAX];
-	int	i, n;
+	gid_t	*groups;
+	int	 i, n, in = 0;
 
 	if (getegid() == gid)
 		return 1;
-	if ((n = getgroups(NGROUPS_MAX, groups)) == -1)
+	/* on the heap: NGROUPS_MAX is 65536 on Linux, and a responder's
+	 * threads have small stacks */
+	if ((n = getgroups(0, NULL)) <= 0 ||
+	    (groups = calloc((size_t)n, sizeof(*groups))) == NULL)
 		return 0;
-	for (i = 0; i < n; i++)
-		if (groups[i] == gid)
-			return 1;
-	return 0;
+	n = getgroups(n, groups);
+	for (i = 0; i < n && !in; i++)
+		in = groups[i] == gid;
+	free(groups);
+	return in;
 }
 
 static void

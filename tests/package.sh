@@ -110,6 +110,10 @@ fi
 (cd "$top" && dpkg-checkbuilddeps) >/dev/null 2>&1 ||
     skip_all "build dependencies missing: $(cd "$top" && dpkg-checkbuilddeps 2>&1)"
 
+# One system-wide install at a time: test_install.py takes this lock too.
+exec 9>/run/lock/mias-system-install.lock && flock 9 ||
+    skip_all "cannot take /run/lock/mias-system-install.lock"
+
 work=$(mktemp -d /tmp/mias-package.XXXXXX) || bail "mktemp"
 chmod 755 "$work"	# the engine runs as mias, from $work/fixtures
 log=$work/test.log
@@ -247,6 +251,13 @@ ok $? "postinst: store made, every file group read-write and the group's"
 ok $? "/run/mias (tmpfiles.d) for lighttpd's sockets"
 service mias-dispatcher status >>"$log" 2>&1
 ok $? "postinst started mias-dispatcher"
+
+if command -v logrotate >/dev/null 2>&1; then
+	logrotate -d /etc/logrotate.d/mias >"$work/logrotate.log" 2>&1 &&
+	    grep -q 'rotating pattern: /var/lib/mias/audit.log' "$work/logrotate.log" &&
+	    ! grep -q -i 'error' "$work/logrotate.log"
+	ok $? "logrotate -d /etc/logrotate.d/mias: /var/lib/mias/audit.log, no error"
+fi
 
 # The unit, as systemd would load it (no systemd as PID 1 here).
 if command -v systemd-analyze >/dev/null 2>&1; then

@@ -205,6 +205,7 @@ class Stack:
         self.procs = procs
         self.url_prefix = url_prefix
         self.user = pwd.getpwuid(os.geteuid()).pw_name
+        self.lighttpd_extra = ""    # more lines for lighttpd.conf
         self.dispatcher = None
         self.fixtures = []
 
@@ -249,12 +250,12 @@ class Stack:
                     'var.mias_socket_dir = "%s"\n'
                     'var.mias_procs = %d\n'
                     'var.mias_url_prefix = "%s"\n'
-                    'include "%s"\n'
+                    'include "%s"\n%s'
                     % (docroot, self.port, self.errorlog,
                        os.path.join(self.dir, "responders.log"), self.dir,
                        self.conf, sockdir, self.procs, self.url_prefix,
                        installed("share", "mias", "lighttpd",
-                                 "mias-fastcgi.conf")))
+                                 "mias-fastcgi.conf"), self.lighttpd_extra))
         self.lighttpd = subprocess.Popen(
             [LIGHTTPD, "-D", "-f", lconf], stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(self.dir, "lighttpd.out"), "w"),
