@@ -7,12 +7,14 @@
 #include "log.h"
 #include "ns.h"
 #include "outbox.h"
+#include "retention.h"
 #include "store.h"
 #include "webhook.h"
 
 #define RETRY_AFTER_MAX	(24 * 3600)	/* seconds we accept to be told to wait */
 
 struct msg {
+	struct task	*task;
 	const struct crypto_keys *keys;
 	const char	*id;
 	json_object	*rec;
@@ -31,7 +33,8 @@ msg_body(struct store_txn *t, void *arg)
 	json_object_put(m->rec);
 	m->rec = NULL;
 	m->go = m->wait = 0;
-	if ((rc = outbox_get(t, m->id, &m->rec, 0)) != STORE_OK)
+	if ((rc = task_fresh(t, m->task)) != STORE_OK ||
+	    (rc = outbox_get(t, m->id, &m->rec, 0)) != STORE_OK)
 		return rc;
 	if (outbox_state_of(m->rec) != OUTBOX_PENDING)
 		return STORE_OK;
@@ -70,6 +73,7 @@ deliver_start(struct disp *d, struct task *t)
 	int			 rc;
 
 	memset(&m, 0, sizeof(m));
+	m.task = t;
 	m.keys = &d->d_keys;
 	m.id = t->t_id;
 	rc = store_txn(d->d_store, msg_body, &m);
@@ -142,6 +146,8 @@ after_body(struct store_txn *t, void *arg)
 	unsigned char		 key[QUEUE_KEY_MAX];
 	size_t			 klen;
 
+	if ((rc = task_fresh(t, a->task)) != STORE_OK)
+		return rc;
 	if ((rc = outbox_get(t, a->task->t_id, &rec, 1)) != STORE_OK)
 		goto drop;
 	attempts = (json_object_object_get_ex(rec, "attempts", &v) ?
@@ -156,9 +162,10 @@ after_body(struct store_txn *t, void *arg)
 		a->state = OUTBOX_DELIVERED;
 		json_object_object_add(rec, "delivered",
 		    json_object_new_int64(now));
-	} else if (a->gone || (size_t)attempts > a->retry_n)
+	} else if (a->gone || (size_t)attempts > a->retry_n) {
 		a->state = OUTBOX_DEAD;
-	else {
+		json_object_object_add(rec, "dead", json_object_new_int64(now));
+	} else {
 		/* the schedule, give or take a fifth, so that a receiver
 		 * that was down is not hit by every retry at once */
 		delay = (int64_t)a->retry[attempts - 1] * 1000;
@@ -175,6 +182,10 @@ after_body(struct store_txn *t, void *arg)
 	json_object_object_add(rec, "state",
 	    json_object_new_string(outbox_state_name(a->state)));
 	if ((rc = outbox_put(t, a->task->t_id, rec)) != STORE_OK)
+		goto out;
+	/* its study may have ended with it: retention counts from now */
+	if (a->state != OUTBOX_PENDING &&
+	    (rc = retention_ended(t, a->task->t_id, rec)) != STORE_OK)
 		goto out;
 	if (a->state == OUTBOX_PENDING) {
 		klen = queue_key(key, a->next, QK_DELIVER, a->task->t_id,

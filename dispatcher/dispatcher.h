@@ -41,6 +41,10 @@ struct task {
 	int			 t_flag;	/* per kind: result callback */
 	char			 t_ns[129];	/* image items: whose */
 	struct dconf		*t_dconf;	/* reference held */
+	unsigned		 t_epoch;	/* the store's, when the item was
+						 * read: every body that records
+						 * the task's outcome checks it
+						 * (store_fresh) */
 };
 TAILQ_HEAD(taskq, task);
 
@@ -106,6 +110,9 @@ struct disp {
 	size_t			 d_load_n;
 	int			 d_unflushed;	/* main: a delivery's record may
 						 * not be on disk yet */
+	_Atomic unsigned	 d_epoch;	/* the store's epoch the work in
+						 * hand was read in (main writes;
+						 * workers read to abandon) */
 };
 
 /* main.c */
@@ -117,6 +124,12 @@ extern atomic_int	disp_restarting;
 struct dconf		*disp_conf_ref(struct disp *);
 void			 disp_conf_unref(struct disp *, struct dconf *);
 void			 disp_poke(struct disp *);	/* wake the main loop */
+
+/* A task's outcome may be recorded only if the store has not been
+ * recovered since the task was read (store.h, store_fresh). */
+#define task_fresh(txn, t)	store_fresh((txn), (t)->t_epoch)
+/* Whether the dispatcher has since started over from the store. */
+#define task_stale(d, t)	(atomic_load(&(d)->d_epoch) != (t)->t_epoch)
 
 /* sched.c: finding due work and starting it */
 int64_t	sched_scan(struct disp *);	/* returns ms until the next due */
@@ -139,6 +152,7 @@ void	http_abort_all(struct disp *);
 int	work_start(struct disp *, unsigned n);
 void	work_stop(struct disp *);
 void	work_submit(struct disp *, struct task *);
+void	work_drop_stale(struct disp *);	/* main */
 
 /* engine.c */
 void	engine_trigger(struct disp *, struct task *);	/* remote, main */
@@ -151,5 +165,9 @@ void	study_assembly(struct disp *, struct task *);	/* worker */
 
 /* deliver.c */
 void	deliver_start(struct disp *, struct task *);	/* main */
+
+/* retention.c: remove studies ended longer ago than [retention] says;
+ * returns ms until the next sweep is due (main) */
+int64_t	retention_sweep(struct disp *);
 
 #endif /* MIAS_DISPATCHER_H */

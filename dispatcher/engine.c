@@ -38,6 +38,7 @@ static const unsigned rejected_delay[] = { 2 };
 /* What an image job needs, read in one transaction. */
 struct image {
 	const struct crypto_keys *keys;
+	struct task		*task;
 	const char		*id;
 	char			*jkey;
 	size_t			 jklen;
@@ -45,6 +46,7 @@ struct image {
 	json_object		*study;
 	struct study_creds	 creds;
 	int			 runnable;	/* job QUEUED, study RUNNING */
+	int			 later;		/* study QUEUED: not listed yet */
 	int			 type;
 };
 
@@ -80,8 +82,9 @@ image_body(struct store_txn *t, void *arg)
 	int			 rc;
 
 	image_clear(im);
-	im->runnable = 0;
-	if ((rc = job_lookup(t, im->id, &im->jkey, &im->jklen, &im->job,
+	im->runnable = im->later = 0;
+	if ((rc = task_fresh(t, im->task)) != STORE_OK ||
+	    (rc = job_lookup(t, im->id, &im->jkey, &im->jklen, &im->job,
 	    0)) != STORE_OK)
 		return rc;
 	if ((sklen = job_study(im->job, skey, &run)) == 0)
@@ -92,9 +95,20 @@ image_body(struct store_txn *t, void *arg)
 		return rc;
 	if (job_state_of(im->job) != JOB_QUEUED ||
 	    !json_object_object_get_ex(im->study, "run", &v) ||
-	    json_object_get_int64(v) != run ||
-	    strcmp(jstr(im->study, "state"), "RUNNING") != 0)
+	    json_object_get_int64(v) != run)
 		return STORE_OK;
+	switch (study_state_parse(jstr(im->study, "state"))) {
+	case STUDY_RUNNING:
+		break;
+	case STUDY_QUEUED:
+		/* its images exist but QUEUED -> RUNNING does not: the study
+		 * is listed again, and then this image runs; never dropped
+		 * for it (that would strand the job) */
+		im->later = 1;
+		return STORE_OK;
+	default:
+		return STORE_OK;	/* ended: the image is done with */
+	}
 	if (study_creds_open(im->study, im->keys, skey, sklen,
 	    &im->creds) == -1)
 		return STORE_OK;
@@ -110,10 +124,15 @@ image_load(struct disp *d, struct task *t, struct image *im)
 
 	memset(im, 0, sizeof(*im));
 	im->keys = &d->d_keys;
+	im->task = t;
 	im->id = t->t_id;
 	rc = store_txn(d->d_store, image_body, im);
 	if (rc == STORE_OK && im->runnable)
 		return 1;
+	if (rc == STORE_OK && im->later) {
+		sched_reschedule(d, t, store_now_ms() + 1000);
+		return 0;
+	}
 	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
 		log_warnx("image %s: %s", t->t_id, store_errmsg(d->d_store));
 		return -1;
@@ -146,6 +165,8 @@ outcome_body(struct store_txn *t, void *arg)
 	int		 rc, attempts;
 
 	o->changed = 0;
+	if ((rc = task_fresh(t, o->task)) != STORE_OK)
+		return rc;
 	if ((rc = job_lookup(t, o->task->t_id, &jkey, &jklen, &job, 1)) !=
 	    STORE_OK)
 		goto drop;
@@ -203,7 +224,9 @@ out:
 
 /*
  * A command engine's outcome need not wait for the disk: nobody outside
- * has seen it.  Lost in a crash, the image is run again; it reaches the
+ * has seen it.  Lost in a crash, or in a recovery after another process
+ * died (which this process learns of before it records anything more:
+ * task_fresh), the image is run again; it reaches the
  * disk with the next durable commit at the latest, which is the study's
  * assembly, before any callback tells a caller about it (the log is
  * written in order).  A remote engine's outcome follows a request the
@@ -428,6 +451,8 @@ timeout_body(struct store_txn *t, void *arg)
 	int			 rc, type;
 
 	a->changed = 0;
+	if ((rc = task_fresh(t, a->task)) != STORE_OK)
+		return rc;
 	rc = job_lookup(t, a->task->t_id, &jkey, &jklen, &job, 1);
 	if (rc == STORE_OK && job_state_of(job) == JOB_SENT) {
 		type = json_object_object_get_ex(job, "studyType", &v) ?
@@ -544,9 +569,9 @@ stopping(struct disp *d)
  * 1 when the dispatcher is stopping (abandoned: runs again next start).
  */
 static int
-command_run(struct disp *d, struct conf_engine *ce, int type, const char *id,
-    const char *path, char **out, size_t *outlen, const char **code,
-    char *msg, size_t msglen)
+command_run(struct disp *d, struct task *t, struct conf_engine *ce, int type,
+    const char *id, const char *path, char **out, size_t *outlen,
+    const char **code, char *msg, size_t msglen)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 sa;
@@ -610,7 +635,9 @@ command_run(struct disp *d, struct conf_engine *ce, int type, const char *id,
 		int64_t left = deadline - store_now_ms();
 		ssize_t n;
 
-		if (stopping(d)) {
+		/* stopping, or started over from the store (whatever this
+		 * image's run gives could not be recorded): the item stays */
+		if (stopping(d) || task_stale(d, t)) {
 			abandoned = 1;
 			break;
 		}
@@ -759,8 +786,8 @@ engine_command(struct disp *d, struct task *t)
 		goto record;
 	}
 
-	r = command_run(d, ce, im.type, t->t_id, path, &out, &outlen, &o.code,
-	    msg, sizeof(msg));
+	r = command_run(d, t, ce, im.type, t->t_id, path, &out, &outlen,
+	    &o.code, msg, sizeof(msg));
 	if (r == 1)
 		goto release;	/* stopping: the item stays queued */
 	if (r == -1) {

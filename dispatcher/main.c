@@ -14,6 +14,7 @@
 
 #include <curl/curl.h>
 
+#include "check.h"
 #include "dispatcher.h"
 #include "log.h"
 #include "oss.h"
@@ -113,6 +114,40 @@ write_pid(int fd)
 
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
 		log_warn("dispatcher.lock");
+}
+
+static void
+check_say_log(void *arg, const char *line)
+{
+	(void)arg;
+	log_warnx("store check: %s", line);
+}
+
+/*
+ * Work from what the store says: at start, and whenever the store has been
+ * recovered (by this process or any other) since the work in hand was
+ * read.  What was read before is stale: tasks not started are dropped,
+ * those running find out when they record their outcome (task_fresh) and
+ * end unrecorded; the next look at the queue finds what the recovered
+ * store holds.  The invariant check puts back in the queue whatever
+ * would otherwise never be looked at again.
+ */
+static void
+start_over(struct disp *d, const char *why)
+{
+	struct check_report	r;
+	int			rc;
+
+	atomic_store(&d->d_epoch, store_epoch(d->d_store));
+	if (why != NULL)
+		log_info("%s: starting over from what the store holds", why);
+	work_drop_stale(d);
+	rc = check_store(d->d_store, 1, check_say_log, NULL, &r);
+	if (rc == -1)
+		log_warnx("store check: %s", store_errmsg(d->d_store));
+	else if (rc == 1)
+		log_warnx("store check: %lu problems, %lu repaired",
+		    r.cr_problems, r.cr_repaired);
 }
 
 /* The signals that stop or reload the dispatcher. */
@@ -250,7 +285,7 @@ main(int argc, char *argv[])
 	struct mias_conf	*c;
 	char			 err[512];
 	int64_t			 wait_ms, next_scan, next_checkpoint = 0;
-	int64_t			 flush_at = 0;
+	int64_t			 flush_at = 0, next_sweep = 0;
 	int64_t			 spacing = 0, scanned = 0;	/* us */
 	time_t			 stop_at = 0;
 	int			 ch, foreground = 0, verbose = 0, woken, i;
@@ -352,6 +387,7 @@ main(int argc, char *argv[])
 
 	log_info("started (pid %ld, state %s, %u workers)", (long)getpid(),
 	    c->c_state_dir, d.d_nworkers);
+	start_over(&d, NULL);
 
 	next_scan = 0;
 	while (!disp_quit || d.d_transfers > 0) {
@@ -380,11 +416,17 @@ main(int argc, char *argv[])
 			int64_t t0 = mono_us();
 
 			next_scan = now + sched_scan(&d);
+			if (store_epoch(d.d_store) != atomic_load(&d.d_epoch)) {
+				start_over(&d, "the store was recovered");
+				next_scan = 0;
+			}
 			spacing = (mono_us() - t0) * SCAN_SPACING;
 			if (spacing > SCAN_SPACING_MAX_US)
 				spacing = SCAN_SPACING_MAX_US;
 			scanned = mono_us();
 		}
+		if (!disp_quit && now >= next_sweep)
+			next_sweep = now + retention_sweep(&d);
 		if (d.d_unflushed && now >= flush_at) {
 			/* the deliveries recorded since the last time */
 			if (store_flush(d.d_store) == -1)
@@ -395,6 +437,8 @@ main(int argc, char *argv[])
 		wait_ms = next_scan - store_now_ms();
 		if (d.d_unflushed && wait_ms > flush_at - store_now_ms())
 			wait_ms = flush_at - store_now_ms();
+		if (wait_ms > next_sweep - store_now_ms())
+			wait_ms = next_sweep - store_now_ms();
 		if (wait_ms < 0)
 			wait_ms = 0;
 		http_poll(&d, (int)(wait_ms > 1000 ? 1000 : wait_ms), &woken);

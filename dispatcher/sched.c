@@ -27,6 +27,7 @@ struct scan {
 	int64_t		 now, next_due;
 	struct task	*picked[SCAN_BATCH];
 	int		 n;
+	unsigned	 epoch;		/* of the look's transaction */
 	int		 visited;
 	unsigned	 transfers;
 	unsigned	 queued_for_workers;
@@ -570,6 +571,7 @@ scan_body(struct store_txn *txn, void *arg)
 	for (i = 0; i < sc->n; i++)
 		free(sc->picked[i]);
 	sc->n = 0;
+	sc->epoch = store_txn_epoch(txn);
 	sc->visited = 0;
 	sc->next_due = INT64_MAX;
 	pthread_mutex_lock(&d->d_mtx);
@@ -720,6 +722,7 @@ sched_scan(struct disp *d)
 			d->d_busy_cap = cap;
 		}
 		d->d_busy[d->d_busy_n++] = t;
+		t->t_epoch = sc.epoch;
 		t->t_dconf = d->d_dconf;
 		t->t_dconf->dc_refs++;
 		if (t->t_kind == QK_IMAGE && t->t_type != 0) {
@@ -788,6 +791,8 @@ move_body(struct store_txn *txn, void *arg)
 	size_t		 len;
 	int		 rc;
 
+	if ((rc = task_fresh(txn, m->t)) != STORE_OK)
+		return rc;
 	rc = store_get(txn, SDB_QUEUE, m->t->t_qkey, m->t->t_qklen, &val, &len,
 	    1);
 	if (rc == STORE_NOTFOUND)

@@ -14,6 +14,7 @@
 
 struct listing {
 	struct disp	*d;
+	struct task	*task;
 	const char	*skey;
 	size_t		 sklen;
 	int64_t		 run;
@@ -35,6 +36,8 @@ batch_body(struct store_txn *t, void *arg)
 	int64_t		 now = store_now_ms();
 	int		 i, rc, created;
 
+	if ((rc = task_fresh(t, l->task)) != STORE_OK)
+		return rc;
 	for (i = 0; i < l->n; i++)
 		if ((rc = job_create(t, l->skey, l->sklen, l->run, l->objs[i],
 		    l->sizes[i], now, l->due ? l->due : now, &created)) !=
@@ -97,6 +100,7 @@ list_object(const struct oss_object *ob, void *arg)
 }
 
 struct start_arg {
+	struct task		*task;
 	const struct crypto_keys *keys;
 	const char		*skey;
 	size_t			 sklen;
@@ -119,7 +123,8 @@ start_body(struct store_txn *t, void *arg)
 	a->study = NULL;
 	study_creds_wipe(&a->creds);
 	a->go = 0;
-	if ((rc = store_get_json(t, SDB_STUDIES, a->skey, a->sklen, &a->study,
+	if ((rc = task_fresh(t, a->task)) != STORE_OK ||
+	    (rc = store_get_json(t, SDB_STUDIES, a->skey, a->sklen, &a->study,
 	    1)) != STORE_OK)
 		return rc;
 	st = json_object_object_get_ex(a->study, "state", &v) ?
@@ -167,6 +172,8 @@ end_body(struct store_txn *t, void *arg)
 	int64_t		 now = store_now_ms();
 	int		 rc, done, failed;
 
+	if ((rc = task_fresh(t, a->task)) != STORE_OK)
+		return rc;
 	if (a->code != NULL) {
 		rc = study_conclude(t, a->skey, a->sklen, a->run, NULL, a->code,
 		    a->msg, now);
@@ -179,6 +186,22 @@ end_body(struct store_txn *t, void *arg)
 		return rc;
 	if (json_object_object_get_ex(study, "run", &v) &&
 	    json_object_get_int64(v) == a->run) {
+		/* the listing began at QUEUED -> RUNNING: a study of this run
+		 * that is not RUNNING now is one the listing knows nothing of
+		 * (final: ended meanwhile, and the item goes; QUEUED: that
+		 * step is not in the store, and neither may its end be) */
+		v = NULL;
+		json_object_object_get_ex(study, "state", &v);
+		switch (study_state_parse(v ? json_object_get_string(v) :
+		    "")) {
+		case STUDY_RUNNING:
+			break;
+		case STUDY_QUEUED:
+			rc = STORE_STALE;
+			goto out;
+		default:
+			goto drop;
+		}
 		json_object_object_add(study, "listed",
 		    json_object_new_boolean(1));
 		json_object_object_add(study, "imagesTotal",
@@ -261,6 +284,8 @@ study_list(struct disp *d, struct task *t)
 	}
 	if (strncmp(uid, STUDY_PUSH_MARK, 1) == 0)
 		uid++;		/* the ImageUid, in log lines */
+	sa.task = t;
+	l.task = t;
 	sa.keys = &d->d_keys;
 	sa.skey = t->t_id;
 	sa.sklen = sklen;
@@ -269,9 +294,11 @@ study_list(struct disp *d, struct task *t)
 	ea.skey = t->t_id;
 	ea.sklen = sklen;
 	ea.run = run;
-	/* QUEUED -> RUNNING need not wait for the disk: lost in a crash, the
-	 * study is listed again; the listing's end, which is durable, takes
-	 * it to disk with it */
+	/* QUEUED -> RUNNING need not wait for the disk: lost in a crash, or
+	 * in a recovery after another process died, the study is listed
+	 * again, since every body that records the listing's outcome checks
+	 * that the store has not been recovered since (task_fresh); the
+	 * listing's end takes it to disk with it */
 	if (store_txn_nosync(d->d_store, start_body, &sa) != 0) {
 		log_warnx("study %s/%s: %s", ns, uid, store_errmsg(d->d_store));
 		goto out;	/* stays queued: tried again */
@@ -406,6 +433,8 @@ assemble_body(struct store_txn *t, void *arg)
 	struct assemble_arg	*a = arg;
 	int			 rc;
 
+	if ((rc = task_fresh(t, a->task)) != STORE_OK)
+		return rc;
 	rc = study_assemble(t, a->skey, a->sklen, a->run, store_now_ms());
 	if (rc == STORE_OK || rc == STORE_NOTFOUND)
 		rc = store_del(t, SDB_QUEUE, a->task->t_qkey,

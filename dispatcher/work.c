@@ -88,6 +88,32 @@ work_stop(struct disp *d)
 	}
 }
 
+/* After a recovery: the tasks read before it that no worker has taken
+ * yet are released unstarted (their items, if the recovered store still
+ * has them, are found again). */
+void
+work_drop_stale(struct disp *d)
+{
+	struct taskq	 stale;
+	struct task	*t, *next;
+	unsigned	 epoch = atomic_load(&d->d_epoch);
+
+	TAILQ_INIT(&stale);
+	pthread_mutex_lock(&d->d_mtx);
+	for (t = TAILQ_FIRST(&d->d_todo); t != NULL; t = next) {
+		next = TAILQ_NEXT(t, t_entry);
+		if (t->t_epoch != epoch) {
+			TAILQ_REMOVE(&d->d_todo, t, t_entry);
+			TAILQ_INSERT_TAIL(&stale, t, t_entry);
+		}
+	}
+	pthread_mutex_unlock(&d->d_mtx);
+	while ((t = TAILQ_FIRST(&stale)) != NULL) {
+		TAILQ_REMOVE(&stale, t, t_entry);
+		task_release(d, t);
+	}
+}
+
 void
 work_submit(struct disp *d, struct task *t)
 {

@@ -439,6 +439,21 @@ conf_handler(void *arg, const char *section, const char *name,
 			c->c_limit_authfail = (unsigned)n;
 		return 1;
 	}
+	if (KEY("retention", "finished_studies")) {
+		unsigned secs;
+
+		if (strcmp(value, "never") == 0) {
+			c->c_retention_finished = 0;
+			return 1;
+		}
+		if (conf_duration(value, &secs) || secs == 0) {
+			conf_error(cp, "[retention] finished_studies must be a "
+			    "duration such as 90s, 12h or 365d, or never");
+			return 0;
+		}
+		c->c_retention_finished = secs;
+		return 1;
+	}
 	if (!strncmp(section, "engine.", 7)) {
 		const char	*p = section + 7;
 
@@ -456,7 +471,7 @@ conf_handler(void *arg, const char *section, const char *name,
 	}
 	if (strcmp(section, "server") && strcmp(section, "dispatcher") &&
 	    strcmp(section, "egress") && strcmp(section, "oss") &&
-	    strcmp(section, "limits"))
+	    strcmp(section, "limits") && strcmp(section, "retention"))
 		conf_error(cp, "unknown section [%s]", section);
 	else
 		conf_error(cp, "unknown key '%s' in section [%s]", name,
@@ -504,6 +519,7 @@ conf_defaults(struct mias_conf *c)
 	c->c_limit_queued = 10000;
 	c->c_limit_rps = 200;
 	c->c_limit_authfail = 30;
+	c->c_retention_finished = 365 * 86400;
 	for (i = 0; i < CONF_STUDY_TYPES; i++) {
 		c->c_engine[i].ce_timeout = 600;
 		c->c_engine[i].ce_concurrency = 8;

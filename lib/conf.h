@@ -47,6 +47,10 @@ struct mias_conf {
 	unsigned	 c_limit_rps;		/* requests/s per endpoint */
 	unsigned	 c_limit_authfail;	/* failed auths/min per address */
 
+	/* [retention] */
+	unsigned	 c_retention_finished;	/* seconds a study is kept
+					 * after it ended; 0: for ever */
+
 	/* [engine.N], index N-1 */
 	struct conf_engine c_engine[CONF_STUDY_TYPES];
 };

@@ -44,9 +44,9 @@ outbox_put(struct store_txn *t, const char *id, json_object *rec)
 }
 
 int
-outbox_add(struct store_txn *t, const char *ns, const char *kind,
-    const char *url, const char *body, const char *after, int64_t now,
-    int64_t due, char id[WEBHOOK_ID_MAX])
+outbox_add(struct store_txn *t, const char *ns, int type, const char *uid,
+    const char *kind, const char *url, const char *body, const char *after,
+    int64_t now, int64_t due, char id[WEBHOOK_ID_MAX])
 {
 	json_object	*rec;
 	int		 rc;
@@ -57,6 +57,9 @@ outbox_add(struct store_txn *t, const char *ns, const char *kind,
 	    json_object_new_int(OUTBOX_RECORD_VERSION));
 	json_object_object_add(rec, "id", json_object_new_string(id));
 	json_object_object_add(rec, "ns", json_object_new_string(ns));
+	json_object_object_add(rec, "studyType", json_object_new_int(type));
+	json_object_object_add(rec, "studyInstanceUid",
+	    json_object_new_string(uid));
 	json_object_object_add(rec, "kind", json_object_new_string(kind));
 	json_object_object_add(rec, "url", json_object_new_string(url));
 	json_object_object_add(rec, "body", json_object_new_string(body));

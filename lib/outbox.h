@@ -29,11 +29,13 @@ enum outbox_state	 outbox_state_of(json_object *rec);
  * Queue a callback for delivery (its queue item due at due, <= now).  The message keeps its id (the
  * webhook-id) through every retry and replay.  after, when not NULL, is
  * the id of a message of the same study that must be delivered (or dead)
- * first, so that a study's callbacks arrive in order.
+ * first, so that a study's callbacks arrive in order.  type and uid name
+ * the study (with ns), so that retention finds it when the message ends.
  */
-int	outbox_add(struct store_txn *, const char *ns, const char *kind,
-	    const char *url, const char *body, const char *after, int64_t now,
-	    int64_t due, char id[WEBHOOK_ID_MAX]);
+int	outbox_add(struct store_txn *, const char *ns, int type,
+	    const char *uid, const char *kind, const char *url,
+	    const char *body, const char *after, int64_t now, int64_t due,
+	    char id[WEBHOOK_ID_MAX]);
 
 int	outbox_get(struct store_txn *, const char *id, json_object **, int rmw);
 int	outbox_put(struct store_txn *, const char *id, json_object *);

@@ -92,6 +92,7 @@ static const char *const store_files[SDB__MAX] = {
 	"counters.db",
 	"audit.db",
 	"answers.db",
+	"ended.db",
 };
 
 struct store {
@@ -363,6 +364,7 @@ struct store_txn {
 	DB_TXN		*t_txn;
 	int		 t_dberr;	/* first Berkeley DB error seen */
 	int		 t_wrote;	/* a put or del: flush at commit */
+	unsigned	 t_epoch;	/* s_gen when the body began */
 };
 
 static void
@@ -818,6 +820,29 @@ store_log_flush(struct store *s)
 	return ret;
 }
 
+unsigned
+store_epoch(struct store *s)
+{
+	unsigned gen;
+
+	pthread_rwlock_rdlock(&s->s_rw);
+	gen = s->s_gen;
+	pthread_rwlock_unlock(&s->s_rw);
+	return gen;
+}
+
+unsigned
+store_txn_epoch(const struct store_txn *t)
+{
+	return t->t_epoch;
+}
+
+int
+store_fresh(const struct store_txn *t, unsigned epoch)
+{
+	return t->t_epoch == epoch ? STORE_OK : STORE_STALE;
+}
+
 int
 store_txn(struct store *s, store_body body, void *arg)
 {
@@ -878,6 +903,7 @@ store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 		gen = s->s_gen;
 		memset(&t, 0, sizeof(t));
 		t.t_store = s;
+		t.t_epoch = gen;
 		store_enter();
 		ret = s->s_env->txn_begin(s->s_env, NULL, &t.t_txn, 0);
 		store_leave();
@@ -927,6 +953,10 @@ store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 			store_enter();
 			t.t_txn->abort(t.t_txn);
 			store_leave();
+			if (rc == STORE_STALE)
+				snprintf(s->s_err, sizeof(s->s_err), "the store "
+				    "was recovered since this work began: it "
+				    "starts over");
 		}
 		reset = 0;
 		if (rc == STORE_RETRY && t.t_dberr == DB_RUNRECOVERY)

@@ -27,6 +27,8 @@ enum store_db {
 	SDB_AUDIT,		/* be64 ms + 4 random bytes -> audit entry;
 				 * only read now (audit.h) */
 	SDB_ANSWERS,		/* study key -> getAnalysisResult answer */
+	SDB_ENDED,		/* be64 ms + study key -> "": the studies
+				 * that ended then (retention.h) */
 	SDB__MAX
 };
 
@@ -38,6 +40,8 @@ enum store_rc {
 	STORE_NOTFOUND = -1,	/* no such key (store_get); no more (store_iter_next) */
 	STORE_RETRY = -2,	/* deadlock, lock timeout, recovery needed */
 	STORE_ERR = -3,		/* I/O error, disk full, corruption */
+	STORE_STALE = -4,	/* the store was recovered since the work this
+				 * body records began: see store_fresh() */
 };
 
 /*
@@ -163,6 +167,27 @@ int	store_txn(struct store *, store_body, void *arg);
  * is with the next durable commit): for records a crash may lose without
  * harm. */
 int	store_txn_nosync(struct store *, store_body, void *arg);
+
+/*
+ * Recovery and what a process holds in memory.  When any process dies
+ * inside the environment, the next one to open it recovers it, and every
+ * other process reopens (DB_RUNRECOVERY).  Recovery keeps only what was
+ * on disk: a commit that was not flushed (store_txn_nosync) is gone, with
+ * every commit after it.  So whatever a process read before a recovery,
+ * and still holds in memory, may describe a store that no longer exists,
+ * and must never be written back.
+ *
+ * store_epoch() counts the reopens of this process's handle (each one
+ * follows a recovery, by this or another process); store_txn_epoch() is
+ * the epoch a body runs in.  Work that spans transactions notes the epoch
+ * of the transaction that read what it works from, and every body that
+ * records its outcome calls store_fresh() first: STORE_STALE (which the
+ * body returns, aborting) when a recovery came in between.  The work then
+ * starts over from what the store says.
+ */
+unsigned store_epoch(struct store *);
+unsigned store_txn_epoch(const struct store_txn *);
+int	store_fresh(const struct store_txn *, unsigned epoch);
 
 /* Lookups inside a body.  *val is malloc'd, NUL-terminated for convenience
  * (len excludes the NUL); the caller frees it.  rmw: 0, STORE_RMW (take a

@@ -435,7 +435,7 @@ study_conclude(struct store_txn *t, const char *skey, size_t sklen,
     int64_t now)
 {
 	json_object		*study = NULL, *res = NULL, *body = NULL, *v, *ns;
-	json_object		*url;
+	json_object		*url, *uid, *type;
 	enum study_state	 st;
 	char			 id[WEBHOOK_ID_MAX];
 	const char		*after = NULL;
@@ -492,11 +492,14 @@ study_conclude(struct store_txn *t, const char *skey, size_t sklen,
 		body = study_status_body(study, code, msg);
 	if (body == NULL ||
 	    !json_object_object_get_ex(study, "ns", &ns) ||
-	    !json_object_object_get_ex(study, "callback", &url))
+	    !json_object_object_get_ex(study, "callback", &url) ||
+	    !json_object_object_get_ex(study, "studyType", &type) ||
+	    !json_object_object_get_ex(study, "studyInstanceUid", &uid))
 		goto out;
 	if (json_object_object_get_ex(study, "lastMessage", &v))
 		after = json_object_get_string(v);
 	if ((rc = outbox_add(t, json_object_get_string(ns),
+	    json_object_get_int(type), json_object_get_string(uid),
 	    push ? OUTBOX_RESULT : OUTBOX_STATUS,
 	    json_object_get_string(url), json_object_to_json_string_ext(body,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), after,

@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 # test_soak.py -- crash soak: N studies while the dispatcher and the responders are killed with SIGKILL at random
 """
-MIAS_SOAK_N studies (default 40; the documented long run is
-MIAS_SOAK_N=200) are submitted while a killer thread sends SIGKILL, at
+MIAS_SOAK_N studies (default 80; a long run: MIAS_SOAK_N=3000, about
+1,000 kills) are submitted while a killer thread sends SIGKILL, at
 random moments, to the dispatcher (restarted after it) and to this
-stack's responders (lighttpd starts them again).  A submission that was
-not answered 000000 is retried, as a caller would.  Afterwards every
-accepted study has its status callback and its result, no study's
-callbacks carry two webhook-ids, and the store passes db_verify.
+stack's responders (lighttpd starts them again; the next one to open the
+store recovers it, under the dispatcher's feet).  Among the faults, OSS
+listings that are slow or stall (the connection closed unanswered) and
+engines that take a random time.  A submission that was not answered
+000000 is retried, as a caller would.  Afterwards every accepted study
+has ended: its status callback and its result, with exactly one
+webhook-id, and the store passes db_verify and the invariant check.
 MIAS_SOAK_SEED replays a run.
 """
 import json
@@ -23,7 +26,7 @@ from harness import (TAP, Stack, FakeOss, cmd_engine_conf, db_verify_all,  # noq
                      sink_received, wait_for)
 
 t = TAP()
-N = int(os.environ.get("MIAS_SOAK_N", "40"))
+N = int(os.environ.get("MIAS_SOAK_N", "80"))
 seed = int(os.environ.get("MIAS_SOAK_SEED", str(int(time.time()))))
 rnd = random.Random(seed)
 t.diag("N=%d seed=%d" % (N, seed))
@@ -49,8 +52,9 @@ def responders(stack):
     return pids
 
 
-s = Stack("soak", engines={4: cmd_engine_conf(4, "OA", concurrency=4)},
-          egress="allow_hosts = 127.0.0.1", procs=2)
+s = Stack("soak", engines={4: cmd_engine_conf(
+    4, "OA", concurrency=4, timeout=60, args="--mode jitter --delay 1.0")},
+    egress="allow_hosts = 127.0.0.1", procs=2)
 s.responders_may_die = True     # the web server answers for a killed one
 try:
     with open(s.conf, "a") as f:
@@ -66,11 +70,23 @@ try:
     s.start_dispatcher()
 
     kills = {"dispatcher": 0, "responder": 0}
+    faults = {"delay": 0, "stall": 0}
     stop = threading.Event()
     lock = threading.Lock()
 
     def killer():
         while not stop.wait(rnd.uniform(0.2, 1.2)):
+            # now and then the next listing is slow, or stalls (OSS
+            # closes the connection unanswered: the client retries)
+            f = rnd.random()
+            if f < 0.15:
+                oss.faults({"delay": {"seconds": rnd.uniform(0.5, 3),
+                                      "path_contains": "prefix="}})
+                faults["delay"] += 1
+            elif f < 0.25:
+                oss.faults({"stall": {"seconds": rnd.uniform(0.2, 1.5),
+                                      "path_contains": "prefix="}})
+                faults["stall"] += 1
             with lock:
                 if rnd.random() < 0.5:
                     if s.dispatcher is not None:
@@ -110,9 +126,9 @@ try:
         if s.dispatcher is None or s.dispatcher.poll() is not None:
             s.start_dispatcher()
     t.diag("submitted %d studies in %d tries; killed the dispatcher %d "
-           "times, a responder %d times" % (len(accepted), tries,
-                                            kills["dispatcher"],
-                                            kills["responder"]))
+           "times, a responder %d times; %d slow and %d stalled listings"
+           % (len(accepted), tries, kills["dispatcher"], kills["responder"],
+              faults["delay"], faults["stall"]))
     t.ok(len(accepted) == N, "every study was accepted in the end "
          "(%d of %d)" % (len(accepted), N))
     t.ok(kills["dispatcher"] + kills["responder"] >= 3,
@@ -125,7 +141,9 @@ try:
         return all("/cb/" + u in got for u in accepted)
 
     t.ok(wait_for(all_called_back, 120 + N, 0.5) is not None,
-         "every accepted study got its status callback")
+         "every accepted study got its status callback",
+         [u for u in accepted if "/cb/" + u not in
+          set(r["path"] for r in sink_received(sink))][:10])
     recs = sink_received(sink)
     ids, bodies = {}, {}
     for r in recs:
@@ -145,6 +163,18 @@ try:
     t.ok(not missing, "every accepted study has its result", missing[:5])
     s.stop_dispatcher()
     s.stop()
+    # the dispatcher runs the invariant check at every start and after
+    # every recovery: it must never have found anything to repair
+    problems = [x for x in s.dispatcher_log().splitlines()
+                if "store check:" in x]
+    t.ok(not problems, "the invariant check found nothing stranded at any "
+         "of the dispatcher's starts and recoveries", problems[:10])
+    dups = sum(len(i) - 1 for i in ids.values())
+    t.diag("figures: kills=%d (dispatcher %d, responders %d) accepted=%d "
+           "ended=%d two-webhook-id studies=%d"
+           % (kills["dispatcher"] + kills["responder"], kills["dispatcher"],
+              kills["responder"], len(accepted),
+              sum(1 for u in accepted if "/cb/" + u in ids), dups))
     v = db_verify_all(s.state)
     t.ok(v and all(ok for _, ok, _ in v), "db_verify passes on every "
          "database", [x for x in v if not x[1]])

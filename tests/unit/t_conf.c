@@ -609,6 +609,45 @@ test_duration(void)
 	}
 }
 
+/* [retention] finished_studies: a duration (s m h d), or never */
+static void
+test_retention(void)
+{
+	struct mias_conf	*c;
+	char			 err[512];
+
+	c = load(REQ, err, sizeof(err));
+	tap_ok(c != NULL && c->c_retention_finished == 365 * 86400,
+	    "retention: finished_studies is 365d by default");
+	conf_free(c);
+	c = load(REQ "[retention]\nfinished_studies = 3s\n", err,
+	    sizeof(err));
+	tap_ok(c != NULL && c->c_retention_finished == 3,
+	    "retention: 3s is 3 seconds");
+	conf_free(c);
+	c = load(REQ "[retention]\nfinished_studies = 30d\n", err,
+	    sizeof(err));
+	tap_ok(c != NULL && c->c_retention_finished == 30 * 86400,
+	    "retention: 30d is 30 days");
+	conf_free(c);
+	c = load(REQ "[retention]\nfinished_studies = never\n", err,
+	    sizeof(err));
+	tap_ok(c != NULL && c->c_retention_finished == 0,
+	    "retention: never keeps studies for ever (0)");
+	conf_free(c);
+	refused("retention: 0 is refused",
+	    REQ "[retention]\nfinished_studies = 0\n", 5,
+	    "[retention] finished_studies must be a duration such as 90s, "
+	    "12h or 365d, or never");
+	refused("retention: 2w is refused",
+	    REQ "[retention]\nfinished_studies = 2w\n", 5,
+	    "[retention] finished_studies must be a duration such as 90s, "
+	    "12h or 365d, or never");
+	refused("retention: unknown key",
+	    REQ "[retention]\nresults = 3d\n", 5,
+	    "unknown key 'results' in section [retention]");
+}
+
 int
 main(void)
 {
@@ -630,6 +669,7 @@ main(void)
 	test_errors();
 	test_whole_lines();
 	test_duration();
+	test_retention();
 
 	for (i = 1; i <= nfiles; i++) {
 		snprintf(name, sizeof(name), "%s/c%d.conf", tmpdir, i);

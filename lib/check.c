@@ -1,0 +1,965 @@
+/* check.c -- the store's invariants, checked and repaired (check.h) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "job.h"
+#include "outbox.h"
+#include "queue.h"
+#include "store.h"
+#include "study.h"
+
+#define CHECK_BATCH	256	/* records read per transaction */
+#define CHECK_KEY_MAX	(QUEUE_KEY_MAX > JOB_KEY_MAX ? QUEUE_KEY_MAX : JOB_KEY_MAX)
+
+/*
+ * Sets of ids are json-c objects keyed by the id in hex (ids may hold NUL
+ * bytes: a run id is "study key NUL run").
+ */
+struct chk {
+	struct store		*s;
+	int			 repair;
+	check_say		 say;
+	void			*arg;
+	struct check_report	*r;
+	int64_t			 t0;		/* records changed since: left alone */
+
+	json_object		*q[5];		/* queue ids by kind (qi) */
+	json_object		*waiting;	/* job ids awaited */
+	json_object		*last;		/* every study's lastMessage */
+	json_object		*cands;		/* study keys (hex) to look at */
+	json_object		*after;		/* message id -> earlier one */
+	json_object		*pending;	/* PENDING message ids to look at */
+	json_object		*created;	/* message id -> created < t0 */
+
+	/* batch walks */
+	unsigned char		 from[CHECK_KEY_MAX + 1];
+	size_t			 fromlen;
+	int			 more, seen;
+};
+
+enum { QI_STUDY, QI_ASSEMBLE, QI_IMAGE, QI_TIMEOUT, QI_DELIVER };
+
+static int
+qi_of(enum queue_kind k)
+{
+	switch (k) {
+	case QK_STUDY:
+		return QI_STUDY;
+	case QK_ASSEMBLE:
+		return QI_ASSEMBLE;
+	case QK_IMAGE:
+		return QI_IMAGE;
+	case QK_TIMEOUT:
+		return QI_TIMEOUT;
+	case QK_DELIVER:
+		return QI_DELIVER;
+	}
+	return -1;
+}
+
+static char *
+hex(const void *p, size_t len)
+{
+	static const char	 digits[] = "0123456789abcdef";
+	const unsigned char	*b = p;
+	char			*out;
+	size_t			 i;
+
+	if ((out = malloc(2 * len + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * len] = '\0';
+	return out;
+}
+
+static size_t
+unhex(const char *h, char *out, size_t max)
+{
+	size_t i, n = strlen(h) / 2;
+
+	if (n > max)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned hi = (unsigned)(h[2 * i] <= '9' ? h[2 * i] - '0' :
+		    h[2 * i] - 'a' + 10);
+		unsigned lo = (unsigned)(h[2 * i + 1] <= '9' ?
+		    h[2 * i + 1] - '0' : h[2 * i + 1] - 'a' + 10);
+
+		out[i] = (char)(hi << 4 | lo);
+	}
+	return n;
+}
+
+static int
+set_add(json_object *set, const void *id, size_t len, json_object *val)
+{
+	char *h;
+
+	if ((h = hex(id, len)) == NULL) {
+		json_object_put(val);
+		return -1;
+	}
+	json_object_object_add(set, h, val);
+	free(h);
+	return 0;
+}
+
+static int
+set_has(json_object *set, const void *id, size_t len)
+{
+	char	*h;
+	int	 has;
+
+	if ((h = hex(id, len)) == NULL)
+		return 0;
+	has = json_object_object_get_ex(set, h, NULL);
+	free(h);
+	return has;
+}
+
+/* One finding, said as line (records named by namespace, studyType and
+ * uid: never a secret). */
+static void
+found(struct chk *c, int repaired, const char *line)
+{
+	c->r->cr_problems++;
+	if (repaired)
+		c->r->cr_repaired++;
+	if (c->say != NULL) {
+		char buf[700];
+
+		snprintf(buf, sizeof(buf), "%s%s", line, repaired ?
+		    " (repaired)" : "");
+		c->say(c->arg, buf);
+	}
+}
+
+static int64_t
+jint(json_object *o, const char *name)
+{
+	json_object *v;
+
+	return o != NULL && json_object_object_get_ex(o, name, &v) ?
+	    json_object_get_int64(v) : 0;
+}
+
+static const char *
+jstr(json_object *o, const char *name)
+{
+	json_object *v;
+
+	return o != NULL && json_object_object_get_ex(o, name, &v) &&
+	    json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : "";
+}
+
+/* ---- the queue and the waiting entries, in one transaction ---------- */
+
+static int
+queue_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct chk	*c = arg;
+	enum queue_kind	 kind;
+	const char	*id;
+	size_t		 idlen;
+	int64_t		 due;
+	int		 qi;
+	char		*hk;
+
+	(void)val;
+	(void)len;
+	c->r->cr_items++;
+	if (queue_key_parse(key, klen, &due, &kind, &id, &idlen) == -1 ||
+	    (qi = qi_of(kind)) == -1)
+		return 0;
+	if (qi == QI_IMAGE) {
+		if ((hk = hex(key, klen)) == NULL)
+			return STORE_ERR;
+		if (set_add(c->q[qi], id, idlen, json_object_new_string(hk)) ==
+		    -1) {
+			free(hk);
+			return STORE_ERR;
+		}
+		free(hk);
+		return 0;
+	}
+	return set_add(c->q[qi], id, idlen, NULL) == -1 ? STORE_ERR : 0;
+}
+
+static int
+waiting_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct chk *c = arg;
+
+	(void)val;
+	(void)len;
+	return set_add(c->waiting, key, klen, NULL) == -1 ? STORE_ERR : 0;
+}
+
+static int
+items_body(struct store_txn *t, void *arg)
+{
+	struct chk	*c = arg;
+	int		 i, rc;
+
+	for (i = 0; i < 5; i++) {
+		json_object_put(c->q[i]);
+		c->q[i] = json_object_new_object();
+	}
+	json_object_put(c->waiting);
+	c->waiting = json_object_new_object();
+	c->r->cr_items = 0;
+	if ((rc = store_scan(t, SDB_QUEUE, NULL, 0, queue_visit, c)) != 0)
+		return rc;
+	return store_scan(t, SDB_WAITING, NULL, 0, waiting_visit, c);
+}
+
+/* ---- walking a database in batches ----------------------------------- */
+
+/* Notes where the next batch starts: just past key. */
+static void
+batch_next(struct chk *c, const void *key, size_t klen)
+{
+	if (klen >= sizeof(c->from))
+		klen = sizeof(c->from) - 1;
+	memcpy(c->from, key, klen);
+	c->from[klen] = '\0';
+	c->fromlen = klen + 1;
+}
+
+/* ---- studies ---------------------------------------------------------- */
+
+struct jobs_seen {
+	struct chk	*c;
+	unsigned long	 n, final;
+	int		 missing;
+};
+
+static int
+jobs_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct jobs_seen	*js = arg;
+	json_object		*job = store_json(val, len);
+	const char		*id = jstr(job, "id");
+
+	(void)key;
+	(void)klen;
+	js->n++;
+	switch (job_state_of(job)) {
+	case JOB_DONE:
+	case JOB_FAILED:
+		js->final++;
+		break;
+	case JOB_QUEUED:
+		if (!set_has(js->c->q[QI_IMAGE], id, strlen(id)))
+			js->missing = 1;
+		break;
+	case JOB_SENT:
+		if (!set_has(js->c->waiting, id, strlen(id)) ||
+		    !set_has(js->c->q[QI_TIMEOUT], id, strlen(id)))
+			js->missing = 1;
+		break;
+	default:
+		break;
+	}
+	json_object_put(job);
+	return 0;
+}
+
+struct study_walk {
+	struct chk		*c;
+	struct store_txn	*t;
+};
+
+static int
+study_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct study_walk	*w = arg;
+	struct chk		*c = w->c;
+	json_object		*st = store_json(val, len), *v;
+	enum study_state	 state;
+	char			 qid[STUDY_KEY_MAX + 24], jp[JOB_KEY_MAX];
+	size_t			 qlen, jplen;
+	int64_t			 run;
+	int			 rc = 0, cand = 0;
+
+	if (c->seen++ == CHECK_BATCH) {
+		c->more = 1;
+		json_object_put(st);
+		return 1;
+	}
+	batch_next(c, key, klen);
+	c->r->cr_studies++;
+	if (st == NULL)
+		return 0;
+	if (json_object_object_get_ex(st, "lastMessage", &v))
+		json_object_object_add(c->last, json_object_get_string(v),
+		    NULL);
+	state = study_state_parse(jstr(st, "state"));
+	run = jint(st, "run");
+	if ((state != STUDY_QUEUED && state != STUDY_RUNNING) ||
+	    jint(st, "updated") >= c->t0)
+		goto out;
+	qlen = queue_run_id(qid, key, klen, run);
+	if (set_has(c->q[QI_STUDY], qid, qlen) ||
+	    set_has(c->q[QI_ASSEMBLE], qid, qlen))
+		goto out;
+	if (state == STUDY_QUEUED || !json_object_object_get_ex(st, "listed",
+	    &v) || !json_object_get_boolean(v))
+		cand = 1;
+	else {
+		struct jobs_seen js = { c, 0, 0, 0 };
+
+		jplen = job_prefix(jp, key, klen, run);
+		if ((rc = store_scan(w->t, SDB_JOBS, jp, jplen, jobs_visit,
+		    &js)) != 0)
+			goto out;
+		cand = js.missing || js.final == js.n;
+	}
+	if (cand) {
+		char *h = hex(key, klen);
+
+		if (h == NULL)
+			rc = STORE_ERR;
+		else
+			json_object_array_add(c->cands,
+			    json_object_new_string(h));
+		free(h);
+	}
+out:
+	json_object_put(st);
+	return rc;
+}
+
+static int
+studies_body(struct store_txn *t, void *arg)
+{
+	struct chk		*c = arg;
+	struct study_walk	 w = { c, t };
+	size_t			 n0 = json_object_array_length(c->cands);
+	unsigned char		 from[sizeof(c->from)];
+	size_t			 fromlen = c->fromlen;
+	int			 rc;
+
+	/* a retried body reads the same batch again */
+	memcpy(from, c->from, sizeof(from));
+	c->seen = 0;
+	c->more = 0;
+	rc = store_scan_from(t, SDB_STUDIES, from, fromlen, study_visit, &w);
+	if (rc < 0) {
+		json_object_array_del_idx(c->cands, n0,
+		    json_object_array_length(c->cands) - n0);
+		memcpy(c->from, from, sizeof(from));
+		c->fromlen = fromlen;
+		return rc;
+	}
+	return 0;
+}
+
+/* Whether a queue item of kind with this id exists: a walk of the kind's
+ * keys (or of prefix), for the few records a check looks at again. */
+struct find {
+	const char	*id;
+	size_t		 idlen;
+	int		 found;
+};
+
+static int
+find_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct find	*f = arg;
+	enum queue_kind	 kind;
+	const char	*id;
+	size_t		 idlen;
+	int64_t		 due;
+
+	(void)val;
+	(void)len;
+	if (queue_key_parse(key, klen, &due, &kind, &id, &idlen) == 0 &&
+	    idlen == f->idlen && memcmp(id, f->id, idlen) == 0) {
+		f->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+queue_find(struct store_txn *t, const void *prefix, size_t plen,
+    const char *id, size_t idlen, int *found)
+{
+	struct find	f = { id, idlen, 0 };
+	int		rc;
+
+	rc = store_scan(t, SDB_QUEUE, prefix, plen, find_visit, &f);
+	*found = f.found;
+	return rc < 0 ? rc : 0;
+}
+
+/* The image ids queued for one namespace's studyType. */
+static int
+ns_images_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	json_object	*set = arg;
+	enum queue_kind	 kind;
+	const char	*id;
+	size_t		 idlen;
+	int64_t		 due;
+
+	(void)val;
+	(void)len;
+	if (queue_key_parse(key, klen, &due, &kind, &id, &idlen) == 0 &&
+	    set_add(set, id, idlen, NULL) == -1)
+		return STORE_ERR;
+	return 0;
+}
+
+struct fix {
+	struct chk	*c;
+	const char	*skey;
+	size_t		 sklen;
+	json_object	*images;	/* ids of the namespace's image items */
+	/* what was found, reported after the commit */
+	int		 what;		/* FIX_ bits */
+	unsigned long	 jobs;		/* jobs put back in flight */
+};
+
+#define FIX_LISTING	0x1	/* QUEUED or unlisted, no listing item */
+#define FIX_JOBS	0x2	/* jobs neither final nor in flight */
+#define FIX_ASSEMBLY	0x4	/* every job final, no assembly item */
+
+struct fix_jobs {
+	struct fix		*f;
+	struct store_txn	*t;
+	int			 type;
+	const char		*ns;
+	unsigned long		 n, final;
+};
+
+static int
+fix_job_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct fix_jobs	*fj = arg;
+	struct fix	*f = fj->f;
+	json_object	*job = store_json(val, len), *w = NULL, *item = NULL;
+	const char	*id = jstr(job, "id");
+	unsigned char	 tk[QUEUE_KEY_MAX];
+	char		*old = NULL;
+	size_t		 tklen;
+	int64_t		 deadline;
+	int		 rc = 0, bad = 0, has_w, has_t;
+
+	(void)key;
+	(void)klen;
+	fj->n++;
+	if (job == NULL || strlen(id) != JOB_ID_LEN)
+		goto out;
+	switch (job_state_of(job)) {
+	case JOB_DONE:
+	case JOB_FAILED:
+		fj->final++;
+		break;
+	case JOB_QUEUED:
+		if (set_has(f->images, id, JOB_ID_LEN))
+			break;
+		bad = 1;
+		if (!f->c->repair)
+			break;
+		if ((item = json_object_new_object()) == NULL) {
+			rc = STORE_ERR;
+			break;
+		}
+		json_object_object_add(item, "t", json_object_new_int(fj->type));
+		json_object_object_add(item, "ns", json_object_new_string(fj->ns));
+		rc = queue_put_image(fj->t, store_now_ms(), fj->type, fj->ns, id,
+		    JOB_ID_LEN, item);
+		break;
+	case JOB_SENT:
+		deadline = jint(job, "deadline");
+		if ((rc = store_get(fj->t, SDB_WAITING, id, JOB_ID_LEN, &old,
+		    NULL, 0)) != STORE_OK && rc != STORE_NOTFOUND)
+			break;
+		has_w = rc == STORE_OK;
+		free(old);
+		old = NULL;
+		tklen = queue_key(tk, deadline, QK_TIMEOUT, id, JOB_ID_LEN);
+		if ((rc = store_get(fj->t, SDB_QUEUE, tk, tklen, &old, NULL,
+		    0)) != STORE_OK && rc != STORE_NOTFOUND)
+			break;
+		has_t = rc == STORE_OK;
+		rc = 0;
+		if (has_w && has_t)
+			break;
+		bad = 1;
+		if (!f->c->repair)
+			break;
+		if (!has_w) {
+			if ((w = json_object_new_object()) == NULL) {
+				rc = STORE_ERR;
+				break;
+			}
+			json_object_object_add(w, "studyType",
+			    json_object_new_int(fj->type));
+			json_object_object_add(w, "ns",
+			    json_object_new_string(fj->ns));
+			if ((rc = store_put_json(fj->t, SDB_WAITING, id,
+			    JOB_ID_LEN, w)) != STORE_OK)
+				break;
+		}
+		if (!has_t)
+			rc = queue_put(fj->t, deadline, QK_TIMEOUT, id,
+			    JOB_ID_LEN, NULL);
+		break;
+	default:
+		break;
+	}
+	if (bad)
+		f->jobs++;
+out:
+	free(old);
+	json_object_put(w);
+	json_object_put(item);
+	json_object_put(job);
+	return rc;
+}
+
+static int
+fix_body(struct store_txn *t, void *arg)
+{
+	struct fix		*f = arg;
+	struct chk		*c = f->c;
+	json_object		*st = NULL, *v, *item = NULL;
+	enum study_state	 state;
+	unsigned char		 p[2], ikey[QUEUE_KEY_MAX];
+	char			 qid[STUDY_KEY_MAX + 24], jp[JOB_KEY_MAX];
+	char			 buf[STUDY_KEY_MAX + 1];
+	const char		*ns, *uid;
+	size_t			 qlen, jplen, iplen;
+	int64_t			 run;
+	int			 rc, type, has, listed;
+
+	f->what = 0;
+	f->jobs = 0;
+	json_object_put(f->images);
+	f->images = NULL;
+	if (study_key_parse(f->skey, f->sklen, buf, &ns, &type, &uid) == -1)
+		return 0;
+	if ((rc = store_get_json(t, SDB_STUDIES, f->skey, f->sklen, &st,
+	    1)) != STORE_OK)
+		return rc == STORE_NOTFOUND ? 0 : rc;
+	state = study_state_parse(jstr(st, "state"));
+	run = jint(st, "run");
+	if ((state != STUDY_QUEUED && state != STUDY_RUNNING) ||
+	    jint(st, "updated") >= c->t0)
+		goto out;
+	qlen = queue_run_id(qid, f->skey, f->sklen, run);
+	p[0] = QK_ASSEMBLE;
+	if ((rc = queue_find(t, p, 1, qid, qlen, &has)) != 0 || has)
+		goto out;
+	p[0] = QK_STUDY;
+	if ((rc = queue_find(t, p, 1, qid, qlen, &has)) != 0 || has)
+		goto out;
+	listed = state == STUDY_RUNNING &&
+	    json_object_object_get_ex(st, "listed", &v) &&
+	    json_object_get_boolean(v);
+
+	/* the run's jobs: each final, or in flight (a listing done again
+	 * finds its jobs there and queues none of them) */
+	if ((f->images = json_object_new_object()) == NULL) {
+		rc = STORE_ERR;
+		goto out;
+	}
+	iplen = queue_image_prefix(ikey, queue_image_key(ikey, 0, type, ns,
+	    "", 0));
+	if (iplen > 0 && (rc = store_scan(t, SDB_QUEUE, ikey, iplen,
+	    ns_images_visit, f->images)) < 0)
+		goto out;
+	{
+		struct fix_jobs fj = { f, t, type, ns, 0, 0 };
+
+		jplen = job_prefix(jp, f->skey, f->sklen, run);
+		if ((rc = store_scan(t, SDB_JOBS, jp, jplen, fix_job_visit,
+		    &fj)) < 0)
+			goto out;
+		rc = 0;
+		if (f->jobs > 0)
+			f->what |= FIX_JOBS;
+		if (listed && f->jobs == 0 && fj.final == fj.n)
+			f->what |= FIX_ASSEMBLY;
+	}
+	if (!listed)
+		f->what |= FIX_LISTING;
+	if (!c->repair)
+		goto out;
+	if (f->what & FIX_LISTING) {
+		if ((item = json_object_new_object()) == NULL) {
+			rc = STORE_ERR;
+			goto out;
+		}
+		json_object_object_add(item, "kind",
+		    json_object_new_string("study"));
+		json_object_object_add(item, "run", json_object_new_int64(run));
+		rc = queue_put(t, store_now_ms(), QK_STUDY, qid, qlen, item);
+	} else if (f->what & FIX_ASSEMBLY)
+		rc = queue_put(t, store_now_ms(), QK_ASSEMBLE, qid, qlen, NULL);
+out:
+	json_object_put(item);
+	json_object_put(st);
+	return rc;
+}
+
+static int
+fix_study(struct chk *c, const char *hkey)
+{
+	struct fix	 f;
+	char		 skey[STUDY_KEY_MAX + 1], buf[STUDY_KEY_MAX + 1];
+	char		 line[600];
+	const char	*ns, *uid;
+	int		 type, rc;
+
+	memset(&f, 0, sizeof(f));
+	f.c = c;
+	f.skey = skey;
+	if ((f.sklen = unhex(hkey, skey, STUDY_KEY_MAX)) == 0)
+		return 0;
+	rc = store_txn(c->s, fix_body, &f);
+	json_object_put(f.images);
+	if (rc != 0)
+		return -1;
+	if (f.what == 0 ||
+	    study_key_parse(skey, f.sklen, buf, &ns, &type, &uid) == -1)
+		return 0;
+	if (strncmp(uid, STUDY_PUSH_MARK, 1) == 0)
+		uid++;		/* a push job: its ImageUid */
+	snprintf(line, sizeof(line), "study %s/%d/%s: %s%s%s", ns, type, uid,
+	    f.what & FIX_LISTING ? "not final, and no listing item would "
+	    "ever list it" : f.what & FIX_ASSEMBLY ? "every image is final, "
+	    "and no assembly item would end it" : "running",
+	    f.what & FIX_JOBS ? "; image jobs neither final nor in flight: " :
+	    "", "");
+	if (f.what & FIX_JOBS)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+		    "%lu", f.jobs);
+	found(c, c->repair, line);
+	return 0;
+}
+
+/* ---- image items without their job or study ------------------------ */
+
+struct strays {
+	struct chk	*c;
+	json_object	*keys;		/* hex of queue keys, this batch */
+	size_t		 from, n;
+	unsigned long	 found, repaired;
+};
+
+static int
+strays_body(struct store_txn *t, void *arg)
+{
+	struct strays	*sy = arg;
+	struct chk	*c = sy->c;
+	json_object	*job = NULL, *st = NULL;
+	char		 qkey[QUEUE_KEY_MAX], skey[STUDY_KEY_MAX], *jkey = NULL;
+	char		*val = NULL, idbuf[JOB_ID_LEN + 1];
+	const char	*id;
+	size_t		 i, qklen, jklen, sklen, idlen;
+	int64_t		 due, run;
+	enum queue_kind	 kind;
+	int		 rc = 0, stray;
+
+	sy->found = sy->repaired = 0;
+	for (i = sy->from; i < sy->from + sy->n; i++) {
+		qklen = unhex(json_object_get_string(
+		    json_object_array_get_idx(sy->keys, i)), qkey,
+		    sizeof(qkey));
+		if (queue_key_parse(qkey, qklen, &due, &kind, &id, &idlen) ==
+		    -1)
+			continue;
+		if ((rc = store_get(t, SDB_QUEUE, qkey, qklen, &val, NULL,
+		    0)) != STORE_OK) {
+			if (rc != STORE_NOTFOUND)
+				goto out;
+			rc = 0;
+			continue;	/* gone meanwhile */
+		}
+		free(val);
+		val = NULL;
+		stray = 0;
+		if (idlen != JOB_ID_LEN)
+			stray = 1;
+		else {
+			memcpy(idbuf, id, JOB_ID_LEN);
+			idbuf[JOB_ID_LEN] = '\0';
+			rc = job_lookup(t, idbuf, &jkey, &jklen, &job, 0);
+			if (rc == STORE_NOTFOUND)
+				stray = 1;
+			else if (rc != STORE_OK)
+				goto out;
+			else if ((sklen = job_study(job, skey, &run)) == 0)
+				stray = 1;
+			else if ((rc = store_get_json(t, SDB_STUDIES, skey,
+			    sklen, &st, 0)) == STORE_NOTFOUND)
+				stray = 1;
+			else if (rc != STORE_OK)
+				goto out;
+			rc = 0;
+			free(jkey);
+			jkey = NULL;
+			json_object_put(job);
+			json_object_put(st);
+			job = st = NULL;
+		}
+		if (!stray)
+			continue;
+		sy->found++;
+		if (c->repair) {
+			if ((rc = store_del(t, SDB_QUEUE, qkey, qklen)) !=
+			    STORE_OK)
+				goto out;
+			sy->repaired++;
+		}
+	}
+out:
+	free(jkey);
+	json_object_put(job);
+	json_object_put(st);
+	return rc;
+}
+
+static int
+check_strays(struct chk *c)
+{
+	struct strays	 sy;
+	unsigned long	 i;
+	int		 rc = 0;
+
+	memset(&sy, 0, sizeof(sy));
+	sy.c = c;
+	if ((sy.keys = json_object_new_array()) == NULL)
+		return -1;
+	{
+		json_object_object_foreach(c->q[QI_IMAGE], k, v) {
+			(void)k;
+			json_object_array_add(sy.keys, json_object_get(v));
+		}
+	}
+	for (sy.from = 0; sy.from < json_object_array_length(sy.keys);
+	    sy.from += sy.n) {
+		sy.n = json_object_array_length(sy.keys) - sy.from;
+		if (sy.n > CHECK_BATCH)
+			sy.n = CHECK_BATCH;
+		if (store_txn(c->s, strays_body, &sy) != 0) {
+			rc = -1;
+			break;
+		}
+		for (i = 0; i < sy.found; i++)
+			found(c, i < sy.repaired, "an image item without its "
+			    "job or its study");
+	}
+	json_object_put(sy.keys);
+	return rc;
+}
+
+/* ---- callbacks ---------------------------------------------------------- */
+
+static int
+outbox_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct chk	*c = arg;
+	json_object	*m;
+	char		 id[WEBHOOK_ID_MAX];
+
+	if (c->seen++ == CHECK_BATCH) {
+		c->more = 1;
+		return 1;
+	}
+	batch_next(c, key, klen);
+	if (klen >= sizeof(id) || (m = store_json(val, len)) == NULL)
+		return 0;
+	memcpy(id, key, klen);
+	id[klen] = '\0';
+	if (jint(m, "created") < c->t0) {
+		json_object_object_add(c->created, id, NULL);
+		if (json_object_object_get_ex(m, "after", NULL))
+			json_object_object_add(c->after, id,
+			    json_object_new_string(jstr(m, "after")));
+		if (outbox_state_of(m) == OUTBOX_PENDING &&
+		    !set_has(c->q[QI_DELIVER], id, klen))
+			json_object_object_add(c->pending, id, NULL);
+	}
+	json_object_put(m);
+	return 0;
+}
+
+static int
+outbox_body(struct store_txn *t, void *arg)
+{
+	struct chk	*c = arg;
+	unsigned char	 from[sizeof(c->from)];
+	size_t		 fromlen = c->fromlen;
+	int		 rc;
+
+	memcpy(from, c->from, sizeof(from));
+	c->seen = 0;
+	c->more = 0;
+	if ((rc = store_scan_from(t, SDB_OUTBOX, from, fromlen, outbox_visit,
+	    c)) < 0) {
+		memcpy(c->from, from, sizeof(from));
+		c->fromlen = fromlen;
+		return rc;
+	}
+	return 0;
+}
+
+struct fix_msg {
+	struct chk	*c;
+	const char	*id;
+	int		 bad;
+};
+
+static int
+fix_msg_body(struct store_txn *t, void *arg)
+{
+	struct fix_msg	*fm = arg;
+	json_object	*m = NULL;
+	unsigned char	 p = QK_DELIVER;
+	int		 rc, has;
+
+	fm->bad = 0;
+	if ((rc = outbox_get(t, fm->id, &m, 1)) != STORE_OK)
+		return rc == STORE_NOTFOUND ? 0 : rc;
+	if (outbox_state_of(m) != OUTBOX_PENDING ||
+	    (rc = queue_find(t, &p, 1, fm->id, strlen(fm->id), &has)) != 0 ||
+	    has)
+		goto out;
+	fm->bad = 1;
+	if (fm->c->repair)
+		rc = queue_put(t, store_now_ms(), QK_DELIVER, fm->id,
+		    strlen(fm->id), NULL);
+out:
+	json_object_put(m);
+	return rc;
+}
+
+static int
+check_outbox(struct chk *c)
+{
+	json_object	*reach;
+	const char	*id;
+	json_object	*v;
+	int		 rc = 0;
+
+	c->fromlen = 0;
+	do {
+		if (store_txn(c->s, outbox_body, c) != 0)
+			return -1;
+	} while (c->more);
+	{
+		json_object_object_foreach(c->pending, k, val) {
+			struct fix_msg fm = { c, k, 0 };
+
+			(void)val;
+			if (store_txn(c->s, fix_msg_body, &fm) != 0)
+				return -1;
+			if (fm.bad) {
+				char line[200];
+
+				snprintf(line, sizeof(line), "callback %s: "
+				    "pending, and no delivery item would send "
+				    "it", k);
+				found(c, c->repair, line);
+			}
+		}
+	}
+	/* which messages some study leads to: its last, and the ones before
+	 * it through "after" */
+	if ((reach = json_object_new_object()) == NULL)
+		return -1;
+	{
+		json_object_object_foreach(c->last, k, val) {
+			(void)val;
+			for (id = k; id != NULL && *id != '\0' &&
+			    !json_object_object_get_ex(reach, id, NULL); ) {
+				json_object_object_add(reach, id, NULL);
+				id = json_object_object_get_ex(c->after, id, &v) ?
+				    json_object_get_string(v) : NULL;
+			}
+		}
+	}
+	{
+		json_object_object_foreach(c->created, k, val) {
+			(void)val;
+			if (!json_object_object_get_ex(reach, k, NULL)) {
+				char line[200];
+
+				snprintf(line, sizeof(line), "callback %s: "
+				    "belongs to no study", k);
+				found(c, 0, line);
+			}
+		}
+	}
+	json_object_put(reach);
+	return rc;
+}
+
+int
+check_store(struct store *s, int repair, check_say say, void *arg,
+    struct check_report *r)
+{
+	struct chk	c;
+	size_t		i;
+	int		rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	memset(r, 0, sizeof(*r));
+	c.s = s;
+	c.repair = repair;
+	c.say = say;
+	c.arg = arg;
+	c.r = r;
+	/* a record changed within the last second may be a writer's that
+	 * is still at work: left to it */
+	c.t0 = store_now_ms() - 1000;
+	if ((c.last = json_object_new_object()) == NULL ||
+	    (c.cands = json_object_new_array()) == NULL ||
+	    (c.after = json_object_new_object()) == NULL ||
+	    (c.pending = json_object_new_object()) == NULL ||
+	    (c.created = json_object_new_object()) == NULL)
+		goto out;
+	if (store_txn(s, items_body, &c) != 0)
+		goto out;
+	c.fromlen = 0;
+	do {
+		if (store_txn(s, studies_body, &c) != 0)
+			goto out;
+	} while (c.more);
+	for (i = 0; i < json_object_array_length(c.cands); i++)
+		if (fix_study(&c, json_object_get_string(
+		    json_object_array_get_idx(c.cands, i))) == -1)
+			goto out;
+	if (check_strays(&c) == -1 || check_outbox(&c) == -1)
+		goto out;
+	rc = r->cr_problems > 0;
+out:
+	for (i = 0; i < 5; i++)
+		json_object_put(c.q[i]);
+	json_object_put(c.waiting);
+	json_object_put(c.last);
+	json_object_put(c.cands);
+	json_object_put(c.after);
+	json_object_put(c.pending);
+	json_object_put(c.created);
+	return rc;
+}
