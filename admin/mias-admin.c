@@ -38,7 +38,9 @@ usage(void)
 	    "  studies show NAMESPACE TYPE UID [--json]\n"
 	    "  deliveries list [--dead] [--json]\n"
 	    "  deliveries replay ID|--all-dead\n"
-	    "  audit [--namespace NS] [--since TIME] [--until TIME] [--json]\n");
+	    "  audit [--namespace NS] [--since TIME] [--until TIME] [--json]\n"
+	    "  store check [--repair] | backup DIR | restore DIR [--force] |\n"
+	    "        upgrade\n");
 	exit(2);
 }
 
@@ -547,7 +549,9 @@ main(int argc, char *argv[])
 	} else if (strcmp(argv[0], "audit") == 0) {
 		admin_open(&a);
 		rc = admin_audit(a.a_conf, a.a_store, argc, argv);
-	} else if (strcmp(argv[0], "deliveries") == 0) {
+	} else if (strcmp(argv[0], "store") == 0)
+		rc = admin_store(a.a_conf, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "deliveries") == 0) {
 		admin_open(&a);
 		rc = admin_deliveries(a.a_conf, a.a_store, argc - 1, argv + 1);
 	}
