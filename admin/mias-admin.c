@@ -536,6 +536,9 @@ main(int argc, char *argv[])
 		path = conf_default_path();
 	if ((a.a_conf = conf_load(path, err, sizeof(err))) == NULL)
 		die("%s", err);
+	for (size_t i = 0; conf_warning(a.a_conf, i) != NULL; i++)
+		fprintf(stderr, "%s: warning: %s\n", progname,
+		    conf_warning(a.a_conf, i));
 
 	if (strcmp(argv[0], "init") == 0 && argc == 1)
 		rc = cmd_init(&a);

@@ -102,6 +102,8 @@ dconf_load(const char *path, char *err, size_t errlen)
 		free(dc);
 		return NULL;
 	}
+	for (size_t i = 0; conf_warning(dc->dc_conf, i) != NULL; i++)
+		log_warnx("%s", conf_warning(dc->dc_conf, i));
 	dc->dc_refs = 1;
 	return dc;
 }
