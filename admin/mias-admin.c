@@ -86,7 +86,7 @@ admin_open(struct admin *a)
 	store_on_stall(admin_stalled);
 	if (store_open(a->a_conf->c_state_dir, 0, &a->a_store, err,
 	    sizeof(err)) == -1)
-		die("%s (run 'mias-admin init' first?)", err);
+		die("%s%s", err, store_init_hint(a->a_conf->c_state_dir));
 }
 
 static int

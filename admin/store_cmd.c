@@ -108,10 +108,12 @@ remove_flat_dir(const char *dir)
 	rmdir(dir);
 }
 
-/* Copies name from one directory to another (created exclusively), up to
- * its last newline when lines, and flushes it.  0 or -1 with errno. */
+/* Copies name from one directory to another (created exclusively, with
+ * mode), up to its last newline when lines, and flushes it.  0 or -1 with
+ * errno. */
 static int
-copy_file(const char *from, const char *to, const char *name, int lines)
+copy_file(const char *from, const char *to, const char *name, int lines,
+    mode_t mode)
 {
 	char	 src[PATH_MAX], dst[PATH_MAX], buf[65536];
 	ssize_t	 n;
@@ -124,7 +126,7 @@ copy_file(const char *from, const char *to, const char *name, int lines)
 	if ((in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return -1;
 	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) == -1)
+	    O_NOFOLLOW, mode)) == -1)
 		goto out;
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
 		if (write(out, buf, (size_t)n) != n)
@@ -360,7 +362,7 @@ store_backup_cmd(const struct mias_conf *c, const char *dir)
 	/* the audit trail as far as its last whole line */
 	if (path_in(path, sizeof(path), c->c_state_dir, AUDIT_FILE) == 0 &&
 	    stat(path, &st) == 0) {
-		if (copy_file(c->c_state_dir, dir, AUDIT_FILE, 1) == -1) {
+		if (copy_file(c->c_state_dir, dir, AUDIT_FILE, 1, 0600) == -1) {
 			store_warnx("backup", "%s: %s", path, strerror(errno));
 			goto out;
 		}
@@ -451,14 +453,23 @@ move_aside(const char *dir)
 }
 
 /* Copies the store's files from a backup: databases, log files, the
- * audit trail.  0 or -1 (told). */
+ * audit trail.  They are made readable and writable by the group when the
+ * state directory is (a gateway whose programs run as two users of one
+ * group).  0 or -1 (told). */
 static int
 copy_backup(const char *bdir, const char *dir)
 {
 	DIR		*dp;
 	struct dirent	*de;
+	struct stat	 st;
+	mode_t		 mode;
 	int		 n = 0, rc = 0;
 
+	if (stat(dir, &st) == -1) {
+		store_warnx("restore", "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	mode = st.st_mode & S_IRWXG ? 0660 : 0600;
 	if ((dp = opendir(bdir)) == NULL) {
 		store_warnx("restore", "%s: %s", bdir, strerror(errno));
 		return -1;
@@ -467,7 +478,7 @@ copy_backup(const char *bdir, const char *dir)
 		if (!is_store_db(de->d_name) && !is_log_file(de->d_name) &&
 		    strcmp(de->d_name, AUDIT_FILE) != 0)
 			continue;
-		if (copy_file(bdir, dir, de->d_name, 0) == -1) {
+		if (copy_file(bdir, dir, de->d_name, 0, mode) == -1) {
 			store_warnx("restore", "%s/%s: %s", bdir, de->d_name,
 			    strerror(errno));
 			rc = -1;

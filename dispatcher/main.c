@@ -354,7 +354,8 @@ main(int argc, char *argv[])
 	if (!foreground && !detached) {
 		if (store_open(c->c_state_dir, 0, &d.d_store, err,
 		    sizeof(err)) == -1)
-			fatalx("%s (run 'mias-admin init' first?)", err);
+			fatalx("%s%s", err,
+			    store_init_hint(c->c_state_dir));
 		store_close(d.d_store);
 		d.d_store = NULL;
 		if (daemon(0, 0) == -1)
@@ -364,7 +365,7 @@ main(int argc, char *argv[])
 		detached = 1;
 	}
 	if (store_open(c->c_state_dir, 0, &d.d_store, err, sizeof(err)) == -1)
-		fatalx("%s (run 'mias-admin init' first?)", err);
+		fatalx("%s%s", err, store_init_hint(c->c_state_dir));
 	if ((d.d_wake_fd = wake_listen(c->c_state_dir)) == -1)
 		fatal("%s/dispatcher.sock", c->c_state_dir);
 	if (pipe2(d.d_pipe, O_CLOEXEC | O_NONBLOCK) == -1)

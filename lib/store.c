@@ -1756,3 +1756,15 @@ store_in_use(const char *dir, char *err, size_t errlen)
 	close(fd);
 	return rc;
 }
+
+const char *
+store_init_hint(const char *dir)
+{
+	char		path[PATH_MAX];
+	struct stat	st;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+	    store_files[SDB_META]) < sizeof(path) && stat(path, &st) == 0)
+		return "";
+	return " (run 'mias-admin init' first?)";
+}

@@ -113,6 +113,10 @@ int	store_verify(const char *dir, void (*say)(void *, const char *),
  * its __db.register), 0 when none has, -1 with err. */
 int	store_in_use(const char *dir, char *err, size_t errlen);
 
+/* " (run 'mias-admin init' first?)" when dir holds no store yet, else "":
+ * a hint to add to a failed store_open's message. */
+const char *store_init_hint(const char *dir);
+
 /* The file name of each database, "meta.db" ... */
 const char *store_file(enum store_db);
 
