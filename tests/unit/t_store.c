@@ -1,4 +1,5 @@
 /* t_store.c -- the Berkeley DB store: records, transactions, processes, crashes */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1070,6 +1071,85 @@ test_backup(void)
 	tap_ok(rc == 1, "a damaged database fails verify (%d)", rc);
 }
 
+static int
+bulk_body(struct store_txn *t, void *arg)
+{
+	char	key[32], val[1024];
+	int	i, rc, base = *(int *)arg;
+
+	memset(val, 'x', sizeof(val));
+	for (i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "bulk/%08d", base + i);
+		if ((rc = store_put(t, SDB_META, key, strlen(key), val,
+		    sizeof(val))) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The log files in d: their count, and the lowest number. */
+static int
+log_files(const char *d, int *lowest)
+{
+	DIR		*dp;
+	struct dirent	*de;
+	int		 n = 0, v;
+
+	*lowest = 0;
+	if ((dp = opendir(d)) == NULL)
+		return -1;
+	while ((de = readdir(dp)) != NULL)
+		if (strncmp(de->d_name, "log.", 4) == 0) {
+			n++;
+			v = atoi(de->d_name + 4);
+			if (*lowest == 0 || v < *lowest)
+				*lowest = v;
+		}
+	closedir(dp);
+	return n;
+}
+
+/* While a backup holds backup.lock (shared), no log file goes: neither
+ * when a log file fills nor at a checkpoint; after it, a checkpoint
+ * removes those no longer needed. */
+static void
+test_backup_logs(void)
+{
+	char		 d[300], lock[400], err[512];
+	struct store	*s;
+	int		 fd, i, n0, n1, n2, low0, low1, low2, base = 0;
+
+	snprintf(d, sizeof(d), "%s/logs", dir);
+	if (store_open(d, STORE_CREATE, &s, err, sizeof(err)) == -1) {
+		tap_ok(0, "store_open: %s", err);
+		return;
+	}
+	for (i = 0; i < 25; i++, base += 200)	/* about 5 MB of log */
+		store_txn(s, bulk_body, &base);
+	store_checkpoint(s);
+	n0 = log_files(d, &low0);
+	snprintf(lock, sizeof(lock), "%s/backup.lock", d);
+	fd = open(lock, O_RDWR | O_CREAT, 0600);
+	tap_ok(fd != -1 && flock(fd, LOCK_SH) == 0, "backup.lock taken "
+	    "shared, as a backup does");
+	for (i = 0; i < 50; i++, base += 200) {	/* about 10 MB more */
+		store_txn(s, bulk_body, &base);
+		if (i % 10 == 9)
+			store_checkpoint(s);
+	}
+	store_checkpoint(s);
+	n1 = log_files(d, &low1);
+	tap_ok(n1 > n0 && low1 == low0, "no log file removed while a backup "
+	    "holds the lock, through log switches and checkpoints (%d from "
+	    "log.%d, then %d from log.%d)", n0, low0, n1, low1);
+	close(fd);
+	store_checkpoint(s);
+	n2 = log_files(d, &low2);
+	tap_ok(n2 < n1 && low2 > low1, "released: the next checkpoint removes "
+	    "the ones no longer needed (%d from log.%d)", n2, low2);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -1085,6 +1165,7 @@ main(void)
 	test_flush();
 	test_format();
 	test_backup();
+	test_backup_logs();
 	tap_tmpdir_done(dir);
 	return tap_done();
 }
