@@ -408,6 +408,28 @@ read_manifest(const char *dir)
 	return json_object_from_file(path);
 }
 
+/* Makes the directory named in buf, or buf with "-2", "-3"... appended
+ * when one of that name (a restore in the same second) exists. */
+static int
+make_aside(char *buf, size_t len)
+{
+	size_t	base = strlen(buf);
+	int	i;
+
+	for (i = 1; i < 100; i++) {
+		if (i > 1 && (size_t)snprintf(buf + base, len - base, "-%d",
+		    i) >= len - base) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (mkdir(buf, 0700) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
 /* Moves what is there of an earlier store into a directory of its own in
  * the state directory; nothing is deleted.  0 or -1 (told). */
 static int
@@ -433,7 +455,7 @@ move_aside(const char *dir)
 		    strncmp(de->d_name, "__db.", 5) != 0 &&
 		    strcmp(de->d_name, AUDIT_FILE) != 0)
 			continue;
-		if (!made && mkdir(aside, 0700) == -1) {
+		if (!made && make_aside(aside, sizeof(aside)) == -1) {
 			store_warnx("restore", "%s: %s", aside, strerror(errno));
 			rc = -1;
 			break;

@@ -158,12 +158,19 @@ try:
          p.stderr)
     t.ok(not os.path.exists(os.path.join(b.state, "studies.db")),
          "B: ... and restores nothing")
+    p = b.admin("store", "restore", bdir, "--force", check=False)
+    t.ok(p.returncode == 0 and "another key (--force)" in p.stdout and
+         "now in" not in p.stdout,
+         "B: restore --force restores under another key, saying so "
+         "(nothing to move aside in a new state directory)",
+         p.stdout + p.stderr)
     write_key(b, key)
     p = b.admin("store", "restore", bdir, check=False)
-    t.ok(p.returncode == 0, "B: restore with A's key file", p.stderr)
-    t.ok("now in" not in p.stdout,
-         "B: ... moving nothing aside (the state directory was new)",
-         p.stdout)
+    aside = [f for f in os.listdir(b.state) if f.startswith("pre-restore-")]
+    t.ok(p.returncode == 0 and "now in" in p.stdout and len(aside) == 1 and
+         "studies.db" in os.listdir(os.path.join(b.state, aside[0])),
+         "B: restore with A's key file, the forced restore moved aside "
+         "into pre-restore-TIME", p.stdout + p.stderr)
     b.start()
     b.start_dispatcher()
 
@@ -197,8 +204,8 @@ try:
     t.ok(p.returncode == 1 and "still have the store" in p.stderr,
          "B: restore refuses while the responders have the store open",
          p.stderr)
-    t.ok(not [f for f in os.listdir(b.state)
-              if f.startswith("pre-restore-")],
+    t.ok(len([f for f in os.listdir(b.state)
+              if f.startswith("pre-restore-")]) == 1,
          "B: the refused restores moved nothing aside")
 
     # --- store check ------------------------------------------------------
