@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +27,9 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: mias-admin [-c file] command [arguments]\n"
+	    "       mias-admin --version\n"
 	    "commands:\n"
-	    "  init\n"
+	    "  init [--user USER[:GROUP]]\n"
 	    "  namespace add NAME [--callback-host HOST]... [--origin ORIGIN]...\n"
 	    "                [--token-file FILE [--weak-token]]\n"
 	    "  namespace set NAME [--callback-host HOST]... [--origin ORIGIN]...\n"
@@ -59,7 +62,7 @@ die(const char *fmt, ...)
 
 struct admin {
 	struct mias_conf	*a_conf;
-	struct crypto_keys	 a_keys;
+	struct crypto_keys	*a_keys;	/* in pages kept out of cores */
 	struct store		*a_store;
 };
 
@@ -78,9 +81,14 @@ admin_open(struct admin *a)
 {
 	char err[512];
 
-	if (store_check_owner(a->a_conf->c_state_dir, err, sizeof(err)) == -1)
+	/* as root, the state directory's owner: what we create is theirs */
+	if (store_become_owner(a->a_conf->c_state_dir, err,
+	    sizeof(err)) == -1 ||
+	    store_check_owner(a->a_conf->c_state_dir, err, sizeof(err)) == -1)
 		die("%s", err);
-	if (crypto_keys_load(a->a_conf->c_key_file, &a->a_keys, err,
+	if ((a->a_keys = crypto_keys_new()) == NULL)
+		die("no memory kept out of core dumps for the keys");
+	if (crypto_keys_load(a->a_conf->c_key_file, a->a_keys, err,
 	    sizeof(err)) == -1)
 		die("%s (run 'mias-admin init' first?)", err);
 	store_on_stall(admin_stalled);
@@ -89,45 +97,176 @@ admin_open(struct admin *a)
 		die("%s%s", err, store_init_hint(a->a_conf->c_state_dir));
 }
 
-static int
-cmd_init(struct admin *a)
-{
-	struct store	*s;
-	unsigned char	 key[CRYPTO_KEYLEN];
-	char		 err[512];
-	int		 fd;
+/* Whom init makes the state directory and the key file for. */
+struct init_owner {
+	uid_t	io_uid;
+	gid_t	io_gid;
+	int	io_shared;	/* two users sharing io_gid: 2770, 0640 */
+};
 
-	if (store_check_owner(a->a_conf->c_state_dir, err, sizeof(err)) == -1)
-		die("%s", err);
-	if (mkdir(a->a_conf->c_state_dir, 0700) == -1 && errno != EEXIST)
-		die("%s: %s", a->a_conf->c_state_dir, strerror(errno));
-	fd = open(a->a_conf->c_key_file, O_WRONLY | O_CREAT | O_EXCL |
-	    O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1 && errno == EEXIST)
-		printf("key file %s exists; kept (every sealed record "
-		    "depends on it)\n", a->a_conf->c_key_file);
-	else if (fd == -1)
-		die("%s: %s", a->a_conf->c_key_file, strerror(errno));
-	else {
-		if (crypto_random(key, sizeof(key)) == -1 ||
-		    write(fd, key, sizeof(key)) != (ssize_t)sizeof(key) ||
-		    fsync(fd) == -1) {
-			crypto_wipe(key, sizeof(key));
-			unlink(a->a_conf->c_key_file);
-			die("%s: cannot write the key", a->a_conf->c_key_file);
-		}
-		crypto_wipe(key, sizeof(key));
-		close(fd);
-		printf("key file %s created\n", a->a_conf->c_key_file);
+/* USER[:GROUP] */
+static void
+init_owner_parse(const char *spec, struct init_owner *o)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	char		 user[256];
+	const char	*colon = strchr(spec, ':');
+	size_t		 ulen = colon ? (size_t)(colon - spec) : strlen(spec);
+
+	if (ulen == 0 || ulen >= sizeof(user) || (colon && colon[1] == '\0'))
+		die("--user %s: USER or USER:GROUP", spec);
+	memcpy(user, spec, ulen);
+	user[ulen] = '\0';
+	if ((pw = getpwnam(user)) == NULL)
+		die("--user %s: no user %s", spec, user);
+	o->io_uid = pw->pw_uid;
+	o->io_gid = pw->pw_gid;
+	o->io_shared = 0;
+	if (colon != NULL) {
+		if ((gr = getgrnam(colon + 1)) == NULL)
+			die("--user %s: no group %s", spec, colon + 1);
+		o->io_gid = gr->gr_gid;
+		o->io_shared = 1;
 	}
-	if (crypto_keys_load(a->a_conf->c_key_file, &a->a_keys, err,
-	    sizeof(err)) == -1)
+}
+
+/*
+ * An existing state directory names its owner (and, group-writable, the
+ * group it is shared with); else --user; else, as root, www-data (the web
+ * server's user on Debian); else the user running init.
+ */
+static void
+init_owner(const char *dir, const char *spec, struct init_owner *o)
+{
+	struct init_owner	 given;
+	struct stat		 st;
+
+	if (stat(dir, &st) == 0) {
+		o->io_uid = st.st_uid;
+		o->io_gid = st.st_gid;
+		o->io_shared = (st.st_mode & S_IWGRP) != 0;
+		if (spec == NULL)
+			return;
+		init_owner_parse(spec, &given);
+		if (given.io_uid != o->io_uid || (given.io_shared &&
+		    given.io_gid != o->io_gid))
+			die("state directory %s exists with another owner "
+			    "or group than --user %s names; leave --user out "
+			    "or change the directory (chown)", dir, spec);
+		return;
+	}
+	if (spec == NULL && geteuid() != 0) {
+		o->io_uid = geteuid();
+		o->io_gid = getegid();
+		o->io_shared = 0;
+		return;
+	}
+	if (spec == NULL) {
+		if (getpwnam("www-data") == NULL)
+			die("run as root, init needs the user the responders "
+			    "run as: mias-admin init --user USER[:GROUP]");
+		spec = "www-data";
+	}
+	init_owner_parse(spec, o);
+	if (geteuid() != 0 && o->io_uid != geteuid())
+		die("only root makes the state directory for another user: "
+		    "run init as root, or as that user (runuser -u USER -- "
+		    "mias-admin init)");
+}
+
+/* A new state directory, owned as o says whatever the umask; an existing
+ * one is left as it is. */
+static void
+init_state_dir(const char *dir, const struct init_owner *o)
+{
+	if (mkdir(dir, 0700) == -1) {
+		if (errno == EEXIST)
+			return;
+		die("%s: %s", dir, strerror(errno));
+	}
+	if (chown(dir, o->io_uid == geteuid() ? (uid_t)-1 : o->io_uid,
+	    o->io_gid) == -1 ||
+	    chmod(dir, o->io_shared ? 02770 : 0700) == -1) {
+		int saved = errno;
+
+		rmdir(dir);
+		die("%s: %s", dir, strerror(saved));
+	}
+	printf("state directory %s created (mode %s)\n", dir,
+	    o->io_shared ? "2770" : "0700");
+}
+
+/* A new key file: 32 random bytes, the owner's, read by the group when
+ * the store is shared; an existing one is kept. */
+static void
+init_key(const char *path, const struct init_owner *o)
+{
+	unsigned char	key[CRYPTO_KEYLEN];
+	int		fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd == -1 && errno == EEXIST) {
+		printf("key file %s exists; kept (every sealed record "
+		    "depends on it)\n", path);
+		return;
+	}
+	if (fd == -1)
+		die("%s: %s", path, strerror(errno));
+	if (fchown(fd, o->io_uid == geteuid() ? (uid_t)-1 : o->io_uid,
+	    o->io_gid) == -1 ||
+	    fchmod(fd, o->io_shared ? 0640 : 0600) == -1 ||
+	    crypto_random(key, sizeof(key)) == -1 ||
+	    write(fd, key, sizeof(key)) != (ssize_t)sizeof(key) ||
+	    fsync(fd) == -1) {
+		crypto_wipe(key, sizeof(key));
+		unlink(path);
+		die("%s: cannot write the key", path);
+	}
+	crypto_wipe(key, sizeof(key));
+	close(fd);
+	printf("key file %s created\n", path);
+}
+
+static int
+cmd_init(struct admin *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "user",	required_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct init_owner	 o;
+	struct store		*s;
+	const char		*dir = a->a_conf->c_state_dir;
+	const char		*spec = NULL;
+	char			 err[512];
+	int			 ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (ch != 'u')
+			usage();
+		spec = optarg;
+	}
+	if (optind != argc)
+		usage();
+	init_owner(dir, spec, &o);
+	init_state_dir(dir, &o);
+	init_key(a->a_conf->c_key_file, &o);
+	if (store_become_owner(dir, err, sizeof(err)) == -1 ||
+	    store_check_owner(dir, err, sizeof(err)) == -1)
 		die("%s", err);
-	if (store_open(a->a_conf->c_state_dir, STORE_CREATE, &s, err,
+	if ((a->a_keys = crypto_keys_new()) == NULL)
+		die("no memory kept out of core dumps for the keys");
+	if (crypto_keys_load(a->a_conf->c_key_file, a->a_keys, err,
 	    sizeof(err)) == -1)
+		die("%s (the users of the store must be able to read it)",
+		    err);
+	if (store_open(dir, STORE_CREATE, &s, err, sizeof(err)) == -1)
 		die("%s", err);
 	store_close(s);
-	printf("state directory %s ready\n", a->a_conf->c_state_dir);
+	printf("state directory %s ready\n", dir);
 	return 0;
 }
 
@@ -254,7 +393,7 @@ ns_opts_apply(struct admin *a, struct ns_opts *o, json_object *rec)
 		json_object_object_add(rec, "origins",
 		    json_object_get(o->o_origins));
 	if (o->o_token != NULL)
-		ns_record_set_token(rec, &a->a_keys, o->o_token,
+		ns_record_set_token(rec, a->a_keys, o->o_token,
 		    strlen(o->o_token) < NS_TOKEN_MIN);
 }
 
@@ -305,11 +444,11 @@ cmd_ns_add(struct admin *a, const char *name, int argc, char **argv)
 	tok = o.o_token != NULL ? o.o_token : token;
 	memset(&na, 0, sizeof(na));
 	na.name = name;
-	if ((na.rec = ns_record_new(&a->a_keys, name, tok,
+	if ((na.rec = ns_record_new(a->a_keys, name, tok,
 	    strlen(tok) < NS_TOKEN_MIN, secret)) == NULL)
 		die("cannot seal the signing secret");
 	ns_opts_apply(a, &o, na.rec);
-	if (ns_record_secret(na.rec, &a->a_keys, secret_str,
+	if (ns_record_secret(na.rec, a->a_keys, secret_str,
 	    sizeof(secret_str)) == -1)
 		die("cannot open the signing secret just sealed");
 	rc = store_txn(a->a_store, ns_add_body, &na);
@@ -349,7 +488,7 @@ ns_change_body(struct store_txn *t, void *arg)
 		json_object_object_add(rec, "disabled",
 		    json_object_new_boolean(0));
 	else if (strcmp(na->op, "rotate") == 0)
-		ns_record_set_token(rec, &na->admin->a_keys, na->token, 0);
+		ns_record_set_token(rec, na->admin->a_keys, na->token, 0);
 	else
 		ns_opts_apply(na->admin, na->opts, rec);
 	json_object_object_add(rec, "updated",
@@ -516,12 +655,20 @@ main(int argc, char *argv[])
 	char		 err[512];
 	int		 ch, rc;
 
+	static const struct option longopts[] = {
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+
 	memset(&a, 0, sizeof(a));
-	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
 			break;
+		case 'V':
+			printf("%s %s\n", progname, PACKAGE_VERSION);
+			return 0;
 		default:
 			usage();
 		}
@@ -540,8 +687,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s: warning: %s\n", progname,
 		    conf_warning(a.a_conf, i));
 
-	if (strcmp(argv[0], "init") == 0 && argc == 1)
-		rc = cmd_init(&a);
+	if (strcmp(argv[0], "init") == 0)
+		rc = cmd_init(&a, argc, argv);
 	else if (strcmp(argv[0], "namespace") == 0)
 		rc = cmd_namespace(&a, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "oss") == 0)
@@ -561,7 +708,7 @@ main(int argc, char *argv[])
 	else
 		usage();
 	store_close(a.a_store);
-	crypto_keys_wipe(&a.a_keys);
+	crypto_keys_free(a.a_keys);
 	conf_free(a.a_conf);
 	return rc;
 }

@@ -112,6 +112,9 @@ ossc_fail(const struct ossc *o, const struct oss_error *e)
 	else
 		ossc_warnx(ossc_names[o->o_cmd], "%s: %s",
 		    oss_err_name(e->oe_err), e->oe_message);
+	/* the operator is told what callers are not */
+	if (e->oe_detail[0] != '\0')
+		ossc_warnx(ossc_names[o->o_cmd], "%s", e->oe_detail);
 	return 1;
 }
 

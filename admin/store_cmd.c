@@ -126,8 +126,8 @@ copy_file(const char *from, const char *to, const char *name, int lines,
 	if ((in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return -1;
 	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, mode)) == -1)
-		goto out;
+	    O_NOFOLLOW, mode)) == -1 || fchmod(out, mode) == -1)
+		goto out;	/* fchmod: whatever the umask took */
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
 		if (write(out, buf, (size_t)n) != n)
 			goto out;
@@ -180,12 +180,34 @@ dir_empty(const char *dir)
 	return empty;
 }
 
-static int
-load_keys(const char *cmd, const struct mias_conf *c, struct crypto_keys *k)
+/* The keys, in pages kept out of core dumps; NULL (told) on failure. */
+static struct crypto_keys *
+load_keys(const char *cmd, const struct mias_conf *c)
 {
-	char err[512];
+	struct crypto_keys	*k;
+	char			 err[512];
 
+	if ((k = crypto_keys_new()) == NULL) {
+		store_warnx(cmd, "no memory kept out of core dumps for the keys");
+		return NULL;
+	}
 	if (crypto_keys_load(c->c_key_file, k, err, sizeof(err)) == -1) {
+		store_warnx(cmd, "%s", err);
+		crypto_keys_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+/* As root, the state directory's owner (what we create is theirs); then
+ * a user of the store, or refused (told). */
+static int
+become_user(const char *cmd, const char *dir)
+{
+	char err[768];
+
+	if (store_become_owner(dir, err, sizeof(err)) == -1 ||
+	    store_check_owner(dir, err, sizeof(err)) == -1) {
 		store_warnx(cmd, "%s", err);
 		return -1;
 	}
@@ -198,10 +220,8 @@ open_store(const char *cmd, const struct mias_conf *c, int flags,
 {
 	char err[768];
 
-	if (store_check_owner(c->c_state_dir, err, sizeof(err)) == -1) {
-		store_warnx(cmd, "%s", err);
+	if (become_user(cmd, c->c_state_dir) == -1)
 		return -1;
-	}
 	store_on_stall(store_stalled);
 	if (store_open(c->c_state_dir, flags, s, err, sizeof(err)) == -1) {
 		store_warnx(cmd, "%s", err);
@@ -225,8 +245,8 @@ gateway_stopped(const char *cmd, const char *dir, int *lockfd)
 
 	*lockfd = -1;
 	if (path_in(path, sizeof(path), dir, DISPATCHER_LOCK) == -1 ||
-	    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600)) == -1) {
+	    (fd = store_file_open(dir, path, O_RDWR | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1) {
 		store_warnx(cmd, "%s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -331,7 +351,7 @@ write_manifest(const char *dir, json_object *m)
 static int
 store_backup_cmd(const struct mias_conf *c, const char *dir)
 {
-	struct crypto_keys	 k;
+	struct crypto_keys	*k;
 	struct store		*s;
 	struct stat		 st;
 	json_object		*m;
@@ -349,10 +369,10 @@ store_backup_cmd(const struct mias_conf *c, const char *dir)
 		store_warnx("backup", "%s: %s", dir, strerror(errno));
 		return 1;
 	}
-	if (load_keys("backup", c, &k) == -1)
+	if ((k = load_keys("backup", c)) == NULL)
 		return 1;
 	if (open_store("backup", c, 0, &s) == -1) {
-		crypto_keys_wipe(&k);
+		crypto_keys_free(k);
 		return 1;
 	}
 	if (store_format(s, &format) == -1 || store_backup(s, dir) == -1) {
@@ -378,7 +398,7 @@ store_backup_cmd(const struct mias_conf *c, const char *dir)
 	json_object_object_add(m, "stateDir",
 	    json_object_new_string(c->c_state_dir));
 	json_object_object_add(m, "keyFingerprint",
-	    json_object_new_string(k.ck_print));
+	    json_object_new_string(k->ck_print));
 	json_object_object_add(m, "auditLog", json_object_new_boolean(audit));
 	if (write_manifest(dir, m) == -1) {
 		store_warnx("backup", "%s/%s: %s", dir, BACKUP_MANIFEST,
@@ -390,11 +410,11 @@ store_backup_cmd(const struct mias_conf *c, const char *dir)
 	printf("backup of %s in %s: store format %d, audit log %s\n"
 	    "key fingerprint %s (the key file is not in the backup: keep a "
 	    "copy of %s apart from it)\n", c->c_state_dir, dir, format,
-	    audit ? "included" : "none", k.ck_print, c->c_key_file);
+	    audit ? "included" : "none", k->ck_print, c->c_key_file);
 	rc = 0;
 out:
 	store_close(s);
-	crypto_keys_wipe(&k);
+	crypto_keys_free(k);
 	return rc;
 }
 
@@ -475,23 +495,16 @@ move_aside(const char *dir)
 }
 
 /* Copies the store's files from a backup: databases, log files, the
- * audit trail.  They are made readable and writable by the group when the
- * state directory is (a gateway whose programs run as two users of one
- * group).  0 or -1 (told). */
+ * audit trail, with the mode of the store's files (group read-write in a
+ * store two users share).  0 or -1 (told). */
 static int
 copy_backup(const char *bdir, const char *dir)
 {
 	DIR		*dp;
 	struct dirent	*de;
-	struct stat	 st;
-	mode_t		 mode;
+	mode_t		 mode = store_file_mode(dir);
 	int		 n = 0, rc = 0;
 
-	if (stat(dir, &st) == -1) {
-		store_warnx("restore", "%s: %s", dir, strerror(errno));
-		return -1;
-	}
-	mode = st.st_mode & S_IRWXG ? 0660 : 0600;
 	if ((dp = opendir(bdir)) == NULL) {
 		store_warnx("restore", "%s: %s", bdir, strerror(errno));
 		return -1;
@@ -519,8 +532,9 @@ copy_backup(const char *bdir, const char *dir)
 static int
 store_restore_cmd(const struct mias_conf *c, const char *bdir, int force)
 {
-	struct crypto_keys	 k;
+	struct crypto_keys	*k;
 	struct store		*s;
+	struct stat		 st;
 	json_object		*m, *v;
 	const char		*print = NULL;
 	char			 err[768];
@@ -549,11 +563,11 @@ store_restore_cmd(const struct mias_conf *c, const char *bdir, int force)
 		json_object_put(m);
 		return 1;
 	}
-	if (load_keys("restore", c, &k) == -1) {
+	if ((k = load_keys("restore", c)) == NULL) {
 		json_object_put(m);
 		return 1;
 	}
-	if (strcmp(print, k.ck_print) != 0) {
+	if (strcmp(print, k->ck_print) != 0) {
 		if (!force) {
 			store_warnx("restore", "the backup was made under "
 			    "another key (fingerprint %s; the key file %s has "
@@ -561,23 +575,31 @@ store_restore_cmd(const struct mias_conf *c, const char *bdir, int force)
 			    "give --force to restore without it: the OSS "
 			    "credentials of queued studies and the "
 			    "namespaces' signing secrets would be lost", print,
-			    c->c_key_file, k.ck_print);
+			    c->c_key_file, k->ck_print);
 			goto out;
 		}
 		printf("restoring under another key (--force): sealed "
 		    "credentials and signing secrets of the backup cannot "
 		    "be opened\n");
 	}
-	if (store_check_owner(c->c_state_dir, err, sizeof(err)) == -1) {
-		store_warnx("restore", "%s", err);
-		goto out;
+	/* a missing state directory: made as init makes it for one user;
+	 * root leaves that to init, which knows whose it must be */
+	if (stat(c->c_state_dir, &st) == -1 && errno == ENOENT) {
+		if (geteuid() == 0) {
+			store_warnx("restore", "no state directory %s: run "
+			    "'mias-admin init' first, which makes it for the "
+			    "users of the store (restore moves the empty store "
+			    "aside)", c->c_state_dir);
+			goto out;
+		}
+		if (mkdir(c->c_state_dir, 0700) == -1 && errno != EEXIST) {
+			store_warnx("restore", "%s: %s", c->c_state_dir,
+			    strerror(errno));
+			goto out;
+		}
 	}
-	if (mkdir(c->c_state_dir, 0700) == -1 && errno != EEXIST) {
-		store_warnx("restore", "%s: %s", c->c_state_dir,
-		    strerror(errno));
-		goto out;
-	}
-	if (gateway_stopped("restore", c->c_state_dir, &lock) == -1)
+	if (become_user("restore", c->c_state_dir) == -1 ||
+	    gateway_stopped("restore", c->c_state_dir, &lock) == -1)
 		goto out;
 	if (move_aside(c->c_state_dir) == -1 ||
 	    copy_backup(bdir, c->c_state_dir) == -1)
@@ -599,7 +621,7 @@ store_restore_cmd(const struct mias_conf *c, const char *bdir, int force)
 out:
 	if (lock != -1)
 		close(lock);
-	crypto_keys_wipe(&k);
+	crypto_keys_free(k);
 	json_object_put(m);
 	return rc;
 }
@@ -611,7 +633,8 @@ store_upgrade_cmd(const struct mias_conf *c)
 	struct store	*s;
 	int		 before, after, lock = -1, rc = 1;
 
-	if (gateway_stopped("upgrade", c->c_state_dir, &lock) == -1)
+	if (become_user("upgrade", c->c_state_dir) == -1 ||
+	    gateway_stopped("upgrade", c->c_state_dir, &lock) == -1)
 		return 1;
 	if (open_store("upgrade", c, STORE_ANYFORMAT, &s) == -1) {
 		close(lock);

@@ -12,6 +12,7 @@ import atexit
 import http.client
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -420,7 +421,7 @@ class Stack:
         return kv["token"]
 
     def init(self, ns="bench"):
-        self.admin("init")
+        self.admin("init", "--user", pwd.getpwuid(os.geteuid()).pw_name)
         out = self.admin("namespace", "add", ns)
         kv = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
         self.ns, self.token = ns, kv["token"]

@@ -74,7 +74,7 @@ deliver_start(struct disp *d, struct task *t)
 
 	memset(&m, 0, sizeof(m));
 	m.task = t;
-	m.keys = &d->d_keys;
+	m.keys = d->d_keys;
 	m.id = t->t_id;
 	rc = store_txn(d->d_store, msg_body, &m);
 	if (rc == STORE_NOTFOUND || (rc == 0 && !m.go && !m.wait)) {

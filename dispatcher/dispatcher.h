@@ -85,7 +85,7 @@ struct nsload {
 struct disp {
 	const char		*d_conf_path;
 	struct dconf		*d_dconf;	/* current */
-	struct crypto_keys	 d_keys;
+	struct crypto_keys	*d_keys;	/* in pages kept out of cores */
 	struct store		*d_store;
 	int			 d_wake_fd;
 	int			 d_pipe[2];	/* workers -> main loop */

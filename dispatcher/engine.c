@@ -123,7 +123,7 @@ image_load(struct disp *d, struct task *t, struct image *im)
 	int rc;
 
 	memset(im, 0, sizeof(*im));
-	im->keys = &d->d_keys;
+	im->keys = d->d_keys;
 	im->task = t;
 	im->id = t->t_id;
 	rc = store_txn(d->d_store, image_body, im);
@@ -286,7 +286,7 @@ engine_trigger(struct disp *d, struct task *t)
 	}
 	/* the caller's credentials go to the engine, which reads the image
 	 * itself (API.md 5.) */
-	job_sig(&d->d_keys, t->t_id, sig);
+	job_sig(d->d_keys, t->t_id, sig);
 	if (asprintf(&cb, "%s/dicom/api/algorithmResult?job=%s&sig=%s",
 	    c->c_public_url, t->t_id, sig) == -1) {
 		cb = NULL;
@@ -780,6 +780,9 @@ engine_command(struct disp *d, struct task *t)
 	close(fd);
 	fd = -1;
 	if (err != OSS_OK) {
+		/* errorMessage is the caller's; the detail the log's */
+		if (oe.oe_detail[0] != '\0')
+			log_warnx("image %s: %s", t->t_id, oe.oe_detail);
 		snprintf(msg, sizeof(msg), "%s", oe.oe_message);
 		o.code = oss_err_name(err);
 		o.msg = msg;

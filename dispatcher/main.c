@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "dispatcher.h"
 #include "log.h"
 #include "oss.h"
+#include "secmem.h"
 #include "store.h"
 #include "wake.h"
 
@@ -44,7 +46,8 @@ static int	  detached, restarted;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mias-dispatcher [-dfh] [-c file]\n");
+	fprintf(stderr, "usage: mias-dispatcher [-dfh] [-c file]\n"
+	    "       mias-dispatcher --version\n");
 	exit(2);
 }
 
@@ -211,7 +214,7 @@ lock_state(const char *dir)
 	int	fd;
 
 	snprintf(path, sizeof(path), "%s/dispatcher.lock", dir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+	if ((fd = store_file_open(dir, path, O_RDWR | O_CLOEXEC)) == -1)
 		fatal("%s", path);
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno != EWOULDBLOCK)
@@ -293,10 +296,18 @@ main(int argc, char *argv[])
 	int			 ch, foreground = 0, verbose = 0, woken, i;
 	unsigned		 nworkers = 4;
 
+	static const struct option longopts[] = {
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+
 	memset(&d, 0, sizeof(d));
 	saved_argv = argv;
-	while ((ch = getopt(argc, argv, "c:dfh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dfh", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'V':
+			printf("mias-dispatcher %s\n", PACKAGE_VERSION);
+			return 0;
 		case 'c':
 			d.d_conf_path = optarg;
 			break;
@@ -328,7 +339,9 @@ main(int argc, char *argv[])
 	c = d.d_dconf->dc_conf;
 	if (store_check_owner(c->c_state_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	if (crypto_keys_load(c->c_key_file, &d.d_keys, err, sizeof(err)) == -1)
+	if ((d.d_keys = crypto_keys_new()) == NULL)
+		fatalx("no memory kept out of core dumps for the keys");
+	if (crypto_keys_load(c->c_key_file, d.d_keys, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	/* what can fail at start fails here, on the terminal, before the
 	 * process detaches: the lock (an flock survives the fork with the
@@ -444,6 +457,9 @@ main(int argc, char *argv[])
 			wait_ms = next_sweep - store_now_ms();
 		if (wait_ms < 0)
 			wait_ms = 0;
+		/* what the last transfer moved (credentials, signatures)
+		 * may linger in the registers while we wait */
+		secmem_scrub_registers();
 		http_poll(&d, (int)(wait_ms > 1000 ? 1000 : wait_ms), &woken);
 		if (woken) {
 			char buf[256];
@@ -466,7 +482,7 @@ main(int argc, char *argv[])
 	curl_multi_cleanup(d.d_multi);
 	curl_global_cleanup();
 	store_close(d.d_store);
-	crypto_keys_wipe(&d.d_keys);
+	crypto_keys_free(d.d_keys);
 	{
 		char path[4096];
 

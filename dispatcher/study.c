@@ -286,7 +286,7 @@ study_list(struct disp *d, struct task *t)
 		uid++;		/* the ImageUid, in log lines */
 	sa.task = t;
 	l.task = t;
-	sa.keys = &d->d_keys;
+	sa.keys = d->d_keys;
 	sa.skey = t->t_id;
 	sa.sklen = sklen;
 	sa.run = run;
@@ -374,6 +374,10 @@ study_list(struct disp *d, struct task *t)
 		goto out;
 	}
 	if (err != OSS_OK) {
+		/* the study's errorMessage is the caller's; the detail
+		 * (where the endpoint resolved to) only the log's */
+		if (oe.oe_detail[0] != '\0')
+			log_warnx("study %s/%s: %s", ns, uid, oe.oe_detail);
 		snprintf(msg, sizeof(msg), "%s%s%s", oe.oe_message,
 		    oe.oe_request_id[0] ? " (OSS request id " : "",
 		    oe.oe_request_id[0] ? oe.oe_request_id : "");

@@ -4,6 +4,7 @@
 
 #include "dispatcher.h"
 #include "log.h"
+#include "secmem.h"
 
 /*
  * Work that blocks (a paged OSS listing, a download and an engine
@@ -18,6 +19,8 @@ work_main(void *arg)
 	struct task	*t;
 
 	for (;;) {
+		/* a task's credentials may linger in the registers */
+		secmem_scrub_registers();
 		pthread_mutex_lock(&d->d_mtx);
 		while (!d->d_stopping && TAILQ_EMPTY(&d->d_todo))
 			pthread_cond_wait(&d->d_cv, &d->d_mtx);

@@ -129,8 +129,8 @@ audit_fd_for(const char *dir)
 		    st.st_ino == audit_ino)
 			return audit_fd;
 	}
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) == -1 || fstat(fd, &st) == -1) {
+	if ((fd = store_file_open(dir, path, O_WRONLY | O_APPEND |
+	    O_CLOEXEC | O_NOFOLLOW)) == -1 || fstat(fd, &st) == -1) {
 		if (fd != -1)
 			close(fd);
 		/* keep writing where we were rather than nowhere */

@@ -10,10 +10,7 @@
 #include <ini.h>
 
 #include "conf.h"
-
-#ifndef MIAS_SYSCONFDIR
-#define MIAS_SYSCONFDIR "/etc"
-#endif
+#include "paths.h"
 
 /* Parser state: inih reads line by line through conf_reader(), which lets
  * us know the line of every key without inih's optional line-number ABI. */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "crypto.h"
+#include "secmem.h"
 
 #define SEAL_VERSION	1
 
@@ -60,9 +61,12 @@ crypto_keys_load(const char *path, struct crypto_keys *k, char *err,
 		snprintf(err, errlen, "key file %s: not a regular file", path);
 		goto out;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(err, errlen, "key file %s: readable by group or "
-		    "others (mode %03o); chmod 600 it", path,
+	/* the group may read it (0640): the responders and the dispatcher
+	 * as two users sharing a group (CONTRACT.md "First start") */
+	if (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) {
+		snprintf(err, errlen, "key file %s: open to others or "
+		    "writable by its group (mode %03o); chmod 600 it (640 "
+		    "when a group shares the store)", path,
 		    (unsigned)(st.st_mode & 0777));
 		goto out;
 	}
@@ -84,6 +88,18 @@ void
 crypto_keys_wipe(struct crypto_keys *k)
 {
 	crypto_wipe(k, sizeof(*k));
+}
+
+struct crypto_keys *
+crypto_keys_new(void)
+{
+	return secmem_alloc(sizeof(struct crypto_keys));
+}
+
+void
+crypto_keys_free(struct crypto_keys *k)
+{
+	secmem_free(k, sizeof(*k));
 }
 
 int

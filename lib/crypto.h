@@ -26,13 +26,19 @@ struct crypto_keys {
 	char		ck_print[CRYPTO_HASHHEX];
 };
 
-/* Read the key file: exactly 32 bytes, not readable by group or others.
+/* Read the key file: exactly 32 bytes, mode 0600 or 0400 (or 0640/0440:
+ * read by the group sharing the store), never open to others.
  * -1 with a message in err (never key material) on failure. */
 int	crypto_keys_load(const char *path, struct crypto_keys *,
 	    char *err, size_t errlen);
 void	crypto_keys_derive(const unsigned char master[CRYPTO_KEYLEN],
 	    struct crypto_keys *);
 void	crypto_keys_wipe(struct crypto_keys *);
+/* A zeroed struct crypto_keys in pages kept out of core dumps (secmem.h),
+ * for keys a process holds while it runs; NULL if none can be had.
+ * crypto_keys_free() wipes and releases it (NULL is allowed). */
+struct crypto_keys *crypto_keys_new(void);
+void	crypto_keys_free(struct crypto_keys *);
 
 /*
  * AES-256-GCM with a fresh random IV.  aad binds the sealed value to the

@@ -6,6 +6,7 @@
 
 #include <netdb.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -226,4 +227,32 @@ egress_addr_allowed(const struct egress_policy *ep, const char *host,
 	else
 		return 0;
 	return egress_host_listed(ep, addr);
+}
+
+const char egress_refused_text[] = "not allowed by the gateway's egress rules";
+
+void
+egress_refusal_detail(char *buf, size_t len, const char *host,
+    const struct sockaddr *sa)
+{
+	char		 addr[INET6_ADDRSTRLEN] = "";
+	const char	*cls = egress_class_name(egress_classify(sa));
+	const char	*an = strchr("aeiou", cls[0]) != NULL ? "an" : "a";
+
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    addr, sizeof(addr));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
+		    sizeof(addr));
+	else
+		snprintf(addr, sizeof(addr), "(address family %d)",
+		    sa->sa_family);
+	if (host != NULL && *host != '\0' && strcasecmp(host, addr) != 0)
+		snprintf(buf, len, "%s resolves to %s, %s %s address, not "
+		    "allowed by [egress]", host, addr, an, cls);
+	else
+		snprintf(buf, len, "%s is %s %s address, not allowed by "
+		    "[egress]", addr, an, cls);
 }

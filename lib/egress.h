@@ -56,4 +56,16 @@ int	 egress_host_listed(const struct egress_policy *, const char *host);
 int	 egress_addr_allowed(const struct egress_policy *, const char *host,
 	    const struct sockaddr *sa);
 
+/*
+ * What callers are told when the policy refuses a host: this fixed text,
+ * never the address a name resolved to nor its class, which would make
+ * the gateway's resolver a probe of the internal network.  The detail is
+ * for the log only: egress_refusal_detail() writes "host resolves to
+ * addr, a loopback address, not allowed by [egress]" (or "addr is ..."
+ * when host is NULL or the address itself) into buf.
+ */
+extern const char	 egress_refused_text[];
+void	 egress_refusal_detail(char *buf, size_t len, const char *host,
+	    const struct sockaddr *sa);
+
 #endif /* MIAS_EGRESS_H */

@@ -1,10 +1,12 @@
 /* fcgi.c -- the request loop shared by every responder (FastCGI or CGI) */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include "limit.h"
 #include "log.h"
 #include "ns.h"
+#include "secmem.h"
 #include "store.h"
 #include "window.h"
 
@@ -40,7 +43,7 @@ struct fcgi_ctx {
 	const struct endpoint	*fc_ep;
 	const char		*fc_conf_path;
 	struct mias_conf	*fc_conf;
-	struct crypto_keys	 fc_keys;
+	struct crypto_keys	*fc_keys;	/* in pages kept out of cores */
 	int			 fc_keys_ok;
 	struct store		*fc_store;
 	struct windows		*fc_win;	/* [limits] counters */
@@ -188,7 +191,13 @@ fcgi_ready1(struct fcgi_ctx *fc)
 			log_warnx("%s", conf_warning(fc->fc_conf, i));
 	}
 	if (!fc->fc_keys_ok) {
-		if (crypto_keys_load(fc->fc_conf->c_key_file, &fc->fc_keys,
+		if (fc->fc_keys == NULL &&
+		    (fc->fc_keys = crypto_keys_new()) == NULL) {
+			snprintf(fc->fc_err, sizeof(fc->fc_err), "no memory "
+			    "kept out of core dumps for the keys");
+			return -1;
+		}
+		if (crypto_keys_load(fc->fc_conf->c_key_file, fc->fc_keys,
 		    err, sizeof(err)) == -1) {
 			snprintf(fc->fc_err, sizeof(fc->fc_err), "%s", err);
 			return -1;
@@ -400,12 +409,12 @@ fcgi_query(struct fcgi_io *io, char *buf, size_t len)
 
 /*
  * Who is asking, and may they: the failed authentications of the client's
- * address and the namespace's requests this second come from shared
- * memory (window.c); one read-only transaction reads the namespace record
- * and, for submissions, the namespace's queued studies: its own
- * (fcgi_gate), or for a GET endpoint the handler's (req_txn).  The request
- * is counted at its end, in fcgi_account.  -1 when the request is refused
- * (rq holds the answer).
+ * address for the namespace named (limit.h) and the namespace's requests
+ * this second come from shared memory (window.c); one read-only
+ * transaction reads the namespace record and, for submissions, the
+ * namespace's queued studies: its own (fcgi_gate), or for a GET endpoint
+ * the handler's (req_txn).  The request is counted at its end, in
+ * fcgi_account.  -1 when the request is refused (rq holds the answer).
  */
 struct gate {
 	const struct fcgi_ctx	*g_fc;
@@ -439,23 +448,41 @@ fcgi_addr(const struct req *rq)
 	return rq->rq_remote != NULL && *rq->rq_remote ? rq->rq_remote : "-";
 }
 
-/* What needs no store: the address's failed authentications, the form of
- * the namespace and the token. */
+/*
+ * Failed authentications are counted per address and namespace (limit.h):
+ * ns is the namespace when it exists, NULL for the address's bucket of
+ * unknown namespaces.  -1 (rq holds the 429) once the bucket is full.
+ */
+static int
+gate_authfail(const struct fcgi_ctx *fc, struct req *rq, const char *ns)
+{
+	const struct mias_conf	*c = fc->fc_conf;
+
+	if (limit_authfail_count(fc->fc_win, fcgi_addr(rq), ns,
+	    rq->rq_time) < (long long)c->c_limit_authfail)
+		return 0;
+	rq->rq_retry_after = (int)(60 - rq->rq_time % 60);
+	req_error(rq, RC_TOO_MANY, "too many failed authentications from "
+	    "this address%s; try again later", ns != NULL ? " for this "
+	    "namespace" : "");
+	return -1;
+}
+
+/* What needs no store: the failed authentications of the address for a
+ * well-formed namespace (which need not exist: its bucket is empty then,
+ * and gate_post looks at the unknown namespaces' one) or, for none or a
+ * malformed one, the unknown namespaces' bucket; then the form of the
+ * namespace and the token. */
 static int
 gate_pre(struct fcgi_ctx *fc, struct req *rq)
 {
-	const struct mias_conf	*c = fc->fc_conf;
 	enum rc			 rc;
 
 	rq->rq_time = time(NULL);
-	/* guessing tokens from one address is slowed down first */
-	if (windows_count(fc->fc_win, "f", fcgi_addr(rq), NULL, rq->rq_time,
-	    60, 0) >= (long long)c->c_limit_authfail) {
-		rq->rq_retry_after = (int)(60 - rq->rq_time % 60);
-		req_error(rq, RC_TOO_MANY, "too many failed authentications "
-		    "from this address; try again later");
+	/* guessing tokens is slowed down first */
+	if (gate_authfail(fc, rq, rq->rq_ns != NULL &&
+	    ns_name_check(rq->rq_ns) == NULL ? rq->rq_ns : NULL) == -1)
 		return -1;
-	}
 	if ((rc = ns_auth_precheck(rq->rq_ns, rq->rq_token, rq->rq_msg,
 	    sizeof(rq->rq_msg))) != RC_OK) {
 		rq->rq_rc = rc;		/* rq_msg says why */
@@ -478,7 +505,12 @@ gate_post(struct gate *g)
 	json_object_put(rq->rq_nsrec);
 	rq->rq_nsrec = NULL;
 	rq->rq_counted = rq->rq_cors = 0;
-	rc = ns_auth_verify(&fc->fc_keys, rq->rq_ns, rq->rq_token, g->g_raw,
+	rq->rq_authfail = 0;
+	/* a namespace that does not exist: the address's shared bucket */
+	if ((rq->rq_ns_known = g->g_raw != NULL) == 0 &&
+	    gate_authfail(g->g_fc, rq, NULL) == -1)
+		return -1;
+	rc = ns_auth_verify(fc->fc_keys, rq->rq_ns, rq->rq_token, g->g_raw,
 	    g->g_rawlen, &rq->rq_nsrec, rq->rq_msg, sizeof(rq->rq_msg));
 	if (rc != RC_OK) {
 		rq->rq_rc = rc;
@@ -590,9 +622,9 @@ fcgi_account(struct fcgi_ctx *fc, struct req *rq)
 {
 	if (rq->rq_time == 0)
 		rq->rq_time = time(NULL);
-	if (fc->fc_win != NULL && rq->rq_authfail)
-		(void)windows_count(fc->fc_win, "f", fcgi_addr(rq), NULL,
-		    rq->rq_time, 60, 1);
+	if (rq->rq_authfail)
+		limit_authfail_add(fc->fc_win, fcgi_addr(rq),
+		    rq->rq_ns_known ? rq->rq_ns : NULL, rq->rq_time);
 	if (fc->fc_win != NULL && rq->rq_counted)
 		(void)windows_count(fc->fc_win, "r", rq->rq_ns,
 		    fc->fc_ep->ep_name, rq->rq_time, 1, 1);
@@ -639,7 +671,7 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 	}
 	rq.rq_conf = fc->fc_conf;
 	rq.rq_store = fc->fc_store;
-	rq.rq_keys = &fc->fc_keys;
+	rq.rq_keys = fc->fc_keys;
 
 	if (fcgi_precheck(fc, io, &rq, &bodylen) == -1)
 		goto out;
@@ -712,6 +744,65 @@ out:
 	free(gate.g_raw);
 }
 
+/*
+ * libfcgi frees what a request brought without wiping it: the parameters
+ * (HTTP_TOKENID among them), each a string of its own in envp, and the
+ * input stream's buffer, which last held the parameters' and the body's
+ * records (OSS secrets).  fcgi_wipe() wipes both before FCGX_Finish_r()
+ * frees them.  The buffer is reached through the stream's private data,
+ * whose first members (buff, bufflen, mBuff: the aligned buffer, its
+ * length and the block malloc returned) are the same in every libfcgi
+ * from 2.0 to 2.4.2; they are trusted only when they agree with the
+ * stream's public pointers, and otherwise only the bytes between those
+ * are wiped.  What libfcgi frees on its own, out of our reach, is in
+ * doc/SECURITY.md.
+ */
+struct fcgi_stream_head {	/* FCGX_Stream_Data (fcgiapp.c), its head */
+	unsigned char	*buff;
+	int		 bufflen;
+	unsigned char	*mBuff;
+};
+
+static int
+fcgi_in_buffer(const unsigned char *p, const unsigned char *b, size_t len)
+{
+	return (uintptr_t)p >= (uintptr_t)b && (uintptr_t)p <= (uintptr_t)b +
+	    len;
+}
+
+static void
+fcgi_wipe_stream(FCGX_Stream *s)
+{
+	const struct fcgi_stream_head	*h;
+	size_t				 len;
+
+	if (s == NULL)
+		return;
+	h = s->data;
+	if (h != NULL && h->mBuff != NULL && h->bufflen > 0 &&
+	    (uintptr_t)h->buff >= (uintptr_t)h->mBuff &&
+	    (uintptr_t)h->buff < (uintptr_t)h->mBuff + 8 &&
+	    fcgi_in_buffer(s->rdNext, h->buff, (size_t)h->bufflen) &&
+	    fcgi_in_buffer(s->stop, h->buff, (size_t)h->bufflen) &&
+	    (len = malloc_usable_size(h->mBuff)) >= (size_t)h->bufflen) {
+		explicit_bzero(h->mBuff, len);
+		return;
+	}
+	if (s->stopUnget != NULL && (uintptr_t)s->stop >
+	    (uintptr_t)s->stopUnget)
+		explicit_bzero(s->stopUnget, (size_t)(s->stop - s->stopUnget));
+}
+
+static void
+fcgi_wipe(FCGX_Request *r)
+{
+	char **p;
+
+	fcgi_wipe_stream(r->in);
+	for (p = r->envp; p != NULL && *p != NULL; p++)
+		explicit_bzero(*p, strlen(*p));
+}
+
 /* --- several requests at once --------------------------------------- */
 
 static int
@@ -768,7 +859,9 @@ fcgi_thread(void *arg)
 		if (rc < 0)
 			break;
 		fcgi_handle(fc, &io);
+		fcgi_wipe(&r);
 		FCGX_Finish_r(&r);
+		secmem_scrub_registers();
 	}
 	FCGX_Free(&r, 1);
 	ns_cache_clear();	/* this thread's */
@@ -861,6 +954,10 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	struct sigaction	 sa;
 	FCGX_Request		 r;
 	int			 ch, threads;
+	static const struct option longopts[] = {
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 
 	memset(&fc, 0, sizeof(fc));
 	fc.fc_ep = ep;
@@ -870,13 +967,18 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	 * command line typed by someone counts. */
 	if (getenv("GATEWAY_INTERFACE") != NULL)
 		argc = 1;
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			fc.fc_conf_path = optarg;
 			break;
+		case 'V':
+			printf("%s.fcgi %s\n", ep->ep_name, PACKAGE_VERSION);
+			return 0;
 		default:
-			fprintf(stderr, "usage: %s [-c file]\n", ep->ep_name);
+			fprintf(stderr, "usage: %s.fcgi [-c file]\n"
+			    "       %s.fcgi --version\n", ep->ep_name,
+			    ep->ep_name);
 			return 2;
 		}
 	}
@@ -891,6 +993,9 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	(void)fcgi_ready(&fc);
 
 	if (FCGX_IsCGI()) {
+		/* the body goes straight to our buffer, which is wiped, and
+		 * not through one of stdio's */
+		setvbuf(stdin, NULL, _IONBF, 0);
 		io.io_fcgi = NULL;
 		fcgi_handle(&fc, &io);
 		fflush(stdout);
@@ -913,7 +1018,9 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	io.io_fcgi = &r;
 	while (!fcgi_quit && FCGX_Accept_r(&r) >= 0) {
 		fcgi_handle(&fc, &io);
+		fcgi_wipe(&r);
 		FCGX_Finish_r(&r);
+		secmem_scrub_registers();
 	}
 out:
 	ns_cache_clear();
@@ -921,6 +1028,6 @@ out:
 	store_close(fc.fc_store);
 	conf_free(fc.fc_conf);
 leave:
-	crypto_keys_wipe(&fc.fc_keys);
+	crypto_keys_free(fc.fc_keys);
 	return 0;
 }

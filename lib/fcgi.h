@@ -38,6 +38,8 @@ struct req {
 	int			 rq_retry_after;	/* seconds, with 100010 */
 	time_t			 rq_time;	/* when authenticated: rate windows */
 	int			 rq_authfail;	/* a wrong token: counted */
+	int			 rq_ns_known;	/* rq_ns exists: its failures
+						 * count in its own bucket */
 	int			 rq_counted;	/* authenticated: counted */
 	char			 rq_audit_target[160];	/* the study, for the
 						 * audit trail; "" if none */

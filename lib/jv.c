@@ -337,6 +337,16 @@ jv_parse(const char *buf, size_t len, char *msg, size_t msglen)
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
+	/* room for the longest string at once: a buffer that grew by
+	 * realloc would leave the start of a secret in the blocks freed */
+	if (tok->pb != NULL &&
+	    printbuf_memset(tok->pb, 0, 0, (int)len + 1) < 0) {
+		json_tokener_free(tok);
+		snprintf(msg, msglen, "out of memory");
+		return NULL;
+	}
+	if (tok->pb != NULL)
+		printbuf_reset(tok->pb);
 	o = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	off = json_tokener_get_parse_end(tok);

@@ -6,6 +6,10 @@
 
 #include "limit.h"
 #include "store.h"
+#include "window.h"
+
+#define AUTHFAIL_KIND	"f"	/* windows' kind of the failure buckets */
+#define AUTHFAIL_PERIOD	60	/* s: auth_failures_per_minute */
 
 /*
  * Keys of SDB_COUNTERS: "a" NUL ns, the studies of ns QUEUED or RUNNING.
@@ -96,4 +100,25 @@ limit_active_add(struct store_txn *t, const char *ns, int delta)
 	if (rc != STORE_OK)
 		return rc;
 	return counter_set(t, key, klen, n + delta);
+}
+
+/* The bucket of unknown namespaces is the key (kind, addr, NULL), which
+ * no namespace's key equals: a namespace name is never empty. */
+long long
+limit_authfail_count(struct windows *w, const char *addr, const char *ns,
+    time_t now)
+{
+	if (w == NULL)
+		return 0;
+	return windows_count(w, AUTHFAIL_KIND, addr, ns, now, AUTHFAIL_PERIOD,
+	    0);
+}
+
+void
+limit_authfail_add(struct windows *w, const char *addr, const char *ns,
+    time_t now)
+{
+	if (w != NULL)
+		(void)windows_count(w, AUTHFAIL_KIND, addr, ns, now,
+		    AUTHFAIL_PERIOD, 1);
 }

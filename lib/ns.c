@@ -6,6 +6,7 @@
 
 #include "crypto.h"
 #include "ns.h"
+#include "secmem.h"
 #include "store.h"
 
 #define NS_RECORD_VERSION	1
@@ -51,8 +52,12 @@ ns_put(struct store_txn *t, const char *name, json_object *rec)
  * bytes, so a rotated token, a disabled namespace or a changed origin
  * takes effect at once; only the parse and the token's HMAC are saved
  * when nothing changed.  The cached token is wiped when it is replaced.
+ * The tokens are kept in one block per thread, of pages kept out of core
+ * dumps (secmem.h), entry i's at ns_tokens + i * NS_TOKEN_SLOT; without
+ * that block nothing is cached and every request computes the HMAC.
  */
 #define NS_CACHE	8
+#define NS_TOKEN_SLOT	(NS_TOKEN_MAX + 1)
 
 struct ns_cached {
 	char		*name;
@@ -66,6 +71,7 @@ struct ns_cached {
 
 static __thread struct ns_cached ns_cache[NS_CACHE];
 static __thread unsigned	 ns_tick;
+static __thread char		*ns_tokens;	/* NS_CACHE slots */
 
 static void
 ns_cached_clear(struct ns_cached *c)
@@ -73,10 +79,8 @@ ns_cached_clear(struct ns_cached *c)
 	free(c->name);
 	free(c->raw);
 	json_object_put(c->rec);
-	if (c->token != NULL) {
+	if (c->token != NULL)
 		crypto_wipe(c->token, c->toklen);
-		free(c->token);
-	}
 	memset(c, 0, sizeof(*c));
 }
 
@@ -87,6 +91,25 @@ ns_cache_clear(void)
 
 	for (i = 0; i < NS_CACHE; i++)
 		ns_cached_clear(&ns_cache[i]);
+	secmem_free(ns_tokens, NS_CACHE * NS_TOKEN_SLOT);
+	ns_tokens = NULL;
+}
+
+/* Keeps token as c's, in c's slot of the thread's block. */
+static void
+ns_cached_token(struct ns_cached *c, const char *token, size_t toklen)
+{
+	if (c->token != NULL) {
+		crypto_wipe(c->token, c->toklen);
+		c->token = NULL;
+	}
+	if (toklen > NS_TOKEN_MAX || (ns_tokens == NULL &&
+	    (ns_tokens = secmem_alloc(NS_CACHE * NS_TOKEN_SLOT)) == NULL))
+		return;
+	c->token = ns_tokens + (size_t)(c - ns_cache) * NS_TOKEN_SLOT;
+	memcpy(c->token, token, toklen);
+	c->token[toklen] = '\0';
+	c->toklen = toklen;
 }
 
 /* The entry for name holding exactly raw, parsing it into a reused or
@@ -187,14 +210,8 @@ ns_auth_verify(const struct crypto_keys *k, const char *ns, const char *token,
 		    json_object_get_string(v) : "";
 		match = strlen(want) == CRYPTO_HASHHEX - 1 &&
 		    crypto_equal(want, hash, CRYPTO_HASHHEX - 1);
-		if (match) {
-			if (c->token != NULL) {
-				crypto_wipe(c->token, c->toklen);
-				free(c->token);
-			}
-			if ((c->token = strdup(token)) != NULL)
-				c->toklen = toklen;
-		}
+		if (match)
+			ns_cached_token(c, token, toklen);
 	}
 	if (!match) {
 		snprintf(msg, msglen, "authentication failed: unknown "

@@ -240,6 +240,7 @@ oss_fail(struct oss_error *e, enum oss_err code, const char *fmt, ...)
 	va_list	ap;
 
 	e->oe_err = code;
+	e->oe_detail[0] = '\0';
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -1255,20 +1256,6 @@ slist_add(struct curl_slist **l, const char *name, const char *value)
 	return 0;
 }
 
-static void
-addr_string(const struct sockaddr *sa, char *buf, size_t len)
-{
-	const void	*a = NULL;
-
-	if (sa->sa_family == AF_INET)
-		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-	else if (sa->sa_family == AF_INET6)
-		a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-	if (a == NULL || inet_ntop(sa->sa_family, a, buf, (socklen_t)len) ==
-	    NULL)
-		snprintf(buf, len, "(address family %d)", sa->sa_family);
-}
-
 enum oss_err
 oss_request_build(const struct oss_client *c, const struct oss_target *t,
     const char *method, const char *key, const struct oss_param *query,
@@ -1280,7 +1267,6 @@ oss_request_build(const struct oss_client *c, const struct oss_target *t,
 	struct oss_sign_out	 out;
 	struct sockaddr_storage	 ss;
 	char			 region[OSS_REGION_MAX], why[128];
-	char			 addr[INET6_ADDRSTRLEN + 32];
 	char			 port[16] = "";
 	char			*ekey = NULL;
 	size_t			 i, len;
@@ -1307,11 +1293,11 @@ oss_request_build(const struct oss_client *c, const struct oss_target *t,
 	if (egress_literal(en.en_host, &ss) &&
 	    !egress_addr_allowed(c->c_opts.oo_egress, en.en_host,
 	    (const struct sockaddr *)&ss)) {
-		addr_string((const struct sockaddr *)&ss, addr, sizeof(addr));
-		return oss_fail(err, OSS_EGRESS_REFUSED,
-		    "endpoint %s is a %s address, not allowed by [egress]",
-		    addr, egress_class_name(egress_classify(
-		    (const struct sockaddr *)&ss)));
+		oss_fail(err, OSS_EGRESS_REFUSED, "the OSS endpoint is %s",
+		    egress_refused_text);
+		egress_refusal_detail(err->oe_detail, sizeof(err->oe_detail),
+		    NULL, (const struct sockaddr *)&ss);
+		return OSS_EGRESS_REFUSED;
 	}
 
 	if (!oss_region_from_host(en.en_host, region, sizeof(region)))
@@ -1707,16 +1693,12 @@ xfer_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct xfer			*x = arg;
 	const struct egress_policy	*ep = x->x_client->c_opts.oo_egress;
-	char				 addr[INET6_ADDRSTRLEN + 32];
 
 	if (purpose != CURLSOCKTYPE_IPCXN ||
 	    (!egress_addr_allowed(ep, x->x_req->rq_endpoint_host, &a->addr) &&
 	    !egress_addr_allowed(ep, x->x_req->rq_host, &a->addr))) {
-		addr_string(&a->addr, addr, sizeof(addr));
-		snprintf(x->x_refused_why, sizeof(x->x_refused_why),
-		    "%s resolves to %s, a %s address, not allowed by [egress]",
-		    x->x_req->rq_host, addr,
-		    egress_class_name(egress_classify(&a->addr)));
+		egress_refusal_detail(x->x_refused_why,
+		    sizeof(x->x_refused_why), x->x_req->rq_host, &a->addr);
 		x->x_refused++;
 		return CURL_SOCKET_BAD;
 	}
@@ -1840,9 +1822,13 @@ xfer_net_error(struct xfer *x, CURLcode cc, struct oss_error *err)
 	    curl_easy_strerror(cc);
 	enum oss_err	 e;
 
-	if (x->x_refused > 0 && x->x_allowed == 0)
-		return oss_fail(err, OSS_EGRESS_REFUSED, "%s",
-		    x->x_refused_why);
+	if (x->x_refused > 0 && x->x_allowed == 0) {
+		oss_fail(err, OSS_EGRESS_REFUSED, "the OSS endpoint is %s",
+		    egress_refused_text);
+		memcpy(err->oe_detail, x->x_refused_why,
+		    sizeof(err->oe_detail));
+		return OSS_EGRESS_REFUSED;
+	}
 	switch (cc) {
 	case CURLE_OUT_OF_MEMORY:
 		e = OSS_LOCAL_ERROR;

@@ -56,6 +56,10 @@ struct oss_error {
 	char		 oe_code[OSS_CODE_MAX];	/* OSS's Code, or "" */
 	char		 oe_message[OSS_MESSAGE_MAX];
 	char		 oe_request_id[OSS_REQID_MAX];	/* or "" */
+	char		 oe_detail[OSS_MESSAGE_MAX];	/* for the log only,
+						 * never for callers: the
+						 * address an endpoint
+						 * resolved to; or "" */
 };
 
 const char	*oss_err_name(enum oss_err);

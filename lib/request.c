@@ -83,14 +83,18 @@ oss_wipe(struct request_oss *ro, json_object **body)
 	memset(ro, 0, sizeof(*ro));
 }
 
+/* A host that is not ASCII is refused as the callback URL checks refuse
+ * hosts (100009); any other flaw is 100002. */
 static int
-endpoint_host(struct request_oss *ro, char *msg, size_t msglen)
+endpoint_host(struct request_oss *ro, char *msg, size_t msglen, enum rc *rc)
 {
 	const char *bad;
 
 	if ((bad = url_endpoint_parse(ro->ro_endpoint, ro->ro_host,
 	    sizeof(ro->ro_host))) != NULL) {
 		snprintf(msg, msglen, "endpoint: %s", bad);
+		if (bad == url_not_ascii)
+			*rc = RC_URL_REFUSED;
 		return -1;
 	}
 	return 0;
@@ -149,7 +153,7 @@ request_execute(const char *body, size_t len, struct execute_req *ex,
 	ex->ex_force = v[EX_FORCE].v_present && v[EX_FORCE].v_bool;
 	oss_fill(&ex->ex_oss, &v[EX_AK], &v[EX_ENDPOINT], &v[EX_BUCKET],
 	    &v[EX_KEY]);
-	if (endpoint_host(&ex->ex_oss, msg, msglen) == -1)
+	if (endpoint_host(&ex->ex_oss, msg, msglen, rc) == -1)
 		goto err;
 	return 0;
 err:
@@ -225,7 +229,7 @@ request_trigger(const char *body, size_t len, const char *ns,
 		    "namespace is not the namespace of the tokenId");
 		goto err;
 	}
-	if (endpoint_host(&tr->tr_oss, msg, msglen) == -1)
+	if (endpoint_host(&tr->tr_oss, msg, msglen, rc) == -1)
 		goto err;
 	return 0;
 err:

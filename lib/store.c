@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <grp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <pwd.h>
@@ -48,7 +49,6 @@
 #define STORE_ENV_FLAGS	(DB_CREATE | DB_INIT_TXN | DB_INIT_LOG | \
 	DB_INIT_LOCK | DB_INIT_MPOOL | DB_REGISTER | DB_RECOVER | DB_THREAD)
 #define STORE_DB_FLAGS	(DB_CREATE | DB_AUTO_COMMIT | DB_THREAD)
-#define STORE_MODE	0600
 #define STORE_CACHE	(8 * 1024 * 1024)
 #define STORE_LOCK_TIMEOUT	(2 * 1000 * 1000)	/* microseconds */
 #define STORE_TRIES	32
@@ -517,6 +517,67 @@ store_reserve_regions(struct store *s)
 	return rc;
 }
 
+/*
+ * The permission model (CONTRACT.md "First start").  One user: the state
+ * directory is that user's (0700) and so is every file in it (0600).  Two
+ * users sharing a group (the responders as the web server's user, the
+ * dispatcher as a user of its own): the directory is setgid, so that
+ * every file made in it gets its group, and group-writable (2770), and
+ * every file in it is group read-write (0660).  The directory's
+ * group-write bit tells which; nothing else records it.
+ */
+static int
+store_shared(const struct stat *st)
+{
+	return (st->st_mode & S_IWGRP) != 0;
+}
+
+mode_t
+store_file_mode(const char *dir)
+{
+	struct stat st;
+
+	return stat(dir, &st) == 0 && store_shared(&st) ? 0660 : 0600;
+}
+
+int
+store_file_open(const char *dir, const char *path, int flags)
+{
+	struct stat	st;
+	mode_t		mode = store_file_mode(dir);
+	int		fd, saved;
+
+	if ((fd = open(path, flags | O_CREAT, mode)) == -1)
+		return -1;
+	/* the umask may have taken the group's bits away; a file of another
+	 * user is left as it is (we could not change it) */
+	if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+	    (st.st_mode & 07777) != mode && fchmod(fd, mode) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Berkeley DB creates some files (its registry, made 0660) under the
+ * umask alone, and the rest with our mode under the umask: in a shared
+ * directory the umask must leave the group's bits, or a file made by one
+ * user locks the other out; in a directory of one user it takes them.
+ * Process-wide, set when the store opens; it keeps others out of
+ * everything the process creates afterwards. */
+static void
+store_umask(const struct stat *st)
+{
+	mode_t old = umask(S_IRWXG | S_IRWXO);
+
+	if (store_shared(st))
+		umask((old & ~(mode_t)S_IRWXG) | S_IRWXO);
+	else
+		umask(old | S_IRWXG | S_IRWXO);
+}
+
 static int	store_start1(struct store *);
 
 enum store_up { STORE_UP_NONE, STORE_UP_AUTO, STORE_UP_ALL };
@@ -541,6 +602,7 @@ store_start1(struct store *s)
 {
 	DB_ENV	*env;
 	int	 i, ret;
+	int	 mode = (int)store_file_mode(s->s_dir);
 
 	if ((ret = db_env_create(&env, 0)) != 0) {
 		snprintf(s->s_err, sizeof(s->s_err), "db_env_create: %s",
@@ -563,8 +625,8 @@ store_start1(struct store *s)
 	    (ret = env->set_isalive(env, store_isalive)) != 0 ||
 	    (ret = env->set_flags(env, DB_TIME_NOTGRANTED, 1)) != 0 ||
 	    (ret = env->set_lg_max(env, STORE_LOG_MAX)) != 0 ||
-	    (ret = env->open(env, s->s_dir, STORE_ENV_FLAGS,
-	    STORE_MODE)) != 0 ||
+	    (ret = env->set_lg_filemode(env, mode)) != 0 ||
+	    (ret = env->open(env, s->s_dir, STORE_ENV_FLAGS, mode)) != 0 ||
 	    /* the flag lives in the shared region: off, whatever a
 	     * process of an earlier release set (see STORE_LOG_MAX) */
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 0)) != 0) {
@@ -580,8 +642,7 @@ store_start1(struct store *s)
 		if ((ret = db_create(&s->s_db[i], env, 0)) != 0 ||
 		    (ret = s->s_db[i]->open(s->s_db[i], NULL, store_files[i],
 		    NULL, DB_BTREE, STORE_DB_FLAGS | (i == SDB_COUNTERS ||
-		    i == SDB_META ? DB_READ_UNCOMMITTED : 0),
-		    STORE_MODE)) != 0) {
+		    i == SDB_META ? DB_READ_UNCOMMITTED : 0), mode)) != 0) {
 			snprintf(s->s_err, sizeof(s->s_err), "%s/%s: %s",
 			    s->s_dir, store_files[i], db_strerror(ret));
 			goto fail;
@@ -612,6 +673,9 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 		    errno ? strerror(errno) : "not a directory");
 		return -1;
 	}
+	if (store_check_owner(dir, err, errlen) == -1)
+		return -1;
+	store_umask(&st);
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->s_dir = strdup(dir)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -639,27 +703,112 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 	return 0;
 }
 
+static int
+store_in_group(gid_t gid)
+{
+	gid_t	*groups;
+	int	 i, n, in = 0;
+
+	if (getegid() == gid)
+		return 1;
+	/* on the heap: NGROUPS_MAX is 65536 on Linux, and a responder's
+	 * threads have small stacks */
+	if ((n = getgroups(0, NULL)) <= 0 ||
+	    (groups = calloc((size_t)n, sizeof(*groups))) == NULL)
+		return 0;
+	n = getgroups(n, groups);
+	for (i = 0; i < n && !in; i++)
+		in = groups[i] == gid;
+	free(groups);
+	return in;
+}
+
+static void
+store_user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwuid(uid)) != NULL)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "%lu", (unsigned long)uid);
+}
+
+static void
+store_group_name(gid_t gid, char *buf, size_t len)
+{
+	struct group *gr;
+
+	if ((gr = getgrgid(gid)) != NULL)
+		snprintf(buf, len, "%s", gr->gr_name);
+	else
+		snprintf(buf, len, "%lu", (unsigned long)gid);
+}
+
 int
 store_check_owner(const char *dir, char *err, size_t errlen)
 {
 	struct stat	 st;
-	struct passwd	*pw;
-	char		 who[64];
+	char		 who[64], grp[64];
+	const char	*prog = program_invocation_short_name;
 
 	if (stat(dir, &st) == -1)
 		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s",
 		    dir, strerror(errno)), -1);
 	if (st.st_uid == geteuid())
 		return 0;
+	store_user_name(st.st_uid, who, sizeof(who));
+	store_group_name(st.st_gid, grp, sizeof(grp));
+	if (!store_shared(&st)) {
+		snprintf(err, errlen, "state directory %s belongs to %s, not "
+		    "to the user running this program; run it as %s "
+		    "(runuser -u %s -- %s ...), or files it creates would "
+		    "lock the web server out", dir, who, who, who, prog);
+		return -1;
+	}
+	if (!store_in_group(st.st_gid)) {
+		snprintf(err, errlen, "state directory %s belongs to %s and "
+		    "group %s; run this program as %s or as a member of %s "
+		    "(runuser -u %s -- %s ...)", dir, who, grp, who, grp, who,
+		    prog);
+		return -1;
+	}
+	if ((st.st_mode & (S_ISGID | S_IXGRP)) != (S_ISGID | S_IXGRP)) {
+		snprintf(err, errlen, "state directory %s is group-writable "
+		    "but not setgid: files made in it would not get group %s "
+		    "(chmod 2770 %s)", dir, grp, dir);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_become_owner(const char *dir, char *err, size_t errlen)
+{
+	struct stat	 st;
+	struct passwd	*pw;
+	int		 rc;
+
+	if (geteuid() != 0)
+		return 0;
+	if (stat(dir, &st) == -1)
+		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s",
+		    dir, strerror(errno)), -1);
+	if (st.st_uid == 0)
+		return 0;
+	/* the supplementary groups first: only root may set them */
 	if ((pw = getpwuid(st.st_uid)) != NULL)
-		snprintf(who, sizeof(who), "%s", pw->pw_name);
+		rc = initgroups(pw->pw_name, st.st_gid);
 	else
-		snprintf(who, sizeof(who), "uid %lu", (unsigned long)st.st_uid);
-	snprintf(err, errlen, "state directory %s belongs to %s, not to the "
-	    "user running this program; run it as %s (e.g. sudo -u %s ...), "
-	    "or files it creates would lock the web server out", dir, who,
-	    who, who);
-	return -1;
+		rc = setgroups(1, &st.st_gid);
+	if (rc == -1 || setegid(st.st_gid) == -1 ||
+	    seteuid(st.st_uid) == -1) {
+		snprintf(err, errlen, "cannot become the owner of %s (uid "
+		    "%lu): %s", dir, (unsigned long)st.st_uid,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -726,8 +875,8 @@ store_backup_lock(const char *dir, int op)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    STORE_MODE)) == -1)
+	if ((fd = store_file_open(dir, path, O_RDWR | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
 		return -1;
 	if (flock(fd, op) == -1) {
 		close(fd);
@@ -1505,7 +1654,7 @@ store_copy_file(const char *from, const char *to, const char *name)
 	if ((in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return -1;
 	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, STORE_MODE)) == -1)
+	    O_NOFOLLOW, 0600)) == -1)	/* a backup: its owner's only */
 		goto out;
 	while ((n = read(in, buf, sizeof(buf))) > 0)
 		if (write(out, buf, (size_t)n) != n)
@@ -1626,6 +1775,7 @@ store_recover_copy(const char *dir, char *err, size_t errlen)
 {
 	struct store	 tmp;	/* only for its s_err, from store_errcall */
 	DB_ENV		*env;
+	mode_t		 mode = store_file_mode(dir);
 	int		 ret;
 
 	memset(&tmp, 0, sizeof(tmp));
@@ -1643,9 +1793,10 @@ store_recover_copy(const char *dir, char *err, size_t errlen)
 	    (ret = env->set_lk_max_locks(env, STORE_MAX_LOCKS)) != 0 ||
 	    (ret = env->set_lk_max_objects(env, STORE_MAX_LOCKS)) != 0 ||
 	    (ret = env->set_lg_max(env, STORE_LOG_MAX)) != 0 ||
+	    (ret = env->set_lg_filemode(env, mode)) != 0 ||
 	    (ret = env->open(env, dir, DB_CREATE | DB_INIT_TXN |
 	    DB_INIT_LOG | DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER_FATAL |
-	    DB_PRIVATE, STORE_MODE)) != 0 ||
+	    DB_PRIVATE, mode)) != 0 ||
 	    (ret = env->txn_checkpoint(env, 0, 0, DB_FORCE)) != 0 ||
 	    (ret = env->log_archive(env, NULL, DB_ARCH_REMOVE)) != 0) {
 		snprintf(err, errlen, "recovery of %s: %s", dir,

@@ -2,6 +2,8 @@
 #ifndef MIAS_STORE_H
 #define MIAS_STORE_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -121,12 +123,33 @@ const char *store_init_hint(const char *dir);
 const char *store_file(enum store_db);
 
 /*
- * The state directory belongs to the user the responders run as (the web
- * server's).  A program run as anyone else would create Berkeley DB
- * files that user cannot open, locking the web server out: refuse.  0
- * when we are its owner (or it does not exist yet), else -1 and err.
+ * Who may use the store (CONTRACT.md "First start"): the owner of the
+ * state directory, or, when the directory is group-writable and setgid
+ * (2770: the responders and the dispatcher as two users sharing a group),
+ * a member of its group.  Anyone else would create Berkeley DB files the
+ * others cannot open, locking the web server out: refuse.  0 when we may
+ * (or the directory does not exist yet), else -1 and err, which says what
+ * to run.  store_open checks it too.
  */
 int	store_check_owner(const char *dir, char *err, size_t errlen);
+
+/*
+ * For a program run as root (mias-admin): take the identity of the state
+ * directory's owner (effective user, its group and supplementary groups;
+ * the saved user stays root), so that every file it creates afterwards,
+ * Berkeley DB's included, is the runtime users'.  0 (nothing to do when
+ * not root, the directory missing or root's), or -1 and err.
+ */
+int	store_become_owner(const char *dir, char *err, size_t errlen);
+
+/* The mode of the files in the state directory dir: 0660 when it is
+ * shared by a group (group-writable), else 0600. */
+mode_t	store_file_mode(const char *dir);
+
+/* open(2) with O_CREAT of path, a file of the state directory dir, with
+ * store_file_mode(dir) whatever the umask.  A descriptor, or -1 (errno). */
+int	store_file_open(const char *dir, const char *path, int flags);
+
 const char *store_dir(const struct store *);
 
 /* Write dirty pages to the databases and let the log files the store no

@@ -13,6 +13,37 @@
 #include "ns.h"
 #include "url.h"
 
+const char url_not_ascii[] = "host is not ASCII; write an internationalised "
+    "name in its ASCII (xn--) form";
+
+static int
+url_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+const char *
+url_host_ascii(const char *host)
+{
+	const unsigned char	*p;
+
+	for (p = (const unsigned char *)host; *p != '\0'; p++) {
+		if (*p >= 0x80)
+			return url_not_ascii;
+		/* "%E3%80%82" is U+3002 once curl has decoded it */
+		if (*p == '%' && url_hexval((char)p[1]) >= 8 &&
+		    url_hexval((char)p[2]) >= 0)
+			return url_not_ascii;
+	}
+	return NULL;
+}
+
 /* "localhost" and its subdomains never leave the machine (RFC 6761). */
 static int
 url_is_localhost(const char *host)
@@ -32,20 +63,14 @@ url_host_check(const char *host, const struct egress_policy *ep, char *why,
 {
 	struct sockaddr_storage ss;
 
-	if (egress_literal(host, &ss)) {
-		if (!egress_addr_allowed(ep, host, (struct sockaddr *)&ss)) {
-			const char *cls = egress_class_name(egress_classify(
-			    (struct sockaddr *)&ss));
-
-			snprintf(why, whylen, "host %s is %s %s address, which "
-			    "this gateway does not connect to", host,
-			    strchr("aeiou", cls[0]) != NULL ? "an" : "a", cls);
-			return why;
-		}
-	} else if (url_is_localhost(host) && !ep->ep_allow_private &&
-	    !egress_host_listed(ep, host)) {
-		snprintf(why, whylen, "host %s is a loopback name, which this "
-		    "gateway does not connect to", host);
+	if ((egress_literal(host, &ss) &&
+	    !egress_addr_allowed(ep, host, (struct sockaddr *)&ss)) ||
+	    (url_is_localhost(host) && !ep->ep_allow_private &&
+	    !egress_host_listed(ep, host))) {
+		/* the host is the caller's own text; why it is refused
+		 * (its class, the policy) is not told */
+		snprintf(why, whylen, "host %s is %s", host,
+		    egress_refused_text);
 		return why;
 	}
 	return NULL;
@@ -113,6 +138,10 @@ url_callback_check(const char *url, const struct egress_policy *ep,
 		snprintf(why, whylen, "host is missing or too long");
 		goto out;
 	}
+	if (url_host_ascii(host) != NULL) {
+		snprintf(why, whylen, "%s", url_not_ascii);
+		goto out;
+	}
 	if (!url_host_text_ok(host)) {
 		snprintf(why, whylen, "host holds characters a host name "
 		    "cannot");
@@ -163,6 +192,8 @@ url_endpoint_parse(const char *endpoint, char *host, size_t hostlen)
 		return "host is missing or too long";
 	memcpy(host, p, n);
 	host[n] = '\0';
+	if ((p = url_host_ascii(host)) != NULL)
+		return p;
 	for (p = host; *p != '\0'; p++)
 		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' &&
 		    *p != ':' && *p != '_')

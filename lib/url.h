@@ -12,6 +12,18 @@ struct egress_policy;
 #define URL_HOST_MAX	256
 
 /*
+ * The rule for every host a caller gives (callback URLs, OSS endpoints):
+ * ASCII only, also once %XX is decoded.  Debian's libcurl cannot convert
+ * an internationalised name (IDN) in the C locale the programs run in, so
+ * such a host (fullwidth and ideographic dots U+FF0E, U+3002, U+FF61
+ * included) would be accepted and then fail at every attempt; callers
+ * write it in its xn-- form.  NULL when the host is ASCII, else
+ * url_not_ascii (responders answer it with 100009).
+ */
+extern const char	 url_not_ascii[];
+const char	*url_host_ascii(const char *host);
+
+/*
  * A callback URL a caller gave: http or https, a host, no user:password,
  * the host among the namespace's callback hosts when it lists any, and
  * not a literal address that [egress] refuses (names are checked again
@@ -25,7 +37,8 @@ const char	*url_callback_check(const char *url,
 /*
  * An OSS endpoint as callers write it ("oss-cn-beijing.aliyuncs.com",
  * "https://host:port", "127.0.0.1:9000").  Fills host (without brackets
- * or port); NULL when well formed, else why not.
+ * or port); NULL when well formed, else why not: url_not_ascii for a host
+ * that is not ASCII.
  */
 const char	*url_endpoint_parse(const char *endpoint, char *host,
 		    size_t hostlen);

@@ -1,5 +1,6 @@
 /* wake.c -- responders wake the dispatcher when they queue work */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store.h"
 #include "wake.h"
 
 #define WAKE_SOCKET	"dispatcher.sock"
@@ -70,8 +72,15 @@ wake_listen(const char *state_dir)
 	/* a socket left by a dispatcher that died; the caller holds the
 	 * single-instance lock, so it is not in use */
 	unlink(sun.sun_path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	/* the responders (in a shared directory, another user of its
+	 * group) must be able to write to it: the store's file mode, not
+	 * the umask's */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(sun.sun_path, store_file_mode(state_dir)) == -1) {
+		int saved = errno;
+
 		close(fd);
+		errno = saved;
 		return -1;
 	}
 	return fd;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store.h"
 #include "window.h"
 
 #define WIN_MAGIC	UINT64_C(0x316e69777361696d)	/* "miaswin1" */
@@ -65,8 +66,8 @@ windows_open_slots(const char *dir, unsigned nslots, struct windows **out,
 		snprintf(err, errlen, "%s: path too long", dir);
 		return -1;
 	}
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600)) == -1 || fstat(fd, &st) == -1) {
+	if ((fd = store_file_open(dir, path, O_RDWR | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1 || fstat(fd, &st) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		if (fd != -1)
 			close(fd);

@@ -11,6 +11,7 @@ MIAS_SRCDIR, MIAS_BUILDDIR, LIGHTTPD.
 import http.client
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -182,7 +183,7 @@ class Stack:
 
     def __init__(self, name, engines=None, egress="", server_extra="",
                  max_body=4096, state_dir=None, procs=1,
-                 url_prefix="/dicom/api"):
+                 url_prefix="/dicom/api", lighttpd_extra=""):
         if not PREFIX or not os.path.exists(installed("bin", "mias-admin")):
             raise RuntimeError("MIAS_PREFIX does not hold an installed mias")
         self.dir = tempfile.mkdtemp(prefix="mias-%s-" % name)
@@ -203,6 +204,8 @@ class Stack:
                 f.write("[engine.%d]\n%s\n" % (t, body))
         self.procs = procs
         self.url_prefix = url_prefix
+        self.user = pwd.getpwuid(os.geteuid()).pw_name
+        self.lighttpd_extra = lighttpd_extra   # lines for lighttpd.conf
         self.dispatcher = None
         self.fixtures = []
 
@@ -217,7 +220,9 @@ class Stack:
         return p
 
     def init(self):
-        self.admin("init")
+        # the store is the user's the stack runs as (init, run as root,
+        # would otherwise make it www-data's)
+        self.admin("init", "--user", self.user)
         return self
 
     def namespace(self, name, *opts):
@@ -245,12 +250,12 @@ class Stack:
                     'var.mias_socket_dir = "%s"\n'
                     'var.mias_procs = %d\n'
                     'var.mias_url_prefix = "%s"\n'
-                    'include "%s"\n'
+                    'include "%s"\n%s\n'
                     % (docroot, self.port, self.errorlog,
                        os.path.join(self.dir, "responders.log"), self.dir,
                        self.conf, sockdir, self.procs, self.url_prefix,
                        installed("share", "mias", "lighttpd",
-                                 "mias-fastcgi.conf")))
+                                 "mias-fastcgi.conf"), self.lighttpd_extra))
         self.lighttpd = subprocess.Popen(
             [LIGHTTPD, "-D", "-f", lconf], stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(self.dir, "lighttpd.out"), "w"),

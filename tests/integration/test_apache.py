@@ -128,6 +128,7 @@ class ApacheStack(Stack):
 
     def __init__(self, name, proxy=False, **kw):
         Stack.__init__(self, name, **kw)
+        self.user = USER
         self.apache = None
         self.proxy = proxy
         self.spawned = []
@@ -432,6 +433,11 @@ def run(s):
     t.ok(r is not None and r[0] == 413 and sent < MAX_REQUEST,
          "a Content-Length over MIAS_MAX_REQUEST_LEN: Apache answers 413 "
          "before the body is sent", r)
+    for length in (300 * 1024 * 1024, 10 ** 12):
+        r, sent = declared(s, "/dicom/api/executeAnalysis", length, {})
+        t.ok(r is not None and r[0] == 413 and sent < MAX_REQUEST,
+             "Content-Length: %d without a token: Apache answers 413 "
+             "before the body is sent (%d bytes sent)" % (length, sent), r)
 
     # --- the whole study flow, dispatcher as www-data -----------------------
     oss = FakeOss(s)

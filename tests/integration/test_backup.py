@@ -8,8 +8,8 @@ are delivered, `mias-admin store backup DIR` runs.
 - The backup holds the databases, log files, the audit log and
   backup.json (with the key's fingerprint), and no region, lock or socket
   file, nor the key.
-- A second stack B, never started, with a state directory that does not
-  exist yet: `store restore` refuses while B's key file is another key,
+- A second stack B, never started, with a new, empty state directory:
+  `store restore` refuses while B's key file is another key,
   leaving nothing behind; with A's key it restores.  B starts, and every
   study accepted before the backup began is there and completes, its
   status callback delivered.
@@ -151,6 +151,7 @@ try:
     t.diag("studies of before the backup without a callback when A "
            "stopped: %d" % len(no_cb))
     write_key(b, os.urandom(32))
+    os.mkdir(b.state, 0o700)    # fresh and empty (root would not make it)
     p = b.admin("store", "restore", bdir, check=False)
     t.ok(p.returncode == 1 and "another key" in p.stderr and
          "--force" in p.stderr,
@@ -162,7 +163,7 @@ try:
     t.ok(p.returncode == 0 and "another key (--force)" in p.stdout and
          "now in" not in p.stdout,
          "B: restore --force restores under another key, saying so "
-         "(nothing to move aside in a new state directory)",
+         "(nothing to move aside in an empty state directory)",
          p.stdout + p.stderr)
     write_key(b, key)
     p = b.admin("store", "restore", bdir, check=False)

@@ -238,15 +238,24 @@ try:
     if os.geteuid() == 0:
         st = os.stat(s.state)
         os.chown(s.state, 65534, 65534)      # nobody
-        p = s.admin("namespace", "list", check=False)
-        t.ok(p.returncode != 0 and "belongs to" in p.stderr,
-             "mias-admin refuses a state directory it does not own",
-             p.stderr)
         p = subprocess.run([installed("sbin", "mias-dispatcher"), "-f", "-c",
                             s.conf], capture_output=True, text=True,
                            timeout=20)
-        t.ok(p.returncode != 0 and "belongs to" in p.stderr,
-             "mias-dispatcher refuses it too", p.stderr)
+        t.ok(p.returncode != 0 and "belongs to nobody" in p.stderr and
+             "runuser -u nobody -- mias-dispatcher" in p.stderr and
+             "sudo" not in p.stderr,
+             "mias-dispatcher refuses a state directory it does not own, "
+             "saying to run it with runuser", p.stderr)
+        # mias-admin run as root becomes the directory's owner (nobody),
+        # who cannot read this key file (root's, 0600)
+        mode = os.stat(s.dir).st_mode
+        os.chmod(s.dir, 0o711)
+        p = s.admin("namespace", "list", check=False)
+        os.chmod(s.dir, mode)
+        t.ok(p.returncode != 0 and "Permission denied" in p.stderr and
+             "master.key" in p.stderr,
+             "mias-admin as root acts as the owner of the state directory",
+             p.stderr)
         os.chown(s.state, st.st_uid, st.st_gid)
 
     # --- plain CGI ------------------------------------------------------------

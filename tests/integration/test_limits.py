@@ -2,6 +2,7 @@
 # test_limits.py -- [limits]: failed authentications per address, requests per second, queued studies
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import TAP, Stack, envelope_ok  # noqa: E402
@@ -24,7 +25,12 @@ try:
         f.write("[limits]\nauth_failures_per_minute = 3\n")
     s.init()
     tok, _ = s.namespace("hosp")
+    tok_b, _ = s.namespace("clinic")
     s.start()
+    # the counts are per minute: start early enough in one that this
+    # section (fifteen requests) falls in it
+    if time.time() % 60 > 45:
+        time.sleep(60.5 - time.time() % 60)
     codes = [s.api("POST", "executeAnalysis", study("1.1"), token="x" * 43,
                    ns="hosp").code for _ in range(3)]
     t.eq(codes, ["100003"] * 3, "three wrong tokens: 100003 each")
@@ -37,6 +43,33 @@ try:
          r.headers)
     r = s.api("POST", "executeAnalysis", study("1.1"), token=tok, ns="hosp")
     t.eq(r.code, "100010", "even the right token waits out the block")
+
+    # buckets per (address, namespace): one tenant behind a shared address
+    # (a hospital's NAT) does not lock out the others
+    r = s.api("POST", "executeAnalysis", study("1.2"), token=tok_b,
+              ns="clinic")
+    t.eq(r.code, "000000", "another namespace's valid token from the same "
+         "address is served")
+    r = s.api("POST", "executeAnalysis", study("1.2"), token="y" * 43,
+              ns="clinic")
+    t.eq(r.code, "100003", "and its wrong tokens count in its own bucket")
+    # names that do not exist (or are malformed) share one bucket per
+    # address, so made-up names cannot fill the table
+    codes = [s.api("POST", "executeAnalysis", study("1.3"), token="x" * 43,
+                   ns="ghost-%d" % i).code for i in (1, 2)]
+    codes.append(s.api("POST", "executeAnalysis", study("1.3"),
+                       token="x" * 43, ns="bad name!").code)
+    t.eq(codes, ["100003"] * 3, "three failures naming unknown namespaces "
+         "(two names, one malformed)")
+    codes = [s.api("POST", "executeAnalysis", study("1.3"), token="x" * 43,
+                   ns=n).code for n in ("ghost-3", "bad name!")]
+    t.eq(codes, ["100010"] * 2, "then any unknown name from the address is "
+         "refused: one shared bucket")
+    r = s.api("POST", "executeAnalysis", study("1.4"), token=tok_b,
+              ns="clinic")
+    t.eq(r.code, "000000", "which refuses no known namespace's requests")
+    r = s.api("POST", "executeAnalysis", study("1.1"), token=tok, ns="hosp")
+    t.eq(r.code, "100010", "the namespace guessed at stays refused")
 finally:
     s.cleanup(keep=t.failed > 0)
 

@@ -4,12 +4,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "crypto.h"
+#include "secmem.h"
 #include "tap.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -271,13 +273,21 @@ test_keys_load(void)
 	p = keyfile("k644", 32, 0644);
 	tap_ok(crypto_keys_load(p, &k, err, sizeof(err)) == -1,
 	    "keys_load: mode 0644 refused");
-	snprintf(msg, sizeof(msg), "key file %s: readable by group or others "
-	    "(mode 644); chmod 600 it", p);
+	snprintf(msg, sizeof(msg), "key file %s: open to others or writable "
+	    "by its group (mode 644); chmod 600 it (640 when a group shares "
+	    "the store)", p);
 	TAP_STREQ(err, msg, "keys_load: mode 0644: message");
 
 	p = keyfile("k640", 32, 0640);
+	tap_ok(crypto_keys_load(p, &k, err, sizeof(err)) == 0,
+	    "keys_load: mode 0640 (read by the group sharing the store) "
+	    "accepted");
+	p = keyfile("k660", 32, 0660);
 	tap_ok(crypto_keys_load(p, &k, err, sizeof(err)) == -1,
-	    "keys_load: mode 0640 refused");
+	    "keys_load: mode 0660 refused");
+	p = keyfile("k650", 32, 0650);
+	tap_ok(crypto_keys_load(p, &k, err, sizeof(err)) == -1,
+	    "keys_load: mode 0650 refused");
 	p = keyfile("k604", 32, 0604);
 	tap_ok(crypto_keys_load(p, &k, err, sizeof(err)) == -1,
 	    "keys_load: mode 0604 refused");
@@ -467,6 +477,59 @@ test_uuid(void)
 	tap_ok(strcmp(u1, u2) != 0, "uuid: two differ");
 }
 
+
+/* The mapping holding p, from /proc/self/smaps: whether its VmFlags say
+ * "dd" (not dumped); -1 when not found. */
+static int
+smaps_dontdump(const void *p)
+{
+	FILE		*f = fopen("/proc/self/smaps", "r");
+	char		 line[512];
+	unsigned long	 a, b;
+	int		 in = 0, dd = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 &&
+		    strchr(line, '-') < strchr(line, ' '))
+			in = (uintptr_t)p >= a && (uintptr_t)p < b;
+		else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			dd = strstr(line, " dd") != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return dd;
+}
+
+static void
+test_keys_new(void)
+{
+	struct crypto_keys	*k = crypto_keys_new();
+	char			*slot;
+	size_t			 i, zero = 1;
+
+	tap_ok(k != NULL, "crypto_keys_new: keys in pages of their own");
+	if (k == NULL)
+		return;
+	for (i = 0; i < sizeof(*k); i++)
+		zero &= ((unsigned char *)k)[i] == 0;
+	tap_ok(zero && ((uintptr_t)k & 4095) == 0, "  zeroed, page-aligned");
+	tap_ok(smaps_dontdump(k) == 1, "  marked MADV_DONTDUMP (VmFlags dd)");
+	crypto_keys_derive(master, k);
+	crypto_keys_free(k);
+	crypto_keys_free(NULL);
+	slot = secmem_alloc(5000);
+	tap_ok(slot != NULL && smaps_dontdump(slot) == 1 &&
+	    smaps_dontdump(slot + 4999) == 1, "secmem_alloc: 5000 bytes, "
+	    "all kept out of dumps");
+	secmem_free(slot, 5000);
+	secmem_scrub_registers();
+	tap_ok(1, "secmem_scrub_registers runs on this CPU (no illegal "
+	    "instruction)");
+}
+
 int
 main(void)
 {
@@ -492,6 +555,7 @@ main(void)
 	test_misc();
 	test_b64();
 	test_uuid();
+	test_keys_new();
 
 	{
 		static const char *const names[] = { "k32", "k400", "k31",

@@ -439,6 +439,45 @@ test_bugs(void)
 	    "2001:200::1 (just past 2001::/23) is public");
 }
 
+/* Issue 16, item 5: what callers see names no address; the log's
+ * detail does. */
+static void
+test_refusal(void)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_un	 un;
+	char			 buf[256];
+
+	TAP_STREQ(egress_refused_text, "not allowed by the gateway's egress "
+	    "rules", "the callers' text");
+	tap_ok(strpbrk(egress_refused_text, "0123456789:[") == NULL,
+	    "it holds no address");
+
+	egress_literal("127.0.0.1", &ss);
+	egress_refusal_detail(buf, sizeof(buf), "bkt.example",
+	    (struct sockaddr *)&ss);
+	TAP_STREQ(buf, "bkt.example resolves to 127.0.0.1, a loopback "
+	    "address, not allowed by [egress]", "detail: a name");
+	egress_refusal_detail(buf, sizeof(buf), NULL, (struct sockaddr *)&ss);
+	TAP_STREQ(buf, "127.0.0.1 is a loopback address, not allowed by "
+	    "[egress]", "detail: no host");
+	egress_literal("[fd00:ec2::254]", &ss);
+	egress_refusal_detail(buf, sizeof(buf), "FD00:EC2::254",
+	    (struct sockaddr *)&ss);
+	TAP_STREQ(buf, "fd00:ec2::254 is a cloud metadata address, not "
+	    "allowed by [egress]", "detail: the host is the address");
+	egress_literal("10.0.0.1", &ss);
+	egress_refusal_detail(buf, sizeof(buf), "", (struct sockaddr *)&ss);
+	TAP_STREQ(buf, "10.0.0.1 is a private address, not allowed by "
+	    "[egress]", "detail: an empty host");
+	memset(&un, 0, sizeof(un));
+	un.sun_family = AF_UNIX;
+	egress_refusal_detail(buf, 40, "h", (struct sockaddr *)&un);
+	tap_ok(strlen(buf) < 40 && strncmp(buf, "h resolves to (address "
+	    "family", 26) == 0, "detail: another family, cut to fit: %s",
+	    buf);
+}
+
 int
 main(void)
 {
@@ -448,5 +487,6 @@ main(void)
 	test_policy();
 	test_names();
 	test_bugs();
+	test_refusal();
 	return tap_done();
 }

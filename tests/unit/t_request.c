@@ -83,6 +83,15 @@ test_execute(void)
 	execute_refused("a bad endpoint", with("\"endpoint\"",
 	    "\"oss cn/beijing\""),
 	    "endpoint: host holds characters a host name cannot");
+	/* a host that is not ASCII: 100009, as the callback URL's host */
+	b = with("\"endpoint\"", "\"http://127\\u3002" "0\\u3002" "0\\u3002"
+	    "1:9000\"");
+	tap_ok(request_execute(b, strlen(b), &ex, msg, sizeof(msg), &rc) ==
+	    -1 && rc == RC_URL_REFUSED && ex.ex_body == NULL,
+	    "execute: an endpoint with U+3002 dots is RC_URL_REFUSED");
+	TAP_STREQ(msg, "endpoint: host is not ASCII; write an "
+	    "internationalised name in its ASCII (xn--) form",
+	    "execute: its message names the field");
 	execute_refused("forceAnalysis \"yes\"",
 	    with("\"forceAnalysis\"", "\"yes\""),
 	    "forceAnalysis: must be true or false");
@@ -117,6 +126,21 @@ test_trigger(void)
 	    &rc) == -1 && rc == RC_INVALID, "trigger: {} is RC_INVALID");
 	TAP_STREQ(msg, "namespace: required field missing",
 	    "trigger: the first field missing is named");
+
+	{
+		char	nb[sizeof(b) + 32];
+		const char *e = strstr(b, "oss-cn-beijing");
+
+		snprintf(nb, sizeof(nb), "%.*s127\xef\xbc\x8e" "0.0.1:9000%s",
+		    (int)(e - b), b, e + strlen("oss-cn-beijing.aliyuncs.com"));
+		tap_ok(request_trigger(nb, strlen(nb), "hospital-a", &tr, msg,
+		    sizeof(msg), &rc) == -1 && rc == RC_URL_REFUSED,
+		    "trigger: an endpoint with a U+FF0E dot is "
+		    "RC_URL_REFUSED");
+		TAP_STREQ(msg, "endpoint: host is not ASCII; write an "
+		    "internationalised name in its ASCII (xn--) form",
+		    "trigger: its message names the field");
+	}
 }
 
 static void

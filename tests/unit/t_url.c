@@ -138,19 +138,22 @@ test_callback(void)
 	    "must not carry a user name or password",
 	    "backslash-@ confusion refused");
 
+	/* callers are told the rule, never the address's class (issue 16,
+	 * item 5): one fixed text */
 	TAP_STREQ(cb("http://127.0.0.1/", &pol_none, NULL),
-	    "host 127.0.0.1 is a loopback address, which this gateway does "
-	    "not connect to", "127.0.0.1: reason");
+	    "host 127.0.0.1 is not allowed by the gateway's egress rules",
+	    "127.0.0.1: reason");
 	TAP_STREQ(cb("http://[::1]:8080/", &pol_none, NULL),
-	    "host ::1 is a loopback address, which this gateway does not "
-	    "connect to", "[::1]: reason names the host without brackets");
+	    "host ::1 is not allowed by the gateway's egress rules",
+	    "[::1]: reason names the host without brackets");
 	TAP_STREQ(cb("http://localhost/", &pol_none, NULL),
-	    "host localhost is a loopback name, which this gateway does not "
-	    "connect to", "localhost: reason");
+	    "host localhost is not allowed by the gateway's egress rules",
+	    "localhost: reason");
 	TAP_STREQ(cb("http://169.254.169.254/latest", &pol_none, NULL),
-	    "host 169.254.169.254 is a cloud metadata address, which this "
-	    "gateway does not connect to", "169.254.169.254: reason");
-	bad_cb("http://2130706433/", &pol_none, NULL, "decimal", "loopback");
+	    "host 169.254.169.254 is not allowed by the gateway's egress "
+	    "rules", "169.254.169.254: reason");
+	bad_cb("http://2130706433/", &pol_none, NULL, "decimal",
+	    "egress rules");
 
 	for (i = 0; i < NELEM(private_urls); i++)
 		bad_cb(private_urls[i], &pol_none, NULL, "default policy",
@@ -164,18 +167,18 @@ test_callback(void)
 	ok_cb("http://2130706433/", &pol_lo, NULL, "allow_hosts 127.0.0.1");
 	ok_cb("http://127.1/", &pol_lo, NULL, "allow_hosts 127.0.0.1");
 	bad_cb("http://127.0.0.2/", &pol_lo, NULL, "allow_hosts 127.0.0.1",
-	    "loopback");
+	    "egress rules");
 	bad_cb("http://[::1]/", &pol_lo, NULL, "allow_hosts 127.0.0.1",
-	    "loopback");
+	    "egress rules");
 	bad_cb("http://localhost/", &pol_lo, NULL, "allow_hosts 127.0.0.1",
-	    "loopback name");
+	    "egress rules");
 	bad_cb("http://169.254.169.254/", &pol_lo, NULL,
-	    "allow_hosts 127.0.0.1", "metadata");
+	    "allow_hosts 127.0.0.1", "egress rules");
 	/* allow_hosts = localhost */
 	ok_cb("http://localhost:8080/", &pol_lh, NULL, "allow_hosts localhost");
 	ok_cb("http://LOCALHOST/", &pol_lh, NULL, "allow_hosts localhost");
 	bad_cb("http://foo.localhost/", &pol_lh, NULL, "allow_hosts localhost",
-	    "loopback name");
+	    "egress rules");
 	/* a name in allow_hosts does not matter before DNS */
 	ok_cb("http://oss.internal.example/", &pol_oss, NULL,
 	    "allow_hosts of a name");
@@ -191,9 +194,52 @@ static void
 test_callback_bugs(void)
 {
 	bad_cb("http://localhost./", &pol_none, NULL,
-	    "trailing dot", "loopback name");
+	    "trailing dot", "egress rules");
 	bad_cb("http://foo.localhost./", &pol_none, NULL,
-	    "trailing dot", "loopback name");
+	    "trailing dot", "egress rules");
+}
+
+/* Issue 16, item 6: a host that is not ASCII was accepted (000000) and
+ * then failed in libcurl at every attempt until it dead-lettered. */
+static void
+test_not_ascii(void)
+{
+	static const char *const hosts[] = {
+		"127\xe3\x80\x82" "0\xe3\x80\x82" "0\xe3\x80\x82" "1", /* U+3002 */
+		"127\xef\xbc\x8e" "0.0.1",		/* U+FF0E fullwidth */
+		"127\xef\xbd\xa1" "0.0.1",		/* U+FF61 halfwidth */
+		"b\xc3\xbc" "cher.example",		/* IDN: buecher */
+		"127%E3%80%82" "0%E3%80%82" "0%E3%80%82" "1",
+		"b%C3%BCcher.example",
+		"a%ff.example",
+	};
+	char	url[256], host[URL_HOST_MAX];
+	size_t	i;
+
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		snprintf(url, sizeof(url), "http://%s:8080/cb", hosts[i]);
+		bad_cb(url, &pol_none, NULL, "not ASCII", "not ASCII");
+		bad_cb(url, &pol_priv, NULL, "not ASCII, even with "
+		    "allow_private", "not ASCII");
+		snprintf(url, sizeof(url), "https://%s:9000", hosts[i]);
+		tap_ok(url_endpoint_parse(url, host, sizeof(host)) ==
+		    url_not_ascii, "endpoint %s: url_not_ascii", url);
+		tap_ok(url_host_ascii(hosts[i]) == url_not_ascii,
+		    "url_host_ascii(%s)", hosts[i]);
+	}
+	TAP_STREQ(url_not_ascii, "host is not ASCII; write an "
+	    "internationalised name in its ASCII (xn--) form", "the reason");
+	tap_ok(url_host_ascii("xn--bcher-kva.example") == NULL &&
+	    url_host_ascii("127.0.0.1") == NULL && url_host_ascii("") == NULL,
+	    "ASCII hosts (the xn-- form) pass the rule");
+	ok_cb("https://xn--bcher-kva.example/cb", &pol_none, NULL,
+	    "the xn-- form");
+	tap_ok(url_endpoint_parse("xn--bcher-kva.example", host,
+	    sizeof(host)) == NULL, "endpoint: the xn-- form");
+	/* an ASCII %XX in a host is not this rule's (libcurl's or the
+	 * endpoint's character check refuses it) */
+	tap_ok(url_host_ascii("%31%32%37.0.0.1") == NULL,
+	    "%%31 (ASCII) is not the rule's");
 }
 
 static json_object *
@@ -240,7 +286,7 @@ test_namespace(void)
 		ok_cb("https://anything.example/x", &pol_none, open,
 		    "namespace without callback hosts");
 		bad_cb("http://127.0.0.1/", &pol_none, open,
-		    "namespace without callback hosts", "loopback");
+		    "namespace without callback hosts", "egress rules");
 		json_object_put(open);
 	}
 
@@ -278,7 +324,7 @@ test_namespace(void)
 	/* a namespace cannot widen [egress] */
 	rec = ns_with_hosts(&k, lo, NELEM(lo));
 	bad_cb("http://127.0.0.1:8080/cb", &pol_none, rec,
-	    "ns host 127.0.0.1, default egress", "loopback");
+	    "ns host 127.0.0.1, default egress", "egress rules");
 	ok_cb("http://127.0.0.1:8080/cb", &pol_lo, rec,
 	    "ns host 127.0.0.1, allow_hosts 127.0.0.1");
 	json_object_put(rec);
@@ -361,30 +407,30 @@ test_endpoint(void)
 	tap_ok(url_endpoint_check("https://47.95.0.1", &pol_none, why,
 	    sizeof(why)) == NULL, "endpoint check: public IPv4");
 	TAP_STREQ(url_endpoint_check("http://127.0.0.1:9000", &pol_none, why,
-	    sizeof(why)), "host 127.0.0.1 is a loopback address, which this "
-	    "gateway does not connect to", "endpoint check: 127.0.0.1 refused");
+	    sizeof(why)), "host 127.0.0.1 is not allowed by the gateway's "
+	    "egress rules", "endpoint check: 127.0.0.1 refused");
 	TAP_STREQ(url_endpoint_check("ftp://x", &pol_none, why, sizeof(why)),
 	    "scheme must be http or https",
 	    "endpoint check: parse error passed on");
 	r = url_endpoint_check("[::1]:9000", &pol_none, why, sizeof(why));
-	tap_ok(r != NULL && strstr(r, "loopback") != NULL,
+	tap_ok(r != NULL && strstr(r, "egress rules") != NULL,
 	    "endpoint check: [::1]:9000 refused");
 	r = url_endpoint_check("2130706433:9000", &pol_none, why, sizeof(why));
-	tap_ok(r != NULL && strstr(r, "loopback") != NULL,
+	tap_ok(r != NULL && strstr(r, "egress rules") != NULL,
 	    "endpoint check: 2130706433:9000 refused");
 	r = url_endpoint_check("http://localhost:9000", &pol_none, why,
 	    sizeof(why));
-	tap_ok(r != NULL && strstr(r, "loopback name") != NULL,
+	tap_ok(r != NULL && strstr(r, "egress rules") != NULL,
 	    "endpoint check: localhost refused");
 	r = url_endpoint_check("169.254.169.254", &pol_none, why, sizeof(why));
-	tap_ok(r != NULL && strstr(r, "metadata") != NULL,
+	tap_ok(r != NULL && strstr(r, "egress rules") != NULL,
 	    "endpoint check: 169.254.169.254 refused");
 	r = url_endpoint_check("http://[fd00:ec2::254]", &pol_none, why,
 	    sizeof(why));
-	tap_ok(r != NULL && strstr(r, "metadata") != NULL,
+	tap_ok(r != NULL && strstr(r, "egress rules") != NULL,
 	    "endpoint check: fd00:ec2::254 refused");
 	r = url_endpoint_check("10.1.2.3:9000", &pol_none, why, sizeof(why));
-	tap_ok(r != NULL && strstr(r, "private") != NULL,
+	tap_ok(r != NULL && strstr(r, "egress rules") != NULL,
 	    "endpoint check: 10.1.2.3 refused");
 	tap_ok(url_endpoint_check("http://127.0.0.1:9000", &pol_lo, why,
 	    sizeof(why)) == NULL, "endpoint check: 127.0.0.1 in allow_hosts");
@@ -408,6 +454,7 @@ main(void)
 {
 	test_callback();
 	test_callback_bugs();
+	test_not_ascii();
 	test_namespace();
 	test_endpoint();
 	return tap_done();
