@@ -546,11 +546,15 @@ store_restore_cmd(const struct mias_conf *c, const char *bdir, int force)
 		    "short", bdir, BACKUP_MANIFEST);
 		return 1;
 	}
-	if (json_object_object_get_ex(m, "format", &v))
+	if (json_object_object_get_ex(m, "format", &v) &&
+	    json_object_is_type(v, json_type_int))
 		format = json_object_get_int(v);
 	if (json_object_object_get_ex(m, "keyFingerprint", &v))
 		print = json_object_get_string(v);
-	if (format < 1 || print == NULL) {
+	/* the manifest is read as any outside input: a fingerprint is 64
+	 * hex digits, nothing else is printed back */
+	if (format < 1 || print == NULL || strlen(print) != 64 ||
+	    strspn(print, "0123456789abcdef") != 64) {
 		store_warnx("restore", "%s/%s: not a valid manifest", bdir,
 		    BACKUP_MANIFEST);
 		json_object_put(m);

@@ -159,6 +159,20 @@ try:
          p.stderr)
     t.ok(not os.path.exists(os.path.join(b.state, "studies.db")),
          "B: ... and restores nothing")
+    cut = os.path.join(b.dir, "cut-short")
+    shutil.copytree(bdir, cut)
+    os.unlink(os.path.join(cut, "backup.json"))
+    p = b.admin("store", "restore", cut, check=False)
+    t.ok(p.returncode == 1 and "cut short" in p.stderr,
+         "B: restore refuses a backup without backup.json (cut short)",
+         p.stderr)
+    with open(os.path.join(cut, "backup.json"), "w") as f:
+        json.dump(dict(manifest, keyFingerprint="\x1b[31m" + fp), f)
+    p = b.admin("store", "restore", cut, check=False)
+    t.ok(p.returncode == 1 and "not a valid manifest" in p.stderr and
+         "\x1b" not in p.stderr,
+         "B: ... and one whose fingerprint is not 64 hex digits, without "
+         "printing it", p.stderr)
     p = b.admin("store", "restore", bdir, "--force", check=False)
     t.ok(p.returncode == 0 and "another key (--force)" in p.stdout and
          "now in" not in p.stdout,
