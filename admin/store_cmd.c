@@ -371,6 +371,14 @@ store_backup_cmd(const struct mias_conf *c, const char *dir)
 	}
 	if ((k = load_keys("backup", c)) == NULL)
 		return 1;
+	/* as root, made before we become the store's owner, for the owner:
+	 * its parent need not be theirs */
+	if (geteuid() == 0 && stat(c->c_state_dir, &st) == 0 &&
+	    mkdir(dir, 0700) == 0 && chown(dir, st.st_uid, st.st_gid) == -1) {
+		store_warnx("backup", "%s: %s", dir, strerror(errno));
+		crypto_keys_free(k);
+		return 1;
+	}
 	if (open_store("backup", c, 0, &s) == -1) {
 		crypto_keys_free(k);
 		return 1;
