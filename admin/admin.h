@@ -27,6 +27,13 @@ int	admin_deliveries(const struct mias_conf *, struct store *, int argc,
  * argv[0] is "audit" itself. */
 int	admin_audit(const struct mias_conf *, struct store *, int argc,
 	    char **argv);
+/*
+ * mias-admin store check [--repair] | backup DIR | restore DIR [--force] |
+ * upgrade (store_cmd.c): argv[0] is the word after "store".  check
+ * returns 0 clean, 1 problems found (or repaired), 2 could not check; the
+ * others 0 done, 1 failed, 2 bad usage.
+ */
+int	admin_store(const struct mias_conf *, int argc, char **argv);
 /* After a failed audit_write: a warning on standard error, from errno. */
 void	warn_audit(void);
 

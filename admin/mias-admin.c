@@ -41,7 +41,9 @@ usage(void)
 	    "  studies show NAMESPACE TYPE UID [--json]\n"
 	    "  deliveries list [--dead] [--json]\n"
 	    "  deliveries replay ID|--all-dead\n"
-	    "  audit [--namespace NS] [--since TIME] [--until TIME] [--json]\n");
+	    "  audit [--namespace NS] [--since TIME] [--until TIME] [--json]\n"
+	    "  store check [--repair] | backup DIR | restore DIR [--force] |\n"
+	    "        upgrade\n");
 	exit(2);
 }
 
@@ -92,7 +94,7 @@ admin_open(struct admin *a)
 	store_on_stall(admin_stalled);
 	if (store_open(a->a_conf->c_state_dir, 0, &a->a_store, err,
 	    sizeof(err)) == -1)
-		die("%s (run 'mias-admin init' first?)", err);
+		die("%s%s", err, store_init_hint(a->a_conf->c_state_dir));
 }
 
 /* Whom init makes the state directory and the key file for. */
@@ -681,6 +683,9 @@ main(int argc, char *argv[])
 		path = conf_default_path();
 	if ((a.a_conf = conf_load(path, err, sizeof(err))) == NULL)
 		die("%s", err);
+	for (size_t i = 0; conf_warning(a.a_conf, i) != NULL; i++)
+		fprintf(stderr, "%s: warning: %s\n", progname,
+		    conf_warning(a.a_conf, i));
 
 	if (strcmp(argv[0], "init") == 0)
 		rc = cmd_init(&a, argc, argv);
@@ -694,7 +699,9 @@ main(int argc, char *argv[])
 	} else if (strcmp(argv[0], "audit") == 0) {
 		admin_open(&a);
 		rc = admin_audit(a.a_conf, a.a_store, argc, argv);
-	} else if (strcmp(argv[0], "deliveries") == 0) {
+	} else if (strcmp(argv[0], "store") == 0)
+		rc = admin_store(a.a_conf, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "deliveries") == 0) {
 		admin_open(&a);
 		rc = admin_deliveries(a.a_conf, a.a_store, argc - 1, argv + 1);
 	}

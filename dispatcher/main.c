@@ -105,6 +105,8 @@ dconf_load(const char *path, char *err, size_t errlen)
 		free(dc);
 		return NULL;
 	}
+	for (size_t i = 0; conf_warning(dc->dc_conf, i) != NULL; i++)
+		log_warnx("%s", conf_warning(dc->dc_conf, i));
 	dc->dc_refs = 1;
 	return dc;
 }
@@ -365,7 +367,8 @@ main(int argc, char *argv[])
 	if (!foreground && !detached) {
 		if (store_open(c->c_state_dir, 0, &d.d_store, err,
 		    sizeof(err)) == -1)
-			fatalx("%s (run 'mias-admin init' first?)", err);
+			fatalx("%s%s", err,
+			    store_init_hint(c->c_state_dir));
 		store_close(d.d_store);
 		d.d_store = NULL;
 		if (daemon(0, 0) == -1)
@@ -375,7 +378,7 @@ main(int argc, char *argv[])
 		detached = 1;
 	}
 	if (store_open(c->c_state_dir, 0, &d.d_store, err, sizeof(err)) == -1)
-		fatalx("%s (run 'mias-admin init' first?)", err);
+		fatalx("%s%s", err, store_init_hint(c->c_state_dir));
 	if ((d.d_wake_fd = wake_listen(c->c_state_dir)) == -1)
 		fatal("%s/dispatcher.sock", c->c_state_dir);
 	if (pipe2(d.d_pipe, O_CLOEXEC | O_NONBLOCK) == -1)

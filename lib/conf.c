@@ -319,6 +319,53 @@ conf_seen(struct conf_parse *cp, const char *section, const char *name)
 	return 0;
 }
 
+/* Keys removed from this release: none yet.  Add { "section", "key",
+ * "RELEASE" } when a release stops reading a key; remove the entry the
+ * release after. */
+static const struct conf_removed conf_removed_none[] = {
+	{ NULL, NULL, NULL }
+};
+const struct conf_removed *conf_removed_keys = conf_removed_none;
+
+const char *
+conf_warning(const struct mias_conf *c, size_t i)
+{
+	return i < c->c_warn_n ? c->c_warn[i] : NULL;
+}
+
+/* 1 (and a warning) when [section] name is a key of an earlier release;
+ * 0 when it is not, or no memory was left for the warning (an error). */
+static int
+conf_removed_key(struct conf_parse *cp, const char *section, const char *name)
+{
+	const struct conf_removed	*r;
+	struct mias_conf		*c = cp->cp_conf;
+	char				*w, **v;
+
+	for (r = conf_removed_keys; r != NULL && r->cr_name != NULL; r++) {
+		if (strcmp(r->cr_name, name) != 0)
+			continue;
+		if (strcmp(r->cr_section, section) == 0 ||
+		    (strcmp(r->cr_section, "engine") == 0 &&
+		    strncmp(section, "engine.", 7) == 0))
+			break;
+	}
+	if (r == NULL || r->cr_name == NULL)
+		return 0;
+	if (asprintf(&w, "%s:%d: [%s] %s is no longer used (since mias %s); "
+	    "remove it", c->c_path, cp->cp_line, section, name,
+	    r->cr_release) == -1)
+		return 0;
+	if ((v = reallocarray(c->c_warn, c->c_warn_n + 1,
+	    sizeof(*v))) == NULL) {
+		free(w);
+		return 0;
+	}
+	c->c_warn = v;
+	c->c_warn[c->c_warn_n++] = w;
+	return 1;
+}
+
 static int
 conf_handler(void *arg, const char *section, const char *name,
     const char *value)
@@ -335,6 +382,8 @@ conf_handler(void *arg, const char *section, const char *name,
 	 */
 	if (conf_seen(cp, section, name))
 		return 0;
+	if (conf_removed_key(cp, section, name))
+		return 1;
 
 #define KEY(s, k)	(!strcmp(section, (s)) && !strcmp(name, (k)))
 #define CHECK(kind)	do {						\
@@ -620,6 +669,9 @@ conf_free(struct mias_conf *c)
 	free(c->c_state_dir);
 	free(c->c_key_file);
 	free(c->c_public_url);
+	for (i = 0; i < c->c_warn_n; i++)
+		free(c->c_warn[i]);
+	free(c->c_warn);
 	conf_strv_free(c->c_egress.ep_allow_hosts, c->c_egress.ep_allow_hosts_n);
 	for (i = 0; i < CONF_STUDY_TYPES; i++) {
 		struct conf_engine *ce = &c->c_engine[i];

@@ -53,7 +53,32 @@ struct mias_conf {
 
 	/* [engine.N], index N-1 */
 	struct conf_engine c_engine[CONF_STUDY_TYPES];
+
+	/* what did not stop the file: conf_warning() */
+	char		**c_warn;
+	size_t		 c_warn_n;
 };
+
+/*
+ * A key an earlier release read and this one no longer does.  So that a
+ * configuration written for the release before keeps working, such a key
+ * is a warning ("file:line: [section] key is no longer used; remove it"),
+ * not an error, for one release; the next takes it out of the table, and
+ * it is an unknown key like any other.  Section "engine" stands for every
+ * [engine.N].
+ */
+struct conf_removed {
+	const char	*cr_section;
+	const char	*cr_name;
+	const char	*cr_release;	/* the first release without it */
+};
+/* The table, ended by an entry of NULLs; a unit test may point it at a
+ * table of its own. */
+extern const struct conf_removed *conf_removed_keys;
+
+/* The i-th warning about the file read (one line, no newline), NULL past
+ * the last.  Every program prints or logs them all after conf_load. */
+const char	*conf_warning(const struct mias_conf *, size_t i);
 
 /* Default path when neither -c nor MIAS_CONF names one. */
 const char	*conf_default_path(void);

@@ -37,6 +37,7 @@ crypto_keys_derive(const unsigned char master[CRYPTO_KEYLEN],
 	crypto_hmac(master, CRYPTO_KEYLEN, "mias seal v1", 12, k->ck_seal);
 	crypto_hmac(master, CRYPTO_KEYLEN, "mias token v1", 13, k->ck_token);
 	crypto_hmac(master, CRYPTO_KEYLEN, "mias url v1", 11, k->ck_url);
+	crypto_hmac_hex(master, "mias key fingerprint v1", 23, k->ck_print);
 }
 
 int

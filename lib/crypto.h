@@ -19,6 +19,11 @@ struct crypto_keys {
 	unsigned char	ck_seal[CRYPTO_KEYLEN];	/* AES-256-GCM of records */
 	unsigned char	ck_token[CRYPTO_KEYLEN];	/* HMAC of tokens */
 	unsigned char	ck_url[CRYPTO_KEYLEN];	/* HMAC of issued URLs */
+	/* The key's fingerprint: HMAC-SHA256 of a fixed text under the key
+	 * file's bytes, in hex.  Not secret (it reveals nothing of the key):
+	 * a backup records it so that a restore can tell whether the key
+	 * installed is the one its sealed records need. */
+	char		ck_print[CRYPTO_HASHHEX];
 };
 
 /* Read the key file: exactly 32 bytes, mode 0600 or 0400 (or 0640/0440:

@@ -187,6 +187,8 @@ fcgi_ready1(struct fcgi_ctx *fc)
 			snprintf(fc->fc_err, sizeof(fc->fc_err), "%s", err);
 			return -1;
 		}
+		for (size_t i = 0; conf_warning(fc->fc_conf, i) != NULL; i++)
+			log_warnx("%s", conf_warning(fc->fc_conf, i));
 	}
 	if (!fc->fc_keys_ok) {
 		if (fc->fc_keys == NULL &&

@@ -1,7 +1,9 @@
 /* store.c -- the Berkeley DB environment shared by every mias process */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -64,15 +66,17 @@
  * until it is made again (at recovery). */
 #define STORE_LK_TABLE	1024
 /* Log files: small ones are removed sooner once a checkpoint no longer
- * needs them (DB_LOG_AUTO_REMOVE). */
+ * needs them.  Not by DB_LOG_AUTO_REMOVE, which removes them whenever a
+ * log file fills, under a hot backup copying them too: store_checkpoint
+ * removes them, unless a backup holds STORE_BACKUP_LOCK (shared). */
 #define STORE_LOG_MAX	(4 * 1024 * 1024)
+#define STORE_BACKUP_LOCK	"backup.lock"
 #define STORE_WATCH_MS	250
 /* The stall guard (see below): how long a process may wait inside Berkeley
  * DB on an environment another process has since recovered, and at all. */
 #define STORE_STALL_RECOVERED_MS	2000
 #define STORE_STALL_MAX_MS		120000
 #define STORE_STALL_SLOTS		32
-#define STORE_SCHEMA	1
 
 static const char *const store_files[SDB__MAX] = {
 	"meta.db",
@@ -576,6 +580,10 @@ store_umask(const struct stat *st)
 
 static int	store_start1(struct store *);
 
+enum store_up { STORE_UP_NONE, STORE_UP_AUTO, STORE_UP_ALL };
+static int	store_upgrade_steps(struct store *, enum store_up,
+		    void (*)(void *, const char *), void *);
+
 /* Opens the environment and the databases; counted by the stall guard
  * (an open joins, and may wait on, the environment's mutexes). */
 static int
@@ -616,10 +624,12 @@ store_start1(struct store *s)
 	    (ret = env->set_thread_count(env, 1024)) != 0 ||
 	    (ret = env->set_isalive(env, store_isalive)) != 0 ||
 	    (ret = env->set_flags(env, DB_TIME_NOTGRANTED, 1)) != 0 ||
-	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
 	    (ret = env->set_lg_max(env, STORE_LOG_MAX)) != 0 ||
 	    (ret = env->set_lg_filemode(env, mode)) != 0 ||
-	    (ret = env->open(env, s->s_dir, STORE_ENV_FLAGS, mode)) != 0) {
+	    (ret = env->open(env, s->s_dir, STORE_ENV_FLAGS, mode)) != 0 ||
+	    /* the flag lives in the shared region: off, whatever a
+	     * process of an earlier release set (see STORE_LOG_MAX) */
+	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 0)) != 0) {
 		if (s->s_err[0] == '\0')
 			snprintf(s->s_err, sizeof(s->s_err), "%s: %s",
 			    s->s_dir, db_strerror(ret));
@@ -631,8 +641,8 @@ store_start1(struct store *s)
 	for (i = 0; i < SDB__MAX; i++) {
 		if ((ret = db_create(&s->s_db[i], env, 0)) != 0 ||
 		    (ret = s->s_db[i]->open(s->s_db[i], NULL, store_files[i],
-		    NULL, DB_BTREE, STORE_DB_FLAGS | (i == SDB_COUNTERS ?
-		    DB_READ_UNCOMMITTED : 0), mode)) != 0) {
+		    NULL, DB_BTREE, STORE_DB_FLAGS | (i == SDB_COUNTERS ||
+		    i == SDB_META ? DB_READ_UNCOMMITTED : 0), mode)) != 0) {
 			snprintf(s->s_err, sizeof(s->s_err), "%s/%s: %s",
 			    s->s_dir, store_files[i], db_strerror(ret));
 			goto fail;
@@ -680,6 +690,13 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 		pthread_rwlock_destroy(&s->s_rw);
 		free(s->s_dir);
 		free(s);
+		return -1;
+	}
+	if (!(flags & STORE_ANYFORMAT) && store_upgrade_steps(s,
+	    flags & STORE_CREATE ? STORE_UP_ALL : flags & STORE_NOUPGRADE ?
+	    STORE_UP_NONE : STORE_UP_AUTO, NULL, NULL) == -1) {
+		snprintf(err, errlen, "state directory %s: %s", dir, s->s_err);
+		store_close(s);
 		return -1;
 	}
 	*out = s;
@@ -806,11 +823,16 @@ store_close(struct store *s)
 	free(s);
 }
 
+enum store_call { STORE_CHECKPOINT, STORE_LOG_FLUSH, STORE_LOG_REMOVE };
+
 /* A call on the whole environment, outside any transaction: a checkpoint
- * (dirty pages written, so old log files can go) or a log flush. */
+ * (dirty pages written, so old log files can go), a log flush, or the
+ * removal of the log files no checkpoint needs any more. */
 static int
-store_env_call(struct store *s, int checkpoint)
+store_env_call(struct store *s, enum store_call call)
 {
+	static const char *const names[] = { "checkpoint", "log_flush",
+	    "log_archive" };
 	int ret;
 
 	pthread_rwlock_rdlock(&s->s_rw);
@@ -819,28 +841,69 @@ store_env_call(struct store *s, int checkpoint)
 		return -1;
 	}
 	store_enter();
-	ret = checkpoint ? s->s_env->txn_checkpoint(s->s_env, 0, 0, 0) :
-	    s->s_env->log_flush(s->s_env, NULL);
+	switch (call) {
+	case STORE_CHECKPOINT:
+		ret = s->s_env->txn_checkpoint(s->s_env, 0, 0, 0);
+		break;
+	case STORE_LOG_FLUSH:
+		ret = s->s_env->log_flush(s->s_env, NULL);
+		break;
+	default:
+		ret = s->s_env->log_archive(s->s_env, NULL, DB_ARCH_REMOVE);
+		break;
+	}
 	store_leave();
 	pthread_rwlock_unlock(&s->s_rw);
 	if (ret != 0) {
-		snprintf(s->s_err, sizeof(s->s_err), "%s: %s",
-		    checkpoint ? "checkpoint" : "log_flush", db_strerror(ret));
+		snprintf(s->s_err, sizeof(s->s_err), "%s: %s", names[call],
+		    db_strerror(ret));
 		return -1;
 	}
 	return 0;
 }
 
+/* The lock a backup holds shared while it copies the log files, and a
+ * checkpoint takes exclusively, without waiting, to remove them. */
+static int
+store_backup_lock(const char *dir, int op)
+{
+	char	path[PATH_MAX];
+	int	fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+	    STORE_BACKUP_LOCK) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = store_file_open(dir, path, O_RDWR | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		return -1;
+	if (flock(fd, op) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int
 store_checkpoint(struct store *s)
 {
-	return store_env_call(s, 1);
+	int fd, rc;
+
+	if (store_env_call(s, STORE_CHECKPOINT) == -1)
+		return -1;
+	/* a backup under way: its log files go at a later checkpoint */
+	if ((fd = store_backup_lock(s->s_dir, LOCK_EX | LOCK_NB)) == -1)
+		return 0;
+	rc = store_env_call(s, STORE_LOG_REMOVE);
+	close(fd);
+	return rc;
 }
 
 int
 store_flush(struct store *s)
 {
-	return store_env_call(s, 0);
+	return store_env_call(s, STORE_LOG_FLUSH);
 }
 
 const char *
@@ -1088,7 +1151,7 @@ store_get(struct store_txn *t, enum store_db db, const void *key,
 	v.flags = DB_DBT_MALLOC;
 	store_enter();
 	ret = t->t_store->s_db[db]->get(t->t_store->s_db[db], t->t_txn, &k,
-	    &v, rmw == STORE_DIRTY && db == SDB_COUNTERS ?
+	    &v, rmw == STORE_DIRTY && (db == SDB_COUNTERS || db == SDB_META) ?
 	    DB_READ_UNCOMMITTED : rmw ? DB_RMW : 0);
 	store_leave();
 	if (ret == DB_NOTFOUND)
@@ -1375,4 +1438,484 @@ store_walk(struct store_txn *t, enum store_db db, const void *prefix,
 	if (ret != 0 && rc == 0)
 		rc = store_fail(t, ret);
 	return rc;
+}
+
+/*
+ * Formats.  meta.db's record "format" ({"v":1,"format":N}) says how the
+ * store's records are laid out.  Each step of store_steps upgrades a
+ * store of format st_from to st_from + 1 in one transaction, which also
+ * records the new format, so that a crash leaves the store in one format
+ * or the next, never between.
+ *
+ * A step is automatic when any program may run it as it opens the store:
+ * it changes little (one short transaction, which may run on the request
+ * path of the first responder to open the store) and needs no decision
+ * from anyone.  A step that rewrites many records is manual: every program
+ * refuses the store, naming 'mias-admin store upgrade', which the
+ * administrator runs with the gateway stopped, after a backup.  Either
+ * way, an upgraded store is refused by the releases before it, so going
+ * back to one is restoring the backup made before the upgrade.
+ */
+struct store_step {
+	int		 st_from;	/* upgrades format st_from to st_from + 1 */
+	int		 st_auto;	/* any program may run it at open */
+	const char	*st_what;
+	int		(*st_run)(struct store_txn *);	/* NULL: no change
+							 * but the record */
+};
+
+static const struct store_step store_steps[] = {
+	/* stores made before the format was recorded are format 1; nothing
+	 * changes in them but the record itself */
+	{ 1, 1, "the store's format recorded", NULL },
+};
+#define STORE_NSTEPS	(sizeof(store_steps) / sizeof(store_steps[0]))
+
+static const char store_format_key[] = "format";
+
+static int
+store_format_read(struct store_txn *t, int *format, int rmw)
+{
+	/* rmw 0: a dirty read, so that no open waits on a writer of
+	 * meta.db; only an upgrade writes the record, and it reads it again
+	 * (rmw 1) in its own transaction */
+	json_object	*rec, *v;
+	int64_t		 n = 0;
+	int		 rc;
+
+	rc = store_get_json(t, SDB_META, store_format_key,
+	    sizeof(store_format_key) - 1, &rec, rmw ? STORE_RMW : STORE_DIRTY);
+	if (rc == STORE_NOTFOUND) {
+		*format = 1;
+		return STORE_OK;
+	}
+	if (rc != STORE_OK)
+		return rc;
+	if (json_object_object_get_ex(rec, "format", &v) &&
+	    json_object_is_type(v, json_type_int))
+		n = json_object_get_int64(v);
+	json_object_put(rec);
+	if (n < 1 || n > INT_MAX) {
+		snprintf(t->t_store->s_err, sizeof(t->t_store->s_err),
+		    "meta.db: the format record is not valid");
+		return STORE_ERR;
+	}
+	*format = (int)n;
+	return STORE_OK;
+}
+
+struct store_fmt_arg {
+	int			 fa_format;	/* read in the transaction */
+	const struct store_step	*fa_step;
+	int			 fa_done;
+};
+
+static int
+store_format_body(struct store_txn *t, void *arg)
+{
+	struct store_fmt_arg *fa = arg;
+
+	return store_format_read(t, &fa->fa_format, 0);
+}
+
+static int
+store_step_body(struct store_txn *t, void *arg)
+{
+	struct store_fmt_arg	*fa = arg;
+	json_object		*rec;
+	int			 rc;
+
+	fa->fa_done = 0;
+	if ((rc = store_format_read(t, &fa->fa_format, 1)) != STORE_OK)
+		return rc;
+	if (fa->fa_format != fa->fa_step->st_from)
+		return 0;	/* another process took this step meanwhile */
+	if (fa->fa_step->st_run != NULL &&
+	    (rc = fa->fa_step->st_run(t)) != STORE_OK)
+		return rc;
+	if ((rec = json_object_new_object()) == NULL)
+		return STORE_ERR;
+	json_object_object_add(rec, "v", json_object_new_int(1));
+	json_object_object_add(rec, "format",
+	    json_object_new_int(fa->fa_step->st_from + 1));
+	json_object_object_add(rec, "changed",
+	    json_object_new_int64(store_now_ms()));
+	rc = store_put_json(t, SDB_META, store_format_key,
+	    sizeof(store_format_key) - 1, rec);
+	json_object_put(rec);
+	if (rc == STORE_OK)
+		fa->fa_done = 1;
+	return rc;
+}
+
+int
+store_format(struct store *s, int *format)
+{
+	struct store_fmt_arg fa;
+
+	memset(&fa, 0, sizeof(fa));
+	if (store_txn(s, store_format_body, &fa) != 0)
+		return -1;
+	*format = fa.fa_format;
+	return 0;
+}
+
+static const struct store_step *
+store_step_from(int format)
+{
+	size_t i;
+
+	for (i = 0; i < STORE_NSTEPS; i++)
+		if (store_steps[i].st_from == format)
+			return &store_steps[i];
+	return NULL;
+}
+
+/* Brings the store to STORE_FORMAT: with STORE_UP_AUTO only when every
+ * step on the way is automatic, with STORE_UP_NONE never (an older store
+ * is refused); a newer store is refused always.  0 or -1 and s_err. */
+static int
+store_upgrade_steps(struct store *s, enum store_up up,
+    void (*say)(void *, const char *), void *arg)
+{
+	struct store_fmt_arg	 fa;
+	const struct store_step	*st;
+	char			 line[160];
+	int			 format, f;
+
+	if (store_format(s, &format) == -1)
+		return -1;
+	if (format > STORE_FORMAT) {
+		snprintf(s->s_err, sizeof(s->s_err), "the store is in "
+		    "format %d, newer than this program's (%d): a later "
+		    "release of mias made it; run that release, or restore "
+		    "the backup made before the upgrade", format,
+		    STORE_FORMAT);
+		return -1;
+	}
+	for (f = format; f < STORE_FORMAT && up != STORE_UP_ALL; f++)
+		if (up == STORE_UP_NONE || (st = store_step_from(f)) == NULL ||
+		    !st->st_auto) {
+			snprintf(s->s_err, sizeof(s->s_err), "the store is in "
+			    "format %d, older than this program's (%d): stop "
+			    "the gateway, back the store up ('mias-admin store "
+			    "backup DIR') and run 'mias-admin store upgrade'",
+			    format, STORE_FORMAT);
+			return -1;
+		}
+	while (format < STORE_FORMAT) {
+		if ((st = store_step_from(format)) == NULL) {
+			snprintf(s->s_err, sizeof(s->s_err), "no upgrade from "
+			    "format %d", format);
+			return -1;
+		}
+		memset(&fa, 0, sizeof(fa));
+		fa.fa_step = st;
+		if (store_txn(s, store_step_body, &fa) != 0)
+			return -1;
+		if (fa.fa_done && say != NULL) {
+			snprintf(line, sizeof(line), "format %d -> %d: %s",
+			    st->st_from, st->st_from + 1, st->st_what);
+			say(arg, line);
+		}
+		format = fa.fa_done ? st->st_from + 1 : fa.fa_format;
+	}
+	return 0;
+}
+
+int
+store_upgrade(struct store *s, void (*say)(void *, const char *), void *arg)
+{
+	return store_upgrade_steps(s, STORE_UP_ALL, say, arg);
+}
+
+const char *
+store_file(enum store_db db)
+{
+	return db < SDB__MAX ? store_files[db] : NULL;
+}
+
+/* Copies the file name from dir "from" to dir "to" (created exclusively),
+ * as much of it as there is now, and flushes it to disk.  0 or -1 with
+ * errno. */
+static int
+store_copy_file(const char *from, const char *to, const char *name)
+{
+	char	 src[PATH_MAX], dst[PATH_MAX], buf[65536];
+	ssize_t	 n;
+	int	 in, out = -1, rc = -1, saved;
+
+	if ((size_t)snprintf(src, sizeof(src), "%s/%s", from, name) >=
+	    sizeof(src) || (size_t)snprintf(dst, sizeof(dst), "%s/%s", to,
+	    name) >= sizeof(dst)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1)	/* a backup: its owner's only */
+		goto out;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			goto out;
+	if (n == 0 && fsync(out) == 0)
+		rc = 0;
+out:
+	saved = errno;
+	close(in);
+	if (out != -1)
+		close(out);
+	errno = saved;
+	return rc;
+}
+
+static int
+store_fsync_dir(const char *dir)
+{
+	int fd, rc;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* The databases and the log files, copied while every other process goes
+ * on (with s_rw held shared: no reopen under the copy).  The copy of a
+ * database may mix pages of before and after a transaction; the log
+ * files, copied after the databases and with none removed meanwhile,
+ * hold every change since the last checkpoint before the copy began,
+ * from which recovery makes the copy consistent. */
+static int
+store_backup_copy(struct store *s, const char *dir)
+{
+	char	**list = NULL, **lp;
+	int	  i, ret;
+
+	/* a checkpoint now keeps the recovery of the copy short */
+	store_enter();
+	ret = s->s_env->txn_checkpoint(s->s_env, 0, 0, 0);
+	store_leave();
+	if (ret != 0) {
+		snprintf(s->s_err, sizeof(s->s_err), "checkpoint: %s",
+		    db_strerror(ret));
+		return -1;
+	}
+	/* Not counted by the stall guard: copying a large database can take
+	 * longer than any call into the library should. */
+	for (i = 0; i < SDB__MAX; i++)
+		if ((ret = s->s_env->dbbackup(s->s_env, store_files[i], dir,
+		    DB_EXCL)) != 0) {
+			if (s->s_err[0] == '\0')
+				snprintf(s->s_err, sizeof(s->s_err), "%s: %s",
+				    store_files[i], db_strerror(ret));
+			return -1;
+		}
+	store_enter();
+	if ((ret = s->s_env->log_flush(s->s_env, NULL)) == 0)
+		ret = s->s_env->log_archive(s->s_env, &list, DB_ARCH_LOG);
+	store_leave();
+	if (ret != 0) {
+		snprintf(s->s_err, sizeof(s->s_err), "log files: %s",
+		    db_strerror(ret));
+		return -1;
+	}
+	for (lp = list; lp != NULL && *lp != NULL; lp++)
+		if (strchr(*lp, '/') != NULL ||
+		    store_copy_file(s->s_dir, dir, *lp) == -1) {
+			snprintf(s->s_err, sizeof(s->s_err), "%s: %s", *lp,
+			    strerror(errno));
+			free(list);
+			return -1;
+		}
+	free(list);
+	return 0;
+}
+
+int
+store_backup(struct store *s, const char *dir)
+{
+	int lock, rc;
+
+	s->s_err[0] = '\0';
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(s->s_err, sizeof(s->s_err), "%s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	/* held until the log files are copied: no checkpoint removes one */
+	if ((lock = store_backup_lock(s->s_dir, LOCK_SH)) == -1) {
+		snprintf(s->s_err, sizeof(s->s_err), "%s/%s: %s", s->s_dir,
+		    STORE_BACKUP_LOCK, strerror(errno));
+		return -1;
+	}
+	pthread_rwlock_rdlock(&s->s_rw);
+	if (s->s_env == NULL) {
+		snprintf(s->s_err, sizeof(s->s_err), "the store is closed");
+		rc = -1;
+	} else
+		rc = store_backup_copy(s, dir);
+	pthread_rwlock_unlock(&s->s_rw);
+	close(lock);
+	if (rc == 0 && store_recover_copy(dir, s->s_err,
+	    sizeof(s->s_err)) == -1)
+		rc = -1;
+	if (rc == 0 && store_fsync_dir(dir) == -1) {
+		snprintf(s->s_err, sizeof(s->s_err), "%s: %s", dir,
+		    strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+int
+store_recover_copy(const char *dir, char *err, size_t errlen)
+{
+	struct store	 tmp;	/* only for its s_err, from store_errcall */
+	DB_ENV		*env;
+	mode_t		 mode = store_file_mode(dir);
+	int		 ret;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if ((ret = db_env_create(&env, 0)) != 0) {
+		snprintf(err, errlen, "db_env_create: %s", db_strerror(ret));
+		return -1;
+	}
+	env->app_private = &tmp;
+	env->set_errcall(env, store_errcall);
+	env->set_msgcall(env, store_msgcall);
+	/* DB_PRIVATE: the regions in this process's memory, no __db.*
+	 * files; the checkpoint and log_archive then drop the log files
+	 * the recovered copy no longer needs */
+	if ((ret = env->set_cachesize(env, 0, STORE_CACHE, 1)) != 0 ||
+	    (ret = env->set_lk_max_locks(env, STORE_MAX_LOCKS)) != 0 ||
+	    (ret = env->set_lk_max_objects(env, STORE_MAX_LOCKS)) != 0 ||
+	    (ret = env->set_lg_max(env, STORE_LOG_MAX)) != 0 ||
+	    (ret = env->set_lg_filemode(env, mode)) != 0 ||
+	    (ret = env->open(env, dir, DB_CREATE | DB_INIT_TXN |
+	    DB_INIT_LOG | DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER_FATAL |
+	    DB_PRIVATE, mode)) != 0 ||
+	    (ret = env->txn_checkpoint(env, 0, 0, DB_FORCE)) != 0 ||
+	    (ret = env->log_archive(env, NULL, DB_ARCH_REMOVE)) != 0) {
+		snprintf(err, errlen, "recovery of %s: %s", dir,
+		    tmp.s_err[0] != '\0' ? tmp.s_err : db_strerror(ret));
+		env->close(env, 0);
+		return -1;
+	}
+	if ((ret = env->close(env, 0)) != 0) {
+		snprintf(err, errlen, "recovery of %s: %s", dir,
+		    db_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
+/* Berkeley DB reports what verify finds through an error callback with no
+ * argument of ours: kept per thread. */
+static __thread char store_verify_msg[256];
+
+static void
+store_verify_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env;
+	(void)pfx;
+	if (store_verify_msg[0] == '\0')
+		snprintf(store_verify_msg, sizeof(store_verify_msg), "%s", msg);
+}
+
+int
+store_verify(const char *dir, void (*say)(void *, const char *), void *arg,
+    char *err, size_t errlen)
+{
+	char		 path[PATH_MAX], line[PATH_MAX + 300];
+	struct stat	 st;
+	DB		*db;
+	int		 i, ret, bad = 0, seen = 0;
+
+	for (i = 0; i < SDB__MAX; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    store_files[i]) >= sizeof(path)) {
+			snprintf(err, errlen, "%s: name too long", dir);
+			return -1;
+		}
+		if (stat(path, &st) == -1) {
+			if (errno == ENOENT)
+				continue;	/* made by a later release */
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		seen++;
+		if ((ret = db_create(&db, NULL, 0)) != 0) {
+			snprintf(err, errlen, "db_create: %s",
+			    db_strerror(ret));
+			return -1;
+		}
+		store_verify_msg[0] = '\0';
+		db->set_errcall(db, store_verify_errcall);
+		/* the handle is gone after verify, whatever it returns */
+		if ((ret = db->verify(db, path, NULL, NULL, 0)) != 0) {
+			bad++;
+			snprintf(line, sizeof(line), "%s: %s", store_files[i],
+			    store_verify_msg[0] != '\0' ? store_verify_msg :
+			    db_strerror(ret));
+			if (say != NULL)
+				say(arg, line);
+		}
+	}
+	if (seen == 0) {
+		snprintf(err, errlen, "%s: no database files", dir);
+		return -1;
+	}
+	return bad;
+}
+
+/*
+ * Each process in the environment holds an fcntl lock on its slot of
+ * __db.register for as long as it has the environment open (DB_REGISTER);
+ * a lock another process holds is a process still in it.
+ */
+int
+store_in_use(const char *dir, char *err, size_t errlen)
+{
+	char		path[PATH_MAX];
+	struct flock	fl;
+	int		fd, rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/__db.register", dir) >=
+	    sizeof(path)) {
+		snprintf(err, errlen, "%s: name too long", dir);
+		return -1;
+	}
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 0;
+	fl.l_len = 0;	/* the whole file */
+	if (fcntl(fd, F_GETLK, &fl) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rc = -1;
+	} else
+		rc = fl.l_type != F_UNLCK;
+	close(fd);
+	return rc;
+}
+
+const char *
+store_init_hint(const char *dir)
+{
+	char		path[PATH_MAX];
+	struct stat	st;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+	    store_files[SDB_META]) < sizeof(path) && stat(path, &st) == 0)
+		return "";
+	return " (run 'mias-admin init' first?)";
 }

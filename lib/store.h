@@ -46,16 +46,81 @@ enum store_rc {
 				 * body records began: see store_fresh() */
 };
 
-#define STORE_CREATE	0x01	/* create state_dir if missing (mias-admin init) */
+/*
+ * The store's format: how its records are laid out, recorded in meta.db
+ * (key "format") and checked by every program when it opens the store
+ * (store.c, "Formats").  Raised by one, with a step in store.c's table of
+ * upgrades, whenever a release changes the layout in a way an older
+ * release could misread.  A store without the record is format 1 (every
+ * store made before the format was recorded).
+ */
+#define STORE_FORMAT	2
+
+#define STORE_CREATE	0x01	/* create state_dir if missing and bring the
+				 * store to STORE_FORMAT, manual upgrade
+				 * steps included (mias-admin init) */
+#define STORE_ANYFORMAT	0x02	/* open a store of any format, changing
+				 * nothing (mias-admin store upgrade) */
+#define STORE_NOUPGRADE	0x04	/* refuse an older store even where its
+				 * upgrade is automatic */
 
 /*
  * Open (and if needed recover) the environment in dir.  Every process
  * opens with DB_REGISTER, so the first open after a crashed process runs
- * recovery and the others wait for it.  -1 with err set on failure.
+ * recovery and the others wait for it.  Then the format: a store newer
+ * than STORE_FORMAT is refused, an older one upgraded where every step
+ * from its format on is automatic, else refused with a message naming
+ * 'mias-admin store upgrade'.  -1 with err set on failure.
  */
 int	store_open(const char *dir, int flags, struct store **,
 	    char *err, size_t errlen);
 void	store_close(struct store *);
+
+/* The format the store records (1 when none is).  0 or -1. */
+int	store_format(struct store *, int *format);
+
+/*
+ * Runs every upgrade step from the store's format to STORE_FORMAT, manual
+ * ones included, each in a transaction of its own that also records the
+ * new format; say (when not NULL) is told each step done.  0, or -1 (see
+ * store_errmsg) when a step failed or the store is newer than this
+ * program.
+ */
+int	store_upgrade(struct store *, void (*say)(void *, const char *),
+	    void *arg);
+
+/*
+ * Hot backup of the open store into dir (created, or empty): the
+ * databases copied page by page in step with the buffer pool (Berkeley
+ * DB's DB_ENV->dbbackup), then the log files, with no log file removed
+ * meanwhile (store_checkpoint waits), then catastrophic recovery of the
+ * copy, which leaves a consistent store at the moment the copy of the log
+ * ended, without region (__db.*) or lock files.  Runs while every other
+ * process works on.  0, or -1 (see store_errmsg).
+ */
+int	store_backup(struct store *, const char *dir);
+
+/* Catastrophic recovery of a copy of a store in dir that no process has
+ * open (a backup, a store just restored), with a private environment that
+ * leaves no region files.  0, or -1 with err. */
+int	store_recover_copy(const char *dir, char *err, size_t errlen);
+
+/* Berkeley DB's verify of every database file of a store in dir that no
+ * process has open (a copy): each bad one is told to say.  The number of
+ * bad files, or -1 with err when none could be checked. */
+int	store_verify(const char *dir, void (*say)(void *, const char *),
+	    void *arg, char *err, size_t errlen);
+
+/* 1 when a live process has the environment in dir open (registered in
+ * its __db.register), 0 when none has, -1 with err. */
+int	store_in_use(const char *dir, char *err, size_t errlen);
+
+/* " (run 'mias-admin init' first?)" when dir holds no store yet, else "":
+ * a hint to add to a failed store_open's message. */
+const char *store_init_hint(const char *dir);
+
+/* The file name of each database, "meta.db" ... */
+const char *store_file(enum store_db);
 
 /*
  * Who may use the store (CONTRACT.md "First start"): the owner of the
@@ -154,9 +219,10 @@ int	store_fresh(const struct store_txn *, unsigned epoch);
 /* Lookups inside a body.  *val is malloc'd, NUL-terminated for convenience
  * (len excludes the NUL); the caller frees it.  rmw: 0, STORE_RMW (take a
  * write lock at once, avoiding deadlocks on read-modify-write) or, in
- * counters.db only, STORE_DIRTY (read without waiting for writers: a
- * value another transaction wrote and may yet abort; for limits, where a
- * count a moment off does no harm and waiting would serialise requests). */
+ * counters.db and meta.db only, STORE_DIRTY (read without waiting for
+ * writers: a value another transaction wrote and may yet abort; for
+ * limits, where a count a moment off does no harm and waiting would
+ * serialise requests, and for the format read at every open). */
 #define STORE_RMW	1
 #define STORE_DIRTY	2
 int	store_get(struct store_txn *, enum store_db, const void *key,

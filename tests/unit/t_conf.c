@@ -648,6 +648,52 @@ test_retention(void)
 	    "unknown key 'results' in section [retention]");
 }
 
+/* A key of the release before: a warning naming file and line, and the
+ * file loads; the next release drops it from the table and it is an
+ * unknown key.  The shipped table is empty; this one stands in for it. */
+static void
+test_removed(void)
+{
+	static const struct conf_removed table[] = {
+		{ "dispatcher", "poll_interval", "0.2.0" },
+		{ "engine", "old_knob", "0.2.0" },
+		{ NULL, NULL, NULL }
+	};
+	const struct conf_removed	*shipped = conf_removed_keys;
+	struct mias_conf		*c;
+	char				 err[512], want[1024];
+
+	tap_ok(shipped != NULL && shipped[0].cr_name == NULL,
+	    "removed keys: none in this release");
+	conf_removed_keys = table;
+	c = load(REQ "[dispatcher]\nconcurrency = 3\npoll_interval = 5s\n"
+	    "[engine.2]\ncommand = /bin/true\nanalysis = LN\nold_knob = 1\n",
+	    err, sizeof(err));
+	tap_ok(c != NULL, "removed keys: the file still loads (%s)", err);
+	if (c != NULL) {
+		snprintf(want, sizeof(want), "%s:6: [dispatcher] poll_interval "
+		    "is no longer used (since mias 0.2.0); remove it", path);
+		TAP_STREQ(conf_warning(c, 0) ? conf_warning(c, 0) : "", want,
+		    "removed keys: a warning with file and line");
+		snprintf(want, sizeof(want), "%s:10: [engine.2] old_knob is no "
+		    "longer used (since mias 0.2.0); remove it", path);
+		TAP_STREQ(conf_warning(c, 1) ? conf_warning(c, 1) : "", want,
+		    "removed keys: [engine.N] keys too");
+		tap_ok(conf_warning(c, 2) == NULL, "removed keys: two warnings");
+		tap_ok(c->c_concurrency == 3, "removed keys: the other keys "
+		    "are read");
+		conf_free(c);
+	}
+	c = load(REQ, err, sizeof(err));
+	tap_ok(c != NULL && conf_warning(c, 0) == NULL,
+	    "removed keys: no warning without them");
+	conf_free(c);
+	conf_removed_keys = shipped;
+	refused("removed keys: out of the table, an unknown key again",
+	    REQ "[dispatcher]\npoll_interval = 5s\n", 5,
+	    "unknown key 'poll_interval' in section [dispatcher]");
+}
+
 int
 main(void)
 {
@@ -670,6 +716,7 @@ main(void)
 	test_whole_lines();
 	test_duration();
 	test_retention();
+	test_removed();
 
 	for (i = 1; i <= nfiles; i++) {
 		snprintf(name, sizeof(name), "%s/c%d.conf", tmpdir, i);

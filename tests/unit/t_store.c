@@ -1,7 +1,11 @@
 /* t_store.c -- the Berkeley DB store: records, transactions, processes, crashes */
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -858,6 +862,294 @@ test_queue_keys(void)
 	tap_ok(kl == 11 && k[1] == 0, "nor without a namespace");
 }
 
+static int
+del_format_body(struct store_txn *t, void *arg)
+{
+	(void)arg;
+	return store_del(t, SDB_META, "format", 6);
+}
+
+static int
+put_format_body(struct store_txn *t, void *arg)
+{
+	const char *rec = arg;
+
+	return store_put(t, SDB_META, "format", 6, rec, strlen(rec));
+}
+
+static void
+count_say(void *arg, const char *line)
+{
+	(void)line;
+	(*(int *)arg)++;
+}
+
+/* Makes the store in d look as one made before formats were recorded
+ * (del_format_body) or as one of a later release (put_format_body). */
+static int
+set_format(const char *d, store_body body, const char *rec)
+{
+	struct store	*s;
+	char		 err[256];
+	int		 rc;
+
+	if (store_open(d, STORE_ANYFORMAT, &s, err, sizeof(err)) == -1)
+		return -1;
+	rc = store_txn(s, body, (void *)(uintptr_t)rec);
+	store_close(s);
+	return rc == 0 || rc == STORE_NOTFOUND ? 0 : -1;
+}
+
+static void
+test_format(void)
+{
+	char		 d[300], err[512];
+	struct store	*s;
+	int		 f = 0, said = 0, rc;
+
+	snprintf(d, sizeof(d), "%s/format", dir);
+	rc = store_open(d, STORE_CREATE, &s, err, sizeof(err));
+	if (rc == 0)
+		rc = store_format(s, &f);
+	tap_ok(rc == 0 && f == STORE_FORMAT, "init records the format (%d)",
+	    f);
+	if (rc == 0)
+		store_close(s);
+
+	/* a store without the record: format 1 */
+	tap_ok(set_format(d, del_format_body, NULL) == 0,
+	    "format record removed");
+	rc = store_open(d, STORE_NOUPGRADE, &s, err, sizeof(err));
+	tap_ok(rc == -1 && strstr(err, "format 1, older") != NULL &&
+	    strstr(err, "'mias-admin store upgrade'") != NULL,
+	    "an older store not upgraded is refused, naming the command "
+	    "(%s)", rc == -1 ? err : "opened");
+	if (rc == 0)
+		store_close(s);
+	f = 0;
+	rc = store_open(d, 0, &s, err, sizeof(err));
+	if (rc == 0)
+		rc = store_format(s, &f);
+	tap_ok(rc == 0 && f == STORE_FORMAT,
+	    "a format 1 store is upgraded at open: the step is automatic "
+	    "(%d)", f);
+	if (rc == 0)
+		store_close(s);
+
+	set_format(d, del_format_body, NULL);
+	f = 0;
+	rc = store_open(d, STORE_ANYFORMAT, &s, err, sizeof(err));
+	tap_ok(rc == 0 && store_format(s, &f) == 0 && f == 1,
+	    "opened as it is, the store says format 1");
+	if (rc == 0) {
+		rc = store_upgrade(s, count_say, &said);
+		if (rc == 0)
+			rc = store_format(s, &f);
+		tap_ok(rc == 0 && f == STORE_FORMAT && said == STORE_FORMAT - 1,
+		    "store_upgrade takes each step once (%d steps, format %d)",
+		    said, f);
+		said = 0;
+		tap_ok(store_upgrade(s, count_say, &said) == 0 && said == 0,
+		    "and none on an upgraded store");
+		store_close(s);
+	}
+
+	/* a store of a later release */
+	tap_ok(set_format(d, put_format_body, "{\"v\":1,\"format\":99}") == 0,
+	    "format 99 recorded");
+	rc = store_open(d, 0, &s, err, sizeof(err));
+	tap_ok(rc == -1 && strstr(err, "format 99, newer") != NULL,
+	    "a newer store is refused (%s)", rc == -1 ? err : "opened");
+	if (rc == 0)
+		store_close(s);
+	rc = store_open(d, STORE_CREATE, &s, err, sizeof(err));
+	tap_ok(rc == -1, "even by init");
+	if (rc == 0)
+		store_close(s);
+	rc = store_open(d, STORE_ANYFORMAT, &s, err, sizeof(err));
+	tap_ok(rc == 0 && store_upgrade(s, NULL, NULL) == -1 &&
+	    strstr(store_errmsg(s), "newer") != NULL,
+	    "and store_upgrade will not touch it");
+	if (rc == 0)
+		store_close(s);
+	set_format(d, put_format_body, "{\"v\":1,\"format\":\"2\"}");
+	rc = store_open(d, 0, &s, err, sizeof(err));
+	tap_ok(rc == -1 && strstr(err, "not valid") != NULL,
+	    "a format record that is not a number is refused");
+	if (rc == 0)
+		store_close(s);
+}
+
+/* 1 when a name of the store's region or registry files is in d */
+static int
+has_region_files(const char *d)
+{
+	DIR		*dp;
+	struct dirent	*de;
+	int		 found = 0;
+
+	if ((dp = opendir(d)) == NULL)
+		return 1;
+	while ((de = readdir(dp)) != NULL)
+		if (strncmp(de->d_name, "__db.", 5) == 0 ||
+		    strcmp(de->d_name, "backup.lock") == 0)
+			found = 1;
+	closedir(dp);
+	return found;
+}
+
+static void
+test_backup(void)
+{
+	char		 d[300], b[300], path[400], err[512];
+	struct store	*s, *c;
+	struct kv	 kv = { "kept", "yes", NULL };
+	pid_t		 pid;
+	int		 pfd[2], status, rc, fd;
+	char		 ch;
+
+	snprintf(d, sizeof(d), "%s/live", dir);
+	snprintf(b, sizeof(b), "%s/copy", dir);
+	if (store_open(d, STORE_CREATE, &s, err, sizeof(err)) == -1) {
+		tap_ok(0, "store_open: %s", err);
+		return;
+	}
+	store_txn(s, put_body, &kv);
+	rc = store_backup(s, b);
+	tap_ok(rc == 0, "store_backup (%s)", rc ? store_errmsg(s) : "ok");
+	tap_ok(!has_region_files(b), "the copy holds no region, registry "
+	    "or lock file");
+	tap_ok(store_verify(b, NULL, NULL, err, sizeof(err)) == 0,
+	    "every database of the copy verifies");
+	tap_ok(store_in_use(d, err, sizeof(err)) == 0,
+	    "our own registration is not another process in the store");
+
+	/* another process in the store */
+	if (pipe(pfd) == -1)
+		return;
+	if ((pid = fork()) == 0) {
+		close(pfd[0]);
+		if (store_open(d, 0, &c, err, sizeof(err)) == -1)
+			_exit(1);
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pfd[1]);
+	rc = read(pfd[0], &ch, 1) == 1 ? store_in_use(d, err, sizeof(err)) :
+	    -2;
+	close(pfd[0]);
+	tap_ok(rc == 1, "a process with the store open is seen (%d)", rc);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	rc = store_in_use(d, err, sizeof(err));
+	tap_ok(rc == 0, "and no longer once it died (%d)", rc);
+	store_close(s);
+
+	/* the copy is a store of its own */
+	rc = store_open(b, 0, &c, err, sizeof(err));
+	tap_ok(rc == 0, "the copy opens as a store (%s)", rc ? err : "ok");
+	if (rc == 0) {
+		tap_ok(store_txn(c, get_body, &kv) == 0 && kv.got != NULL &&
+		    strcmp(kv.got, "yes") == 0, "and holds what was committed");
+		store_close(c);
+	}
+	free(kv.got);
+
+	/* a damaged copy does not verify */
+	store_recover_copy(b, err, sizeof(err));
+	snprintf(path, sizeof(path), "%s/meta.db", b);
+	if ((fd = open(path, O_WRONLY)) != -1) {
+		static const char junk[64] = "not a btree page, not at all";
+
+		if (pwrite(fd, junk, sizeof(junk), 0) != sizeof(junk))
+			printf("# pwrite failed\n");
+		close(fd);
+	}
+	rc = store_verify(b, NULL, NULL, err, sizeof(err));
+	tap_ok(rc == 1, "a damaged database fails verify (%d)", rc);
+}
+
+static int
+bulk_body(struct store_txn *t, void *arg)
+{
+	char	key[32], val[1024];
+	int	i, rc, base = *(int *)arg;
+
+	memset(val, 'x', sizeof(val));
+	for (i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "bulk/%08d", base + i);
+		if ((rc = store_put(t, SDB_META, key, strlen(key), val,
+		    sizeof(val))) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The log files in d: their count, and the lowest number. */
+static int
+log_files(const char *d, int *lowest)
+{
+	DIR		*dp;
+	struct dirent	*de;
+	int		 n = 0, v;
+
+	*lowest = 0;
+	if ((dp = opendir(d)) == NULL)
+		return -1;
+	while ((de = readdir(dp)) != NULL)
+		if (strncmp(de->d_name, "log.", 4) == 0) {
+			n++;
+			v = atoi(de->d_name + 4);
+			if (*lowest == 0 || v < *lowest)
+				*lowest = v;
+		}
+	closedir(dp);
+	return n;
+}
+
+/* While a backup holds backup.lock (shared), no log file goes: neither
+ * when a log file fills nor at a checkpoint; after it, a checkpoint
+ * removes those no longer needed. */
+static void
+test_backup_logs(void)
+{
+	char		 d[300], lock[400], err[512];
+	struct store	*s;
+	int		 fd, i, n0, n1, n2, low0, low1, low2, base = 0;
+
+	snprintf(d, sizeof(d), "%s/logs", dir);
+	if (store_open(d, STORE_CREATE, &s, err, sizeof(err)) == -1) {
+		tap_ok(0, "store_open: %s", err);
+		return;
+	}
+	store_txn(s, bulk_body, &base);
+	base += 200;
+	store_checkpoint(s);
+	n0 = log_files(d, &low0);
+	snprintf(lock, sizeof(lock), "%s/backup.lock", d);
+	fd = open(lock, O_RDWR | O_CREAT, 0600);
+	tap_ok(fd != -1 && flock(fd, LOCK_SH) == 0, "backup.lock taken "
+	    "shared, as a backup does");
+	for (i = 0; i < 30; i++, base += 200) {	/* about 6 MB of log */
+		store_txn(s, bulk_body, &base);
+		if (i % 10 == 9)
+			store_checkpoint(s);
+	}
+	store_checkpoint(s);
+	n1 = log_files(d, &low1);
+	tap_ok(n1 > n0 && low1 == low0, "no log file removed while a backup "
+	    "holds the lock, through log switches and checkpoints (%d from "
+	    "log.%d, then %d from log.%d)", n0, low0, n1, low1);
+	close(fd);
+	store_checkpoint(s);
+	n2 = log_files(d, &low2);
+	tap_ok(n2 < n1 && low2 > low1, "released: the next checkpoint removes "
+	    "the ones no longer needed (%d from log.%d)", n2, low2);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -871,6 +1163,9 @@ main(void)
 	test_reopen_not_stalled();
 	test_study();
 	test_flush();
+	test_format();
+	test_backup();
+	test_backup_logs();
 	tap_tmpdir_done(dir);
 	return tap_done();
 }
