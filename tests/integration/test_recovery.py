@@ -148,6 +148,9 @@ try:
     # 4. the store after it all
     s.stop_dispatcher()
     s.stop()
+    p = s.admin("store", "check", check=False)
+    t.ok(p.returncode == 0, "mias-admin store check: the store is clean "
+         "(exit %d)" % p.returncode, (p.stdout + p.stderr)[-2000:])
     v = db_verify_all(s.state)
     t.ok(v and all(ok for _, ok, _ in v), "db_verify passes on every "
          "database", [x for x in v if not x[1]])

@@ -169,6 +169,9 @@ try:
                 if "store check:" in x]
     t.ok(not problems, "the invariant check found nothing stranded at any "
          "of the dispatcher's starts and recoveries", problems[:10])
+    p = s.admin("store", "check", check=False)
+    t.ok(p.returncode == 0, "mias-admin store check: the store is clean "
+         "(exit %d)" % p.returncode, (p.stdout + p.stderr)[-2000:])
     dups = sum(len(i) - 1 for i in ids.values())
     t.diag("figures: kills=%d (dispatcher %d, responders %d) accepted=%d "
            "ended=%d two-webhook-id studies=%d"
