@@ -5,6 +5,7 @@
 
 #include "dispatcher.h"
 #include "log.h"
+#include "metrics.h"
 #include "ns.h"
 #include "outbox.h"
 #include "store.h"
@@ -180,6 +181,11 @@ after_body(struct store_txn *t, void *arg)
 	json_object_object_add(rec, "state",
 	    json_object_new_string(outbox_state_name(a->state)));
 	if ((rc = outbox_put(t, a->task->t_id, rec)) != STORE_OK)
+		goto out;
+	if (a->state != OUTBOX_PENDING && json_object_object_get_ex(rec, "ns",
+	    &v) && (rc = a->state == OUTBOX_DELIVERED ?
+	    metrics_delivered(t, json_object_get_string(v)) :
+	    metrics_dead_add(t, json_object_get_string(v), 1)) != STORE_OK)
 		goto out;
 	if (a->state == OUTBOX_PENDING) {
 		klen = queue_key(key, a->next, QK_DELIVER, a->task->t_id,

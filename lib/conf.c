@@ -357,6 +357,10 @@ conf_handler(void *arg, const char *section, const char *name,
 		cp->cp_seen_key_file = 1;
 		return conf_set_string(&c->c_key_file, value, 0) == 0;
 	}
+	if (KEY("metrics", "token_file")) {
+		CHECK(CK_STRING);
+		return conf_set_string(&c->c_metrics_token_file, value, 1) == 0;
+	}
 	if (KEY("server", "public_url")) {
 		CHECK(CK_URL);
 		if (conf_set_string(&c->c_public_url, value, 1))
@@ -606,6 +610,7 @@ conf_free(struct mias_conf *c)
 	free(c->c_path);
 	free(c->c_state_dir);
 	free(c->c_key_file);
+	free(c->c_metrics_token_file);
 	free(c->c_public_url);
 	conf_strv_free(c->c_egress.ep_allow_hosts, c->c_egress.ep_allow_hosts_n);
 	for (i = 0; i < CONF_STUDY_TYPES; i++) {

@@ -47,6 +47,9 @@ struct mias_conf {
 	unsigned	 c_limit_rps;		/* requests/s per endpoint */
 	unsigned	 c_limit_authfail;	/* failed auths/min per address */
 
+	/* [metrics] */
+	char		*c_metrics_token_file;	/* NULL: no metrics to anyone */
+
 	/* [engine.N], index N-1 */
 	struct conf_engine c_engine[CONF_STUDY_TYPES];
 };

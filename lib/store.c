@@ -88,6 +88,7 @@ static const char *const store_files[SDB__MAX] = {
 	"counters.db",
 	"audit.db",
 	"answers.db",
+	"submitted.db",
 };
 
 struct store {

@@ -27,6 +27,7 @@ enum store_db {
 	SDB_AUDIT,		/* be64 ms + 4 random bytes -> audit entry;
 				 * only read now (audit.h) */
 	SDB_ANSWERS,		/* study key -> getAnalysisResult answer */
+	SDB_SUBMITTED,		/* ns NUL be64(~submitted) type NUL uid: ops.h */
 	SDB__MAX
 };
 

@@ -1,0 +1,63 @@
+/* metrics.h -- counters kept for GET /dicom/api/metrics (Prometheus text) */
+#ifndef MIAS_METRICS_H
+#define MIAS_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "study.h"
+
+struct store_txn;
+
+/*
+ * Scraping must not count every study: the counts live in counters.db
+ * and move inside the transactions that change what they count.  Keys:
+ *   "ms" NUL ns NUL studyType digit NUL STATE   studies in that state
+ *   "mh" NUL studyType digit NUL bucket (2 digits)  engine latencies
+ *   "mh" NUL studyType digit NUL "sum" / "count"    (ms, images)
+ *   "md" NUL ns NUL "DELIVERED"                 callbacks delivered so far
+ *   "md" NUL ns NUL "DEAD"                      dead letters now
+ * Stores made before the counters were kept have them built once from
+ * studies.db (ops_build, ops.h).
+ */
+
+/* Engine latency buckets, in seconds (the last, +Inf, is implicit). */
+#define METRICS_BUCKETS	10
+extern const double metrics_bucket_le[METRICS_BUCKETS];
+
+/* A study of ns moved from state from (STUDY__MAX: it is new) to to
+ * (STUDY__MAX: it is gone).  A store code. */
+int	metrics_study_move(struct store_txn *, const char *ns, int type,
+	    enum study_state from, enum study_state to);
+
+/* Set a study-state count outright (ops_build).  */
+int	metrics_study_set(struct store_txn *, const char *ns, int type,
+	    enum study_state, long long n);
+
+/* Drop every study-state count (ops_build, before setting them). */
+int	metrics_study_clear(struct store_txn *);
+
+/* An image of studyType type took ms from its job's creation to its
+ * outcome. */
+int	metrics_latency(struct store_txn *, int type, int64_t ms);
+
+/* A callback of ns was delivered (a counter). */
+int	metrics_delivered(struct store_txn *, const char *ns);
+
+/* The dead letters of ns now (a gauge): +1 when a callback is given up,
+ * -1 when one is sent again. */
+int	metrics_dead_add(struct store_txn *, const char *ns, int delta);
+
+/*
+ * The Prometheus text exposition of every counter, and of the store's
+ * size on disk (the files of dir).  Returns a malloc'd string in *out
+ * and a store code.
+ */
+int	metrics_render(struct store_txn *, const char *dir, char **out,
+	    size_t *len);
+
+/* The bearer token check: 1 when the Authorization header value hdr is
+ * "Bearer " followed by exactly token (compared in constant time). */
+int	metrics_token_ok(const char *hdr, const char *token);
+
+#endif /* MIAS_METRICS_H */
