@@ -4,12 +4,13 @@
 # Usage: tools/install-deps.sh [--tests]
 #   without --tests: what building and running mias needs
 #   with --tests: also the test tools (Node.js for the independent checks,
-#   the web servers, clang and its sanitizer runtime, valgrind)
+#   the web servers, clang and its sanitizer runtime, valgrind, promtool
+#   from prometheus for the metrics answer)
 set -u
 pkgs="autoconf automake make gcc pkg-config libfcgi-dev libjson-c-dev
 libcurl4-openssl-dev libssl-dev libexpat1-dev libinih-dev libdb5.3-dev
 db5.3-util uuid-dev lighttpd python3 python3-pydicom curl"
-[ "${1:-}" = "--tests" ] && pkgs="$pkgs nodejs npm chromium fonts-droid-fallback apache2-bin libapache2-mod-fcgid spawn-fcgi clang valgrind"
+[ "${1:-}" = "--tests" ] && pkgs="$pkgs nodejs npm chromium fonts-droid-fallback apache2-bin libapache2-mod-fcgid spawn-fcgi clang valgrind prometheus"
 
 missing=""
 for p in $pkgs; do
