@@ -358,7 +358,7 @@ conf_handler(void *arg, const char *section, const char *name,
 		return conf_set_string(&c->c_key_file, value, 0) == 0;
 	}
 	if (KEY("metrics", "token_file")) {
-		CHECK(CK_STRING);
+		CHECK(CK_OPTSTRING);
 		return conf_set_string(&c->c_metrics_token_file, value, 1) == 0;
 	}
 	if (KEY("server", "public_url")) {
@@ -460,7 +460,7 @@ conf_handler(void *arg, const char *section, const char *name,
 	}
 	if (strcmp(section, "server") && strcmp(section, "dispatcher") &&
 	    strcmp(section, "egress") && strcmp(section, "oss") &&
-	    strcmp(section, "limits"))
+	    strcmp(section, "limits") && strcmp(section, "metrics"))
 		conf_error(cp, "unknown section [%s]", section);
 	else
 		conf_error(cp, "unknown key '%s' in section [%s]", name,
