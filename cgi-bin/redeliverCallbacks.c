@@ -5,6 +5,7 @@
 
 #include "conf.h"
 #include "fcgi.h"
+#include "metrics.h"
 #include "ops.h"
 #include "outbox.h"
 #include "store.h"
@@ -17,14 +18,27 @@ struct redeliver_arg {
 	json_object		*done;
 };
 
+/* The store has no dead-letter gauges yet (made before them). */
+#define REDELIVER_UNBUILT	2
+
 static int
 redeliver_body(struct store_txn *t, void *arg)
 {
-	struct redeliver_arg *a = arg;
+	struct redeliver_arg	*a = arg;
+	long long		 dead;
+	int			 built, rc;
 
 	json_object_put(a->done);
 	if ((a->done = json_object_new_array()) == NULL)
 		return STORE_ERR;
+	if ((rc = ops_built(t, &built)) != STORE_OK)
+		return rc;
+	if (!built)
+		return REDELIVER_UNBUILT;
+	/* the outbox is read whole only when the namespace has any */
+	if ((rc = metrics_dead_read(t, a->ns, &dead)) != STORE_OK ||
+	    dead == 0)
+		return rc;
 	/* the namespace the tokenId proved: never another's callbacks */
 	return outbox_replay(t, NULL, a->ns, a->o->os_uid, a->o->os_type,
 	    a->done);
@@ -52,6 +66,9 @@ redeliver(struct req *rq)
 	a.ns = rq->rq_ns;
 	a.o = &o;
 	rc = store_txn(rq->rq_store, redeliver_body, &a);
+	if (rc == REDELIVER_UNBUILT && (rc = ops_build(rq->rq_store)) ==
+	    STORE_OK)
+		rc = store_txn(rq->rq_store, redeliver_body, &a);
 	if (rc != 0 || (data = json_object_new_object()) == NULL) {
 		req_error(rq, RC_INTERNAL, "internal error: the callbacks "
 		    "could not be queued again");

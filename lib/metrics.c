@@ -109,16 +109,20 @@ static int
 collect_key(const void *key, size_t klen, const char *val, size_t len,
     void *arg)
 {
-	json_object *keys = arg;
+	json_object	*keys = arg;
+	const char	*k = key;
 
 	(void)val;
 	(void)len;
+	/* every "ms" key; of "md" keys, the dead-letter gauges only */
+	if (k[1] == 'd' && (klen < 5 || memcmp(k + klen - 5, "\0DEAD", 5) != 0))
+		return 0;
 	return json_object_array_add(keys, json_object_new_string_len(key,
 	    (int)klen)) == 0 ? 0 : STORE_ERR;
 }
 
 int
-metrics_study_clear(struct store_txn *t)
+metrics_gauges_clear(struct store_txn *t)
 {
 	json_object	*keys = json_object_new_array(), *k;
 	size_t		 i;
@@ -126,7 +130,9 @@ metrics_study_clear(struct store_txn *t)
 
 	if (keys == NULL)
 		return STORE_ERR;
-	rc = store_scan(t, SDB_COUNTERS, "ms", 3, collect_key, keys);
+	if ((rc = store_scan(t, SDB_COUNTERS, "ms", 3, collect_key, keys)) ==
+	    STORE_OK)
+		rc = store_scan(t, SDB_COUNTERS, "md", 3, collect_key, keys);
 	for (i = 0; rc == STORE_OK && i < json_object_array_length(keys);
 	    i++) {
 		k = json_object_array_get_idx(keys, i);
@@ -176,6 +182,32 @@ metrics_dead_add(struct store_txn *t, const char *ns, int delta)
 
 	return counter_add(t, key, mkey(key, sizeof(key), "md", ns, "DEAD",
 	    NULL), delta, 0);
+}
+
+int
+metrics_dead_set(struct store_txn *t, const char *ns, long long n)
+{
+	char key[300];
+
+	return counter_add(t, key, mkey(key, sizeof(key), "md", ns, "DEAD",
+	    NULL), n, 1);
+}
+
+int
+metrics_dead_read(struct store_txn *t, const char *ns, long long *n)
+{
+	char	key[300], *val = NULL;
+	size_t	klen = mkey(key, sizeof(key), "md", ns, "DEAD", NULL);
+	int	rc;
+
+	*n = 0;
+	if (klen == 0)
+		return STORE_ERR;
+	rc = store_get(t, SDB_COUNTERS, key, klen, &val, NULL, STORE_DIRTY);
+	if (rc == STORE_OK)
+		*n = strtoll(val, NULL, 10);
+	free(val);
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
 /* ---- the exposition -------------------------------------------------- */

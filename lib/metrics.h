@@ -34,8 +34,14 @@ int	metrics_study_move(struct store_txn *, const char *ns, int type,
 int	metrics_study_set(struct store_txn *, const char *ns, int type,
 	    enum study_state, long long n);
 
-/* Drop every study-state count (ops_build, before setting them). */
-int	metrics_study_clear(struct store_txn *);
+/* Drop every gauge: study-state counts and dead letters (ops_build,
+ * before setting them). */
+int	metrics_gauges_clear(struct store_txn *);
+
+/* Set the dead letters of ns outright (ops_build), and read them (read
+ * without waiting for writers, as limits are). */
+int	metrics_dead_set(struct store_txn *, const char *ns, long long n);
+int	metrics_dead_read(struct store_txn *, const char *ns, long long *n);
 
 /* An image of studyType type took ms from its job's creation to its
  * outcome. */

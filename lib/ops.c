@@ -8,6 +8,7 @@
 #include "jv.h"
 #include "metrics.h"
 #include "ops.h"
+#include "outbox.h"
 #include "query.h"
 #include "store.h"
 #include "study.h"
@@ -103,6 +104,7 @@ ops_built(struct store_txn *t, int *built)
 struct build {
 	struct store_txn	*t;
 	json_object		*counts;	/* "type state ns" -> n */
+	json_object		*dead;		/* ns -> dead letters */
 };
 
 static int
@@ -133,6 +135,30 @@ build_visit(const void *key, size_t klen, const char *val, size_t len,
 	return 0;
 }
 
+/* Dead letters by namespace, for their gauge. */
+static int
+build_dead_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	json_object	*dead = arg, *rec, *ns, *v;
+	int64_t		 n = 0;
+
+	(void)key;
+	(void)klen;
+	if ((rec = store_json(val, len)) == NULL)
+		return 0;
+	if (outbox_state_of(rec) == OUTBOX_DEAD &&
+	    json_object_object_get_ex(rec, "ns", &ns)) {
+		if (json_object_object_get_ex(dead, json_object_get_string(ns),
+		    &v))
+			n = json_object_get_int64(v);
+		json_object_object_add(dead, json_object_get_string(ns),
+		    json_object_new_int64(n + 1));
+	}
+	json_object_put(rec);
+	return 0;
+}
+
 static int
 build_body(struct store_txn *t, void *arg)
 {
@@ -148,8 +174,18 @@ build_body(struct store_txn *t, void *arg)
 	b->t = t;
 	if ((rc = store_scan(t, SDB_STUDIES, NULL, 0, build_visit, b)) != 0)
 		return rc;
-	if ((rc = metrics_study_clear(t)) != STORE_OK)
+	json_object_put(b->dead);
+	if ((b->dead = json_object_new_object()) == NULL)
+		return STORE_ERR;
+	if ((rc = store_scan(t, SDB_OUTBOX, NULL, 0, build_dead_visit,
+	    b->dead)) != 0)
 		return rc;
+	if ((rc = metrics_gauges_clear(t)) != STORE_OK)
+		return rc;
+	json_object_object_foreach(b->dead, dk, dv)
+		if ((rc = metrics_dead_set(t, dk, json_object_get_int64(dv))) !=
+		    STORE_OK)
+			return rc;
 	json_object_object_foreach(b->counts, k, v) {
 		if (sscanf(k, "%d %15s %n", &type, state, &off) != 2)
 			continue;
@@ -164,11 +200,12 @@ build_body(struct store_txn *t, void *arg)
 int
 ops_build(struct store *s)
 {
-	struct build	b = { NULL, NULL };
+	struct build	b = { NULL, NULL, NULL };
 	int		rc;
 
 	rc = store_txn(s, build_body, &b);
 	json_object_put(b.counts);
+	json_object_put(b.dead);
 	return rc;
 }
 

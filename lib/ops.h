@@ -41,7 +41,8 @@ int64_t	ops_submitted(json_object *study);
 
 /*
  * Stores made before the index and the metrics counters (metrics.h) have
- * neither: ops_build makes both from studies.db once, in one transaction,
+ * neither: ops_build makes both from studies.db (and the dead-letter
+ * gauges from outbox.db) once, in one transaction,
  * and marks the store (meta.db "ops-index") so that it is done once.
  * The responders that need them call it when ops_built says 0.  Store
  * codes.

@@ -140,7 +140,13 @@ legacy_body(struct store_txn *t, void *arg)
 	    "\"state\":\"DONE\",\"finished\":2000,\"imagesTotal\":1,"
 	    "\"imagesDone\":1}";
 
+	const char	*msg = "{\"v\":1,\"id\":\"msg_1\",\"ns\":\"hosp\","
+	    "\"kind\":\"status\",\"state\":\"DEAD\",\"body\":\"{}\"}";
+	int		 rc;
+
 	(void)arg;
+	if ((rc = store_put(t, SDB_OUTBOX, "msg_1", 5, msg, strlen(msg))) != 0)
+		return rc;
 	return store_put(t, SDB_STUDIES, key, klen, rec, strlen(rec));
 }
 
@@ -310,6 +316,9 @@ test_store(void)
 	    strstr(text, "mias_studies{namespace=\"hosp\",study_type=\"4\","
 	    "state=\"QUEUED\"} 1\n") != NULL,
 	    "the counts are built from the studies, once each");
+	tap_ok(text != NULL && strstr(text, "mias_callbacks_dead_letters{"
+	    "namespace=\"hosp\"} 1\n") != NULL,
+	    "the dead letters are counted from the outbox");
 	tap_ok(ops_build(s) == 0 && store_txn(s, render_body, &text) == 0 &&
 	    strstr(text, "state=\"QUEUED\"} 1\n") != NULL,
 	    "a second build changes nothing");
