@@ -16,8 +16,8 @@ import subprocess
 import time
 import urllib.parse
 
-from harness import (FakeOss, delivered, envelope_ok, sink_received,
-                     sink_script, wait_for)
+from harness import (FakeOss, cmd_engine_runs, db_json, delivered,
+                     envelope_ok, sink_received, sink_script, wait_for)
 
 TOKEN = "metrics-token-0123456789abcdefABCDEF"
 
@@ -278,3 +278,62 @@ def run(t, s):
     envelope_ok(t, r, "100003", 401, "no token configured: no metrics even "
                 "with the old token", post=False)
     os.rename(s.metrics_token + ".off", s.metrics_token)
+
+
+def run_running_cancel(t, s, study_type, engine_log):
+    """A RUNNING study cancelled while its engine (study_type, a slow
+    cmd_engine.py with concurrency 1 that logs to engine_log) works on its
+    first image of two: the second is dropped, never run; the first's late
+    outcome counts for nothing; the study stays CANCELLED."""
+    tok, _ = s.namespace("ops-run")
+    A = dict(token=tok, ns="ops-run")
+    oss = FakeOss(s)
+    oss.dicom("studies", "run/s", 2)
+    sink = s.fixture("sink.py")
+    if s.dispatcher is None:
+        s.start_dispatcher()
+    uid = "1.2.840.ops.run"
+    r = s.submit(tok, "ops-run", uid, sink.base + "/run", oss, "run/s/",
+                 study_type=study_type)
+    envelope_ok(t, r, "000000", 200, "executeAnalysis for the slow engine")
+    running = wait_for(lambda: (lambda d: d if [
+        (i.get("state"), i.get("imagesTotal")) for i in d.get("items") or []]
+        == [("RUNNING", 2)] and cmd_engine_runs(engine_log) else None)(
+        listing(s, tok, "ops-run")[1]), 60, 0.05)
+    t.ok(running is not None, "the study is RUNNING, its first image with "
+         "the engine", listing(s, tok, "ops-run")[1])
+    envelope_ok(t, s.api("POST", "cancelAnalysis", {
+        "studyInstanceUid": uid, "studyType": study_type}, **A),
+        "000000", 200, "cancelAnalysis of a RUNNING study: 000000")
+    jobs = s.jobs("ops-run", study_type, uid)
+    ids = [j.get("id") for j in jobs]
+
+    def settled():
+        """Both jobs done with: one final, the other out of the queue."""
+        js = s.jobs("ops-run", study_type, uid)
+        final = [j for j in js if j.get("state") in ("DONE", "FAILED")]
+        queued = b"".join(db_json(s.state, "queue.db").keys())
+        return js if final and not any(
+            i and i.encode() in queued for i in ids) else None
+    js = wait_for(settled, 60) or s.jobs("ops-run", study_type, uid)
+    states = sorted(j.get("state") for j in js)
+    t.ok(len(js) == 2 and states[1] == "QUEUED" and
+         states[0] in ("DONE", "FAILED"),
+         "the image under way ended; the other was dropped, never run",
+         js)
+    t.ok(len(cmd_engine_runs(engine_log)) == 1, "the engine ran one image",
+         cmd_engine_runs(engine_log))
+    r, d = listing(s, tok, "ops-run")
+    items = d.get("items") or []
+    t.ok(len(items) == 1 and items[0].get("state") == "CANCELLED" and
+         items[0].get("imagesDone") == 0,
+         "the study stays CANCELLED; the late outcome counted for nothing",
+         d)
+    got = wait_for(lambda: [x for x in sink_received(sink, "/run")
+                            if delivered(x)], 30) or []
+    try:
+        body = json.loads(got[0]["body"]) if got else {}
+    except ValueError:
+        body = {}
+    t.ok(len(got) == 1 and body.get("errorCode") == "CANCELLED" and
+         body.get("status") == -1, "one status callback: CANCELLED", got)
