@@ -143,10 +143,19 @@ metrics_gauges_clear(struct store_txn *t)
 	return rc;
 }
 
+/*
+ * Every image's outcome of a studyType moves its latency counters, in
+ * transactions that are durable: one key for all of them would make every
+ * outcome of the type wait for the commit before it.  So each counter is
+ * kept in METRICS_SHARDS keys (one chosen at random each time), summed
+ * when rendered.
+ */
+#define METRICS_SHARDS	8
+
 int
 metrics_latency(struct store_txn *t, int type, int64_t ms)
 {
-	char	key[64], tbuf[2] = { (char)('0' + type), '\0' }, b[4];
+	char	key[64], tbuf[2] = { (char)('0' + type), '\0' }, b[4], sh[4];
 	int	i, rc;
 
 	if (type < 1 || type > 9)
@@ -157,13 +166,14 @@ metrics_latency(struct store_txn *t, int type, int64_t ms)
 		if ((double)ms <= metrics_bucket_le[i] * 1000)
 			break;
 	snprintf(b, sizeof(b), "%02d", i);	/* METRICS_BUCKETS: +Inf */
+	snprintf(sh, sizeof(sh), "%d", (int)(random() % METRICS_SHARDS));
 	if ((rc = counter_add(t, key, mkey(key, sizeof(key), "mh", tbuf, b,
-	    NULL), 1, 0)) != STORE_OK ||
+	    sh), 1, 0)) != STORE_OK ||
 	    (rc = counter_add(t, key, mkey(key, sizeof(key), "mh", tbuf, "sum",
-	    NULL), ms, 0)) != STORE_OK)
+	    sh), ms, 0)) != STORE_OK)
 		return rc;
 	return counter_add(t, key, mkey(key, sizeof(key), "mh", tbuf, "count",
-	    NULL), 1, 0);
+	    sh), 1, 0);
 }
 
 int
@@ -359,15 +369,16 @@ hist_visit(const void *key, size_t klen, const char *val, size_t len,
 	struct mrec	 r;
 	int		 b;
 
-	if (mrec_parse(&r, key, klen, val, len) == -1 || r.nparts != 3)
+	/* "mh" type part shard (older keys, without a shard, count too) */
+	if (mrec_parse(&r, key, klen, val, len) == -1 || r.nparts < 3)
 		return 0;
 	h->seen = 1;
 	if (strcmp(r.part[2], "sum") == 0)
-		h->sum = r.val;
+		h->sum += r.val;
 	else if (strcmp(r.part[2], "count") == 0)
-		h->count = r.val;
+		h->count += r.val;
 	else if ((b = atoi(r.part[2])) >= 0 && b <= METRICS_BUCKETS)
-		h->bucket[b] = r.val;
+		h->bucket[b] += r.val;
 	return 0;
 }
 

@@ -13,8 +13,10 @@ struct store_txn;
  * Scraping must not count every study: the counts live in counters.db
  * and move inside the transactions that change what they count.  Keys:
  *   "ms" NUL ns NUL studyType digit NUL STATE   studies in that state
- *   "mh" NUL studyType digit NUL bucket (2 digits)  engine latencies
- *   "mh" NUL studyType digit NUL "sum" / "count"    (ms, images)
+ *   "mh" NUL studyType digit NUL bucket (2 digits) NUL shard
+ *                                             engine latencies
+ *   "mh" NUL studyType digit NUL "sum" / "count" NUL shard  (ms, images)
+ *   (a shard is one of 8 keys each counter is spread over, metrics.c)
  *   "md" NUL ns NUL "DELIVERED"                 callbacks delivered so far
  *   "md" NUL ns NUL "DEAD"                      dead letters now
  * Stores made before the counters were kept have them built once from
