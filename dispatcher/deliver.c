@@ -185,7 +185,8 @@ after_body(struct store_txn *t, void *arg)
 	if (a->state != OUTBOX_PENDING && json_object_object_get_ex(rec, "ns",
 	    &v) && (rc = a->state == OUTBOX_DELIVERED ?
 	    metrics_delivered(t, json_object_get_string(v)) :
-	    metrics_dead_add(t, json_object_get_string(v), 1)) != STORE_OK)
+	    metrics_dead_add(t, json_object_get_string(v), a->task->t_id,
+	    1)) != STORE_OK)
 		goto out;
 	if (a->state == OUTBOX_PENDING) {
 		klen = queue_key(key, a->next, QK_DELIVER, a->task->t_id,

@@ -152,9 +152,7 @@ start_body(struct store_txn *t, void *arg)
 		if ((rc = store_put_json(t, SDB_STUDIES, a->skey, a->sklen,
 		    a->study)) != STORE_OK)
 			return rc;
-		json_object_object_get_ex(a->study, "ns", &v);
-		return metrics_study_move(t, json_object_get_string(v),
-		    a->skey[strlen(a->skey) + 1] - '0', STUDY_QUEUED,
+		return metrics_study_move(t, a->skey, a->sklen, STUDY_QUEUED,
 		    STUDY_RUNNING);
 	}
 	return STORE_OK;

@@ -77,15 +77,73 @@ study_mkey(char *out, size_t outlen, const char *ns, int type,
 	return mkey(out, outlen, "ms", ns, tbuf, study_state_name(st));
 }
 
+/* ---- an older store's counts, while ops_build makes them ------------- */
+
+static int metrics_built;	/* seen done: no more looking (a process
+				 * works on one store) */
+
+static int
+meta_get(struct store_txn *t, const char *name, char **val, size_t *len)
+{
+	return store_get(t, SDB_META, name, strlen(name), val, len, 0);
+}
+
+/* 1 when key (of the database whose build place is mine; other: the
+ * place of the other phase) is counted already, or the build has not
+ * started (it drops what was counted before); 0 when the build will count
+ * it.  The studies are counted first, then the outbox. */
+static int
+metrics_counted(struct store_txn *t, const char *mine, const char *other,
+    int mine_first, const void *key, size_t klen, int *counted)
+{
+	char	*val = NULL;
+	size_t	 len;
+	int	 rc, c;
+
+	*counted = 1;
+	if (__atomic_load_n(&metrics_built, __ATOMIC_RELAXED))
+		return STORE_OK;
+	if ((rc = meta_get(t, METRICS_BUILT, &val, NULL)) == STORE_OK) {
+		free(val);
+		__atomic_store_n(&metrics_built, 1, __ATOMIC_RELAXED);
+		return STORE_OK;
+	}
+	if (rc != STORE_NOTFOUND)
+		return rc;
+	if ((rc = meta_get(t, mine, &val, &len)) == STORE_OK) {
+		/* in key order, as the build goes: up to its place */
+		c = memcmp(key, val, klen < len ? klen : len);
+		*counted = c < 0 || (c == 0 && klen <= len);
+		free(val);
+		return STORE_OK;
+	}
+	if (rc != STORE_NOTFOUND)
+		return rc;
+	if ((rc = meta_get(t, other, &val, NULL)) == STORE_OK) {
+		free(val);
+		/* the other phase under way: mine is over, or to come */
+		*counted = mine_first;
+		return STORE_OK;
+	}
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
 int
-metrics_study_move(struct store_txn *t, const char *ns, int type,
+metrics_study_move(struct store_txn *t, const char *skey, size_t sklen,
     enum study_state from, enum study_state to)
 {
-	char	key[300];
-	int	rc;
+	char		 key[300], buf[STUDY_KEY_MAX + 1];
+	const char	*ns, *uid;
+	int		 type, rc, counted;
 
 	if (from == to)
 		return STORE_OK;
+	if (study_key_parse(skey, sklen, buf, &ns, &type, &uid) == -1)
+		return STORE_ERR;
+	if ((rc = metrics_counted(t, METRICS_BUILD_STUDIES,
+	    METRICS_BUILD_OUTBOX, 1, skey, sklen, &counted)) != STORE_OK ||
+	    !counted)
+		return rc;
 	if (from < STUDY__MAX && (rc = counter_add(t, key, study_mkey(key,
 	    sizeof(key), ns, type, from), -1, 0)) != STORE_OK)
 		return rc;
@@ -96,13 +154,13 @@ metrics_study_move(struct store_txn *t, const char *ns, int type,
 }
 
 int
-metrics_study_set(struct store_txn *t, const char *ns, int type,
+metrics_study_count(struct store_txn *t, const char *ns, int type,
     enum study_state st, long long n)
 {
 	char key[300];
 
 	return counter_add(t, key, study_mkey(key, sizeof(key), ns, type, st),
-	    n, 1);
+	    n, 0);
 }
 
 static int
@@ -186,21 +244,27 @@ metrics_delivered(struct store_txn *t, const char *ns)
 }
 
 int
-metrics_dead_add(struct store_txn *t, const char *ns, int delta)
+metrics_dead_add(struct store_txn *t, const char *ns, const char *id,
+    int delta)
 {
-	char key[300];
+	char	key[300];
+	int	rc, counted;
 
+	if ((rc = metrics_counted(t, METRICS_BUILD_OUTBOX,
+	    METRICS_BUILD_STUDIES, 0, id, strlen(id), &counted)) != STORE_OK ||
+	    !counted)
+		return rc;
 	return counter_add(t, key, mkey(key, sizeof(key), "md", ns, "DEAD",
 	    NULL), delta, 0);
 }
 
 int
-metrics_dead_set(struct store_txn *t, const char *ns, long long n)
+metrics_dead_count(struct store_txn *t, const char *ns, long long n)
 {
 	char key[300];
 
 	return counter_add(t, key, mkey(key, sizeof(key), "md", ns, "DEAD",
-	    NULL), n, 1);
+	    NULL), n, 0);
 }
 
 int

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "job.h"
 #include "jv.h"
 #include "metrics.h"
 #include "ops.h"
@@ -13,7 +14,6 @@
 #include "store.h"
 #include "study.h"
 
-#define OPS_MARK	"ops-index"
 
 static void
 put_be64(unsigned char *out, uint64_t v)
@@ -95,117 +95,179 @@ ops_built(struct store_txn *t, int *built)
 	char	*val = NULL;
 	int	 rc;
 
-	rc = store_get(t, SDB_META, OPS_MARK, strlen(OPS_MARK), &val, NULL, 0);
+	rc = store_get(t, SDB_META, METRICS_BUILT, strlen(METRICS_BUILT),
+	    &val, NULL, 0);
 	free(val);
 	*built = rc == STORE_OK;
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
+/* Records one build step reads: its locks stay well inside the lock
+ * table (store.c) however large the store. */
+#define OPS_BUILD_STEP	2000
+
 struct build {
-	struct store_txn	*t;
-	json_object		*counts;	/* "type state ns" -> n */
-	json_object		*dead;		/* ns -> dead letters */
+	size_t	step;
+	int	done;
 };
 
+/* A study: its index entry, and counted in its state. */
 static int
-build_visit(const void *key, size_t klen, const char *val, size_t len,
-    void *arg)
+build_study(struct store_txn *t, const void *key, size_t klen,
+    const char *val, size_t len)
 {
-	struct build		*b = arg;
 	json_object		*rec, *v;
-	char			 buf[STUDY_KEY_MAX + 1], ck[STUDY_KEY_MAX + 32];
+	char			 buf[STUDY_KEY_MAX + 1];
 	const char		*ns, *uid;
 	enum study_state	 st;
 	int			 type, rc;
-	int64_t			 n = 0;
 
 	if (study_key_parse(key, klen, buf, &ns, &type, &uid) == -1 ||
 	    (rec = store_json(val, len)) == NULL)
-		return 0;	/* not ours to judge: lib/check.c's */
-	rc = ops_index_move(b->t, ns, type, uid, -1, ops_submitted(rec));
+		return STORE_OK;	/* not ours to judge: lib/check.c's */
+	rc = ops_index_move(t, ns, type, uid, -1, ops_submitted(rec));
 	st = json_object_object_get_ex(rec, "state", &v) ?
 	    study_state_parse(json_object_get_string(v)) : STUDY__MAX;
 	json_object_put(rec);
 	if (rc != STORE_OK || st == STUDY__MAX)
 		return rc;
-	snprintf(ck, sizeof(ck), "%d %s %s", type, study_state_name(st), ns);
-	if (json_object_object_get_ex(b->counts, ck, &v))
-		n = json_object_get_int64(v);
-	json_object_object_add(b->counts, ck, json_object_new_int64(n + 1));
-	return 0;
+	return metrics_study_count(t, ns, type, st, 1);
 }
 
-/* Dead letters by namespace, for their gauge. */
+/* A message: counted when it is a dead letter. */
 static int
-build_dead_visit(const void *key, size_t klen, const char *val, size_t len,
-    void *arg)
+build_message(struct store_txn *t, const void *key, size_t klen,
+    const char *val, size_t len)
 {
-	json_object	*dead = arg, *rec, *ns, *v;
-	int64_t		 n = 0;
+	json_object	*rec, *ns;
+	int		 rc = STORE_OK;
 
 	(void)key;
 	(void)klen;
 	if ((rec = store_json(val, len)) == NULL)
-		return 0;
+		return STORE_OK;
 	if (outbox_state_of(rec) == OUTBOX_DEAD &&
-	    json_object_object_get_ex(rec, "ns", &ns)) {
-		if (json_object_object_get_ex(dead, json_object_get_string(ns),
-		    &v))
-			n = json_object_get_int64(v);
-		json_object_object_add(dead, json_object_get_string(ns),
-		    json_object_new_int64(n + 1));
-	}
+	    json_object_object_get_ex(rec, "ns", &ns))
+		rc = metrics_dead_count(t, json_object_get_string(ns), 1);
 	json_object_put(rec);
-	return 0;
+	return rc;
+}
+
+/*
+ * One step: up to b->step records of db after the place kept under name;
+ * the place moves on, and at the end the phase is over (next names the
+ * next one's place, or NULL: the build is done).
+ */
+static int
+build_phase(struct store_txn *t, struct build *b, enum store_db db,
+    const char *name, const char *place, size_t plen, const char *next,
+    int (*visit)(struct store_txn *, const void *, size_t, const char *,
+    size_t))
+{
+	struct store_iter	*it;
+	const void		*key;
+	const char		*val;
+	char			 last[JOB_OBJKEY_MAX + STUDY_KEY_MAX];
+	size_t			 klen, len, n = 0, lastlen = plen;
+	int			 rc, crc;
+
+	if (plen + 1 > sizeof(last))
+		return STORE_ERR;
+	memcpy(last, place, plen);
+	if ((rc = store_iter_open(t, db, NULL, 0, &it)) != STORE_OK)
+		return rc;
+	if (plen > 0) {
+		/* strictly after the place: its key, then NUL */
+		last[plen] = '\0';
+		rc = store_iter_seek(it, last, plen + 1);
+	}
+	while (rc == STORE_OK && n < b->step &&
+	    (rc = store_iter_next(it, &key, &klen, &val, &len)) == STORE_OK) {
+		n++;
+		if (klen > sizeof(last)) {
+			rc = STORE_ERR;	/* no key of ours is that long */
+			break;
+		}
+		if ((rc = visit(t, key, klen, val, len)) != STORE_OK)
+			break;
+		memcpy(last, key, klen);
+		lastlen = klen;
+	}
+	if ((crc = store_iter_close(it)) != 0 && (rc == STORE_OK ||
+	    rc == STORE_NOTFOUND))
+		rc = crc;
+	if (rc == STORE_OK)	/* more to do: the place moves on */
+		return store_put(t, SDB_META, name, strlen(name), last,
+		    lastlen);
+	if (rc != STORE_NOTFOUND)
+		return rc;
+	/* the end: this phase is over */
+	if ((rc = store_del(t, SDB_META, name, strlen(name))) != STORE_OK)
+		return rc;
+	if (next != NULL)
+		return store_put(t, SDB_META, next, strlen(next), "", 0);
+	b->done = 1;
+	return store_put(t, SDB_META, METRICS_BUILT, strlen(METRICS_BUILT),
+	    "1", 1);
 }
 
 static int
-build_body(struct store_txn *t, void *arg)
+build_step(struct store_txn *t, void *arg)
 {
 	struct build	*b = arg;
-	char		 state[16];
-	int		 built, type, off, rc;
+	char		*place = NULL;
+	size_t		 plen = 0;
+	int		 rc;
 
-	if ((rc = ops_built(t, &built)) != STORE_OK || built)
+	b->done = 0;
+	if ((rc = ops_built(t, &b->done)) != STORE_OK || b->done)
 		return rc;
-	json_object_put(b->counts);
-	if ((b->counts = json_object_new_object()) == NULL)
-		return STORE_ERR;
-	b->t = t;
-	if ((rc = store_scan(t, SDB_STUDIES, NULL, 0, build_visit, b)) != 0)
-		return rc;
-	json_object_put(b->dead);
-	if ((b->dead = json_object_new_object()) == NULL)
-		return STORE_ERR;
-	if ((rc = store_scan(t, SDB_OUTBOX, NULL, 0, build_dead_visit,
-	    b->dead)) != 0)
-		return rc;
-	if ((rc = metrics_gauges_clear(t)) != STORE_OK)
-		return rc;
-	json_object_object_foreach(b->dead, dk, dv)
-		if ((rc = metrics_dead_set(t, dk, json_object_get_int64(dv))) !=
-		    STORE_OK)
-			return rc;
-	json_object_object_foreach(b->counts, k, v) {
-		if (sscanf(k, "%d %15s %n", &type, state, &off) != 2)
-			continue;
-		if ((rc = metrics_study_set(t, k + off, type,
-		    study_state_parse(state), json_object_get_int64(v))) !=
-		    STORE_OK)
-			return rc;
+	/* the place first, and for writing: one builder at a time */
+	rc = store_get(t, SDB_META, METRICS_BUILD_STUDIES,
+	    strlen(METRICS_BUILD_STUDIES), &place, &plen, STORE_RMW);
+	if (rc == STORE_OK) {
+		rc = build_phase(t, b, SDB_STUDIES, METRICS_BUILD_STUDIES,
+		    place, plen, METRICS_BUILD_OUTBOX, build_study);
+		goto out;
 	}
-	return store_put(t, SDB_META, OPS_MARK, strlen(OPS_MARK), "1", 1);
+	if (rc != STORE_NOTFOUND)
+		goto out;
+	rc = store_get(t, SDB_META, METRICS_BUILD_OUTBOX,
+	    strlen(METRICS_BUILD_OUTBOX), &place, &plen, STORE_RMW);
+	if (rc == STORE_OK) {
+		rc = build_phase(t, b, SDB_OUTBOX, METRICS_BUILD_OUTBOX,
+		    place, plen, NULL, build_message);
+		goto out;
+	}
+	if (rc != STORE_NOTFOUND)
+		goto out;
+	/* the start: what was counted before goes, the studies come first */
+	if ((rc = metrics_gauges_clear(t)) == STORE_OK)
+		rc = store_put(t, SDB_META, METRICS_BUILD_STUDIES,
+		    strlen(METRICS_BUILD_STUDIES), "", 0);
+out:
+	free(place);
+	return rc;
+}
+
+int
+ops_build_steps(struct store *s, size_t step, int *done)
+{
+	struct build	b = { step > 0 ? step : OPS_BUILD_STEP, 0 };
+	int		rc;
+
+	rc = store_txn(s, build_step, &b);
+	*done = b.done;
+	return rc;
 }
 
 int
 ops_build(struct store *s)
 {
-	struct build	b = { NULL, NULL, NULL };
-	int		rc;
+	int done = 0, rc;
 
-	rc = store_txn(s, build_body, &b);
-	json_object_put(b.counts);
-	json_object_put(b.dead);
+	while ((rc = ops_build_steps(s, 0, &done)) == STORE_OK && !done)
+		;
 	return rc;
 }
 

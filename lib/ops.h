@@ -42,13 +42,18 @@ int64_t	ops_submitted(json_object *study);
 /*
  * Stores made before the index and the metrics counters (metrics.h) have
  * neither: ops_build makes both from studies.db (and the dead-letter
- * gauges from outbox.db) once, in one transaction,
- * and marks the store (meta.db "ops-index") so that it is done once.
- * The responders that need them call it when ops_built says 0.  Store
- * codes.
+ * gauges from outbox.db), in steps of their own transactions of a few
+ * thousand records each, while the store is in use (metrics.h says how
+ * the counts stay right meanwhile), and marks the store done (meta.db
+ * METRICS_BUILT).  Any process may take the next step; an interrupted
+ * build goes on where it stopped.  The responders that need the index or
+ * the counts call ops_build when ops_built says 0.  ops_build_steps takes
+ * one step of step records (0: the default); *done says whether the
+ * build is over.  Store codes.
  */
 int	ops_built(struct store_txn *, int *built);
 int	ops_build(struct store *);
+int	ops_build_steps(struct store *, size_t step, int *done);
 
 /* GET listAnalyses's query (pure: unit tests and fuzzers call it). */
 struct ops_list_req {

@@ -92,7 +92,7 @@ replay_one(struct store_txn *t, const char *id, json_object *rec,
 	    STORE_OK)
 		return rc;
 	if (json_object_object_get_ex(rec, "ns", &v) &&
-	    (rc = metrics_dead_add(t, json_object_get_string(v), -1)) !=
+	    (rc = metrics_dead_add(t, json_object_get_string(v), id, -1)) !=
 	    STORE_OK)
 		return rc;
 	json_object_array_add(done, json_object_new_string(id));

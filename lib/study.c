@@ -245,8 +245,8 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 	/* listAnalyses's index and the metrics move with the record */
 	if ((rc = ops_index_move(t, ss->ss_ns, ss->ss_type, ss->ss_uid, old_ms,
 	    ops_submitted(rec))) != STORE_OK ||
-	    (rc = metrics_study_move(t, ss->ss_ns, ss->ss_type, st,
-	    STUDY_QUEUED)) != STORE_OK)
+	    (rc = metrics_study_move(t, key, klen, st, STUDY_QUEUED)) !=
+	    STORE_OK)
 		goto out;
 	if ((rc = limit_active_add(t, ss->ss_ns, 1)) != STORE_OK)
 		goto out;
@@ -534,8 +534,7 @@ study_end(struct store_txn *t, const char *skey, size_t sklen,
 	    STORE_OK &&
 	    (rc = limit_active_add(t, json_object_get_string(ns), -1)) ==
 	    STORE_OK)
-		rc = metrics_study_move(t, json_object_get_string(ns),
-		    skey[strlen(skey) + 1] - '0', st, fin);
+		rc = metrics_study_move(t, skey, sklen, st, fin);
 out:
 	json_object_put(data);
 	json_object_put(res);
