@@ -44,6 +44,8 @@ test_time(void)
 	    "time: a dot without digits refused");
 }
 
+static const char s_plus[] = "since=2026-12-08T04:31:23+08:00";
+
 static void
 test_query(void)
 {
@@ -60,6 +62,14 @@ test_query(void)
 	    &rc) == 0 && q.state == STUDY_CANCELLED && q.type == 2 &&
 	    q.limit == 1000 && q.since_ms == 10000 &&
 	    q.until_ms == 1796675483000LL, "query: every parameter");
+	tap_ok(ops_list_query("since=2026-12-07T20:31:23Z", &q, msg,
+	    sizeof(msg), &rc) == 0 && q.since_ms == 1796675483000LL,
+	    "query: a time with its colons unescaped");
+	tap_ok(ops_list_query("until=2026-12-08T04:31:23%2B08:00", &q, msg,
+	    sizeof(msg), &rc) == 0 && q.until_ms == 1796675483000LL,
+	    "query: an offset's + escaped (a bare + is a space)");
+	tap_ok(ops_list_query(s_plus, &q, msg, sizeof(msg), &rc) == -1 &&
+	    strstr(msg, "since") != NULL, "query: a bare + refused");
 	tap_ok(ops_list_query("cursor=00112233445566778834003132", &q, msg,
 	    sizeof(msg), &rc) == 0 && q.cursor_len == 13 &&
 	    q.cursor[8] == 0x88, "query: a cursor is hex");
