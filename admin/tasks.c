@@ -372,79 +372,20 @@ struct replay {
 };
 
 static int
-replay_one(struct store_txn *t, const char *id, json_object *rec,
-    json_object *done)
-{
-	int64_t	now = store_now_ms();
-	int	rc;
-
-	/* the same message, so the same webhook-id, from the first try */
-	json_object_object_add(rec, "state", json_object_new_string(
-	    outbox_state_name(OUTBOX_PENDING)));
-	json_object_object_add(rec, "attempts", json_object_new_int(0));
-	json_object_object_add(rec, "replayed", json_object_new_int64(now));
-	if ((rc = outbox_put(t, id, rec)) != STORE_OK ||
-	    (rc = queue_put(t, now, QK_DELIVER, id, strlen(id), NULL)) !=
-	    STORE_OK)
-		return rc;
-	json_object_array_add(done, json_object_new_string(id));
-	return STORE_OK;
-}
-
-static int
-dead_visit(const void *key, size_t klen, const char *val, size_t len,
-    void *arg)
-{
-	json_object	*ids = arg, *rec;
-
-	if ((rec = store_json(val, len)) == NULL)
-		return 0;
-	if (strcmp(str(rec, "state"), "DEAD") == 0)
-		json_object_array_add(ids, json_object_new_string_len(key,
-		    (int)klen));
-	json_object_put(rec);
-	return 0;
-}
-
-static int
 replay_body(struct store_txn *t, void *arg)
 {
 	struct replay	*r = arg;
-	json_object	*rec = NULL, *ids;
-	size_t		 i;
 	int		 rc;
 
 	json_object_put(r->done);
-	r->done = json_object_new_array();
+	if ((r->done = json_object_new_array()) == NULL)
+		return STORE_ERR;
 	r->notdead = 0;
-	if (r->id != NULL) {
-		if ((rc = outbox_get(t, r->id, &rec, 1)) != STORE_OK)
-			return rc;
-		if (outbox_state_of(rec) != OUTBOX_DEAD) {
-			r->notdead = 1;
-			json_object_put(rec);
-			return STORE_OK;
-		}
-		rc = replay_one(t, r->id, rec, r->done);
-		json_object_put(rec);
-		return rc;
+	rc = outbox_replay(t, r->id, NULL, NULL, 0, r->done);
+	if (rc == OUTBOX_NOT_DEAD) {
+		r->notdead = 1;
+		return STORE_OK;
 	}
-	ids = json_object_new_array();
-	if ((rc = store_scan(t, SDB_OUTBOX, NULL, 0, dead_visit, ids)) != 0)
-		goto out;
-	for (i = 0; i < json_object_array_length(ids); i++) {
-		const char *id = json_object_get_string(
-		    json_object_array_get_idx(ids, i));
-
-		if ((rc = outbox_get(t, id, &rec, 1)) != STORE_OK ||
-		    (rc = replay_one(t, id, rec, r->done)) != STORE_OK)
-			goto out;
-		json_object_put(rec);
-		rec = NULL;
-	}
-out:
-	json_object_put(rec);
-	json_object_put(ids);
 	return rc;
 }
 

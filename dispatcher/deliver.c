@@ -5,6 +5,7 @@
 
 #include "dispatcher.h"
 #include "log.h"
+#include "metrics.h"
 #include "ns.h"
 #include "outbox.h"
 #include "retention.h"
@@ -186,6 +187,12 @@ after_body(struct store_txn *t, void *arg)
 	/* its study may have ended with it: retention counts from now */
 	if (a->state != OUTBOX_PENDING &&
 	    (rc = retention_ended(t, a->task->t_id, rec)) != STORE_OK)
+		goto out;
+	if (a->state != OUTBOX_PENDING && json_object_object_get_ex(rec, "ns",
+	    &v) && (rc = a->state == OUTBOX_DELIVERED ?
+	    metrics_delivered(t, json_object_get_string(v)) :
+	    metrics_dead_add(t, json_object_get_string(v), a->task->t_id,
+	    1)) != STORE_OK)
 		goto out;
 	if (a->state == OUTBOX_PENDING) {
 		klen = queue_key(key, a->next, QK_DELIVER, a->task->t_id,

@@ -18,6 +18,7 @@
 #include "check.h"
 #include "dispatcher.h"
 #include "log.h"
+#include "ops.h"
 #include "oss.h"
 #include "secmem.h"
 #include "store.h"
@@ -290,6 +291,7 @@ main(int argc, char *argv[])
 	struct mias_conf	*c;
 	char			 err[512];
 	int64_t			 wait_ms, next_scan, next_checkpoint = 0;
+	int			 ops_done = 0;
 	int64_t			 flush_at = 0, next_sweep = 0;
 	int64_t			 spacing = 0, scanned = 0;	/* us */
 	time_t			 stop_at = 0;
@@ -427,6 +429,15 @@ main(int argc, char *argv[])
 			if (store_checkpoint(d.d_store) == -1)
 				log_warnx("%s", store_errmsg(d.d_store));
 			next_checkpoint = now + CHECKPOINT_MS;
+		}
+		/* a store made before listAnalyses's index and the metrics'
+		 * counts gets them, a step of a few thousand studies at a time
+		 * (lib/ops.c); the first steps mark a new store done */
+		if (!ops_done && ops_build_steps(d.d_store, 0, &ops_done) != 0) {
+			/* the responders build it when asked: no more here */
+			log_warnx("building the listing index: %s",
+			    store_errmsg(d.d_store));
+			ops_done = 1;
 		}
 		if (!disp_quit && now >= next_scan) {
 			int64_t t0 = mono_us();

@@ -6,6 +6,7 @@
 #include "dispatcher.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "oss.h"
 #include "store.h"
 #include "study.h"
@@ -148,8 +149,11 @@ start_body(struct store_txn *t, void *arg)
 		    json_object_new_int64(now));
 		json_object_object_add(a->study, "listed",
 		    json_object_new_boolean(0));
-		return store_put_json(t, SDB_STUDIES, a->skey, a->sklen,
-		    a->study);
+		if ((rc = store_put_json(t, SDB_STUDIES, a->skey, a->sklen,
+		    a->study)) != STORE_OK)
+			return rc;
+		return metrics_study_move(t, a->skey, a->sklen, STUDY_QUEUED,
+		    STUDY_RUNNING);
 	}
 	return STORE_OK;
 }

@@ -403,6 +403,10 @@ conf_handler(void *arg, const char *section, const char *name,
 		cp->cp_seen_key_file = 1;
 		return conf_set_string(&c->c_key_file, value, 0) == 0;
 	}
+	if (KEY("metrics", "token_file")) {
+		CHECK(CK_OPTSTRING);
+		return conf_set_string(&c->c_metrics_token_file, value, 1) == 0;
+	}
 	if (KEY("server", "public_url")) {
 		CHECK(CK_URL);
 		if (conf_set_string(&c->c_public_url, value, 1))
@@ -517,7 +521,8 @@ conf_handler(void *arg, const char *section, const char *name,
 	}
 	if (strcmp(section, "server") && strcmp(section, "dispatcher") &&
 	    strcmp(section, "egress") && strcmp(section, "oss") &&
-	    strcmp(section, "limits") && strcmp(section, "retention"))
+	    strcmp(section, "limits") && strcmp(section, "retention") &&
+	    strcmp(section, "metrics"))
 		conf_error(cp, "unknown section [%s]", section);
 	else
 		conf_error(cp, "unknown key '%s' in section [%s]", name,
@@ -668,6 +673,7 @@ conf_free(struct mias_conf *c)
 	free(c->c_path);
 	free(c->c_state_dir);
 	free(c->c_key_file);
+	free(c->c_metrics_token_file);
 	free(c->c_public_url);
 	for (i = 0; i < c->c_warn_n; i++)
 		free(c->c_warn[i]);

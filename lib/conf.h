@@ -50,6 +50,8 @@ struct mias_conf {
 	/* [retention] */
 	unsigned	 c_retention_finished;	/* seconds a study is kept
 					 * after it ended; 0: for ever */
+	/* [metrics] */
+	char		*c_metrics_token_file;	/* NULL: no metrics to anyone */
 
 	/* [engine.N], index N-1 */
 	struct conf_engine c_engine[CONF_STUDY_TYPES];

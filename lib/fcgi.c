@@ -115,6 +115,15 @@ req_reply(struct req *rq, json_object *data)
 }
 
 void
+req_text(struct req *rq, char *text, size_t len)
+{
+	req_reply(rq, NULL);
+	free(rq->rq_text);
+	rq->rq_text = text;
+	rq->rq_textlen = len;
+}
+
+void
 req_error(struct req *rq, enum rc rc, const char *fmt, ...)
 {
 	va_list ap;
@@ -317,6 +326,17 @@ fcgi_respond(struct fcgi_io *io, struct req *rq, const struct endpoint *ep)
 	size_t	 len = 0;
 	int	 status = rc_http(rq->rq_rc), hn;
 
+	if (rq->rq_text != NULL && rq->rq_rc == RC_OK) {
+		hn = snprintf(head, sizeof(head), "Status: 200 OK\r\n"
+		    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+		    "Content-Length: %zu\r\n"
+		    "Cache-Control: no-store\r\n"
+		    "X-Content-Type-Options: nosniff\r\n\r\n",
+		    rq->rq_textlen);
+		io_write(io, head, (size_t)hn);
+		io_write(io, rq->rq_text, rq->rq_textlen);
+		return;
+	}
 	if (rq->rq_rc == RC_TOO_MANY && rq->rq_retry_after > 0)
 		snprintf(ra, sizeof(ra), "Retry-After: %d\r\n",
 		    rq->rq_retry_after);
@@ -653,6 +673,7 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 	rq.rq_ns = io_param(io, "HTTP_NAMESPACE");
 	rq.rq_remote = io_param(io, "REMOTE_ADDR");
 	rq.rq_origin = io_param(io, "HTTP_ORIGIN");
+	rq.rq_authorization = io_param(io, "HTTP_AUTHORIZATION");
 	/* echoed in a header: nothing that could end it */
 	if (rq.rq_origin != NULL && (jv_printable(rq.rq_origin) != NULL ||
 	    strlen(rq.rq_origin) > 512))
@@ -741,6 +762,7 @@ out:
 		free(rq.rq_body);
 	}
 	json_object_put(rq.rq_nsrec);
+	free(rq.rq_text);
 	free(gate.g_raw);
 }
 

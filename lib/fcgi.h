@@ -34,6 +34,8 @@ struct req {
 	const char		*rq_ns;		/* header namespace, or NULL */
 	const char		*rq_remote;	/* REMOTE_ADDR, for the audit trail */
 	const char		*rq_origin;	/* header Origin, or NULL */
+	const char		*rq_authorization;	/* header Authorization,
+						 * or NULL (metrics only) */
 	int			 rq_cors;	/* echo rq_origin (allowed) */
 	int			 rq_retry_after;	/* seconds, with 100010 */
 	time_t			 rq_time;	/* when authenticated: rate windows */
@@ -56,6 +58,10 @@ struct req {
 	enum rc			 rq_rc;
 	char			 rq_msg[512];
 	json_object		*rq_data;	/* envelope data, or NULL */
+	char			*rq_text;	/* malloc'd: answered as it is
+						 * instead of an envelope
+						 * (req_text), or NULL */
+	size_t			 rq_textlen;
 	struct gate		*rq_gate;	/* the authentication still to
 						 * do, in req_txn */
 };
@@ -92,6 +98,9 @@ void	req_reply(struct req *, json_object *data);	/* 000000 */
  * partial findings); data is consumed. */
 void	req_error_data(struct req *, enum rc, json_object *data,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A 200 answer that is no envelope (the metrics' Prometheus text):
+ * text, malloc'd, is consumed. */
+void	req_text(struct req *, char *text, size_t len);
 void	req_error(struct req *, enum rc, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 

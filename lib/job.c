@@ -7,6 +7,7 @@
 
 #include "crypto.h"
 #include "job.h"
+#include "metrics.h"
 #include "queue.h"
 #include "store.h"
 
@@ -273,14 +274,23 @@ job_finish(struct store_txn *t, const char *jkey, size_t jklen,
 	}
 	if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, rec)) != STORE_OK)
 		goto fail;
+	/* the engine's latency, from the job's creation to its outcome */
+	if (json_object_object_get_ex(rec, "created", &v) &&
+	    (rc = metrics_latency(t, json_int(rec, "studyType"), now -
+	    json_object_get_int64(v))) != STORE_OK)
+		goto fail;
 
 	/* count it in the study; the last one queues the assembly */
 	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &study, 1)) !=
 	    STORE_OK)
 		goto fail;
 	if (!json_object_object_get_ex(study, "run", &v) ||
-	    json_object_get_int64(v) != run) {
-		/* a newer run replaced this one: nothing more to count */
+	    json_object_get_int64(v) != run ||
+	    !json_object_object_get_ex(study, "state", &v) ||
+	    (study_state_parse(json_object_get_string(v)) != STUDY_QUEUED &&
+	    study_state_parse(json_object_get_string(v)) != STUDY_RUNNING)) {
+		/* a newer run replaced this one, or the run ended (cancelled):
+		 * nothing more to count, and the study stays as it is */
 		json_object_put(study);
 		*changed = 1;
 		return STORE_OK;

@@ -37,6 +37,19 @@ int	outbox_add(struct store_txn *, const char *ns, int type,
 	    const char *body, const char *after, int64_t now, int64_t due,
 	    char id[WEBHOOK_ID_MAX]);
 
+/*
+ * Send dead letters again, the same messages with the same webhook-ids
+ * (mias-admin deliveries replay, and POST redeliverCallbacks): the one
+ * named id; or, id NULL, every dead letter of namespace ns (NULL: of every
+ * namespace), only those of study uid of studyType type when uid is not
+ * NULL.  Each id sent again is added to done (an array).  A store code
+ * (STORE_NOTFOUND: no message id), or OUTBOX_NOT_DEAD when id is not a
+ * dead letter.  Reads every message of the outbox when id is NULL.
+ */
+#define OUTBOX_NOT_DEAD	1
+int	outbox_replay(struct store_txn *, const char *id, const char *ns,
+	    const char *uid, int type, json_object *done);
+
 int	outbox_get(struct store_txn *, const char *id, json_object **, int rmw);
 int	outbox_put(struct store_txn *, const char *id, json_object *);
 

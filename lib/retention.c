@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "job.h"
+#include "metrics.h"
+#include "ops.h"
 #include "outbox.h"
 #include "queue.h"
 #include "retention.h"
@@ -57,8 +59,8 @@ ret_msg_ended(json_object *m)
 }
 
 /*
- * 1 and *ended when study has ended (DONE or FAILED, none of its
- * callbacks PENDING), 0 when it has not, or a store code.
+ * 1 and *ended when study has ended (DONE, FAILED or CANCELLED, none of
+ * its callbacks PENDING), 0 when it has not, or a store code.
  */
 static int
 ret_study_ended(struct store_txn *t, json_object *study, int64_t *ended)
@@ -69,7 +71,7 @@ ret_study_ended(struct store_txn *t, json_object *study, int64_t *ended)
 	char			 id[WEBHOOK_ID_MAX];
 	int			 n, rc;
 
-	if (st != STUDY_DONE && st != STUDY_FAILED)
+	if (st != STUDY_DONE && st != STUDY_FAILED && st != STUDY_CANCELLED)
 		return 0;
 	*ended = ret_num(study, "finished");
 	if ((after = ret_str(study, "lastMessage")) == NULL)
@@ -512,6 +514,13 @@ ret_del_messages(struct store_txn *t, json_object *study, size_t *deleted)
 			break;
 		if (rc != STORE_OK)
 			return rc;
+		/* a dead letter leaves the namespace's gauge (metrics.h) */
+		if (outbox_state_of(m) == OUTBOX_DEAD &&
+		    ret_str(m, "ns") != NULL && (rc = metrics_dead_add(t,
+		    ret_str(m, "ns"), id, -1)) != STORE_OK) {
+			json_object_put(m);
+			return rc;
+		}
 		rc = store_del(t, SDB_OUTBOX, id, strlen(id));
 		after = ret_str(m, "after");
 		snprintf(id, sizeof(id), "%s", after != NULL ? after : "");
@@ -565,6 +574,12 @@ ret_final_body(struct store_txn *t, void *arg)
 	    (rc = ret_del(t, SDB_ANSWERS, it->ri_skey, it->ri_sklen)) != 0 ||
 	    (rc = store_del(t, SDB_STUDIES, it->ri_skey, it->ri_sklen)) != 0 ||
 	    (rc = ret_del(t, SDB_ENDED, it->ri_key, it->ri_klen)) != 0)
+		goto out;
+	/* and from the operations index and the metrics' counts (ops.h) */
+	if ((rc = ops_index_move(t, ns, type, uid, ops_submitted(study),
+	    -1)) != STORE_OK || (rc = metrics_study_move(t, it->ri_skey,
+	    it->ri_sklen, study_state_parse(ret_str(study, "state")),
+	    STUDY__MAX)) != STORE_OK)
 		goto out;
 	a->deleted += 3;
 	rr->rr_outcome = RETENTION_REMOVED;

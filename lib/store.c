@@ -93,6 +93,7 @@ static const char *const store_files[SDB__MAX] = {
 	"audit.db",
 	"answers.db",
 	"ended.db",
+	"submitted.db",
 };
 
 struct store {

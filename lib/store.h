@@ -31,6 +31,7 @@ enum store_db {
 	SDB_ANSWERS,		/* study key -> getAnalysisResult answer */
 	SDB_ENDED,		/* be64 ms + study key -> "": the studies
 				 * that ended then (retention.h) */
+	SDB_SUBMITTED,		/* ns NUL be64(~submitted) type NUL uid: ops.h */
 	SDB__MAX
 };
 

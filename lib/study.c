@@ -7,6 +7,8 @@
 #include "crypto.h"
 #include "job.h"
 #include "limit.h"
+#include "metrics.h"
+#include "ops.h"
 #include "outbox.h"
 #include "result.h"
 #include "queue.h"
@@ -21,6 +23,7 @@ static const char *const study_state_names[STUDY__MAX] = {
 	"RUNNING",
 	"DONE",
 	"FAILED",
+	"CANCELLED",
 };
 
 const char *
@@ -203,7 +206,7 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 	json_object		*rec = NULL, *v, *item = NULL;
 	enum study_state	 st;
 	size_t			 klen, qlen;
-	int64_t			 now = store_now_ms();
+	int64_t			 now = store_now_ms(), old_ms;
 	int			 rc;
 
 	klen = study_key(key, ss->ss_ns, ss->ss_type, ss->ss_uid);
@@ -212,6 +215,8 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 		if ((rec = study_record_new(ss, now)) == NULL)
 			return STORE_ERR;
 		*outcome = STUDY_NEW;
+		st = STUDY__MAX;
+		old_ms = -1;
 	} else if (rc != STORE_OK)
 		return rc;
 	else {
@@ -230,11 +235,18 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 			return STORE_OK;
 		}
 		*outcome = STUDY_RERUN;
+		old_ms = ops_submitted(rec);
 	}
 	rc = STORE_ERR;
 	if (study_new_run(rec, k, ss, key, klen, now) == -1)
 		goto out;
 	if ((rc = store_put_json(t, SDB_STUDIES, key, klen, rec)) != STORE_OK)
+		goto out;
+	/* listAnalyses's index and the metrics move with the record */
+	if ((rc = ops_index_move(t, ss->ss_ns, ss->ss_type, ss->ss_uid, old_ms,
+	    ops_submitted(rec))) != STORE_OK ||
+	    (rc = metrics_study_move(t, key, klen, st, STUDY_QUEUED)) !=
+	    STORE_OK)
 		goto out;
 	if ((rc = limit_active_add(t, ss->ss_ns, 1)) != STORE_OK)
 		goto out;
@@ -429,10 +441,14 @@ study_push_body(json_object *study, json_object *data, const char *code,
 	return b;
 }
 
-int
-study_conclude(struct store_txn *t, const char *skey, size_t sklen,
+/*
+ * The end of a run, as final state fin (DONE, FAILED, CANCELLED): its
+ * result, the callback, the record.  code NULL only for DONE.
+ */
+static int
+study_end(struct store_txn *t, const char *skey, size_t sklen,
     int64_t run, json_object *data, const char *code, const char *msg,
-    int64_t now)
+    int64_t now, enum study_state fin)
 {
 	json_object		*study = NULL, *res = NULL, *body = NULL, *v, *ns;
 	json_object		*url, *uid, *type;
@@ -471,7 +487,7 @@ study_conclude(struct store_txn *t, const char *skey, size_t sklen,
 	json_object_object_add(res, "v", json_object_new_int(1));
 	json_object_object_add(res, "run", json_object_new_int64(run));
 	json_object_object_add(res, "state", json_object_new_string(
-	    study_state_name(code ? STUDY_FAILED : STUDY_DONE)));
+	    study_state_name(fin)));
 	json_object_object_add(res, "errorCode",
 	    code ? json_object_new_string(code) : NULL);
 	json_object_object_add(res, "errorMessage",
@@ -507,7 +523,7 @@ study_conclude(struct store_txn *t, const char *skey, size_t sklen,
 		goto out;
 
 	json_object_object_add(study, "state", json_object_new_string(
-	    study_state_name(code ? STUDY_FAILED : STUDY_DONE)));
+	    study_state_name(fin)));
 	json_object_object_add(study, "errorCode",
 	    code ? json_object_new_string(code) : NULL);
 	json_object_object_add(study, "errorMessage",
@@ -518,14 +534,51 @@ study_conclude(struct store_txn *t, const char *skey, size_t sklen,
 	/* the credentials are needed no more: forget them */
 	json_object_object_del(study, "creds");
 	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, study)) ==
+	    STORE_OK &&
+	    (rc = limit_active_add(t, json_object_get_string(ns), -1)) ==
 	    STORE_OK)
-		rc = limit_active_add(t, json_object_get_string(ns), -1);
+		rc = metrics_study_move(t, skey, sklen, st, fin);
 out:
 	json_object_put(data);
 	json_object_put(res);
 	json_object_put(body);
 	json_object_put(study);
 	return rc;
+}
+
+int
+study_conclude(struct store_txn *t, const char *skey, size_t sklen,
+    int64_t run, json_object *data, const char *code, const char *msg,
+    int64_t now)
+{
+	return study_end(t, skey, sklen, run, data, code, msg, now,
+	    code != NULL ? STUDY_FAILED : STUDY_DONE);
+}
+
+int
+study_cancel(struct store_txn *t, const char *skey, size_t sklen,
+    int64_t now)
+{
+	json_object		*study = NULL, *v;
+	enum study_state	 st;
+	int64_t			 run;
+	int			 rc;
+
+	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &study, 1)) !=
+	    STORE_OK)
+		return rc;
+	st = json_object_object_get_ex(study, "state", &v) ?
+	    study_state_parse(json_object_get_string(v)) : STUDY__MAX;
+	run = json_object_object_get_ex(study, "run", &v) ?
+	    json_object_get_int64(v) : 0;
+	json_object_put(study);
+	if (st != STUDY_QUEUED && st != STUDY_RUNNING)
+		return STUDY_CANCEL_FINAL;
+	/* the dispatcher drops the run's items as it meets them: each finds
+	 * the study no longer QUEUED or RUNNING (dispatcher/engine.c,
+	 * dispatcher/study.c), and job_finish counts nothing into it */
+	return study_end(t, skey, sklen, run, NULL, "CANCELLED",
+	    "cancelled by the caller", now, STUDY_CANCELLED);
 }
 
 struct study_gather {

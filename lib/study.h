@@ -18,6 +18,7 @@ enum study_state {
 	STUDY_RUNNING,
 	STUDY_DONE,
 	STUDY_FAILED,
+	STUDY_CANCELLED,	/* cancelAnalysis: final, like DONE and FAILED */
 	STUDY__MAX
 };
 
@@ -95,6 +96,16 @@ int	study_submit(struct store_txn *, const struct crypto_keys *,
  */
 int	study_conclude(struct store_txn *, const char *skey, size_t sklen,
 	    int64_t run, json_object *data, const char *code, const char *msg,
+	    int64_t now);
+
+/*
+ * cancelAnalysis: end the study's run as CANCELLED, with the status
+ * callback (status -1, errorCode CANCELLED).  A store code (STORE_NOTFOUND:
+ * no such study), or STUDY_CANCEL_FINAL (positive: the body aborts) when
+ * the study is final already.
+ */
+#define STUDY_CANCEL_FINAL	1
+int	study_cancel(struct store_txn *, const char *skey, size_t sklen,
 	    int64_t now);
 
 /* Every image of the run is DONE or FAILED: gather their findings into

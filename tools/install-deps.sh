@@ -5,12 +5,13 @@
 #   without --tests: what building and running mias needs
 #   with --tests: also the test tools (Node.js for the independent checks,
 #   the web servers, clang and its sanitizer runtime, valgrind, logrotate,
-#   what building and checking the Debian package needs)
+#   promtool from prometheus for the metrics answer, what building and
+#   checking the Debian package needs)
 set -u
 pkgs="autoconf automake make gcc pkg-config libfcgi-dev libjson-c-dev
 libcurl4-openssl-dev libssl-dev libexpat1-dev libinih-dev libdb5.3-dev
 db5.3-util uuid-dev lighttpd python3 python3-pydicom curl"
-[ "${1:-}" = "--tests" ] && pkgs="$pkgs nodejs npm chromium fonts-droid-fallback apache2-bin libapache2-mod-fcgid spawn-fcgi clang valgrind gdb logrotate"
+[ "${1:-}" = "--tests" ] && pkgs="$pkgs nodejs npm chromium fonts-droid-fallback apache2-bin libapache2-mod-fcgid spawn-fcgi clang valgrind gdb logrotate prometheus"
 # tests/package.sh: building the Debian package (debian/control's
 # Build-Depends: debhelper, dh-apache2 from apache2-dev), lintian, the
 # system Apache it installs into, systemd-analyze for the unit, git

@@ -9,7 +9,7 @@
 set -u
 src=${MIAS_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${MIAS_BUILDDIR:-$src/build}
-harnesses="execute feedback trigger query result oss_list oss_error conf sig url"
+harnesses="execute feedback trigger query result oss_list oss_error conf sig url ops"
 
 set -- $harnesses
 echo "1..$#"

@@ -3,7 +3,7 @@
 #
 # Usage: tests/fuzz/run.sh [SECONDS [HARNESS...]]
 #   SECONDS   per harness (default 60); HARNESS: execute, feedback, trigger,
-#             query, result, oss_list, oss_error, conf, sig, url (default all)
+#             query, result, oss_list, oss_error, conf, sig, url, ops (default all)
 # Environment:
 #   FUZZ_BUILD  build directory (default: build-fuzz beside build/), configured
 #               there with CC=clang --enable-fuzzing if it is not yet
@@ -24,7 +24,7 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-harnesses=${*:-execute feedback trigger query result oss_list oss_error conf sig url}
+harnesses=${*:-execute feedback trigger query result oss_list oss_error conf sig url ops}
 build=${FUZZ_BUILD:-$top/build-fuzz}
 work=${FUZZ_WORK:-$build/fuzz-work}
 jobs=${MAKE_JOBS:-2}

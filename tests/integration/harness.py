@@ -808,7 +808,8 @@ Stack.feedback = _stack_feedback
 
 MIAS_ENDPOINTS = ("executeAnalysis", "getAnalysisResult",
                   "submitAnalysisFeedback", "triggerAnalysis",
-                  "algorithmResult", "health")
+                  "algorithmResult", "health", "listAnalyses",
+                  "cancelAnalysis", "redeliverCallbacks", "metrics")
 _record_opened = set()
 _record_lock = __import__("threading").Lock()
 

@@ -40,6 +40,7 @@ from harness import (TAP, Stack, FakeOss, PREFIX, SRCDIR,  # noqa: E402
                      Response, cmd_engine_conf, delivered, envelope_ok,
                      installed, sink_received, verify_webhooks, wait_for,
                      wait_port)
+import ops_checks  # noqa: E402
 
 
 class PrefixTAP(TAP):
@@ -66,7 +67,8 @@ PROXY_MODULES = (("mpm_event_module", "mod_mpm_event.so"),
                  ("proxy_module", "mod_proxy.so"),
                  ("proxy_fcgi_module", "mod_proxy_fcgi.so"))
 ENDPOINTS = ("executeAnalysis", "getAnalysisResult", "submitAnalysisFeedback",
-             "triggerAnalysis", "algorithmResult", "health")
+             "triggerAnalysis", "algorithmResult", "health", "listAnalyses",
+             "cancelAnalysis", "redeliverCallbacks", "metrics")
 SPAWN_FCGI = shutil.which("spawn-fcgi")
 MAX_BODY = 4096             # max_body_bytes of the test's mias.conf
 MAX_REQUEST = 65536         # MIAS_MAX_REQUEST_LEN defined for the snippet
@@ -323,6 +325,7 @@ def main():
         s = ApacheStack("apache-" + label, proxy=proxy, max_body=MAX_BODY,
                         egress="allow_hosts = 127.0.0.1",
                         engines={4: cmd_engine_conf(4, "OA")})
+        ops_checks.enable_metrics(s, owner=(PW.pw_uid, PW.pw_gid))
         failed = t.failed
         try:
             run(s)
@@ -547,6 +550,13 @@ def run(s):
          "no secret in Apache's error log")
     rc = s.stop_dispatcher()
     t.eq(rc, 0, "the dispatcher stops on SIGTERM with status 0")
+
+    # --- the operations API and the metrics (ops_checks.py) -----------------
+    ops_checks.run(t, s)
+    sub = os.path.join(s.state, "submitted.db")
+    t.ok(os.path.exists(sub) and os.lstat(sub).st_uid == PW.pw_uid,
+         "submitted.db belongs to www-data")
+    s.stop_dispatcher()
 
 
 def chunked(s, path, body, headers, whole=False):

@@ -694,6 +694,34 @@ test_removed(void)
 	    "unknown key 'poll_interval' in section [dispatcher]");
 }
 
+/* [metrics] token_file: absent by default (no metrics), a path, or
+ * empty (the same as absent); other keys of the section are errors. */
+static void
+test_metrics(void)
+{
+	struct mias_conf	*c;
+	char			 err[512];
+
+	c = load(REQ, err, sizeof(err));
+	tap_ok(c != NULL && c->c_metrics_token_file == NULL,
+	    "[metrics] token_file: none by default");
+	conf_free(c);
+	c = load(REQ "[metrics]\ntoken_file = /etc/mias/metrics.token\n", err,
+	    sizeof(err));
+	tap_ok(c != NULL && c->c_metrics_token_file != NULL &&
+	    strcmp(c->c_metrics_token_file, "/etc/mias/metrics.token") == 0,
+	    "[metrics] token_file: the path");
+	conf_free(c);
+	c = load(REQ "[metrics]\ntoken_file =\n", err, sizeof(err));
+	tap_ok(c != NULL && c->c_metrics_token_file == NULL,
+	    "[metrics] token_file empty: none");
+	conf_free(c);
+	c = load(REQ "[metrics]\ntoken = x\n", err, sizeof(err));
+	tap_ok(c == NULL && strstr(err, "token") != NULL,
+	    "[metrics] an unknown key is an error (%s)", err);
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -717,6 +745,7 @@ main(void)
 	test_duration();
 	test_retention();
 	test_removed();
+	test_metrics();
 
 	for (i = 1; i <= nfiles; i++) {
 		snprintf(name, sizeof(name), "%s/c%d.conf", tmpdir, i);
