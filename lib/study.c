@@ -367,7 +367,8 @@ study_status_body(json_object *study, const char *code, const char *msg)
 }
 
 /* The result of a push job, as API.md 6. has engines send it: the list
- * under the engine's name, box items with the engine's field names. */
+ * under the engine's name, box items with the engine's field names, each
+ * item with the imageKey of API.md 3. (spelt so in every list). */
 static json_object *
 study_push_body(json_object *study, json_object *data, const char *code,
     const char *msg)
@@ -415,6 +416,10 @@ study_push_body(json_object *study, json_object *data, const char *code,
 				json_object_object_get_ex(item, "class", &x);
 				json_object_object_add(e, "Class",
 				    json_object_get(x));
+				if (json_object_object_get_ex(item, "imageKey",
+				    &x))
+					json_object_object_add(e, "imageKey",
+					    json_object_get(x));
 			}
 			json_object_array_add(out, e);
 		}
@@ -567,7 +572,7 @@ study_gather_job(const void *key, size_t klen, const char *val, size_t len,
     void *arg)
 {
 	struct study_gather	*g = arg;
-	json_object		*rec, *f, *v;
+	json_object		*rec, *f, *v, *obj;
 	size_t			 i, n;
 
 	(void)key;
@@ -576,6 +581,9 @@ study_gather_job(const void *key, size_t klen, const char *val, size_t len,
 		return STORE_ERR;
 	if (job_state_of(rec) == JOB_DONE) {
 		g->done++;
+		/* the image a finding is on: a viewer draws it there */
+		if (!json_object_object_get_ex(rec, "object", &obj))
+			obj = NULL;
 		if (json_object_object_get_ex(rec, "findings", &f) &&
 		    json_object_is_type(f, json_type_array)) {
 			n = json_object_array_length(f);
@@ -584,6 +592,10 @@ study_gather_job(const void *key, size_t klen, const char *val, size_t len,
 				    f, i);
 
 				study_unique_box(g, item);
+				if (obj != NULL && json_object_is_type(item,
+				    json_type_object))
+					json_object_object_add(item,
+					    "imageKey", json_object_get(obj));
 				json_object_array_add(g->list,
 				    json_object_get(item));
 			}

@@ -472,6 +472,10 @@ def run(s):
          "one box per image, in boxes and boxDataList", r)
     t.ok(all(b.get("credibility", None) is None for b in boxes),
          "no credibility before feedback")
+    t.eq(sorted(b.get("imageKey") for b in boxes), sorted(keys),
+         "each box names its image: imageKey is the object key")
+    t.eq([b.get("imageKey") for b in data.get("boxDataList") or []],
+         [b.get("imageKey") for b in boxes], "  ... in boxDataList too")
     r = s.get_result(tok, "hosp", uid, 4,
                      headers={"Content-Type": "application/json"})
     envelope_ok(t, r, "000000", 200, "getAnalysisResult with a Content-Type "
@@ -508,6 +512,9 @@ def run(s):
          res.get("ImageUid") == "img-apache-1" and
          len(res.get("Boxes") or []) >= 1,
          "the push result reaches resultCallBackUrl", got)
+    t.ok(bool(res.get("Boxes")) and
+         all(b.get("imageKey") == keys[0] for b in res["Boxes"]),
+         "  ... its Boxes carry the trigger's key as imageKey", res)
 
     # algorithmResult is mapped, and refuses a URL it did not issue
     r = s.api("POST", "algorithmResult", {"returnCode": "000000"},
