@@ -20,6 +20,7 @@ enum rc {
 	RC_URL_REFUSED,		/* 100009 400 */
 	RC_TOO_MANY,		/* 100010 429 */
 	RC_NOT_SERVED,		/* 100011 400 */
+	RC_CONFLICT,		/* 100012 409 */
 	RC__MAX
 };
 

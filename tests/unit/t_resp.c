@@ -32,6 +32,7 @@ static const struct {
 	{ RC_URL_REFUSED, "RC_URL_REFUSED", "100009", 400, "Bad Request" },
 	{ RC_TOO_MANY, "RC_TOO_MANY", "100010", 429, "Too Many Requests" },
 	{ RC_NOT_SERVED, "RC_NOT_SERVED", "100011", 400, "Bad Request" },
+	{ RC_CONFLICT, "RC_CONFLICT", "100012", 409, "Conflict" },
 };
 
 /* Member name of o as a string, or NULL. */
