@@ -366,10 +366,7 @@ study_status_body(json_object *study, const char *code, const char *msg)
 	return b;
 }
 
-/* The result of a push job, as API.md 6. has engines send it: the list
- * under the engine's name, box items with the engine's field names, each
- * item with the imageKey of API.md 3. (spelt so in every list). */
-static json_object *
+json_object *
 study_push_body(json_object *study, json_object *data, const char *code,
     const char *msg)
 {

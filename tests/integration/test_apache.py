@@ -40,6 +40,7 @@ from harness import (TAP, Stack, FakeOss, PREFIX, SRCDIR,  # noqa: E402
                      Response, cmd_engine_conf, delivered, envelope_ok,
                      installed, sink_received, verify_webhooks, wait_for,
                      wait_port)
+import test_findings  # noqa: E402  (its scenario, run under Apache too)
 
 
 class PrefixTAP(TAP):
@@ -317,14 +318,20 @@ def main():
                % ", ".join(so for _, so in PROXY_MODULES))
     else:
         variants.append(("mod_proxy_fcgi", True))
-    for label, proxy in variants:
-        t.prefix = label + ": "
+    for label, proxy, flow in [(label, proxy, flow) for label, proxy in
+                               variants for flow in ("flow", "findings")]:
+        t.prefix = label + ": " + ("" if flow == "flow" else flow + ": ")
         s = ApacheStack("apache-" + label, proxy=proxy, max_body=MAX_BODY,
                         egress="allow_hosts = 127.0.0.1",
                         engines={4: cmd_engine_conf(4, "OA")})
         failed = t.failed
         try:
-            run(s)
+            if flow == "flow":
+                run(s)
+            else:
+                # test_findings.py's scenario: push results by ImageUid,
+                # an engine's second post
+                test_findings.scenario(t, s)
         except Exception:
             t.ok(False, "the flow runs to its end", traceback.format_exc())
         finally:

@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+# test_findings.py -- push results read back by ImageUid and an engine's second post, through lighttpd (test_apache.py runs the same scenario under Apache)
+"""
+One gateway with a local command engine for OA (studyType 4) and a remote
+engine (tests/fixtures/engine.py) for LN (studyType 1), a fake OSS and a
+callback sink; two namespaces.
+
+- getAnalysisResult?imageUid=: 100005 while the push job waits, then
+  000000 with data equal to the result callback's body (Boxes with
+  imageKey); 100006 with the failure when it failed; 100004 for an
+  ImageUid the namespace never triggered, including another namespace's.
+- algorithmResult posted again after the job ended: the same result
+  (reordered) 000000, a different one 100012 (HTTP 409), and the stored
+  result is the first.
+
+scenario(t, s) runs on any Stack made but not yet initialised, so that
+test_apache.py runs it under Apache as www-data.
+"""
+import json
+import os
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True
+from harness import (TAP, FIXTURES, FakeOss, Stack, cmd_engine_conf,  # noqa
+                     envelope_ok, json_exact, sink_received, wait_for)
+
+sys.path.insert(0, FIXTURES)
+import engine as engine_fixture  # noqa: E402
+
+BUCKET = "studies"
+NS, NS2 = "hosp", "other-hosp"
+
+
+def with_data(t, r, code, status, desc):
+    """The envelope of an answer whose data is an object (100005,
+    100006), as envelope_ok checks the others."""
+    j = r.json if isinstance(r.json, dict) else {}
+    return t.ok(r.status == status and j.get("returnCode") == code and
+                j.get("success") is (code == "000000") and
+                isinstance(j.get("returnMessage"), str) and
+                isinstance(j.get("data"), dict), desc,
+                "want %s/HTTP %d, got %r" % (code, status, r))
+
+
+def write_conf(s, engines):
+    """The stack's configuration with these [engine.X] sections."""
+    text = ("[server]\nstate_dir = %s\nkey_file = %s\npublic_url = %s\n"
+            "max_body_bytes = 65536\n\n"
+            "[dispatcher]\nretry_schedule = 1s,1s,2s\ncallback_timeout = 5\n"
+            "\n[egress]\nallow_hosts = 127.0.0.1\n\n"
+            % (s.state, os.path.join(s.dir, "master.key"), s.base))
+    for name, body in engines:
+        text += "[engine.%s]\n%s\n" % (name, body)
+    with open(s.conf, "w") as f:      # (in place: keeps its mode)
+        f.write(text)
+
+
+def scenario(t, s):
+    eng = s.fixture("engine.py")
+    write_conf(s, [
+        ("4", cmd_engine_conf(4, "OA")),
+        ("1", "url = %s/trigger\nanalysis = LN\ntimeout = 20\n" % eng.base),
+    ])
+    s.init()
+    tok, _ = s.namespace(NS)
+    tok2, _ = s.namespace(NS2)
+    A = dict(token=tok, ns=NS)
+    B = dict(token=tok2, ns=NS2)
+    oss = FakeOss(s)
+    sink = s.fixture("sink.py")
+    s.start()
+
+    def trig(auth, uid, key, cb, analysis="OA"):
+        return s.api("POST", "triggerAnalysis", {
+            "namespace": auth["ns"], "ImageUid": uid,
+            "accessKeyId": oss.ak, "accessKeySecret": oss.sk,
+            "securityToken": "", "endpoint": oss.endpoint,
+            "bucketName": BUCKET, "key": key, "analysis": analysis,
+            "resultCallBackUrl": sink.base + cb}, **auth)
+
+    def get(auth, image_uid, extra=""):
+        return s.api("GET", "getAnalysisResult", **auth, query="?imageUid="
+                     + urllib.parse.quote(image_uid, safe="") + extra)
+
+    def callback(path):
+        recs = wait_for(lambda: sink_received(sink, path), 30) or []
+        return json_exact(recs[0]["body"]) if recs else None
+
+    keys = oss.dicom(BUCKET, "push/p1", 2)
+
+    # --- item 3: a push job read back by its ImageUid ---------------------
+    uid = "IMG 0001/knee-影像.dcm"
+    envelope_ok(t, trig(A, uid, keys[0], "/result/1"), "000000", 200,
+                "triggerAnalysis accepted (no dispatcher yet)")
+    r = get(A, uid)
+    with_data(t, r, "100005", 409, "getAnalysisResult?imageUid= while the "
+              "push job waits: 100005 (HTTP 409)")
+    d = (r.json or {}).get("data") or {}
+    t.ok(d.get("state") == "QUEUED" and d.get("imagesDone") == 0,
+         "  ... data is its progress (QUEUED)", d)
+    envelope_ok(t, get(B, uid), "100004", 404, "  ... another namespace "
+                "asking for that ImageUid: 100004", post=False)
+
+    s.start_dispatcher()
+    body = callback("/result/1")
+    t.ok(body is not None and body.get("returnCode") == "000000",
+         "the result callback is delivered", body)
+    r = get(A, uid)
+    envelope_ok(t, r, "000000", 200, "getAnalysisResult?imageUid= once done: "
+                "000000", post=False)
+    data = json_exact(r.raw).get("data") if r.json else None
+    t.eq(data, body, "  ... data is exactly what the result callback "
+         "carried")
+    t.ok(isinstance(data, dict) and data.get("namespace") == NS and
+         data.get("ImageUid") == uid and data.get("Boxes") and
+         all(b.get("imageKey") == keys[0] for b in data["Boxes"]),
+         "  ... namespace, ImageUid, Boxes each with the image's imageKey",
+         data)
+    envelope_ok(t, get(A, uid, "&studyType=4"), "000000", 200,
+                "  ... with its studyType as well", post=False)
+    envelope_ok(t, get(A, uid, "&studyType=1"), "100004", 404,
+                "  ... with another studyType: 100004", post=False)
+    envelope_ok(t, get(B, uid), "100004", 404, "  ... another namespace: "
+                "100004, never this one's job", post=False)
+    r = s.get_result(tok, NS, "\x1f" + uid, 4)
+    t.ok(r.status == 400 and r.code != "000000", "a push job cannot be "
+         "named as a studyInstanceUid (control character refused)", r)
+    envelope_ok(t, get(A, "no-such-image"), "100004", 404,
+                "an ImageUid never triggered: 100004", post=False)
+    r = s.api("GET", "getAnalysisResult", **A,
+              query="?imageUid=x&studyInstanceUid=1.2&studyType=4")
+    envelope_ok(t, r, "100002", 400, "imageUid with a studyInstanceUid: "
+                "100002", post=False)
+
+    # the other namespace's own push job, with the same ImageUid
+    envelope_ok(t, trig(B, uid, keys[1], "/result/b"), "000000", 200,
+                "another namespace triggers the same ImageUid")
+    body_b = callback("/result/b")
+    r = get(B, uid)
+    t.ok(r.code == "000000" and (r.json.get("data") or {}).get(
+        "namespace") == NS2 and json_exact(r.raw)["data"] == body_b,
+         "  ... reads its own result", r)
+    r = get(A, uid)
+    t.ok(r.code == "000000" and json_exact(r.raw)["data"] == body,
+         "  ... and the first namespace still reads its own", r)
+
+    # a push job that failed
+    envelope_ok(t, trig(A, "gone-1", "push/no-such-object.dcm",
+                        "/result/gone"), "000000", 200,
+                "triggerAnalysis of an object that does not exist")
+    gone = callback("/result/gone")
+    r = get(A, "gone-1")
+    with_data(t, r, "100006", 200, "getAnalysisResult?imageUid= of a "
+              "failed push job: 100006 (HTTP 200)")
+    d = json_exact(r.raw).get("data") if r.json else None
+    t.eq(d, gone, "  ... data is the failure the callback carried")
+    t.ok(isinstance(d, dict) and d.get("returnCode") == "100006" and
+         d.get("errorCode") and d.get("Boxes") == [],
+         "  ... returnCode 100006, an errorCode, Boxes []", d)
+
+    # --- item 4: an engine posts again after its job ended -----------------
+    envelope_ok(t, trig(A, "lung-1", keys[1], "/result/ln", "LN"),
+                "000000", 200, "triggerAnalysis LN (the remote engine)")
+    body_ln = callback("/result/ln")
+    t.ok(body_ln is not None and body_ln.get("returnCode") == "000000",
+         "  ... its result is delivered", body_ln)
+    log = [e for e in (eng.call("GET", "/__control__/log?since=0") or [])
+           if (e.get("trigger") or {}).get("key") == keys[1]]
+    t.ok(len(log) == 1, "the engine got one trigger for it", log)
+    if log:
+        tr = log[0]["trigger"]
+        first = json.loads(engine_fixture.result_text(
+            1, tr.get("namespace"), tr["ImageUid"],
+            oss.sha256(BUCKET, keys[1])))
+        path = tr["resultCallBackUrl"][len(s.base):]
+        same = dict(reversed(list(first.items())))
+        r = s.request("POST", path, json.dumps(same, indent=1))
+        envelope_ok(t, r, "000000", 200, "the engine posts the same result "
+                    "again (reordered): 000000")
+        other = dict(first, ImageDataList=[
+            dict(x, diameter=x["diameter"] + 1)
+            for x in first["ImageDataList"]])
+        r = s.request("POST", path, json.dumps(other))
+        envelope_ok(t, r, "100012", 409, "a different result after the "
+                    "first: 100012 (HTTP 409)")
+        t.ok("first result stands" in ((r.json or {}).get(
+            "returnMessage") or ""), "  ... the message says the first "
+             "result stands", r)
+        r = get(A, "lung-1")
+        t.ok(r.code == "000000" and json_exact(r.raw)["data"] == body_ln,
+             "  ... and the result read back is still the first", r)
+    rc = s.stop_dispatcher()
+    t.eq(rc, 0, "the dispatcher stops on SIGTERM with status 0")
+
+
+def main():
+    t = TAP()
+    t0 = time.time()
+    s = Stack("findings")
+    try:
+        scenario(t, s)
+        t.diag("runtime %.1f s" % (time.time() - t0))
+    except Exception:  # noqa: BLE001
+        import traceback
+        t.ok(False, "the scenario runs to its end", traceback.format_exc())
+    finally:
+        if t.failed:
+            t.diag("kept " + s.dir)
+            t.diag(s.dispatcher_log()[-3000:])
+        s.cleanup(keep=t.failed > 0)
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
