@@ -99,13 +99,13 @@ struct disp {
 	struct taskq		 d_todo;	/* for workers */
 	struct task		**d_busy;	/* items being worked on */
 	size_t			 d_busy_n, d_busy_cap;
-	unsigned		 d_cmd_running[CONF_STUDY_TYPES + 1];
-	unsigned		 d_triggering[CONF_STUDY_TYPES + 1];
+	unsigned		 d_cmd_running[CONF_ENGINES + 1];
+	unsigned		 d_triggering[CONF_ENGINES + 1];
 	int			 d_stopping;	/* workers: abandon and exit */
 	pthread_t		 d_workers[DISP_WORKERS_MAX];
 	unsigned		 d_nworkers;
 
-	unsigned		 d_waiting[CONF_STUDY_TYPES + 1];	/* main */
+	unsigned		 d_waiting[CONF_ENGINES + 1];	/* main */
 	struct nsload		*d_load;	/* main: per namespace, see sched.c */
 	size_t			 d_load_n;
 	int			 d_unflushed;	/* main: a delivery's record may

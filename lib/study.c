@@ -172,6 +172,16 @@ study_new_run(json_object *rec, const struct crypto_keys *k,
 		json_object_object_add(rec, "push", json_object_new_boolean(1));
 		json_object_object_add(rec, "imageUid",
 		    json_object_new_string(ss->ss_image_uid));
+		/* the engine by its section's name, which a reload that
+		 * adds or moves sections does not change (lib/conf.h) */
+		json_object_object_del(rec, "engine");
+		json_object_object_del(rec, "analysis");
+		if (ss->ss_engine != NULL)
+			json_object_object_add(rec, "engine",
+			    json_object_new_string(ss->ss_engine));
+		if (ss->ss_analysis != NULL)
+			json_object_object_add(rec, "analysis",
+			    json_object_new_string(ss->ss_analysis));
 	}
 	json_object_object_add(rec, "creds", sealed);
 	json_object_object_add(rec, "imagesTotal", json_object_new_int(0));

@@ -54,6 +54,9 @@ struct study_submit {
 	struct study_creds ss_creds;
 	const char	*ss_image_uid;	/* push (triggerAnalysis): the caller's
 					 * ImageUid; NULL for a study */
+	const char	*ss_engine;	/* push: the name of the engine section
+					 * that serves ss_analysis */
+	const char	*ss_analysis;	/* push: the trigger's analysis */
 };
 
 /*

@@ -1,15 +1,22 @@
 #!/usr/bin/python3
-# test_findings.py -- push results read back by ImageUid and an engine's second post, through lighttpd (test_apache.py runs the same scenario under Apache)
+# test_findings.py -- analyses by name, push results read back by ImageUid and an engine's second post, through lighttpd (test_apache.py runs the same scenario under Apache)
 """
-One gateway with a local command engine for OA (studyType 4) and a remote
-engine (tests/fixtures/engine.py) for LN (studyType 1), a fake OSS and a
-callback sink; two namespaces.
+One gateway with three engine sections -- [engine.4] (command, analysis =
+OA, Ballooning), [engine.retina] (command, analysis = DR, studyType = 3)
+and [engine.remote] (tests/fixtures/engine.py, analysis = Meniscus) -- a
+fake OSS and a callback sink; two namespaces.
 
+- an analysis listed by two sections is a configuration error (file:line);
+  triggers reach the section that lists their analysis, which runs it
+  with that analysis; executeAnalysis goes by studyType with the first
+  analysis of the section ([engine.retina] serves studyType 3); an
+  analysis nobody lists, or a studyType nobody serves, is 100011.
 - getAnalysisResult?imageUid=: 100005 while the push job waits, then
   000000 with data equal to the result callback's body (Boxes with
   imageKey); 100006 with the failure when it failed; 100004 for an
   ImageUid the namespace never triggered, including another namespace's.
-- algorithmResult posted again after the job ended: the same result
+- algorithmResult posted again after the job ended (the remote engine's):
+  the same result
   (reordered) 000000, a different one 100012 (HTTP 409), and the stored
   result is the first.
 
@@ -25,7 +32,8 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True
 from harness import (TAP, FIXTURES, FakeOss, Stack, cmd_engine_conf,  # noqa
-                     envelope_ok, json_exact, sink_received, wait_for)
+                     engine_log, envelope_ok, json_exact, sink_received,
+                     wait_for)
 
 sys.path.insert(0, FIXTURES)
 import engine as engine_fixture  # noqa: E402
@@ -58,12 +66,34 @@ def write_conf(s, engines):
         f.write(text)
 
 
+def engine_runs(log, since=0.0):
+    """The runs cmd_engine.py logged in log ("start" records) from since
+    on."""
+    return [x for x in engine_log(log, since) if x.get("phase") == "start"]
+
+
 def scenario(t, s):
-    eng = s.fixture("engine.py")
-    write_conf(s, [
-        ("4", cmd_engine_conf(4, "OA")),
-        ("1", "url = %s/trigger\nanalysis = LN\ntimeout = 20\n" % eng.base),
-    ])
+    eng = s.fixture("engine.py", "--types", "Meniscus=4")
+    log4 = os.path.join(s.dir, "engine4.jsonl")
+    log3 = os.path.join(s.dir, "retina.jsonl")
+    engines = [
+        ("4", cmd_engine_conf(4, "OA, Ballooning", args="--log " + log4)),
+        ("retina", cmd_engine_conf(3, "DR", args="--log " + log3) +
+         "studyType = 3\n"),
+        ("remote", "url = %s/trigger\nanalysis = Meniscus\ntimeout = 20\n"
+         % eng.base),
+    ]
+    # an analysis in two sections: a configuration error, file:line
+    write_conf(s, engines + [("other", cmd_engine_conf(4, "XR, Ballooning"))])
+    p = s.admin("namespace", "list", check=False)
+    with open(s.conf) as f:
+        line = [i + 1 for i, x in enumerate(f.read().splitlines())
+                if x.startswith("analysis") and "XR" in x]
+    t.ok(p.returncode != 0 and "%s:%d: analysis Ballooning is listed by "
+         "[engine.4] and [engine.other]" % (s.conf, line[0]) in p.stderr,
+         "an analysis in two sections is a configuration error (file:line)",
+         (p.returncode, p.stderr))
+    write_conf(s, engines)
     s.init()
     tok, _ = s.namespace(NS)
     tok2, _ = s.namespace(NS2)
@@ -90,6 +120,7 @@ def scenario(t, s):
         return json_exact(recs[0]["body"]) if recs else None
 
     keys = oss.dicom(BUCKET, "push/p1", 2)
+    rkeys = oss.dicom(BUCKET, "push/r1", 4)
 
     # --- item 3: a push job read back by its ImageUid ---------------------
     uid = "IMG 0001/knee-影像.dcm"
@@ -161,36 +192,105 @@ def scenario(t, s):
          d.get("errorCode") and d.get("Boxes") == [],
          "  ... returnCode 100006, an errorCode, Boxes []", d)
 
+    # --- item 2: analyses by name ------------------------------------------
+    # [engine.4] OA, Ballooning (command); [engine.retina] DR, studyType 3
+    # (command; no [engine.3], so it serves studyType 3 studies too);
+    # [engine.remote] Meniscus (remote, box findings, triggers only)
+    routed = {}
+    since = time.time()
+    for i, (analysis, log) in enumerate((("OA", log4),
+                                         ("Ballooning", log4),
+                                         ("DR", log3))):
+        sha = oss.sha256(BUCKET, rkeys[i])
+        envelope_ok(t, trig(A, "route-%d" % i, rkeys[i], "/result/r%d" % i,
+                            analysis), "000000", 200,
+                    "triggerAnalysis %s accepted" % analysis)
+        routed[analysis] = (callback("/result/r%d" % i), log, sha)
+    for analysis, (body, log, sha) in routed.items():
+        runs = [x for x in engine_runs(log, since) if x.get("sha256") == sha]
+        other = log3 if log == log4 else log4
+        t.ok(len(runs) == 1 and runs[0].get("analysis") == analysis and
+             not [x for x in engine_runs(other, since)
+                  if x.get("sha256") == sha],
+             "%s ran once on its own section's engine, asked for %s"
+             % (analysis, analysis), runs)
+    b = routed["Ballooning"][0] or {}
+    t.ok(b.get("returnCode") == "000000" and b.get("Boxes") and
+         "OcularDataList" not in b, "  ... Ballooning's result: Boxes", b)
+    b = routed["DR"][0] or {}
+    t.ok(b.get("returnCode") == "000000" and b.get("Boxes") == [] and
+         len(b.get("OcularDataList") or []) == 2 and
+         all(x.get("imageKey") == rkeys[2] for x in b["OcularDataList"]),
+         "  ... DR's result: OcularDataList (studyType 3), Boxes []", b)
+    t.ok(all(x.get("studyType") == ("3" if a == "DR" else "4")
+             for a, (_, log, _) in routed.items()
+             for x in engine_runs(log, since)),
+         "  ... each run with the studyType of its section")
+    envelope_ok(t, trig(A, "route-x", rkeys[0], "/result/rx", "XYZ"),
+                "100011", 400, "triggerAnalysis of an analysis no section "
+                "lists: 100011")
+    envelope_ok(t, trig(A, "route-x", rkeys[0], "/result/rx", "oa"),
+                "100011", 400, "  ... names match exactly (oa is not OA)")
+    # executeAnalysis by studyType, with the first analysis of the section
+    n3 = len(engine_runs(log3))
+    r = s.submit(tok, NS, "1.2.3.fundus", sink.base + "/cb/fundus", oss,
+                 "push/r1/", study_type=3)
+    envelope_ok(t, r, "000000", 200, "executeAnalysis studyType 3: "
+                "[engine.retina] (studyType = 3) serves it")
+    r = s.wait_result(tok, NS, "1.2.3.fundus", 3, timeout=60)
+    d = (r.json or {}).get("data") or {}
+    t.ok(r.code == "000000" and len(d.get("ocularDataList") or []) == 8,
+         "  ... its 4 images' fundus findings", r)
+    runs = engine_runs(log3)[n3:]
+    t.ok(len(runs) == 4 and all(x.get("analysis") == "DR" for x in runs),
+         "  ... run by the retina engine with analysis DR", runs)
+    n4 = len(engine_runs(log4))
+    r = s.submit(tok, NS, "1.2.3.knee", sink.base + "/cb/knee", oss,
+                 "push/p1/", study_type=4)
+    r = s.wait_result(tok, NS, "1.2.3.knee", 4, timeout=60)
+    runs = engine_runs(log4)[n4:]
+    t.ok(r.code == "000000" and len(runs) == 2 and
+         all(x.get("analysis") == "OA" for x in runs),
+         "executeAnalysis studyType 4: [engine.4] with its first analysis, "
+         "OA", runs)
+    r = s.submit(tok, NS, "1.2.3.lung", sink.base + "/cb/lung", oss,
+                 "push/p1/", study_type=1)
+    envelope_ok(t, r, "100011", 400, "executeAnalysis studyType 1 (no "
+                "section serves it): 100011")
+
     # --- item 4: an engine posts again after its job ended -----------------
-    envelope_ok(t, trig(A, "lung-1", keys[1], "/result/ln", "LN"),
-                "000000", 200, "triggerAnalysis LN (the remote engine)")
-    body_ln = callback("/result/ln")
-    t.ok(body_ln is not None and body_ln.get("returnCode") == "000000",
-         "  ... its result is delivered", body_ln)
+    envelope_ok(t, trig(A, "men-1", keys[1], "/result/men", "Meniscus"),
+                "000000", 200, "triggerAnalysis Meniscus: [engine.remote], "
+                "a named section without studyType")
+    body_m = callback("/result/men")
+    t.ok(body_m is not None and body_m.get("returnCode") == "000000" and
+         body_m.get("Boxes") and all(x.get("imageKey") == keys[1]
+                                     for x in body_m["Boxes"]),
+         "  ... its result is delivered, box findings", body_m)
     log = [e for e in (eng.call("GET", "/__control__/log?since=0") or [])
            if (e.get("trigger") or {}).get("key") == keys[1]]
-    t.ok(len(log) == 1, "the engine got one trigger for it", log)
+    t.ok(len(log) == 1 and log[0]["trigger"].get("analysis") == "Meniscus",
+         "the remote engine got one trigger for it, analysis Meniscus", log)
     if log:
         tr = log[0]["trigger"]
         first = json.loads(engine_fixture.result_text(
-            1, tr.get("namespace"), tr["ImageUid"],
+            4, tr.get("namespace"), tr["ImageUid"],
             oss.sha256(BUCKET, keys[1])))
         path = tr["resultCallBackUrl"][len(s.base):]
         same = dict(reversed(list(first.items())))
         r = s.request("POST", path, json.dumps(same, indent=1))
         envelope_ok(t, r, "000000", 200, "the engine posts the same result "
                     "again (reordered): 000000")
-        other = dict(first, ImageDataList=[
-            dict(x, diameter=x["diameter"] + 1)
-            for x in first["ImageDataList"]])
+        other = dict(first, Boxes=[dict(x, Class="KL4级")
+                                   for x in first["Boxes"]])
         r = s.request("POST", path, json.dumps(other))
         envelope_ok(t, r, "100012", 409, "a different result after the "
                     "first: 100012 (HTTP 409)")
         t.ok("first result stands" in ((r.json or {}).get(
             "returnMessage") or ""), "  ... the message says the first "
              "result stands", r)
-        r = get(A, "lung-1")
-        t.ok(r.code == "000000" and json_exact(r.raw)["data"] == body_ln,
+        r = get(A, "men-1")
+        t.ok(r.code == "000000" and json_exact(r.raw)["data"] == body_m,
              "  ... and the result read back is still the first", r)
     rc = s.stop_dispatcher()
     t.eq(rc, 0, "the dispatcher stops on SIGTERM with status 0")
