@@ -267,9 +267,9 @@ conf_engine_analyses(struct conf_parse *cp, struct conf_engine *ce,
 		for (j = 0; v[i][j] != '\0'; j++)
 			if ((unsigned char)v[i][j] <= ' ' || v[i][j] == 0x7f)
 				break;
-		if (v[i][j] != '\0' || j > 128) {
+		if (v[i][j] != '\0' || j > 64) {
 			conf_error(cp, "[%s] analysis: '%s' is not a name (no "
-			    "blanks or control characters, at most 128 "
+			    "blanks or control characters, at most 64 "
 			    "bytes)", section, v[i]);
 			goto bad;
 		}
