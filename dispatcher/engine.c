@@ -298,7 +298,7 @@ engine_trigger(struct disp *d, struct task *t)
 	if ((r = image_load(d, t, &im)) != 1)
 		goto release;
 	e = image_engine(c, &im);
-	t->t_type = e != 0 ? e : im.type;
+	task_retype(d, t, e != 0 ? e : im.type);
 	ce = e != 0 ? &c->c_engine[e - 1] : NULL;
 	if (ce != NULL && ce->ce_command != NULL) {
 		/* queued for a slot a reload gave another engine: the
@@ -777,7 +777,7 @@ engine_command(struct disp *d, struct task *t)
 	if ((r = image_load(d, t, &im)) != 1)
 		goto release;
 	e = image_engine(c, &im);
-	t->t_type = e != 0 ? e : im.type;
+	task_retype(d, t, e != 0 ? e : im.type);
 	ce = e != 0 ? &c->c_engine[e - 1] : NULL;
 	if (ce != NULL && ce->ce_url != NULL) {
 		/* queued for a slot a reload gave another engine: queued

@@ -685,6 +685,41 @@ task_start(struct disp *d, struct task *t)
 	}
 }
 
+/*
+ * An image task's place in its engine's count of work in progress (by, 1
+ * or -1), by the engine in its slot t_type under the task's configuration.
+ * Called with d_mtx held.
+ */
+static void
+task_count(struct disp *d, struct task *t, int by)
+{
+	struct conf_engine	*ce;
+	unsigned		*n;
+
+	if (t->t_kind != QK_IMAGE || t->t_type < 1 ||
+	    t->t_type > CONF_ENGINES)
+		return;
+	ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
+	if (!ce->ce_configured)
+		return;
+	n = ce->ce_url != NULL ? &d->d_triggering[t->t_type] :
+	    &d->d_cmd_running[t->t_type];
+	if (by > 0)
+		(*n)++;
+	else if (*n > 0)
+		(*n)--;
+}
+
+void
+task_retype(struct disp *d, struct task *t, int slot)
+{
+	pthread_mutex_lock(&d->d_mtx);
+	task_count(d, t, -1);
+	t->t_type = slot;
+	task_count(d, t, 1);
+	pthread_mutex_unlock(&d->d_mtx);
+}
+
 int64_t
 sched_scan(struct disp *d)
 {
@@ -714,7 +749,6 @@ sched_scan(struct disp *d)
 	pthread_mutex_lock(&d->d_mtx);
 	for (i = 0; i < sc.n; i++) {
 		struct task		*t = sc.picked[i];
-		struct conf_engine	*ce;
 
 		if (d->d_busy_n == d->d_busy_cap) {
 			size_t		 cap = d->d_busy_cap ? 2 * d->d_busy_cap : 64;
@@ -730,13 +764,7 @@ sched_scan(struct disp *d)
 		t->t_epoch = sc.epoch;
 		t->t_dconf = d->d_dconf;
 		t->t_dconf->dc_refs++;
-		if (t->t_kind == QK_IMAGE && t->t_type != 0) {
-			ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
-			if (ce->ce_configured && ce->ce_url != NULL)
-				d->d_triggering[t->t_type]++;
-			else if (ce->ce_configured)
-				d->d_cmd_running[t->t_type]++;
-		}
+		task_count(d, t, 1);
 	}
 	pthread_mutex_unlock(&d->d_mtx);
 	for (; i < sc.n; i++) {		/* out of memory: later */
@@ -758,7 +786,6 @@ sched_scan(struct disp *d)
 void
 task_release(struct disp *d, struct task *t)
 {
-	struct conf_engine	*ce;
 	size_t			 i;
 
 	pthread_mutex_lock(&d->d_mtx);
@@ -767,16 +794,7 @@ task_release(struct disp *d, struct task *t)
 			d->d_busy[i] = d->d_busy[--d->d_busy_n];
 			break;
 		}
-	if (t->t_kind == QK_IMAGE && t->t_type != 0) {
-		ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
-		if (ce->ce_configured && ce->ce_url != NULL) {
-			if (d->d_triggering[t->t_type] > 0)
-				d->d_triggering[t->t_type]--;
-		} else if (ce->ce_configured) {
-			if (d->d_cmd_running[t->t_type] > 0)
-				d->d_cmd_running[t->t_type]--;
-		}
-	}
+	task_count(d, t, -1);
 	pthread_mutex_unlock(&d->d_mtx);
 	disp_conf_unref(d, t->t_dconf);
 	free(t);

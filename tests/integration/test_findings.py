@@ -25,6 +25,7 @@ test_apache.py runs it under Apache as www-data.
 """
 import json
 import os
+import signal
 import sys
 import time
 import urllib.parse
@@ -81,7 +82,7 @@ def scenario(t, s):
         ("retina", cmd_engine_conf(3, "DR", args="--log " + log3) +
          "studyType = 3\n"),
         ("remote", "url = %s/trigger\nanalysis = Meniscus\ntimeout = 20\n"
-         % eng.base),
+         "concurrency = 1\n" % eng.base),
     ]
     # an analysis in two sections: a configuration error, file:line
     write_conf(s, engines + [("other", cmd_engine_conf(4, "XR, Ballooning"))])
@@ -292,6 +293,35 @@ def scenario(t, s):
         r = get(A, "men-1")
         t.ok(r.code == "000000" and json_exact(r.raw)["data"] == body_m,
              "  ... and the result read back is still the first", r)
+    # --- a reload that moves the sections: a push job keeps its engine ------
+    # [engine.remote] is slot 6 ([engine.retina], first given 5, moved to
+    # 3); with the engine slow and its concurrency 1, a second image waits
+    # queued under slot 6.  The reload puts [engine.remote] first (slot 5)
+    # and leaves slot 6 empty: the waiting image still reaches it.
+    eng.call("POST", "/__control__", {"mode": "slow", "delay": 2})
+    envelope_ok(t, trig(A, "men-2", rkeys[0], "/result/men2", "Meniscus"),
+                "000000", 200, "a slow Meniscus job")
+    t.ok(wait_for(lambda: [e for e in (eng.call(
+        "GET", "/__control__/log?since=0") or []) if (e.get("trigger") or
+        {}).get("key") == rkeys[0]], 20), "  ... at the engine")
+    envelope_ok(t, trig(A, "men-3", rkeys[3], "/result/men3", "Meniscus"),
+                "000000", 200, "  ... and a second one, queued behind it")
+    write_conf(s, [engines[0], engines[2], engines[1]])
+    mark = len(s.dispatcher_log())
+    s.dispatcher.send_signal(signal.SIGHUP)
+    t.ok(wait_for(lambda: "reload" in s.dispatcher_log()[mark:], 10),
+         "SIGHUP: the sections renumbered", s.dispatcher_log()[mark:])
+    eng.call("POST", "/__control__", {"mode": "ok"})
+    b2, b3 = callback("/result/men2"), callback("/result/men3")
+    t.ok(b2 is not None and b2.get("returnCode") == "000000" and
+         b3 is not None and b3.get("returnCode") == "000000" and
+         b3.get("Boxes") and all(x.get("imageKey") == rkeys[3]
+                                 for x in b3["Boxes"]),
+         "  ... both results arrive", (b2, b3))
+    t.ok([e for e in (eng.call("GET", "/__control__/log?since=0") or [])
+          if (e.get("trigger") or {}).get("key") == rkeys[3] and
+          e["trigger"].get("analysis") == "Meniscus"],
+         "  ... the queued image went to [engine.remote], by its name")
     rc = s.stop_dispatcher()
     t.eq(rc, 0, "the dispatcher stops on SIGTERM with status 0")
 
