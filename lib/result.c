@@ -842,20 +842,30 @@ canon_keycmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* A string as JSON text: json-c's escaping, the same for equal strings. */
+/* A string as JSON text, escaped one way only: '"', '\\' and control
+ * characters as \u00XX, every other byte as it is (the parser handed over
+ * valid UTF-8, escapes decoded), so equal strings give equal text. */
 static void
 canon_string(struct canon *c, const char *s, size_t len)
 {
-	json_object	*v = json_object_new_string_len(s, (int)len);
-	const char	*t;
+	static const char	 hex[] = "0123456789abcdef";
+	char			 esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+	size_t			 i, run = 0;
 
-	if (v == NULL) {
-		c->c_failed = 1;
-		return;
+	canon_add(c, "\"", 1);
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		canon_add(c, s + run, i - run);
+		esc[4] = hex[ch >> 4];
+		esc[5] = hex[ch & 0xf];
+		canon_add(c, esc, sizeof(esc));
+		run = i + 1;
 	}
-	t = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
-	canon_add(c, t, strlen(t));
-	json_object_put(v);
+	canon_add(c, s + run, len - run);
+	canon_add(c, "\"", 1);
 }
 
 static void

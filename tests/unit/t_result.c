@@ -958,6 +958,13 @@ test_digest(void)
 	    "digest: the same double written two ways");
 	tap_ok(same_digest("{\"a\":0.1}", "{\"a\":0.2}") == 0,
 	    "digest: different fractions differ");
+	tap_ok(same_digest("{\"a\":\"x\\u0022y\\/\"}", "{\"a\":\"x\\\"y/\"}") == 1,
+	    "digest: a quote and a slash, escaped or not: the same");
+	tap_ok(same_digest("{\"a\":\"\\u0001\"}", "{\"a\":\"\\u0002\"}") == 0 &&
+	    same_digest("{\"a\":\"\\\\\"}", "{\"a\":\"\\\"\"}") == 0,
+	    "digest: control characters, backslash and quote kept apart");
+	tap_ok(same_digest("{\"a\":\"b\",\"c\":1}", "{\"a\":\"b\\\",\\\"c\\\":1\"}") == 0,
+	    "digest: a quote inside a string cannot fake a member");
 	tap_ok(same_digest("not json", "not json") == 1 &&
 	    same_digest("not json", "not json ") == 0,
 	    "digest: a body that is not JSON: by its bytes");
