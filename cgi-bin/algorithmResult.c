@@ -24,10 +24,17 @@ struct finish_arg {
 	json_object	*findings;	/* consumed by the body */
 	const char	*code;
 	const char	*msg;
+	const char	*digest;	/* of the body posted (result_digest) */
 	int		 type;		/* out: the study type (lookup) */
 	int		 terminal;	/* out: the job had ended already */
 	int		 changed;
 	int		 lookup_only;
+	char		 first[RESULT_DIGEST_LEN + 1];	/* out, when terminal:
+					 * the digest of the result that
+					 * ended it, or "" (it ended
+					 * otherwise, e.g. timed out) */
+	char		 ended[64];	/* out, when terminal and first is
+					 * "": the job's errorCode */
 };
 
 static int
@@ -47,10 +54,22 @@ finish_body(struct store_txn *t, void *arg)
 	a->terminal = st == JOB_DONE || st == JOB_FAILED;
 	a->type = json_object_object_get_ex(rec, "studyType", &v) ?
 	    json_object_get_int(v) : 0;
+	if (a->terminal) {
+		snprintf(a->first, sizeof(a->first), "%s",
+		    json_object_object_get_ex(rec, "resultDigest", &v) ?
+		    json_object_get_string(v) : "");
+		snprintf(a->ended, sizeof(a->ended), "%s",
+		    json_object_object_get_ex(rec, "errorCode", &v) ?
+		    json_object_get_string(v) : job_state_name(st));
+	}
 	if (a->lookup_only || a->terminal) {
 		rc = STORE_OK;
 		goto out;
 	}
+	/* what a later post is compared with: the result that ends it */
+	if (a->digest != NULL)
+		json_object_object_add(rec, "resultDigest",
+		    json_object_new_string(a->digest));
 	/* a retried body must not have given the findings away already */
 	findings = a->findings != NULL ?
 	    json_object_get(a->findings) : NULL;
@@ -62,6 +81,27 @@ out:
 	return rc;
 }
 
+/*
+ * A result for a job that has ended: the same result again (an engine
+ * retrying after a lost answer) is answered 000000; anything else is told
+ * that it was not used, since the first result is final.
+ */
+static void
+repeated(struct req *rq, const struct finish_arg *a)
+{
+	if (a->first[0] != '\0' && a->digest != NULL &&
+	    strcmp(a->first, a->digest) == 0) {
+		req_reply(rq, NULL);
+		return;
+	}
+	if (a->first[0] != '\0')
+		req_error(rq, RC_CONFLICT, "this job already has a different "
+		    "result: the first result stands, this one is not used");
+	else
+		req_error(rq, RC_CONFLICT, "this job has already ended (%s): "
+		    "this result is not used", a->ended);
+}
+
 static void
 algorithm_result(struct req *rq)
 {
@@ -69,6 +109,7 @@ algorithm_result(struct req *rq)
 	struct job_req		 jr;
 	struct result		 res;
 	char			 msg[512], emsg[700];
+	char			 digest[RESULT_DIGEST_LEN + 1];
 	enum rc			 erc;
 	int			 rc, bad = 0;
 
@@ -80,6 +121,8 @@ algorithm_result(struct req *rq)
 		return;
 	}
 	a.id = jr.jr_id;
+	if (result_digest(rq->rq_body, rq->rq_bodylen, digest) == 0)
+		a.digest = digest;
 	a.lookup_only = 1;
 	rc = store_txn(rq->rq_store, finish_body, &a);
 	if (rc == STORE_NOTFOUND) {
@@ -92,8 +135,7 @@ algorithm_result(struct req *rq)
 		return;
 	}
 	if (a.terminal) {
-		/* a repeated result: the first one counted */
-		req_reply(rq, NULL);
+		repeated(rq, &a);
 		return;
 	}
 
@@ -123,6 +165,11 @@ algorithm_result(struct req *rq)
 	if (rc != 0) {
 		req_error(rq, RC_INTERNAL, "internal error: the result could "
 		    "not be stored");
+		return;
+	}
+	if (a.terminal) {
+		/* another post (or the timeout) ended it meanwhile */
+		repeated(rq, &a);
 		return;
 	}
 	if (a.changed)

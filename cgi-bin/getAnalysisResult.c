@@ -1,4 +1,4 @@
-/* getAnalysisResult.c -- a study's findings, progress or failure (API.md 3.) */
+/* getAnalysisResult.c -- a study's findings, progress or failure (API.md 3.), or a push job's result */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,12 +44,155 @@ get_body(struct store_txn *t, void *arg)
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
+/* The progress of a run not finished: 100005's data. */
+static json_object *
+progress(json_object *study)
+{
+	static const char *const names[] = { "state", "imagesTotal",
+	    "imagesDone", "imagesFailed" };
+	json_object	*data, *v;
+	size_t		 i;
+
+	if ((data = json_object_new_object()) == NULL)
+		return NULL;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		json_object_object_get_ex(study, names[i], &v);
+		json_object_object_add(data, names[i], json_object_get(v));
+	}
+	return data;
+}
+
+/*
+ * A push job (triggerAnalysis) by its ImageUid: the record of its study
+ * type, or of whichever type was triggered last when none is given.
+ */
+struct push_arg {
+	const char	*ns;
+	const char	*uid;		/* STUDY_PUSH_MARK + ImageUid */
+	int		 type;		/* 0: any */
+	json_object	*study;
+	json_object	*result;
+};
+
+static int
+push_body(struct store_txn *t, void *arg)
+{
+	struct push_arg	*a = arg;
+	json_object	*rec, *v;
+	char		 key[STUDY_KEY_MAX], best[STUDY_KEY_MAX];
+	size_t		 klen, blen = 0;
+	int64_t		 q, bq = 0;
+	int		 ty, rc;
+
+	json_object_put(a->study);
+	json_object_put(a->result);
+	a->study = a->result = NULL;
+	for (ty = 1; ty <= 4; ty++) {
+		if (a->type != 0 && ty != a->type)
+			continue;
+		klen = study_key(key, a->ns, ty, a->uid);
+		rc = store_get_json(t, SDB_STUDIES, key, klen, &rec, 0);
+		if (rc == STORE_NOTFOUND)
+			continue;
+		if (rc != STORE_OK)
+			return rc;
+		q = json_object_object_get_ex(rec, "queued", &v) ?
+		    json_object_get_int64(v) : 0;
+		if (a->study != NULL && q <= bq) {
+			json_object_put(rec);
+			continue;
+		}
+		json_object_put(a->study);
+		a->study = rec;
+		bq = q;
+		memcpy(best, key, klen);
+		blen = klen;
+	}
+	if (a->study == NULL)
+		return STORE_NOTFOUND;
+	rc = store_get_json(t, SDB_RESULTS, best, blen, &a->result, 0);
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+static void
+get_push(struct req *rq, const struct result_req *rr)
+{
+	struct push_arg		 a;
+	json_object		*v, *data = NULL, *rdata = NULL;
+	const char		*code = NULL, *emsg = NULL;
+	enum study_state	 st;
+	int			 rc;
+
+	memset(&a, 0, sizeof(a));
+	a.ns = rq->rq_ns;
+	a.uid = rr->rr_uid;
+	a.type = rr->rr_type;
+	rc = req_txn(rq, push_body, &a);
+	if (rc == REQ_REFUSED)
+		goto out;
+	if (rc == STORE_NOTFOUND) {
+		req_error(rq, RC_NOT_FOUND, "no push job with imageUid %s for "
+		    "this namespace", rr->rr_uid + strlen(STUDY_PUSH_MARK));
+		goto out;
+	}
+	if (rc != 0) {
+		req_error(rq, RC_INTERNAL, "internal error: storage "
+		    "unavailable");
+		goto out;
+	}
+	st = json_object_object_get_ex(a.study, "state", &v) ?
+	    study_state_parse(json_object_get_string(v)) : STUDY__MAX;
+	if (st != STUDY_DONE && st != STUDY_FAILED) {
+		/* a trigger's result is its own: an earlier one's is not
+		 * shown meanwhile */
+		if ((data = progress(a.study)) == NULL)
+			req_error(rq, RC_INTERNAL, "internal error: out of "
+			    "memory");
+		else
+			req_error_data(rq, RC_NOT_READY, data, "analysis not "
+			    "finished yet");
+		goto out;
+	}
+	if (a.result != NULL) {
+		json_object_object_get_ex(a.result, "data", &rdata);
+		if (json_object_object_get_ex(a.result, "errorCode", &v) &&
+		    v != NULL)
+			code = json_object_get_string(v);
+		if (json_object_object_get_ex(a.result, "errorMessage", &v) &&
+		    v != NULL)
+			emsg = json_object_get_string(v);
+	}
+	if (st == STUDY_FAILED && code == NULL) {
+		if (json_object_object_get_ex(a.study, "errorCode", &v) &&
+		    v != NULL)
+			code = json_object_get_string(v);
+		if (json_object_object_get_ex(a.study, "errorMessage", &v) &&
+		    v != NULL)
+			emsg = json_object_get_string(v);
+		if (code == NULL)
+			code = "ENGINE_ERROR";
+	}
+	if ((data = study_push_body(a.study, rdata, st == STUDY_FAILED ?
+	    code : NULL, emsg)) == NULL) {
+		req_error(rq, RC_INTERNAL, "internal error: out of memory");
+		goto out;
+	}
+	if (st == STUDY_DONE)
+		req_reply(rq, data);
+	else
+		req_error_data(rq, RC_FAILED, data, "analysis failed: %s",
+		    emsg != NULL ? emsg : code);
+out:
+	json_object_put(a.study);
+	json_object_put(a.result);
+}
+
 static void
 get_result(struct req *rq)
 {
 	struct get_arg		 a;
 	struct result_req	 rr;
-	json_object		*v, *data;
+	json_object		*data;
 	char			 msg[512];
 	enum rc			 erc;
 	int			 rc;
@@ -58,6 +201,10 @@ get_result(struct req *rq)
 	if (request_result_query(rq->rq_query, &rr, msg, sizeof(msg),
 	    &erc) == -1) {
 		req_error(rq, erc, "%s", msg);
+		return;
+	}
+	if (rr.rr_push) {
+		get_push(rq, &rr);
 		return;
 	}
 	a.klen = study_key(a.key, rq->rq_ns, rr.rr_type, rr.rr_uid);
@@ -76,20 +223,11 @@ get_result(struct req *rq)
 	}
 	if (a.answer.a_data == NULL && a.result == NULL) {
 		/* not finished, and no earlier run to show meanwhile */
-		if ((data = json_object_new_object()) == NULL) {
+		if ((data = progress(a.study)) == NULL) {
 			req_error(rq, RC_INTERNAL, "internal error: out of "
 			    "memory");
 			goto out;
 		}
-		json_object_object_get_ex(a.study, "state", &v);
-		json_object_object_add(data, "state", json_object_get(v));
-		json_object_object_get_ex(a.study, "imagesTotal", &v);
-		json_object_object_add(data, "imagesTotal", json_object_get(v));
-		json_object_object_get_ex(a.study, "imagesDone", &v);
-		json_object_object_add(data, "imagesDone", json_object_get(v));
-		json_object_object_get_ex(a.study, "imagesFailed", &v);
-		json_object_object_add(data, "imagesFailed",
-		    json_object_get(v));
 		req_error_data(rq, RC_NOT_READY, data, "analysis not finished "
 		    "yet");
 		goto out;

@@ -12,7 +12,8 @@
 
 /*
  * The algorithm protocol's trigger, offered to callers: the image is run
- * through the engine that serves `analysis`, and the result (API.md 6.)
+ * through the engine section that lists `analysis` (routed by name, see
+ * lib/conf.h: [engine.N] or [engine.NAME]), and the result (API.md 6.)
  * is POSTed to resultCallBackUrl, signed and retried like a status
  * callback.  It is kept as a one-image study (see STUDY_PUSH_MARK), so
  * it shares the dispatcher's whole path.
@@ -27,27 +28,23 @@ trigger(struct req *rq)
 	char			 msg[512];
 	char			 uid[STUDY_UID_MAX + 2];
 	enum rc			 rc;
-	int			 i, type = 0;
+	const struct conf_engine *ce;
+	int			 slot, type;
 
 	if (request_trigger(rq->rq_body, rq->rq_bodylen, rq->rq_ns, &tr, msg,
 	    sizeof(msg), &rc) == -1) {
 		req_error(rq, rc, "%s", msg);
 		return;
 	}
-	for (i = 0; i < CONF_STUDY_TYPES; i++) {
-		const struct conf_engine *ce = &rq->rq_conf->c_engine[i];
-
-		if (ce->ce_configured &&
-		    strcmp(ce->ce_analysis, tr.tr_analysis) == 0) {
-			type = i + 1;
-			break;
-		}
-	}
-	if (type == 0) {
+	/* the section that lists the analysis; its findings' studyType */
+	if ((slot = conf_engine_for_analysis(rq->rq_conf,
+	    tr.tr_analysis)) == 0) {
 		req_error(rq, RC_NOT_SERVED, "analysis: %s is not served by "
 		    "this gateway (no engine configured)", tr.tr_analysis);
 		goto out;
 	}
+	ce = &rq->rq_conf->c_engine[slot - 1];
+	type = ce->ce_type;
 	if (url_callback_check(tr.tr_callback, &rq->rq_conf->c_egress,
 	    rq->rq_nsrec, msg, sizeof(msg)) != NULL) {
 		req_error(rq, RC_URL_REFUSED, "resultCallBackUrl: %s", msg);
@@ -72,6 +69,8 @@ trigger(struct req *rq)
 	 * it is pending the repeat changes nothing */
 	ss.ss_force = 1;
 	ss.ss_image_uid = tr.tr_image_uid;
+	ss.ss_engine = ce->ce_name;
+	ss.ss_analysis = tr.tr_analysis;
 	/* borrowed from the request; wiped with it below */
 	ss.ss_creds.sc_ak = (char *)(uintptr_t)tr.tr_oss.ro_ak;
 	ss.ss_creds.sc_sk = tr.tr_oss.ro_sk;

@@ -99,13 +99,13 @@ struct disp {
 	struct taskq		 d_todo;	/* for workers */
 	struct task		**d_busy;	/* items being worked on */
 	size_t			 d_busy_n, d_busy_cap;
-	unsigned		 d_cmd_running[CONF_STUDY_TYPES + 1];
-	unsigned		 d_triggering[CONF_STUDY_TYPES + 1];
+	unsigned		 d_cmd_running[CONF_ENGINES + 1];
+	unsigned		 d_triggering[CONF_ENGINES + 1];
 	int			 d_stopping;	/* workers: abandon and exit */
 	pthread_t		 d_workers[DISP_WORKERS_MAX];
 	unsigned		 d_nworkers;
 
-	unsigned		 d_waiting[CONF_STUDY_TYPES + 1];	/* main */
+	unsigned		 d_waiting[CONF_ENGINES + 1];	/* main */
 	struct nsload		*d_load;	/* main: per namespace, see sched.c */
 	size_t			 d_load_n;
 	int			 d_unflushed;	/* main: a delivery's record may
@@ -134,6 +134,10 @@ void			 disp_poke(struct disp *);	/* wake the main loop */
 /* sched.c: finding due work and starting it */
 int64_t	sched_scan(struct disp *);	/* returns ms until the next due */
 void	task_release(struct disp *, struct task *);
+/* An image task is the engine's in slot (lib/conf.h) rather than the one
+ * its queue item named (a reload renumbered the slots, or an item of an
+ * older layout): its count of work in progress moves there.  Any thread. */
+void	task_retype(struct disp *, struct task *, int slot);
 int	sched_reschedule(struct disp *, struct task *, int64_t due);
 int	sched_drop(struct disp *, struct task *);
 

@@ -71,6 +71,29 @@ jstr(json_object *o, const char *name)
 	    json_object_get_string(v) : "";
 }
 
+/*
+ * The slot of the engine that runs the image: a push job's record names
+ * its section (triggerAnalysis routed it by its analysis), a study's is
+ * its studyType's.  0 when that engine is not configured (any more).
+ */
+static int
+image_engine(const struct mias_conf *c, const struct image *im)
+{
+	const char *name = jstr(im->study, "engine");
+
+	return conf_engine_of(c, im->type, name[0] != '\0' ? name : NULL);
+}
+
+/* What the engine is asked to run: the trigger's analysis for a push
+ * job, the first its section lists for a study. */
+static const char *
+image_analysis(const struct image *im, const struct conf_engine *ce)
+{
+	const char *a = jstr(im->study, "analysis");
+
+	return a[0] != '\0' ? a : ce->ce_analysis;
+}
+
 static int
 image_body(struct store_txn *t, void *arg)
 {
@@ -270,13 +293,21 @@ engine_trigger(struct disp *d, struct task *t)
 	char			 hdr[NS_TOKEN_MAX + 32];
 	const char		*s;
 	size_t			 len;
-	int			 r;
+	int			 r, e;
 
 	if ((r = image_load(d, t, &im)) != 1)
 		goto release;
-	t->t_type = im.type;
-	ce = &c->c_engine[im.type - 1];
-	if (!ce->ce_configured || ce->ce_url == NULL) {
+	e = image_engine(c, &im);
+	task_retype(d, t, e != 0 ? e : im.type);
+	ce = e != 0 ? &c->c_engine[e - 1] : NULL;
+	if (ce != NULL && ce->ce_command != NULL) {
+		/* queued for a slot a reload gave another engine: the
+		 * command engine that serves it now runs it */
+		image_clear(&im);
+		work_submit(d, t);
+		return;
+	}
+	if (ce == NULL || ce->ce_url == NULL) {
 		struct outcome o = { t, NULL, "NO_ENGINE",
 		    "no remote engine is configured for this studyType",
 		    0, 0, 0, 0, 0 };
@@ -304,7 +335,7 @@ engine_trigger(struct disp *d, struct task *t)
 	json_object_object_add(b, "key",
 	    json_object_new_string(jstr(im.job, "object")));
 	json_object_object_add(b, "analysis",
-	    json_object_new_string(ce->ce_analysis));
+	    json_object_new_string(image_analysis(&im, ce)));
 	json_object_object_add(b, "resultCallBackUrl",
 	    json_object_new_string(cb));
 	/* the caller's credentials are written into the body here, in one
@@ -445,7 +476,7 @@ timeout_body(struct store_txn *t, void *arg)
 {
 	struct timeout_arg	*a = arg;
 	struct mias_conf	*c = a->task->t_dconf->dc_conf;
-	json_object		*job = NULL, *v;
+	json_object		*job = NULL, *w = NULL, *v;
 	char			*jkey = NULL, msg[128];
 	size_t			 jklen;
 	int			 rc, type;
@@ -455,10 +486,16 @@ timeout_body(struct store_txn *t, void *arg)
 		return rc;
 	rc = job_lookup(t, a->task->t_id, &jkey, &jklen, &job, 1);
 	if (rc == STORE_OK && job_state_of(job) == JOB_SENT) {
-		type = json_object_object_get_ex(job, "studyType", &v) ?
-		    json_object_get_int(v) : 0;
+		/* the slot of the engine the trigger went to: its waiting
+		 * record's (job_sent) */
+		type = 0;
+		if (store_get_json(t, SDB_WAITING, a->task->t_id, JOB_ID_LEN,
+		    &w, 0) == STORE_OK && json_object_object_get_ex(w,
+		    "studyType", &v))
+			type = json_object_get_int(v);
+		json_object_put(w);
 		snprintf(msg, sizeof(msg), "no result from the engine within "
-		    "%u s", type >= 1 && type <= CONF_STUDY_TYPES ?
+		    "%u s", type >= 1 && type <= CONF_ENGINES ?
 		    c->c_engine[type - 1].ce_timeout : 0);
 		rc = job_finish(t, jkey, jklen, job, NULL, "ENGINE_TIMEOUT",
 		    msg, store_now_ms(), &a->changed);
@@ -570,8 +607,8 @@ stopping(struct disp *d)
  */
 static int
 command_run(struct disp *d, struct task *t, struct conf_engine *ce, int type,
-    const char *id, const char *path, char **out, size_t *outlen,
-    const char **code, char *msg, size_t msglen)
+    const char *analysis, const char *id, const char *path, char **out,
+    size_t *outlen, const char **code, char *msg, size_t msglen)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 sa;
@@ -601,7 +638,7 @@ command_run(struct disp *d, struct task *t, struct conf_engine *ce, int type,
 	for (i = 0; i < ne; i++)
 		envp[i] = environ[i];
 	snprintf(envt, sizeof(envt), "MIAS_STUDY_TYPE=%d", type);
-	snprintf(enva, sizeof(enva), "MIAS_ANALYSIS=%s", ce->ce_analysis);
+	snprintf(enva, sizeof(enva), "MIAS_ANALYSIS=%s", analysis);
 	snprintf(envi, sizeof(envi), "MIAS_IMAGE_UID=%s", id);
 	envp[ne] = envt;
 	envp[ne + 1] = enva;
@@ -730,7 +767,7 @@ engine_command(struct disp *d, struct task *t)
 	enum oss_err		 err;
 	char			 path[4096], msg[512], emsg[700], *out = NULL;
 	size_t			 outlen;
-	int			 fd = -1, r;
+	int			 fd = -1, r, e;
 
 	memset(&o, 0, sizeof(o));
 	memset(&res, 0, sizeof(res));
@@ -739,9 +776,19 @@ engine_command(struct disp *d, struct task *t)
 	o.local = 1;
 	if ((r = image_load(d, t, &im)) != 1)
 		goto release;
-	t->t_type = im.type;
-	ce = &c->c_engine[im.type - 1];
-	if (!ce->ce_configured || ce->ce_command == NULL) {
+	e = image_engine(c, &im);
+	task_retype(d, t, e != 0 ? e : im.type);
+	ce = e != 0 ? &c->c_engine[e - 1] : NULL;
+	if (ce != NULL && ce->ce_url != NULL) {
+		/* queued for a slot a reload gave another engine: queued
+		 * again under the remote engine's, which the main loop
+		 * triggers */
+		if (sched_reschedule(d, t, store_now_ms()) != 0)
+			log_warnx("image %s: %s", t->t_id,
+			    store_errmsg(d->d_store));
+		goto release;
+	}
+	if (ce == NULL || ce->ce_command == NULL) {
 		o.code = "NO_ENGINE";
 		o.msg = "no command engine is configured for this studyType";
 		goto record;
@@ -789,8 +836,8 @@ engine_command(struct disp *d, struct task *t)
 		goto record;
 	}
 
-	r = command_run(d, t, ce, im.type, t->t_id, path, &out, &outlen,
-	    &o.code, msg, sizeof(msg));
+	r = command_run(d, t, ce, im.type, image_analysis(&im, ce), t->t_id,
+	    path, &out, &outlen, &o.code, msg, sizeof(msg));
 	if (r == 1)
 		goto release;	/* stopping: the item stays queued */
 	if (r == -1) {

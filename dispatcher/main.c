@@ -396,7 +396,7 @@ main(int argc, char *argv[])
 	TAILQ_INIT(&d.d_xfers);
 	pthread_mutex_init(&d.d_mtx, NULL);
 	pthread_cond_init(&d.d_cv, NULL);
-	for (i = 0; i < CONF_STUDY_TYPES; i++)
+	for (i = 0; i < CONF_ENGINES; i++)
 		if (c->c_engine[i].ce_configured &&
 		    c->c_engine[i].ce_command != NULL)
 			nworkers += c->c_engine[i].ce_concurrency;

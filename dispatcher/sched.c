@@ -31,9 +31,9 @@ struct scan {
 	int		 visited;
 	unsigned	 transfers;
 	unsigned	 queued_for_workers;
-	unsigned	 trig[CONF_STUDY_TYPES + 1];
-	unsigned	 cmd[CONF_STUDY_TYPES + 1];
-	unsigned	 active[CONF_STUDY_TYPES + 1];	/* namespaces with due
+	unsigned	 trig[CONF_ENGINES + 1];
+	unsigned	 cmd[CONF_ENGINES + 1];
+	unsigned	 active[CONF_ENGINES + 1];	/* namespaces with due
 							 * image items */
 };
 
@@ -70,6 +70,7 @@ nsload_get(struct disp *d, const char *ns, int type, int create)
 
 /*
  * An image item's value is what job_create() writes, {"t":N,"ns":"NAME"}
+ * (N the engine's slot, 1..CONF_ENGINES: lib/conf.h)
  * with a namespace name of letters, digits, '.', '-' and '_': read in
  * place, since a look at the queue reads thousands of them.  Anything
  * else goes through the JSON parser.
@@ -85,9 +86,13 @@ item_meta_fast(const char *val, size_t len, int *type, char *ns,
 	    memcmp(p, a, sizeof(a) - 1) != 0)
 		return -1;
 	p += sizeof(a) - 1;
-	if (p >= end || *p < '1' || *p > '0' + CONF_STUDY_TYPES)
+	if (p >= end || *p < '1' || *p > '9')
 		return -1;
 	*type = *p++ - '0';
+	if (p < end && *p >= '0' && *p <= '9')
+		*type = *type * 10 + (*p++ - '0');
+	if (*type > CONF_ENGINES)
+		return -1;
 	if ((size_t)(end - p) < sizeof(b) - 1 ||
 	    memcmp(p, b, sizeof(b) - 1) != 0)
 		return -1;
@@ -120,7 +125,7 @@ item_meta(const char *val, size_t len, int *type, char *ns, size_t nslen)
 	if (o != NULL && json_object_object_get_ex(o, "ns", &v))
 		snprintf(ns, nslen, "%s", json_object_get_string(v));
 	json_object_put(o);
-	if (*type < 1 || *type > CONF_STUDY_TYPES)
+	if (*type < 1 || *type > CONF_ENGINES)
 		*type = 0;
 }
 
@@ -227,7 +232,7 @@ kind_room(const struct scan *sc, enum queue_kind kind)
 		 * (a reload took it away) are met on the way, in due order,
 		 * and failed by their handler */
 		configured = 0;
-		for (type = 1; type <= CONF_STUDY_TYPES; type++) {
+		for (type = 1; type <= CONF_ENGINES; type++) {
 			if (!sc->c->c_engine[type - 1].ce_configured)
 				continue;
 			configured = 1;
@@ -293,7 +298,7 @@ scan_item(struct scan *sc, const void *key, size_t klen, const char *val,
  * engine's backlog nothing while another engine has room, and one
  * namespace's nothing once it has its share of an engine.
  */
-#if QUEUE_TYPES != CONF_STUDY_TYPES
+#if QUEUE_TYPES != CONF_ENGINES
 #error "image keys and the configuration disagree on the studyTypes"
 #endif
 static const struct {
@@ -510,7 +515,7 @@ scan_pass(struct scan *sc, struct store_txn *txn, struct streams *ss)
 		st->skind = scan_fixed[i].kind;
 	}
 	memset(sc->active, 0, sizeof(sc->active));
-	for (type = 1; type <= CONF_STUDY_TYPES; type++)
+	for (type = 1; type <= CONF_ENGINES; type++)
 		if (type_room(sc, type) &&
 		    (rc = streams_find(sc, txn, ss, type)) != 0)
 			goto out;
@@ -597,7 +602,7 @@ scan_body(struct store_txn *txn, void *arg)
 
 struct waiting {
 	struct disp	*d;
-	unsigned	 w[CONF_STUDY_TYPES + 1];
+	unsigned	 w[CONF_ENGINES + 1];
 };
 
 static int
@@ -613,7 +618,7 @@ waiting_visit(const void *key, size_t klen, const char *val, size_t len,
 	(void)klen;
 	if (o != NULL && json_object_object_get_ex(o, "studyType", &v))
 		t = json_object_get_int(v);
-	if (t >= 1 && t <= CONF_STUDY_TYPES) {
+	if (t >= 1 && t <= CONF_ENGINES) {
 		wt->w[t]++;
 		if (json_object_object_get_ex(o, "ns", &v) &&
 		    (nl = nsload_get(wt->d, json_object_get_string(v), t,
@@ -652,7 +657,7 @@ task_start(struct disp *d, struct task *t)
 {
 	struct conf_engine *ce = NULL;
 
-	if (t->t_type >= 1 && t->t_type <= CONF_STUDY_TYPES)
+	if (t->t_type >= 1 && t->t_type <= CONF_ENGINES)
 		ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
 	switch (t->t_kind) {
 	case QK_STUDY:
@@ -678,6 +683,41 @@ task_start(struct disp *d, struct task *t)
 		task_release(d, t);
 		break;
 	}
+}
+
+/*
+ * An image task's place in its engine's count of work in progress (by, 1
+ * or -1), by the engine in its slot t_type under the task's configuration.
+ * Called with d_mtx held.
+ */
+static void
+task_count(struct disp *d, struct task *t, int by)
+{
+	struct conf_engine	*ce;
+	unsigned		*n;
+
+	if (t->t_kind != QK_IMAGE || t->t_type < 1 ||
+	    t->t_type > CONF_ENGINES)
+		return;
+	ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
+	if (!ce->ce_configured)
+		return;
+	n = ce->ce_url != NULL ? &d->d_triggering[t->t_type] :
+	    &d->d_cmd_running[t->t_type];
+	if (by > 0)
+		(*n)++;
+	else if (*n > 0)
+		(*n)--;
+}
+
+void
+task_retype(struct disp *d, struct task *t, int slot)
+{
+	pthread_mutex_lock(&d->d_mtx);
+	task_count(d, t, -1);
+	t->t_type = slot;
+	task_count(d, t, 1);
+	pthread_mutex_unlock(&d->d_mtx);
 }
 
 int64_t
@@ -709,7 +749,6 @@ sched_scan(struct disp *d)
 	pthread_mutex_lock(&d->d_mtx);
 	for (i = 0; i < sc.n; i++) {
 		struct task		*t = sc.picked[i];
-		struct conf_engine	*ce;
 
 		if (d->d_busy_n == d->d_busy_cap) {
 			size_t		 cap = d->d_busy_cap ? 2 * d->d_busy_cap : 64;
@@ -725,13 +764,7 @@ sched_scan(struct disp *d)
 		t->t_epoch = sc.epoch;
 		t->t_dconf = d->d_dconf;
 		t->t_dconf->dc_refs++;
-		if (t->t_kind == QK_IMAGE && t->t_type != 0) {
-			ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
-			if (ce->ce_configured && ce->ce_url != NULL)
-				d->d_triggering[t->t_type]++;
-			else if (ce->ce_configured)
-				d->d_cmd_running[t->t_type]++;
-		}
+		task_count(d, t, 1);
 	}
 	pthread_mutex_unlock(&d->d_mtx);
 	for (; i < sc.n; i++) {		/* out of memory: later */
@@ -753,7 +786,6 @@ sched_scan(struct disp *d)
 void
 task_release(struct disp *d, struct task *t)
 {
-	struct conf_engine	*ce;
 	size_t			 i;
 
 	pthread_mutex_lock(&d->d_mtx);
@@ -762,16 +794,7 @@ task_release(struct disp *d, struct task *t)
 			d->d_busy[i] = d->d_busy[--d->d_busy_n];
 			break;
 		}
-	if (t->t_kind == QK_IMAGE && t->t_type != 0) {
-		ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
-		if (ce->ce_configured && ce->ce_url != NULL) {
-			if (d->d_triggering[t->t_type] > 0)
-				d->d_triggering[t->t_type]--;
-		} else if (ce->ce_configured) {
-			if (d->d_cmd_running[t->t_type] > 0)
-				d->d_cmd_running[t->t_type]--;
-		}
-	}
+	task_count(d, t, -1);
 	pthread_mutex_unlock(&d->d_mtx);
 	disp_conf_unref(d, t->t_dconf);
 	free(t);

@@ -28,6 +28,7 @@ struct listing {
 	uint64_t	 sizes[LIST_BATCH];
 	int		 n;
 	int		 failed;	/* a store error */
+	int		 slot;		/* the engine's (lib/conf.h) */
 };
 
 static int
@@ -41,7 +42,8 @@ batch_body(struct store_txn *t, void *arg)
 		return rc;
 	for (i = 0; i < l->n; i++)
 		if ((rc = job_create(t, l->skey, l->sklen, l->run, l->objs[i],
-		    l->sizes[i], now, l->due ? l->due : now, &created)) !=
+		    l->sizes[i], now, l->due ? l->due : now, l->slot,
+		    &created)) !=
 		    STORE_OK)
 			return rc;
 	return STORE_OK;
@@ -273,7 +275,7 @@ study_list(struct disp *d, struct task *t)
 	enum oss_err		 err;
 	json_object		*v;
 	char			 msg[600], buf[STUDY_KEY_MAX + 1];
-	const char		*ns, *uid;
+	const char		*ns, *uid, *ename;
 	size_t			 sklen;
 	int64_t			 run;
 	int			 type, i;
@@ -318,9 +320,17 @@ study_list(struct disp *d, struct task *t)
 			sched_drop(d, t);	/* ended or replaced */
 		goto out;
 	}
-	if (!c->c_engine[type - 1].ce_configured) {
-		snprintf(msg, sizeof(msg), "no engine is configured for "
-		    "studyType %d", type);
+	/* a push job names its engine section; a study has its studyType's */
+	ename = json_object_object_get_ex(sa.study, "engine", &v) &&
+	    json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : NULL;
+	if ((l.slot = conf_engine_of(c, type, ename)) == 0) {
+		if (ename != NULL)
+			snprintf(msg, sizeof(msg), "no engine section [engine.%s] "
+			    "is configured any more", ename);
+		else
+			snprintf(msg, sizeof(msg), "no engine is configured "
+			    "for studyType %d", type);
 		ea.code = "NO_ENGINE";
 		ea.msg = msg;
 		goto end;
@@ -406,7 +416,8 @@ end:
 	 * again, and its assembly's durable commit takes them to disk
 	 * before any callback; a remote engine is told of its images, and
 	 * a failure ends the study, so those are durable */
-	if ((ea.code == NULL && c->c_engine[type - 1].ce_url == NULL ?
+	if ((ea.code == NULL && l.slot > 0 &&
+	    c->c_engine[l.slot - 1].ce_url == NULL ?
 	    store_txn_nosync : store_txn)(d->d_store, finish_body, &fa) != 0) {
 		log_warnx("study %s/%s: %s", ns, uid, store_errmsg(d->d_store));
 		goto out;	/* stays queued: listed again */

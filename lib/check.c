@@ -547,7 +547,7 @@ fix_body(struct store_txn *t, void *arg)
 	const char		*ns, *uid;
 	size_t			 qlen, jplen, iplen;
 	int64_t			 run;
-	int			 rc, type, has, listed;
+	int			 rc, type, has, listed, slot;
 
 	f->what = 0;
 	f->jobs = 0;
@@ -580,11 +580,15 @@ fix_body(struct store_txn *t, void *arg)
 		rc = STORE_ERR;
 		goto out;
 	}
-	iplen = queue_image_prefix(ikey, queue_image_key(ikey, 0, type, ns,
-	    "", 0));
-	if (iplen > 0 && (rc = store_scan(t, SDB_QUEUE, ikey, iplen,
-	    ns_images_visit, f->images)) < 0)
-		goto out;
+	/* under any engine's slot: a push job for a named engine section is
+	 * queued under that section's (lib/queue.h) */
+	for (slot = 1; slot <= QUEUE_TYPES; slot++) {
+		iplen = queue_image_prefix(ikey, queue_image_key(ikey, 0, slot,
+		    ns, "", 0));
+		if (iplen > 0 && (rc = store_scan(t, SDB_QUEUE, ikey, iplen,
+		    ns_images_visit, f->images)) < 0)
+			goto out;
+	}
 	{
 		struct fix_jobs fj = { f, t, type, ns, 0, 0 };
 

@@ -25,7 +25,9 @@ struct conf_parse {
 	int		 cp_seen_key_file;
 	char		**cp_keys;	/* "section\nname" of every key seen */
 	size_t		 cp_keys_n;
-	int		 cp_engine_line[CONF_STUDY_TYPES];
+	int		 cp_engine_line[CONF_ENGINES];	/* of its first key */
+	int		 cp_analysis_line[CONF_ENGINES];
+	int		 cp_type_line[CONF_ENGINES];	/* studyType = N given */
 };
 
 enum conf_kind {
@@ -248,9 +250,50 @@ conf_bool(const char *v)
 	return !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1");
 }
 
+/* The names of "analysis = OA, Ballooning": each once, no blanks inside. */
 static int
-conf_engine_key(struct conf_parse *cp, struct conf_engine *ce,
-    const char *name, const char *value)
+conf_engine_analyses(struct conf_parse *cp, struct conf_engine *ce,
+    const char *section, const char *value)
+{
+	char	**v;
+	size_t	  vn, i, j;
+
+	if (conf_split(value, &v, &vn))
+		return 0;
+	for (i = 0; i < vn; i++) {
+		for (j = 0; v[i][j] != '\0'; j++)
+			if ((unsigned char)v[i][j] <= ' ' || v[i][j] == 0x7f)
+				break;
+		if (v[i][j] != '\0' || j > 64) {
+			conf_error(cp, "[%s] analysis: '%s' is not a name (no "
+			    "blanks or control characters, at most 64 "
+			    "bytes)", section, v[i]);
+			goto bad;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(v[i], v[j]) == 0) {
+				conf_error(cp, "[%s] analysis: %s is listed "
+				    "twice", section, v[i]);
+				goto bad;
+			}
+	}
+	if (vn == 0) {
+		conf_error(cp, "[%s] analysis must name at least one "
+		    "analysis", section);
+		goto bad;
+	}
+	conf_strv_free(ce->ce_analyses, ce->ce_analyses_n);
+	ce->ce_analyses = v;
+	ce->ce_analyses_n = vn;
+	return conf_set_string(&ce->ce_analysis, v[0], 0) == 0;
+bad:
+	conf_strv_free(v, vn);
+	return 0;
+}
+
+static int
+conf_engine_key(struct conf_parse *cp, struct conf_engine *ce, int slot,
+    const char *section, const char *name, const char *value)
 {
 	enum conf_kind	 kind;
 	const char	*why;
@@ -266,9 +309,12 @@ conf_engine_key(struct conf_parse *cp, struct conf_engine *ce,
 		kind = CK_SECONDS;
 	else if (!strcmp(name, "concurrency"))
 		kind = CK_UINT;
+	else if (!strcmp(name, "studyType") && slot > CONF_STUDY_TYPES)
+		kind = CK_STRING;
 	else {
-		conf_error(cp, "unknown key '%s' in an [engine.N] section",
-		    name);
+		conf_error(cp, "unknown key '%s' in an [engine.N] section%s",
+		    name, !strcmp(name, "studyType") ? " (studyType is for "
+		    "[engine.NAME] sections)" : "");
 		return 0;
 	}
 	if ((why = conf_check(kind, value)) != NULL) {
@@ -284,12 +330,72 @@ conf_engine_key(struct conf_parse *cp, struct conf_engine *ce,
 		return conf_set_string(&ce->ce_namespace, value, 1) == 0;
 	if (!strcmp(name, "token"))
 		return conf_set_string(&ce->ce_token, value, 1) == 0;
-	if (!strcmp(name, "analysis"))
-		return conf_set_string(&ce->ce_analysis, value, 0) == 0;
+	if (!strcmp(name, "analysis")) {
+		cp->cp_analysis_line[slot - 1] = cp->cp_line;
+		return conf_engine_analyses(cp, ce, section, value);
+	}
+	if (!strcmp(name, "studyType")) {
+		if (value[0] < '1' || value[0] > '0' + CONF_STUDY_TYPES ||
+		    value[1] != '\0') {
+			conf_error(cp, "[%s] studyType must be 1, 2, 3 or 4",
+			    section);
+			return 0;
+		}
+		ce->ce_type = value[0] - '0';
+		cp->cp_type_line[slot - 1] = cp->cp_line;
+		return 1;
+	}
 	if (!strcmp(name, "timeout"))
 		return conf_duration(value, &ce->ce_timeout) == 0;
 	ce->ce_concurrency = (unsigned)strtoul(value, NULL, 10);
 	return 1;
+}
+
+/*
+ * The slot of section [engine.X]: N for [engine.N], the slot a named
+ * section was given when it began (the next free one from
+ * CONF_STUDY_TYPES + 1), 0 and an error for a bad name or too many.
+ * Named sections move to slot N at the end (conf_finish) when they say
+ * studyType = N and no [engine.N] exists.
+ */
+static int
+conf_engine_slot(struct conf_parse *cp, const char *section)
+{
+	struct mias_conf	*c = cp->cp_conf;
+	const char		*p = section + 7, *q;
+	int			 i, digits = 1;
+
+	if (p[0] >= '1' && p[0] <= '0' + CONF_STUDY_TYPES && p[1] == '\0')
+		return p[0] - '0';
+	for (q = p; *q != '\0'; q++) {
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+		    (*q >= '0' && *q <= '9') || *q == '-' || *q == '_'))
+			break;
+		digits = digits && *q >= '0' && *q <= '9';
+	}
+	if (*p != '\0' && *q == '\0' && digits) {
+		conf_error(cp, "unknown section [%s]: studyType sections are "
+		    "[engine.1] to [engine.%d]", section, CONF_STUDY_TYPES);
+		return 0;
+	}
+	if (*p == '\0' || *q != '\0' || q - p > CONF_ENGINE_NAME_MAX) {
+		conf_error(cp, "unknown section [%s]: a named engine section "
+		    "is [engine.NAME], NAME of letters, digits, '-' and '_', "
+		    "at most %d", section, CONF_ENGINE_NAME_MAX);
+		return 0;
+	}
+	for (i = CONF_STUDY_TYPES; i < CONF_ENGINES; i++)
+		if (strcmp(c->c_engine[i].ce_name, p) == 0)
+			return i + 1;
+	for (i = CONF_STUDY_TYPES; i < CONF_ENGINES; i++)
+		if (c->c_engine[i].ce_name[0] == '\0') {
+			snprintf(c->c_engine[i].ce_name,
+			    sizeof(c->c_engine[i].ce_name), "%s", p);
+			return i + 1;
+		}
+	conf_error(cp, "[%s]: more than %d named engine sections", section,
+	    CONF_ENGINES - CONF_STUDY_TYPES);
+	return 0;
 }
 
 /* 1 (and an error) when [section] name was set before. */
@@ -505,19 +611,14 @@ conf_handler(void *arg, const char *section, const char *name,
 		return 1;
 	}
 	if (!strncmp(section, "engine.", 7)) {
-		const char	*p = section + 7;
+		int slot;
 
-		if (p[0] < '1' || p[0] > '0' + CONF_STUDY_TYPES ||
-		    p[1] != '\0') {
-			conf_error(cp, "unknown section [%s]: studyType "
-			    "sections are [engine.1] to [engine.%d]",
-			    section, CONF_STUDY_TYPES);
+		if ((slot = conf_engine_slot(cp, section)) == 0)
 			return 0;
-		}
-		if (cp->cp_engine_line[p[0] - '1'] == 0)
-			cp->cp_engine_line[p[0] - '1'] = cp->cp_line;
-		return conf_engine_key(cp, &c->c_engine[p[0] - '1'],
-		    name, value);
+		if (cp->cp_engine_line[slot - 1] == 0)
+			cp->cp_engine_line[slot - 1] = cp->cp_line;
+		return conf_engine_key(cp, &c->c_engine[slot - 1], slot,
+		    section, name, value);
 	}
 	if (strcmp(section, "server") && strcmp(section, "dispatcher") &&
 	    strcmp(section, "egress") && strcmp(section, "oss") &&
@@ -571,10 +672,110 @@ conf_defaults(struct mias_conf *c)
 	c->c_limit_rps = 200;
 	c->c_limit_authfail = 30;
 	c->c_retention_finished = 365 * 86400;
-	for (i = 0; i < CONF_STUDY_TYPES; i++) {
+	for (i = 0; i < CONF_ENGINES; i++) {
 		c->c_engine[i].ce_timeout = 600;
 		c->c_engine[i].ce_concurrency = 8;
+		if (i < CONF_STUDY_TYPES) {
+			snprintf(c->c_engine[i].ce_name,
+			    sizeof(c->c_engine[i].ce_name), "%zu", i + 1);
+			c->c_engine[i].ce_type = (int)i + 1;
+		}
 	}
+}
+
+/*
+ * Named sections that say studyType = N take slot N when no [engine.N]
+ * exists (two that both could: an error); the others keep theirs and serve
+ * triggers only, with findings of their studyType (4, boxes, when they say
+ * none).
+ */
+static int
+conf_place_named(struct conf_parse *cp)
+{
+	struct mias_conf	*c = cp->cp_conf;
+	struct conf_engine	*ce, *to;
+	size_t			 i;
+	int			 n;
+
+	for (i = CONF_STUDY_TYPES; i < CONF_ENGINES; i++) {
+		ce = &c->c_engine[i];
+		if (!ce->ce_configured)
+			continue;
+		if (ce->ce_type == 0) {
+			ce->ce_type = CONF_STUDY_TYPES;
+			continue;
+		}
+		n = ce->ce_type;
+		to = &c->c_engine[n - 1];
+		if (to->ce_configured && cp->cp_engine_line[n - 1] != 0 &&
+		    cp->cp_type_line[n - 1] != 0) {
+			snprintf(cp->cp_err, cp->cp_errlen, "%s:%d: [engine.%s] "
+			    "and [engine.%s] both say studyType = %d and there "
+			    "is no [engine.%d]: one of them must serve it",
+			    c->c_path, cp->cp_type_line[i], to->ce_name,
+			    ce->ce_name, n, n);
+			return -1;
+		}
+		if (to->ce_configured)
+			continue;	/* [engine.N] serves the studies */
+		/* the slot's defaults go where the section was */
+		*to = *ce;
+		memset(ce, 0, sizeof(*ce));
+		ce->ce_timeout = 600;
+		ce->ce_concurrency = 8;
+		cp->cp_engine_line[n - 1] = cp->cp_engine_line[i];
+		cp->cp_analysis_line[n - 1] = cp->cp_analysis_line[i];
+		cp->cp_type_line[n - 1] = cp->cp_type_line[i];
+		cp->cp_engine_line[i] = cp->cp_analysis_line[i] =
+		    cp->cp_type_line[i] = 0;
+	}
+	return 0;
+}
+
+/*
+ * An analysis name belongs to one section.  Configurations written before
+ * named sections existed may list one name in several [engine.N] sections
+ * (a trigger then went, and goes, to the lowest N): between two of those
+ * it is still accepted, so that they keep working unchanged.
+ */
+static int
+conf_unique_analyses(struct conf_parse *cp)
+{
+	struct mias_conf	*c = cp->cp_conf;
+	const struct conf_engine *a, *b;
+	size_t			 i, j, k, l;
+	int			 line;
+
+	for (i = 0; i < CONF_ENGINES; i++) {
+		a = &c->c_engine[i];
+		for (j = i + 1; a->ce_configured && j < CONF_ENGINES; j++) {
+			b = &c->c_engine[j];
+			if (!b->ce_configured)
+				continue;
+			if (i < CONF_STUDY_TYPES && j < CONF_STUDY_TYPES &&
+			    cp->cp_type_line[i] == 0 &&
+			    cp->cp_type_line[j] == 0)
+				continue;	/* two [engine.N]: as before */
+			for (k = 0; k < a->ce_analyses_n; k++)
+				for (l = 0; l < b->ce_analyses_n; l++) {
+					if (strcmp(a->ce_analyses[k],
+					    b->ce_analyses[l]) != 0)
+						continue;
+					line = cp->cp_analysis_line[i] >
+					    cp->cp_analysis_line[j] ?
+					    cp->cp_analysis_line[i] :
+					    cp->cp_analysis_line[j];
+					snprintf(cp->cp_err, cp->cp_errlen,
+					    "%s:%d: analysis %s is listed by "
+					    "[engine.%s] and [engine.%s]: an "
+					    "analysis belongs to one section",
+					    c->c_path, line, a->ce_analyses[k],
+					    a->ce_name, b->ce_name);
+					return -1;
+				}
+		}
+	}
+	return 0;
 }
 
 static int
@@ -593,32 +794,72 @@ conf_finish(struct conf_parse *cp)
 		    "key [server] key_file", c->c_path);
 		return -1;
 	}
-	for (i = 0; i < CONF_STUDY_TYPES; i++) {
+	if (conf_place_named(cp) == -1)
+		return -1;
+	for (i = 0; i < CONF_ENGINES; i++) {
 		struct conf_engine *ce = &c->c_engine[i];
 
 		if (!ce->ce_configured)
 			continue;
 		if ((ce->ce_url == NULL) == (ce->ce_command == NULL)) {
 			snprintf(cp->cp_err, cp->cp_errlen, "%s:%d: "
-			    "[engine.%zu] needs exactly one of url and "
-			    "command", c->c_path, cp->cp_engine_line[i], i + 1);
+			    "[engine.%s] needs exactly one of url and "
+			    "command", c->c_path, cp->cp_engine_line[i],
+			    ce->ce_name);
 			return -1;
 		}
 		if (ce->ce_analysis == NULL) {
 			snprintf(cp->cp_err, cp->cp_errlen, "%s:%d: missing "
-			    "required key [engine.%zu] analysis",
-			    c->c_path, cp->cp_engine_line[i], i + 1);
+			    "required key [engine.%s] analysis",
+			    c->c_path, cp->cp_engine_line[i], ce->ce_name);
 			return -1;
 		}
 		if (ce->ce_url != NULL && c->c_public_url == NULL) {
 			snprintf(cp->cp_err, cp->cp_errlen, "%s:%d: "
-			    "[engine.%zu] is a remote engine, which needs "
+			    "[engine.%s] is a remote engine, which needs "
 			    "[server] public_url for its result callbacks",
-			    c->c_path, cp->cp_engine_line[i], i + 1);
+			    c->c_path, cp->cp_engine_line[i], ce->ce_name);
 			return -1;
 		}
 	}
+	return conf_unique_analyses(cp);
+}
+
+int
+conf_engine_for_analysis(const struct mias_conf *c, const char *analysis)
+{
+	size_t i, j;
+
+	for (i = 0; i < CONF_ENGINES; i++)
+		for (j = 0; c->c_engine[i].ce_configured &&
+		    j < c->c_engine[i].ce_analyses_n; j++)
+			if (strcmp(c->c_engine[i].ce_analyses[j],
+			    analysis) == 0)
+				return (int)i + 1;
 	return 0;
+}
+
+int
+conf_engine_by_name(const struct mias_conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CONF_ENGINES; i++)
+		if (c->c_engine[i].ce_configured &&
+		    strcmp(c->c_engine[i].ce_name, name) == 0)
+			return (int)i + 1;
+	return 0;
+}
+
+int
+conf_engine_of(const struct mias_conf *c, int type, const char *engine)
+{
+	if (engine != NULL)
+		return conf_engine_by_name(c, engine);
+	if (type < 1 || type > CONF_STUDY_TYPES ||
+	    !c->c_engine[type - 1].ce_configured)
+		return 0;
+	return type;
 }
 
 struct mias_conf *
@@ -679,12 +920,13 @@ conf_free(struct mias_conf *c)
 		free(c->c_warn[i]);
 	free(c->c_warn);
 	conf_strv_free(c->c_egress.ep_allow_hosts, c->c_egress.ep_allow_hosts_n);
-	for (i = 0; i < CONF_STUDY_TYPES; i++) {
+	for (i = 0; i < CONF_ENGINES; i++) {
 		struct conf_engine *ce = &c->c_engine[i];
 
 		free(ce->ce_url);
 		free(ce->ce_command);
 		free(ce->ce_analysis);
+		conf_strv_free(ce->ce_analyses, ce->ce_analyses_n);
 		free(ce->ce_namespace);
 		if (ce->ce_token != NULL) {
 			explicit_bzero(ce->ce_token, strlen(ce->ce_token));

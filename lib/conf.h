@@ -8,13 +8,31 @@
 #include "egress.h"
 
 #define CONF_STUDY_TYPES	4	/* studyType 1..4, [engine.1]..[engine.4] */
+#define CONF_ENGINES		16	/* engine slots: 1..4 serve executeAnalysis
+					 * for that studyType, 5.. the named
+					 * sections that serve triggers only */
+#define CONF_ENGINE_NAME_MAX	64
 #define CONF_RETRY_MAX		32
 
+/*
+ * An engine section.  [engine.N] (N = 1..4) is slot N; [engine.NAME] takes
+ * the next slot from 5 in the order of the file, or slot N when it says
+ * studyType = N and there is no [engine.N] -- then it serves executeAnalysis
+ * for studyType N as well.  A slot number is what queue items and the
+ * dispatcher's counters of an engine's work carry (see lib/queue.h); a push
+ * job names its engine by ce_name, which does not change when sections are
+ * added or moved.
+ */
 struct conf_engine {
 	int		 ce_configured;	/* the section exists */
+	char		 ce_name[CONF_ENGINE_NAME_MAX + 1];	/* "4", "retina" */
+	int		 ce_type;	/* studyType of its findings (1..4) */
 	char		*ce_url;	/* remote engine, or NULL */
 	char		*ce_command;	/* local command, or NULL */
-	char		*ce_analysis;	/* "OA", ... */
+	char		*ce_analysis;	/* the first analysis it lists ("OA"):
+					 * what executeAnalysis runs */
+	char		**ce_analyses;	/* every analysis it lists */
+	size_t		 ce_analyses_n;
 	unsigned	 ce_timeout;	/* seconds for one image */
 	unsigned	 ce_concurrency;
 	char		*ce_namespace;	/* optional header/body namespace */
@@ -53,8 +71,8 @@ struct mias_conf {
 	/* [metrics] */
 	char		*c_metrics_token_file;	/* NULL: no metrics to anyone */
 
-	/* [engine.N], index N-1 */
-	struct conf_engine c_engine[CONF_STUDY_TYPES];
+	/* engine sections by slot, index slot - 1 (see struct conf_engine) */
+	struct conf_engine c_engine[CONF_ENGINES];
 
 	/* what did not stop the file: conf_warning() */
 	char		**c_warn;
@@ -92,6 +110,23 @@ const char	*conf_default_path(void);
  */
 struct mias_conf *conf_load(const char *path, char *err, size_t errlen);
 void		  conf_free(struct mias_conf *);
+
+/*
+ * The slot (1..CONF_ENGINES) of the configured engine that lists analysis,
+ * or of the configured section named name; 0 when there is none.
+ */
+int		  conf_engine_for_analysis(const struct mias_conf *,
+		    const char *analysis);
+int		  conf_engine_by_name(const struct mias_conf *, const char *name);
+
+/*
+ * The slot of the engine that runs a job of a study of studyType type
+ * whose record names engine (a push job's section name), or NULL for a
+ * study (executeAnalysis: slot type).  0 when that engine is not
+ * configured (any more).
+ */
+int		  conf_engine_of(const struct mias_conf *, int type,
+		    const char *engine);
 
 /* "5s", "30m", "2h", "10" (seconds): 0 and *secs on success, -1 if bad. */
 int		  conf_duration(const char *, unsigned *secs);

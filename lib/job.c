@@ -103,7 +103,7 @@ job_sig_ok(const struct crypto_keys *k, const char *id, const char *sig)
 
 int
 job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
-    const char *objkey, uint64_t size, int64_t now, int64_t due,
+    const char *objkey, uint64_t size, int64_t now, int64_t due, int slot,
     int *created)
 {
 	char		 jkey[JOB_KEY_MAX], id[JOB_ID_LEN + 1];
@@ -140,14 +140,16 @@ job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
 	if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, rec)) == STORE_OK &&
 	    (rc = store_put(t, SDB_JOBIDX, id, JOB_ID_LEN, jkey,
 	    jklen)) == STORE_OK) {
-		/* the type lets the dispatcher apply the engine's limit
-		 * without reading the job */
+		/* the engine's slot lets the dispatcher apply the engine's
+		 * limit without reading the job */
+		if (slot <= 0)
+			slot = type;
 		json_object_put(rec);
 		if ((rec = json_object_new_object()) == NULL)
 			return STORE_ERR;
-		json_object_object_add(rec, "t", json_object_new_int(type));
+		json_object_object_add(rec, "t", json_object_new_int(slot));
 		json_object_object_add(rec, "ns", json_object_new_string(ns));
-		if ((rc = queue_put_image(t, due, type, ns, id, JOB_ID_LEN,
+		if ((rc = queue_put_image(t, due, slot, ns, id, JOB_ID_LEN,
 		    rec)) == STORE_OK)
 			*created = 1;
 	}

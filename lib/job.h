@@ -46,11 +46,12 @@ int	job_sig_ok(const struct crypto_keys *, const char *id,
 	    const char *sig);
 
 /* Create the job of one object of a listing, with its index entry and a
- * QK_IMAGE item due at due (study_due), unless it exists.  *created says
+ * QK_IMAGE item due at due (study_due) queued under the engine slot slot
+ * (lib/conf.h; 0: the studyType's), unless it exists.  *created says
  * which. */
 int	job_create(struct store_txn *, const char *skey, size_t sklen,
 	    int64_t run, const char *objkey, uint64_t size, int64_t now,
-	    int64_t due, int *created);
+	    int64_t due, int slot, int *created);
 
 /* Find a job by id: its key (malloc'd) and record. */
 int	job_lookup(struct store_txn *, const char *id, char **jkey,

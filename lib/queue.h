@@ -13,7 +13,9 @@ struct store_txn;
  * Keys are one kind byte, the 8-byte big-endian due time in milliseconds
  * and an id, so a cursor from a kind's first key meets that kind's due
  * work first, and a look for work walks only the kinds it has room for.
- * Image items have the studyType (1..QUEUE_TYPES) as a second byte, then
+ * Image items have the engine's slot (1..QUEUE_TYPES; slots 1..4 are the
+ * studyTypes' [engine.N], the others named sections: lib/conf.h, struct
+ * conf_engine) as a second byte, then
  * the namespace and a NUL, before the due time: each engine's images are
  * a stream of their own, and within it each namespace's, so a backlog
  * waiting for one engine, or held to one namespace's fair share, is
@@ -39,7 +41,8 @@ enum queue_kind {
 #define QUEUE_NS_MAX	128	/* a namespace name's bytes in an image key */
 #define QUEUE_KEY_MAX	(1 + 1 + QUEUE_NS_MAX + 1 + 8 + QUEUE_ID_MAX)
 #define QUEUE_LEGACY	0	/* first byte of an older key */
-#define QUEUE_TYPES	4	/* studyTypes of image keys: 1..QUEUE_TYPES */
+#define QUEUE_TYPES	16	/* engine slots of image keys: 1..QUEUE_TYPES
+				 * (CONF_ENGINES) */
 
 /* Items of any kind but images, and images of an unknown studyType. */
 size_t	queue_key(unsigned char *out, int64_t due_ms, enum queue_kind,

@@ -98,10 +98,16 @@ int	request_feedback_item(json_object *items, size_t i,
 	    struct feedback_item *, char *msg, size_t msglen);
 void	request_feedback_free(struct feedback_req *);
 
-/* GET getAnalysisResult?studyInstanceUid=...&studyType=... (API.md 3.). */
+/*
+ * GET getAnalysisResult?studyInstanceUid=...&studyType=... (API.md 3.), or
+ * ?imageUid=...[&studyType=...]: a push job (triggerAnalysis) by its
+ * ImageUid, whose study uid is STUDY_PUSH_MARK + ImageUid.
+ */
 struct result_req {
-	char	rr_uid[STUDY_UID_MAX + 2];
-	int	rr_type;	/* 1..4 */
+	char	rr_uid[STUDY_UID_MAX + 2];	/* the study uid (push: with
+						 * the mark) */
+	int	rr_type;	/* 1..4; 0 for a push job of any type */
+	int	rr_push;	/* imageUid was given */
 };
 
 int	request_result_query(const char *query, struct result_req *,

@@ -103,17 +103,75 @@ request_feedback_free(struct feedback_req *fb)
  * Query strings: getAnalysisResult and algorithmResult
  */
 
+/* ?imageUid=...[&studyType=...]: a push job's result. */
+static int
+request_push_query(const char *query, struct result_req *rr, char *msg,
+    size_t msglen)
+{
+	char		 uid[STUDY_UID_MAX + 1], type[8], *end;
+	const char	*why = "required";
+	long		 t;
+	int		 n;
+
+	n = query_get(query, "imageUid", uid, sizeof(uid), &why);
+	if (n == -1) {
+		snprintf(msg, msglen, "imageUid: %s",
+		    strcmp(why, "malformed or too long") == 0 ?
+		    "malformed or longer than 127 bytes" : why);
+		return -1;
+	}
+	if (uid[0] == '\0') {
+		snprintf(msg, msglen, "imageUid: must not be empty");
+		return -1;
+	}
+	if (strlen(uid) > STUDY_UID_MAX - 1) {
+		snprintf(msg, msglen, "imageUid: longer than %d bytes",
+		    STUDY_UID_MAX - 1);
+		return -1;
+	}
+	n = query_get(query, "studyInstanceUid", type, sizeof(type), &why);
+	if (n != 0) {
+		snprintf(msg, msglen, "studyInstanceUid: must not be given "
+		    "with imageUid");
+		return -1;
+	}
+	n = query_get(query, "studyType", type, sizeof(type), &why);
+	t = n == 1 ? strtol(type, &end, 10) : 0;
+	if (n == -1 || (n == 1 && (type[0] < '1' || type[0] > '4' ||
+	    *end != '\0' || t < 1 || t > 4))) {
+		snprintf(msg, msglen, "studyType: must be an integer from 1 "
+		    "to 4");
+		return -1;
+	}
+	snprintf(rr->rr_uid, sizeof(rr->rr_uid), "%s%s", STUDY_PUSH_MARK, uid);
+	rr->rr_type = (int)t;
+	rr->rr_push = 1;
+	return 0;
+}
+
 int
 request_result_query(const char *query, struct result_req *rr, char *msg,
     size_t msglen, enum rc *rc)
 {
-	char		 type[8], *end;
+	char		 type[8], img[STUDY_UID_MAX + 1], *end;
 	const char	*why = "required";
 	long		 t;
 	int		 n;
 
 	memset(rr, 0, sizeof(*rr));
 	*rc = RC_INVALID;
+	/* imageUid named (whatever its value): a push job; a query that is
+	 * malformed as a whole is reported as the studyInstanceUid's */
+	n = query_get(query, "imageUid", img, sizeof(img), &why);
+	if (n == 1 || (n == -1 &&
+	    strcmp(why, "malformed query string") != 0)) {
+		if (request_push_query(query, rr, msg, msglen) == -1) {
+			memset(rr, 0, sizeof(*rr));
+			return -1;
+		}
+		return 0;
+	}
+	why = "required";
 	n = query_get(query, "studyInstanceUid", rr->rr_uid,
 	    sizeof(rr->rr_uid), &why);
 	if (n == -1) {

@@ -2,7 +2,10 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/sha.h>
 
 #include "crypto.h"
 #include "jv.h"
@@ -801,4 +804,175 @@ err:
 	json_object_put(item);
 	json_object_put(list);
 	return NULL;
+}
+
+/* A growable buffer for the canonical text of result_digest(). */
+struct canon {
+	char	*c_buf;
+	size_t	 c_len, c_cap;
+	int	 c_failed;
+};
+
+static void
+canon_add(struct canon *c, const char *p, size_t n)
+{
+	char	*nb;
+	size_t	 cap;
+
+	if (c->c_failed)
+		return;
+	if (c->c_len + n + 1 > c->c_cap) {
+		cap = c->c_cap ? c->c_cap : 1024;
+		while (cap < c->c_len + n + 1)
+			cap *= 2;
+		if ((nb = realloc(c->c_buf, cap)) == NULL) {
+			c->c_failed = 1;
+			return;
+		}
+		c->c_buf = nb;
+		c->c_cap = cap;
+	}
+	memcpy(c->c_buf + c->c_len, p, n);
+	c->c_len += n;
+}
+
+static int
+canon_keycmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A string as JSON text, escaped one way only: '"', '\\' and control
+ * characters as \u00XX, every other byte as it is (the parser handed over
+ * valid UTF-8, escapes decoded), so equal strings give equal text. */
+static void
+canon_string(struct canon *c, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	char			 esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+	size_t			 i, run = 0;
+
+	canon_add(c, "\"", 1);
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		canon_add(c, s + run, i - run);
+		esc[4] = hex[ch >> 4];
+		esc[5] = hex[ch & 0xf];
+		canon_add(c, esc, sizeof(esc));
+		run = i + 1;
+	}
+	canon_add(c, s + run, len - run);
+	canon_add(c, "\"", 1);
+}
+
+static void
+canon_value(struct canon *c, json_object *v)
+{
+	char		  num[64];
+	const char	**keys = NULL;
+	size_t		  i, n;
+	double		  d;
+
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		canon_add(c, "null", 4);
+		break;
+	case json_type_boolean:
+		if (json_object_get_boolean(v))
+			canon_add(c, "true", 4);
+		else
+			canon_add(c, "false", 5);
+		break;
+	case json_type_int:
+	case json_type_double:
+		/* by value: the engine may write 1 or 1.0 the second time */
+		d = json_object_get_double(v);
+		if (json_object_is_type(v, json_type_int))
+			snprintf(num, sizeof(num), "%lld",
+			    (long long)json_object_get_int64(v));
+		else if (floor(d) == d && fabs(d) < 9e15)
+			snprintf(num, sizeof(num), "%lld", (long long)d);
+		else
+			snprintf(num, sizeof(num), "%.17g", d);
+		canon_add(c, num, strlen(num));
+		break;
+	case json_type_string:
+		canon_string(c, json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+		break;
+	case json_type_array:
+		canon_add(c, "[", 1);
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				canon_add(c, ",", 1);
+			canon_value(c, json_object_array_get_idx(v, i));
+		}
+		canon_add(c, "]", 1);
+		break;
+	case json_type_object:
+		n = (size_t)json_object_object_length(v);
+		if (n > 0 && (keys = calloc(n, sizeof(*keys))) == NULL) {
+			c->c_failed = 1;
+			break;
+		}
+		i = 0;
+		json_object_object_foreach(v, k, val) {
+			(void)val;
+			if (i < n)
+				keys[i++] = k;
+		}
+		n = i;
+		qsort(keys, n, sizeof(*keys), canon_keycmp);
+		canon_add(c, "{", 1);
+		for (i = 0; i < n; i++) {
+			json_object *m = NULL;
+
+			if (i > 0)
+				canon_add(c, ",", 1);
+			canon_string(c, keys[i], strlen(keys[i]));
+			canon_add(c, ":", 1);
+			json_object_object_get_ex(v, keys[i], &m);
+			canon_value(c, m);
+		}
+		canon_add(c, "}", 1);
+		free(keys);
+		break;
+	}
+}
+
+int
+result_digest(const char *body, size_t len, char out[RESULT_DIGEST_LEN + 1])
+{
+	static const char	 hex[] = "0123456789abcdef";
+	struct canon		 c;
+	json_object		*root;
+	unsigned char		 md[SHA256_DIGEST_LENGTH];
+	char			 msg[128];
+	int			 i;
+
+	memset(&c, 0, sizeof(c));
+	if ((root = jv_parse(body, len, msg, sizeof(msg))) != NULL) {
+		canon_add(&c, "json\n", 5);
+		canon_value(&c, root);
+		json_object_put(root);
+	} else {
+		canon_add(&c, "raw\n", 4);
+		canon_add(&c, body, len);
+	}
+	if (c.c_failed) {
+		free(c.c_buf);
+		return -1;
+	}
+	SHA256((const unsigned char *)c.c_buf, c.c_len, md);
+	free(c.c_buf);
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[RESULT_DIGEST_LEN] = '\0';
+	return 0;
 }

@@ -65,4 +65,18 @@ json_object	*result_data_new(const char *study_uid, int study_type);
  */
 json_object	*result_box_compat(json_object *boxes);
 
+/*
+ * The fingerprint of a result body, to tell an engine's repeated result
+ * from a different one (algorithmResult): the hex SHA-256 of the body
+ * parsed as JSON (jv_parse) and written canonically -- object members
+ * sorted by name, no white space, numbers by value (1, 1.0 and 1e0
+ * alike), strings as json-c escapes them -- so two bodies have the same
+ * digest exactly when they are equal as parsed JSON.  A body that is not
+ * JSON is hashed as its bytes (under another prefix, so it never meets a
+ * JSON one).  Pure; -1 only when out of memory.
+ */
+#define RESULT_DIGEST_LEN	64	/* hex digits */
+int	result_digest(const char *body, size_t len,
+	    char out[RESULT_DIGEST_LEN + 1]);
+
 #endif /* MIAS_RESULT_H */

@@ -175,6 +175,16 @@ study_new_run(json_object *rec, const struct crypto_keys *k,
 		json_object_object_add(rec, "push", json_object_new_boolean(1));
 		json_object_object_add(rec, "imageUid",
 		    json_object_new_string(ss->ss_image_uid));
+		/* the engine by its section's name, which a reload that
+		 * adds or moves sections does not change (lib/conf.h) */
+		json_object_object_del(rec, "engine");
+		json_object_object_del(rec, "analysis");
+		if (ss->ss_engine != NULL)
+			json_object_object_add(rec, "engine",
+			    json_object_new_string(ss->ss_engine));
+		if (ss->ss_analysis != NULL)
+			json_object_object_add(rec, "analysis",
+			    json_object_new_string(ss->ss_analysis));
 	}
 	json_object_object_add(rec, "creds", sealed);
 	json_object_object_add(rec, "imagesTotal", json_object_new_int(0));
@@ -378,9 +388,7 @@ study_status_body(json_object *study, const char *code, const char *msg)
 	return b;
 }
 
-/* The result of a push job, as API.md 6. has engines send it: the list
- * under the engine's name, box items with the engine's field names. */
-static json_object *
+json_object *
 study_push_body(json_object *study, json_object *data, const char *code,
     const char *msg)
 {
@@ -427,6 +435,10 @@ study_push_body(json_object *study, json_object *data, const char *code,
 				json_object_object_get_ex(item, "class", &x);
 				json_object_object_add(e, "Class",
 				    json_object_get(x));
+				if (json_object_object_get_ex(item, "imageKey",
+				    &x))
+					json_object_object_add(e, "imageKey",
+					    json_object_get(x));
 			}
 			json_object_array_add(out, e);
 		}
@@ -623,7 +635,7 @@ study_gather_job(const void *key, size_t klen, const char *val, size_t len,
     void *arg)
 {
 	struct study_gather	*g = arg;
-	json_object		*rec, *f, *v;
+	json_object		*rec, *f, *v, *obj;
 	size_t			 i, n;
 
 	(void)key;
@@ -632,6 +644,9 @@ study_gather_job(const void *key, size_t klen, const char *val, size_t len,
 		return STORE_ERR;
 	if (job_state_of(rec) == JOB_DONE) {
 		g->done++;
+		/* the image a finding is on: a viewer draws it there */
+		if (!json_object_object_get_ex(rec, "object", &obj))
+			obj = NULL;
 		if (json_object_object_get_ex(rec, "findings", &f) &&
 		    json_object_is_type(f, json_type_array)) {
 			n = json_object_array_length(f);
@@ -640,6 +655,10 @@ study_gather_job(const void *key, size_t klen, const char *val, size_t len,
 				    f, i);
 
 				study_unique_box(g, item);
+				if (obj != NULL && json_object_is_type(item,
+				    json_type_object))
+					json_object_object_add(item,
+					    "imageKey", json_object_get(obj));
 				json_object_array_add(g->list,
 				    json_object_get(item));
 			}

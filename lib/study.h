@@ -55,6 +55,9 @@ struct study_submit {
 	struct study_creds ss_creds;
 	const char	*ss_image_uid;	/* push (triggerAnalysis): the caller's
 					 * ImageUid; NULL for a study */
+	const char	*ss_engine;	/* push: the name of the engine section
+					 * that serves ss_analysis */
+	const char	*ss_analysis;	/* push: the trigger's analysis */
 };
 
 /*
@@ -107,6 +110,18 @@ int	study_conclude(struct store_txn *, const char *skey, size_t sklen,
 #define STUDY_CANCEL_FINAL	1
 int	study_cancel(struct store_txn *, const char *skey, size_t sklen,
 	    int64_t now);
+
+/*
+ * The result callback of a push job (API.md 6.) as API.md 6. has engines
+ * send it: the list under the engine's name, box items with the engine's
+ * field names, each item with the imageKey of API.md 3. (spelt so in
+ * every list).  study is the push job's record, data its result's API.md
+ * 3. object (may be NULL), code NULL for success or the errorCode, msg
+ * the errorMessage.  What the callback carries and what getAnalysisResult
+ * ?imageUid= answers.  A new object, or NULL when out of memory.
+ */
+json_object	*study_push_body(json_object *study, json_object *data,
+		    const char *code, const char *msg);
 
 /* Every image of the run is DONE or FAILED: gather their findings into
  * the result and conclude. */

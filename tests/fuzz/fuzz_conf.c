@@ -54,7 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(c->c_retry_n <= CONF_RETRY_MAX);
 	for (i = 0; i < c->c_egress.ep_allow_hosts_n; i++)
 		FUZZ_ASSERT(c->c_egress.ep_allow_hosts[i] != NULL);
-	for (i = 0; i < CONF_STUDY_TYPES; i++) {
+	for (i = 0; i < CONF_ENGINES; i++) {
 		const struct conf_engine *ce = &c->c_engine[i];
 
 		if (!ce->ce_configured)

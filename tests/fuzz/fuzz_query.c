@@ -84,11 +84,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strcmp(msg, "studyInstanceUid: not valid UTF-8") == 0)
 			FUZZ_ASSERT(ref_bad_utf8(q, "studyInstanceUid"));
 	} else {
-		FUZZ_ASSERT(rr.rr_type >= 1 && rr.rr_type <= 4);
+		FUZZ_ASSERT(rr.rr_type >= (rr.rr_push ? 0 : 1) &&
+		    rr.rr_type <= 4);
 		FUZZ_ASSERT(rr.rr_uid[0] != '\0' &&
 		    strlen(rr.rr_uid) <= STUDY_UID_MAX);
+		/* a push job's uid is the mark and an ImageUid, which no
+		 * studyInstanceUid can be */
+		FUZZ_ASSERT(rr.rr_push == (rr.rr_uid[0] == STUDY_PUSH_MARK[0]));
+		if (rr.rr_push)
+			FUZZ_ASSERT(rr.rr_uid[1] != '\0');
 		/* what query_get() promises of a value it hands back */
-		FUZZ_ASSERT(fuzz_text_ok(rr.rr_uid, NULL));
+		FUZZ_ASSERT(fuzz_text_ok(rr.rr_uid + rr.rr_push, NULL));
 	}
 	/* a small buffer: values that do not fit are errors, never cut */
 	if ((n = query_get(q, "studyType", out, sizeof(out), &why)) == 1)

@@ -41,6 +41,7 @@ from harness import (TAP, Stack, FakeOss, PREFIX, SRCDIR,  # noqa: E402
                      installed, sink_received, verify_webhooks, wait_for,
                      wait_port)
 import ops_checks  # noqa: E402
+import test_findings  # noqa: E402  (its scenario, run under Apache too)
 
 
 class PrefixTAP(TAP):
@@ -320,15 +321,21 @@ def main():
                % ", ".join(so for _, so in PROXY_MODULES))
     else:
         variants.append(("mod_proxy_fcgi", True))
-    for label, proxy in variants:
-        t.prefix = label + ": "
+    for label, proxy, flow in [(label, proxy, flow) for label, proxy in
+                               variants for flow in ("flow", "findings")]:
+        t.prefix = label + ": " + ("" if flow == "flow" else flow + ": ")
         s = ApacheStack("apache-" + label, proxy=proxy, max_body=MAX_BODY,
                         egress="allow_hosts = 127.0.0.1",
                         engines={4: cmd_engine_conf(4, "OA")})
         ops_checks.enable_metrics(s, owner=(PW.pw_uid, PW.pw_gid))
         failed = t.failed
         try:
-            run(s)
+            if flow == "flow":
+                run(s)
+            else:
+                # test_findings.py's scenario: push results by ImageUid,
+                # an engine's second post
+                test_findings.scenario(t, s)
         except Exception:
             t.ok(False, "the flow runs to its end", traceback.format_exc())
         finally:
@@ -481,6 +488,10 @@ def run(s):
          "one box per image, in boxes and boxDataList", r)
     t.ok(all(b.get("credibility", None) is None for b in boxes),
          "no credibility before feedback")
+    t.eq(sorted(b.get("imageKey") for b in boxes), sorted(keys),
+         "each box names its image: imageKey is the object key")
+    t.eq([b.get("imageKey") for b in data.get("boxDataList") or []],
+         [b.get("imageKey") for b in boxes], "  ... in boxDataList too")
     r = s.get_result(tok, "hosp", uid, 4,
                      headers={"Content-Type": "application/json"})
     envelope_ok(t, r, "000000", 200, "getAnalysisResult with a Content-Type "
@@ -517,6 +528,9 @@ def run(s):
          res.get("ImageUid") == "img-apache-1" and
          len(res.get("Boxes") or []) >= 1,
          "the push result reaches resultCallBackUrl", got)
+    t.ok(bool(res.get("Boxes")) and
+         all(b.get("imageKey") == keys[0] for b in res["Boxes"]),
+         "  ... its Boxes carry the trigger's key as imageKey", res)
 
     # algorithmResult is mapped, and refuses a URL it did not issue
     r = s.api("POST", "algorithmResult", {"returnCode": "000000"},

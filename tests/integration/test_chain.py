@@ -34,13 +34,16 @@ DISPATCH = "\n[dispatcher]\nretry_schedule = 1s,1s,2s,5s\n" \
            "callback_timeout = 5s\n"
 
 
-def expected_items(data, study_type):
+def expected_items(data, study_type, key):
+    """What A serves for the image of object key: B's findings, with A's
+    own imageKey (B's, in its result, is not passed through)."""
     res = json_exact(cmd_engine.result_text(data, study_type))
     if study_type == 4:
         return [{"boxUid": b["BoxUid"], "coordinates": b["Coordinates"],
-                 "class": b["Class"], "credibility": None}
+                 "class": b["Class"], "credibility": None, "imageKey": key}
                 for b in res["Boxes"]]
-    return [dict(x, credibility=None) for x in res["ImageDataList"]]
+    return [dict(x, credibility=None, imageKey=key)
+            for x in res["ImageDataList"]]
 
 
 def sans_id(item):
@@ -96,7 +99,7 @@ try:
     envelope_ok(t, r, "000000", 200, "A: the study is DONE (000000)",
                 post=False)
     d = json_exact(r.raw).get("data", {}) if r.json else {}
-    want = sum((expected_items(data_of(k), 4) for k in keys4), [])
+    want = sum((expected_items(data_of(k), 4, k) for k in keys4), [])
     t.eq(sorted(sans_id(x) for x in d.get("boxes", [])),
          sorted(sans_id(x) for x in want),
          "A: boxes are the findings B's command engine made of each image")
@@ -152,7 +155,7 @@ try:
     envelope_ok(t, r, "000000", 200, "A: studyType 1 DONE", post=False)
     d = json_exact(r.raw).get("data", {}) if r.json else {}
     got = d.get("imageDataList") or []
-    want = sum((expected_items(data_of(k), 1) for k in keys1), [])
+    want = sum((expected_items(data_of(k), 1, k) for k in keys1), [])
     t.eq(sorted(sans_id(x) for x in got), sorted(sans_id(x) for x in want),
          "A: imageDataList as B's command engine found it, field by field")
     t.ok(b'"confidence":0.8900' in r.raw and b'"confidence":0.6500' in r.raw,
@@ -191,7 +194,8 @@ try:
          "image unreadable" in em,
          "A: errorCode ENGINE_ERROR, the message carries B's engine error",
          (d.get("errorCode"), em))
-    ok_box = [expected_items(data_of("knee/0005/img%d.dcm" % i), 4)[0]
+    ok_box = [expected_items(data_of("knee/0005/img%d.dcm" % i), 4,
+                             "knee/0005/img%d.dcm" % i)[0]
               for i in range(2)]
     t.ok(len(d.get("boxes") or []) == 1 and
          sans_id(json_exact(json.dumps(d["boxes"][0]))) in

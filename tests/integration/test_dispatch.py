@@ -1187,6 +1187,37 @@ def main():
         t.eq(len(b or []), 6, "each image's findings stored once (6 boxes)")
         t.eq(len(sink_received(rsink, "/cb/r-repeat")), 1,
              "one status callback")
+        # the same result once more, written differently (members in
+        # another order, other white space): equal as JSON, so 000000;
+        # a different one: 409 / 100012, and the first result stands
+        if log:
+            tr = log[0]["trigger"]
+            first = json.loads(engine_fixture.result_text(
+                4, tr.get("namespace"), tr["ImageUid"],
+                ross.sha256("studies", tr["key"])))
+
+            def post_result(body):
+                # through the stack, so that the answer is recorded
+                r = R.request("POST", tr["resultCallBackUrl"][len(R.base):],
+                              body)
+                return r.status, r.json if isinstance(r.json, dict) else {}
+
+            st, j = post_result(json.dumps(dict(reversed(list(
+                first.items()))), indent=2))
+            t.ok(st == 200 and j.get("returnCode") == "000000",
+                 "the same result again, reordered: 000000 (HTTP 200)",
+                 (st, j))
+            other = dict(first, Boxes=[dict(b, Class="KL4级")
+                                       for b in first["Boxes"]])
+            st, j = post_result(json.dumps(other))
+            t.ok(st == 409 and j.get("returnCode") == "100012" and
+                 "first result stands" in j.get("returnMessage", ""),
+                 "a different result for the ended job: 100012 (HTTP 409), "
+                 "the first result stands", (st, j))
+            _, b2 = findings_of(R, "hosp-r", "1.2.8.repeat")
+            t.eq(sorted(x.get("class") for x in b2 or []),
+                 sorted(x.get("class") for x in b or []),
+                 "  ... and the stored findings are the first result's")
 
         # at most `concurrency` (2) images at the engine at a time
         keys5 = ross.dicom("studies", "ct/r5", 5)

@@ -38,6 +38,8 @@ FIELDS = {
         "credibility"},
     4: {"boxUid", "coordinates", "class", "credibility"},
 }
+for _f in FIELDS.values():
+    _f.add("imageKey")      # the object key of the image (API.md 3.)
 DELAY = 3          # seconds a "slow" engine run takes
 NS, NS2 = "hosp", "other-hosp"
 BUCKET = "studies"
@@ -60,20 +62,22 @@ def msg(r):
         r.json, dict) else ""
 
 
-def expected_items(data, study_type):
+def expected_items(data, study_type, key):
     """The API.md 3. form of what cmd_engine prints for a file holding
-    data: numbers as their text; "indexId" only where the engine sent one
-    (the gateway makes up the others)."""
+    data, the image of object key: numbers as their text; "indexId" only
+    where the engine sent one (the gateway makes up the others)."""
     res = json_exact(cmd_engine.result_text(data, study_type))
     out = []
     for it in res[ENGINE_LISTS[study_type]]:
         if study_type == 4:
             out.append({"boxUid": it["BoxUid"],
                         "coordinates": it["Coordinates"],
-                        "class": it["Class"], "credibility": None})
+                        "class": it["Class"], "credibility": None,
+                        "imageKey": key})
         else:
             e = dict(it)
             e["credibility"] = None
+            e["imageKey"] = key
             out.append(e)
     return out
 
@@ -318,7 +322,7 @@ try:
         r = s.wait_result(tok, NS, UIDS[n], n, timeout=40)
         want = []
         for k in KEYS[n]:
-            want += expected_items(data_of(k), n)
+            want += expected_items(data_of(k), n, k)
         done[n] = check_data(t, r, UIDS[n], n, want,
                              "studyType %d (%s) result" % (n, LISTS[n]))
         if n in (1, 3):
@@ -540,7 +544,7 @@ try:
     r = s.feedback(tok, NS, PROG, 4, [("12345", "Y")])
     envelope_ok(t, r, "100005", 409, "feedback on a RUNNING study: 100005")
     r = s.wait_result(tok, NS, PROG, 4, timeout=DELAY + 10)
-    check_data(t, r, PROG, 4, sum((expected_items(data_of(k), 4)
+    check_data(t, r, PROG, 4, sum((expected_items(data_of(k), 4, k)
                                    for k in prog_keys), []),
                "the slow study, once done")
 
@@ -565,7 +569,7 @@ try:
     t.eq((d.get("studyInstanceUid"), d.get("studyType")), (FAIL, 4),
          "  ... studyInstanceUid, studyType echoed")
     allw = dict((sans_id(x), x) for k in fail_keys
-                for x in expected_items(data_of(k), 4))
+                for x in expected_items(data_of(k), 4, k))
     got = d.get("boxes") or []
     t.ok(len(got) == 2 and all(sans_id(x) in allw for x in got) and
          len(set(sans_id(x) for x in got)) == 2,
@@ -630,11 +634,11 @@ try:
     envelope_ok(t, submit(FD, 1, "forcedone/"), "000000", 200,
                 "forceAnalysis: a study run to the end first")
     r = s.wait_result(tok, NS, FD, 1, timeout=20)
-    old = check_data(t, r, FD, 1, sum((expected_items(data_of(k), 1)
+    old = check_data(t, r, FD, 1, sum((expected_items(data_of(k), 1, k)
                                        for k in fd_keys), []),
                      "first run")
     old_ids = [x["indexId"] for x in old["imageDataList"]] if old else []
-    keep_id = expected_items(data_of(fd_keys[0]), 1)[0]["indexId"]
+    keep_id = expected_items(data_of(fd_keys[0]), 1, fd_keys[0])[0]["indexId"]
     r = s.feedback(tok, NS, FD, 1, [(keep_id.upper(), "Y"),
                                     (old_ids[1], "N")])
     envelope_ok(t, r, "000000", 200, "  ... feedback on it (an indexId in "
@@ -670,7 +674,7 @@ try:
          [x for x in reads if x[0] != "000000"][:3])
     t.ok(r is not None, "  ... the new run's result replaces it")
     if r is not None:
-        new = check_data(t, r, FD, 1, sum((expected_items(data_of(k), 1)
+        new = check_data(t, r, FD, 1, sum((expected_items(data_of(k), 1, k)
                                            for k in fd_keys), []),
                          "after forceAnalysis")
         ids = [x["indexId"] for x in (new or {}).get("imageDataList", [])]
@@ -692,7 +696,7 @@ try:
                 "a study of two identical images")
     r = s.wait_result(tok, NS, TWIN, 4, timeout=20)
     d = (r.json or {}).get("data") or {}
-    eb = expected_items(data_of("twin/a.dcm"), 4)[0]["boxUid"]
+    eb = expected_items(data_of("twin/a.dcm"), 4, "twin/a.dcm")[0]["boxUid"]
     uids = sorted(b.get("boxUid") for b in d.get("boxes", []))
     t.ok(len(uids) == 2 and eb in uids and len(set(uids)) == 2 and
          all(len(u) == 5 and u.isdigit() for u in uids),
@@ -790,8 +794,10 @@ try:
         t.eq(body.get("namespace"), NS, "result: namespace")
         t.eq(body.get("ImageUid"), IMG_UID, "result: the caller's ImageUid, "
              "unchanged")
-        t.eq(body.get("Boxes"), want["Boxes"], "result: Boxes "
-             "[{BoxUid, Coordinates, Class}] as the engine found them")
+        t.eq(body.get("Boxes"), [dict(b, imageKey=P_KEY)
+                                 for b in want["Boxes"]], "result: Boxes "
+             "[{BoxUid, Coordinates, Class, imageKey}] as the engine found "
+             "them, each with the image's object key")
         t.ok(set(body) <= {"returnCode", "returnMessage", "namespace",
                            "ImageUid", "Boxes"},
              "result: nothing but the members of API.md 6.", sorted(body))
@@ -819,7 +825,7 @@ try:
     envelope_ok(t, r, "000000", 200, "triggerAnalysis LN (studyType 1)")
     recs = wait_for(lambda: sink_received(sink, "/result/p-ln"), 20)
     body = json_exact(recs[0]["body"]) if recs else {}
-    want = expected_items(data_of(L_KEY), 1)
+    want = expected_items(data_of(L_KEY), 1, L_KEY)
     got = body.get("ImageDataList") or []
     t.ok(body.get("returnCode") == "000000" and body.get("Boxes") == [] and
          body.get("ImageUid") == "lung-1",

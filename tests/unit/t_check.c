@@ -115,7 +115,7 @@ op_body(struct store_txn *t, void *arg)
 			json_object_object_add(rec, "imagesTotal",
 			    json_object_new_int(1));
 			if ((rc = job_create(t, key, klen, o->run, "knee/1.dcm",
-			    10, old, old, &created)) != 0)
+			    10, old, old, 0, &created)) != 0)
 				break;
 			job_id(jkey, job_key(jkey, key, klen, o->run,
 			    "knee/1.dcm"), o->id);

@@ -353,6 +353,14 @@ test_errors(void)
 	    REQ "[engine.14]\ncommand = /bin/true\n", 5,
 	    "unknown section [engine.14]: studyType sections are [engine.1] "
 	    "to [engine.4]");
+	refused("[engine.] without a name",
+	    REQ "[engine.]\ncommand = /bin/true\n", 5,
+	    "unknown section [engine.]: a named engine section is "
+	    "[engine.NAME], NAME of letters, digits, '-' and '_', at most 64");
+	refused("[engine.a b]",
+	    REQ "[engine.a b]\ncommand = /bin/true\n", 5,
+	    "unknown section [engine.a b]: a named engine section is "
+	    "[engine.NAME], NAME of letters, digits, '-' and '_', at most 64");
 	refused("syntax error",
 	    REQ "[dispatcher]\nconcurrency 4\n", 5,
 	    "syntax error (expected [section] or key = value)");
@@ -722,6 +730,116 @@ test_metrics(void)
 	conf_free(c);
 }
 
+/* ---- engine sections by name, several analyses per section ---- */
+
+#define CMD	"command = /bin/true\n"
+
+static void
+test_named(void)
+{
+	struct mias_conf	*c;
+	char			 err[512];
+	int			 s;
+
+	c = load(REQ "[engine.4]\n" CMD "analysis = OA, Ballooning\n"
+	    "[engine.retina]\n" CMD "analysis = DR\nstudyType = 3\n"
+	    "[engine.triage]\n" CMD "analysis=TRIAGE ,  XR2\n"
+	    "timeout = 30\n", err, sizeof(err));
+	tap_ok(c != NULL, "named: two named sections and [engine.4] load");
+	TAP_STREQ(err, "", "named: no error");
+	if (c == NULL)
+		return;
+	tap_ok(c->c_engine[3].ce_analyses_n == 2 &&
+	    strcmp(c->c_engine[3].ce_analyses[0], "OA") == 0 &&
+	    strcmp(c->c_engine[3].ce_analyses[1], "Ballooning") == 0,
+	    "named: analysis = OA, Ballooning lists both");
+	TAP_STREQ(c->c_engine[3].ce_analysis, "OA",
+	    "named: executeAnalysis runs the first one");
+	tap_ok(conf_engine_for_analysis(c, "OA") == 4 &&
+	    conf_engine_for_analysis(c, "Ballooning") == 4,
+	    "named: OA and Ballooning route to [engine.4]");
+	s = conf_engine_for_analysis(c, "DR");
+	tap_ok(s == 3 && strcmp(c->c_engine[2].ce_name, "retina") == 0 &&
+	    c->c_engine[2].ce_type == 3,
+	    "named: studyType = 3 without [engine.3]: [engine.retina] serves "
+	    "studyType 3 (slot 3)");
+	s = conf_engine_for_analysis(c, "XR2");
+	tap_ok(s > CONF_STUDY_TYPES && s == conf_engine_for_analysis(c,
+	    "TRIAGE") && strcmp(c->c_engine[s - 1].ce_name, "triage") == 0 &&
+	    c->c_engine[s - 1].ce_type == 4 &&
+	    c->c_engine[s - 1].ce_timeout == 30,
+	    "named: [engine.triage] without studyType: a slot of its own, "
+	    "box findings, its own timeout");
+	tap_ok(conf_engine_for_analysis(c, "oa") == 0 &&
+	    conf_engine_for_analysis(c, "") == 0,
+	    "named: names are matched exactly");
+	tap_ok(conf_engine_by_name(c, "triage") == s &&
+	    conf_engine_by_name(c, "retina") == 3 &&
+	    conf_engine_by_name(c, "4") == 4 &&
+	    conf_engine_by_name(c, "1") == 0,
+	    "named: sections found by name");
+	tap_ok(conf_engine_of(c, 4, NULL) == 4 &&
+	    conf_engine_of(c, 3, NULL) == 3 &&
+	    conf_engine_of(c, 1, NULL) == 0 &&
+	    conf_engine_of(c, 4, "triage") == s &&
+	    conf_engine_of(c, 4, "gone") == 0,
+	    "named: a study's engine by studyType, a push job's by name");
+	conf_free(c);
+
+	c = load(REQ "[engine.3]\n" CMD "analysis = DR\n"
+	    "[engine.retina2]\n" CMD "analysis = DR2\nstudyType = 3\n",
+	    err, sizeof(err));
+	s = c != NULL ? conf_engine_for_analysis(c, "DR2") : 0;
+	tap_ok(c != NULL && s > CONF_STUDY_TYPES &&
+	    c->c_engine[s - 1].ce_type == 3 &&
+	    strcmp(c->c_engine[2].ce_name, "3") == 0,
+	    "named: studyType = 3 beside [engine.3]: triggers only, with "
+	    "fundus findings");
+	conf_free(c);
+
+	refused("an analysis in two sections",
+	    REQ "[engine.4]\n" CMD "analysis = OA, Ballooning\n"
+	    "[engine.other]\n" CMD "analysis = DR, Ballooning\n", 9,
+	    "analysis Ballooning is listed by [engine.4] and [engine.other]: "
+	    "an analysis belongs to one section");
+	c = load(REQ "[engine.1]\n" CMD "analysis = OA\n"
+	    "[engine.3]\n" CMD "analysis = OA\n", err, sizeof(err));
+	tap_ok(c != NULL && conf_engine_for_analysis(c, "OA") == 1,
+	    "named: one name in two [engine.N] sections still loads (older "
+	    "configurations), triggers going to the lowest N");
+	conf_free(c);
+	refused("a name of [engine.N] in a section moved to slot 3",
+	    REQ "[engine.1]\n" CMD "analysis = OA\n"
+	    "[engine.r]\n" CMD "analysis = OA\nstudyType = 3\n", 9,
+	    "analysis OA is listed by [engine.1] and [engine.r]: an analysis "
+	    "belongs to one section");
+	refused("an analysis twice in one section",
+	    REQ "[engine.x]\n" CMD "analysis = OA, OA\n", 6,
+	    "[engine.x] analysis: OA is listed twice");
+	refused("analysis = , ",
+	    REQ "[engine.x]\n" CMD "analysis = ,\n", 6,
+	    "[engine.x] analysis must name at least one analysis");
+	refused("two named sections claim studyType 2",
+	    REQ "[engine.a]\n" CMD "analysis = A\nstudyType = 2\n"
+	    "[engine.b]\n" CMD "analysis = B\nstudyType = 2\n", 11,
+	    "[engine.a] and [engine.b] both say studyType = 2 and there is "
+	    "no [engine.2]: one of them must serve it");
+	refused("studyType in [engine.N]",
+	    REQ "[engine.2]\n" CMD "analysis = A\nstudyType = 2\n", 7,
+	    "unknown key 'studyType' in an [engine.N] section (studyType is "
+	    "for [engine.NAME] sections)");
+	refused("studyType 5",
+	    REQ "[engine.a]\n" CMD "analysis = A\nstudyType = 5\n", 7,
+	    "[engine.a] studyType must be 1, 2, 3 or 4");
+	refused("a named section without analysis",
+	    REQ "[engine.a]\n" CMD, 5,
+	    "missing required key [engine.a] analysis");
+	refused("a named remote engine without public_url",
+	    REQ "[engine.a]\nurl = http://e/\nanalysis = A\n", 5,
+	    "[engine.a] is a remote engine, which needs [server] public_url "
+	    "for its result callbacks");
+}
+
 int
 main(void)
 {
@@ -741,6 +859,7 @@ main(void)
 	test_defaults();
 	test_values();
 	test_errors();
+	test_named();
 	test_whole_lines();
 	test_duration();
 	test_retention();

@@ -211,6 +211,35 @@ test_result_query(void)
 	query_case("studyInstanceUid=%22%C3%A9&studyType=1", NULL);
 	query_case("studyType=1", "studyInstanceUid: required query "
 	    "parameter missing");
+
+	/* a push job by its ImageUid */
+	tap_ok(request_result_query("imageUid=img%201", &rr, msg, sizeof(msg),
+	    &rc) == 0 && rr.rr_push && rr.rr_type == 0,
+	    "query: imageUid alone is a push job of any type");
+	TAP_STREQ(rr.rr_uid, STUDY_PUSH_MARK "img 1",
+	    "query: its study uid is the push mark and the ImageUid");
+	tap_ok(request_result_query("studyType=4&imageUid=x", &rr, msg,
+	    sizeof(msg), &rc) == 0 && rr.rr_push && rr.rr_type == 4,
+	    "query: imageUid with a studyType");
+	tap_ok(request_result_query("studyInstanceUid=1&studyType=4", &rr,
+	    msg, sizeof(msg), &rc) == 0 && !rr.rr_push,
+	    "query: a study is not a push job");
+	query_case("imageUid=", "imageUid: must not be empty");
+	query_case("imageUid=a&studyInstanceUid=1&studyType=4",
+	    "studyInstanceUid: must not be given with imageUid");
+	query_case("imageUid=a&studyType=5",
+	    "studyType: must be an integer from 1 to 4");
+	query_case("imageUid=a%01b", "imageUid: must not contain control "
+	    "characters");
+	query_case("imageUid=a&imageUid=b", "imageUid: parameter given twice");
+	memset(q, 0, sizeof(q));
+	memcpy(q, "imageUid=", 9);
+	memset(q + 9, 'u', STUDY_UID_MAX - 1);
+	query_case(q, NULL);
+	q[9 + STUDY_UID_MAX - 1] = 'u';
+	query_case(q, "imageUid: longer than 127 bytes");
+	q[9 + STUDY_UID_MAX] = 'u';
+	query_case(q, "imageUid: malformed or longer than 127 bytes");
 	query_case("studyInstanceUid=&studyType=1", "studyInstanceUid: "
 	    "required query parameter missing");
 	/* a bad name before the uid: was an uninitialised read */

@@ -905,9 +905,77 @@ test_compat(void)
 	tap_ok(result_box_compat(NULL) == NULL, "compat: NULL refused");
 }
 
+/* ---- the digest that tells a repeated result from a different one ---- */
+
+static int
+same_digest(const char *a, const char *b)
+{
+	char da[RESULT_DIGEST_LEN + 1], db[RESULT_DIGEST_LEN + 1];
+
+	if (result_digest(a, strlen(a), da) != 0 ||
+	    result_digest(b, strlen(b), db) != 0)
+		return -1;
+	return strcmp(da, db) == 0;
+}
+
+static void
+test_digest(void)
+{
+	const char	*b = "{\"returnCode\":\"000000\",\"Boxes\":[" BOX "]}";
+	char		 d[RESULT_DIGEST_LEN + 1];
+	size_t		 i;
+	int		 hex = 1;
+
+	tap_ok(result_digest(b, strlen(b), d) == 0 &&
+	    strlen(d) == RESULT_DIGEST_LEN, "digest: 64 characters");
+	for (i = 0; i < strlen(d); i++)
+		hex = hex && strchr("0123456789abcdef", d[i]) != NULL;
+	tap_ok(hex, "digest: lower-case hex");
+	tap_ok(same_digest(b, b) == 1, "digest: the same body, the same digest");
+	tap_ok(same_digest(b, " { \"Boxes\" : [ {\"Class\":\"KL1\xe7\xba\xa7\","
+	    "\"Coordinates\":[10, 20, 30, 40],\"BoxUid\":\"12345\"} ],\n"
+	    "\"returnCode\" : \"000000\" }\n") == 1,
+	    "digest: members in another order, other white space: the same");
+	tap_ok(same_digest(b, "{\"returnCode\":\"000000\",\"Boxes\":["
+	    "{\"BoxUid\":\"12345\",\"Coordinates\":[10.0,2e1,30,40.000],"
+	    "\"Class\":\"KL\\u0031\\u7ea7\"}]}") == 1,
+	    "digest: numbers by value (20 = 2e1 = 20.0), escapes decoded");
+	tap_ok(same_digest(b, "{\"returnCode\":\"000000\",\"Boxes\":["
+	    "{\"BoxUid\":\"12345\",\"Coordinates\":[10,20,30,41],"
+	    "\"Class\":\"KL1\xe7\xba\xa7\"}]}") == 0,
+	    "digest: another coordinate, another digest");
+	tap_ok(same_digest(b, "{\"returnCode\":\"000000\",\"Boxes\":["
+	    "{\"BoxUid\":\"12345\",\"Coordinates\":[10,20,30,40],"
+	    "\"Class\":\"KL2\xe7\xba\xa7\"}]}") == 0,
+	    "digest: another class, another digest");
+	tap_ok(same_digest("{\"a\":[1,2]}", "{\"a\":[2,1]}") == 0,
+	    "digest: array order counts");
+	tap_ok(same_digest("{\"a\":\"1\"}", "{\"a\":1}") == 0,
+	    "digest: a string is not a number");
+	tap_ok(same_digest("{\"a\":null}", "{}") == 0,
+	    "digest: a null member is not an absent one");
+	tap_ok(same_digest("{\"a\":0.1}", "{\"a\":0.10000000000000001}") == 1,
+	    "digest: the same double written two ways");
+	tap_ok(same_digest("{\"a\":0.1}", "{\"a\":0.2}") == 0,
+	    "digest: different fractions differ");
+	tap_ok(same_digest("{\"a\":\"x\\u0022y\\/\"}", "{\"a\":\"x\\\"y/\"}") == 1,
+	    "digest: a quote and a slash, escaped or not: the same");
+	tap_ok(same_digest("{\"a\":\"\\u0001\"}", "{\"a\":\"\\u0002\"}") == 0 &&
+	    same_digest("{\"a\":\"\\\\\"}", "{\"a\":\"\\\"\"}") == 0,
+	    "digest: control characters, backslash and quote kept apart");
+	tap_ok(same_digest("{\"a\":\"b\",\"c\":1}", "{\"a\":\"b\\\",\\\"c\\\":1\"}") == 0,
+	    "digest: a quote inside a string cannot fake a member");
+	tap_ok(same_digest("not json", "not json") == 1 &&
+	    same_digest("not json", "not json ") == 0,
+	    "digest: a body that is not JSON: by its bytes");
+	tap_ok(same_digest("null", "nul") == 0,
+	    "digest: JSON and bytes never meet");
+}
+
 int
 main(void)
 {
+	test_digest();
 	test_names();
 	test_envelope();
 	test_lists();

@@ -855,8 +855,8 @@ test_queue_keys(void)
 	    due == 0x00a2030405060708LL && kind == QK_IMAGE && idlen == 2 &&
 	    memcmp(id, "j2", 2) == 0, "an image of an unknown studyType, or "
 	    "an image key of the layout before, has neither and parses");
-	kl = queue_image_key(k, 1, 5, "hosp-a", "j3", 2);
-	tap_ok(kl == 11 && k[1] == 0, "studyType 5 is unknown: no studyType "
+	kl = queue_image_key(k, 1, QUEUE_TYPES + 1, "hosp-a", "j3", 2);
+	tap_ok(kl == 11 && k[1] == 0, "slot 17 is unknown: no studyType "
 	    "in the key");
 	kl = queue_image_key(k, 1, 2, "", "j3", 2);
 	tap_ok(kl == 11 && k[1] == 0, "nor without a namespace");
