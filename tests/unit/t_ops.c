@@ -217,7 +217,7 @@ running_body(struct store_txn *t, void *arg)
 	rc = store_put_json(t, SDB_STUDIES, key, klen, rec);
 	json_object_put(rec);
 	if (rc != 0 || (rc = job_create(t, key, klen, 1, "knee/1.dcm", 10,
-	    store_now_ms(), store_now_ms(), &created)) != 0)
+	    store_now_ms(), store_now_ms(), 0, &created)) != 0)
 		return rc;
 	o->jklen = job_key(o->jkey, key, klen, 1, "knee/1.dcm");
 	return metrics_study_move(t, key, klen, STUDY_QUEUED, STUDY_RUNNING);

@@ -57,7 +57,7 @@ mk_body(struct store_txn *t, void *arg)
 	for (i = 0; i < m->njobs; i++) {
 		snprintf(obj, sizeof(obj), "k/%05d.dcm", i);
 		if ((rc = job_create(t, m->skey, m->sklen, 1, obj, 10, now, now,
-		    &created)) != STORE_OK)
+		    0, &created)) != STORE_OK)
 			return rc;
 	}
 	for (i = 0; i < m->njobs; i++) {
