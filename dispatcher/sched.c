@@ -771,6 +771,25 @@ sched_scan(struct disp *d)
 		free(sc.picked[i]);
 		sc.picked[i] = NULL;
 	}
+	/*
+	 * Nothing leaves the process that a recovery could take back.  A
+	 * committed step is on disk only once the log is flushed, and a
+	 * commit's own flush may be cut short by another process's recovery
+	 * after others have read it (group commit: the locks go first): a
+	 * callback queued by such an assembly would be sent, then the
+	 * assembly done again with a new webhook-id.  So callbacks go out
+	 * only once what the look read is on disk, in the epoch it read it.
+	 */
+	for (i = 0; i < sc.n; i++)
+		if (sc.picked[i] != NULL && sc.picked[i]->t_kind == QK_DELIVER)
+			break;
+	if (i < sc.n && store_durable(d->d_store, sc.epoch) == -1) {
+		log_warnx("%s: %s", __func__, store_errmsg(d->d_store));
+		for (i = 0; i < sc.n; i++)
+			if (sc.picked[i] != NULL)
+				task_release(d, sc.picked[i]);
+		return 1000;	/* a recovery: started over at once (main.c) */
+	}
 	for (i = 0; i < sc.n; i++)
 		if (sc.picked[i] != NULL)
 			task_start(d, sc.picked[i]);

@@ -981,6 +981,30 @@ store_epoch(struct store *s)
 	return gen;
 }
 
+int
+store_durable(struct store *s, unsigned epoch)
+{
+	int ret;
+
+	pthread_rwlock_rdlock(&s->s_rw);
+	if (s->s_env == NULL || s->s_gen != epoch) {
+		pthread_rwlock_unlock(&s->s_rw);
+		snprintf(s->s_err, sizeof(s->s_err), "the store was recovered "
+		    "since this work began: it starts over");
+		return -1;
+	}
+	store_enter();
+	ret = s->s_env->log_flush(s->s_env, NULL);
+	store_leave();
+	pthread_rwlock_unlock(&s->s_rw);
+	if (ret != 0) {
+		snprintf(s->s_err, sizeof(s->s_err), "log_flush: %s",
+		    db_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
 unsigned
 store_txn_epoch(const struct store_txn *t)
 {
