@@ -73,6 +73,13 @@ bail() {
 }
 
 [ "$(id -u)" -eq 0 ] || skip_all "not root: the test installs a package"
+# One system-wide install at a time: test_install.py takes this lock too.
+# flock -o: the services the test starts do not inherit it.
+if [ "${MIAS_PACKAGE_LOCKED:-}" != 1 ] && command -v flock >/dev/null 2>&1; then
+	MIAS_PACKAGE_LOCKED=1
+	export MIAS_PACKAGE_LOCKED
+	exec flock -o /run/lock/mias-system-install.lock sh "$0" "$@"
+fi
 for c in dpkg-buildpackage dpkg-checkbuilddeps lintian apache2ctl a2enconf \
     a2enmod git curl; do
 	command -v "$c" >/dev/null 2>&1 || skip_all "$c is not installed"
@@ -109,10 +116,6 @@ fi
 [ "${MIAS_PACKAGE_TEST:-1}" = 0 ] && skip_all "MIAS_PACKAGE_TEST=0"
 (cd "$top" && dpkg-checkbuilddeps) >/dev/null 2>&1 ||
     skip_all "build dependencies missing: $(cd "$top" && dpkg-checkbuilddeps 2>&1)"
-
-# One system-wide install at a time: test_install.py takes this lock too.
-exec 9>/run/lock/mias-system-install.lock && flock 9 ||
-    skip_all "cannot take /run/lock/mias-system-install.lock"
 
 work=$(mktemp -d /tmp/mias-package.XXXXXX) || bail "mktemp"
 chmod 755 "$work"	# the engine runs as mias, from $work/fixtures
