@@ -17,7 +17,9 @@
 #   3. builds VERSION+test1 from the same copy and upgrades to it: state,
 #      namespace, configuration kept, the dispatcher restarted, a new study
 #      works;
-#   4. apt-get purge mias, and checks that nothing of ours is left.
+#   4. apt-get remove mias (configuration, key and state kept, the
+#      dispatcher stopped), then apt-get purge mias, and checks that nothing
+#      of ours is left.
 # Apache, ports.conf, policy-rc.d and the package are put back as they
 # were on any exit.
 #
@@ -356,6 +358,9 @@ pid1=$(dispatcher_pid)
 [ -n "$pid1" ] && [ "$(ps -o user= -p "$pid1" 2>/dev/null)" = mias ] &&
     [ "$(readlink "/proc/$pid1/exe")" = /usr/sbin/mias-dispatcher ]
 ok $? "mias-dispatcher runs as mias (pid ${pid1:-none})"
+[ "$(mias-admin --version 2>&1)" = "mias-admin $version" ] &&
+    [ "$(/usr/sbin/mias-dispatcher --version 2>&1)" = "mias-dispatcher $version" ]
+ok $? "--version: the package's version"
 
 ( cd / && mias-admin namespace add pkg-hospital ) >"$work/ns.out" 2>>"$log"
 ok $? "mias-admin namespace add pkg-hospital, as root with no -c"
@@ -464,7 +469,19 @@ submit "$uid2" ct/0002 >"$work/submit2.json" 2>>"$log"
 grep -q '"returnCode":"000000"' "$work/submit2.json" && wait_study "$uid2"
 ok $? "upgrade: a new study completes"
 
-# --- 4. purge --------------------------------------------------------------
+# --- 4. remove, then purge -------------------------------------------------
+
+check "apt-get remove mias" apt-get remove -y -q mias
+[ -f /etc/mias/mias.conf ] && [ -f /etc/mias/master.key ] &&
+    [ -f /var/lib/mias/studies.db ] &&
+    grep -q '^allow_hosts = 127.0.0.1$' /etc/mias/mias.conf
+ok $? "remove: configuration, key and state kept"
+[ ! -e /usr/sbin/mias-dispatcher ] && [ ! -e /usr/libexec/mias ] &&
+    [ ! -e /etc/apache2/conf-enabled/mias.conf ] &&
+    [ ! -e /etc/lighttpd/conf-enabled/50-mias.conf ]
+ok $? "remove: programs gone, the Apache and lighttpd snippets disabled"
+! { [ -n "$pid2" ] && kill -0 "$pid2" 2>/dev/null; }
+ok $? "remove: the dispatcher stopped"
 
 check "apt-get purge mias" apt-get purge -y -q mias
 if [ $apache_started -eq 1 ]; then
