@@ -25,8 +25,8 @@
 #
 # It changes the machine: it runs only as root, with dpkg-buildpackage,
 # lintian and apache2 there (tools/install-deps.sh --tests installs them),
-# and skips when a mias package is installed already, or when
-# MIAS_PACKAGE_TEST=0.
+# and skips when a mias package is installed already, under
+# tests/sanitize.sh (MIAS_SANITIZER), or when MIAS_PACKAGE_TEST=0.
 # Makefile.am runs it after every other test (tests/package.log depends on
 # their logs), so that no other test runs while it holds the system Apache
 # and the package.  About 2 minutes on 2 cores, most of it the two builds.
@@ -75,6 +75,8 @@ bail() {
 }
 
 [ "$(id -u)" -eq 0 ] || skip_all "not root: the test installs a package"
+[ -z "${MIAS_SANITIZER:-}" ] ||
+    skip_all "the sanitizer run: the package builds from HEAD with its own flags, as in the plain run"
 # One system-wide install at a time: test_install.py takes this lock too.
 # flock -o: the services the test starts do not inherit it.
 if [ "${MIAS_PACKAGE_LOCKED:-}" != 1 ] && command -v flock >/dev/null 2>&1; then
