@@ -74,6 +74,7 @@ bail() {
 	exit 1
 }
 
+[ "${MIAS_PACKAGE_TEST:-1}" = 0 ] && skip_all "MIAS_PACKAGE_TEST=0"
 [ "$(id -u)" -eq 0 ] || skip_all "not root: the test installs a package"
 [ -z "${MIAS_SANITIZER:-}" ] ||
     skip_all "the sanitizer run: the package builds from HEAD with its own flags, as in the plain run"
@@ -117,7 +118,6 @@ if apache_up; then
 	curl -s -o /dev/null --max-time 5 http://127.0.0.1:80/ ||
 	    skip_all "the system Apache runs, but not on 127.0.0.1:80"
 fi
-[ "${MIAS_PACKAGE_TEST:-1}" = 0 ] && skip_all "MIAS_PACKAGE_TEST=0"
 (cd "$top" && dpkg-checkbuilddeps) >/dev/null 2>&1 ||
     skip_all "build dependencies missing: $(cd "$top" && dpkg-checkbuilddeps 2>&1)"
 
