@@ -5,7 +5,7 @@
 # Debian package"):
 #   1. builds mias_<version>_<arch>.deb from a clean copy of HEAD (git
 #      archive) with dpkg-buildpackage -us -uc -b, and runs lintian on it
-#      and on the source package (an E: fails; W: lines are shown);
+#      and on the source package (an E: or a W: fails);
 #   2. apt-get install ./mias_*.deb; a2enmod fcgid; a2enconf mias; starts
 #      the system Apache (on port 80 when it is free, else on a free port
 #      written into /etc/apache2/ports.conf for the time of the test), or
@@ -194,6 +194,8 @@ ok $? "the build ran the unit tests, and only them"
 lintian --fail-on error "$work/src/mias_${version}_${arch}.changes" \
     "$work/src/mias_$version.dsc" >"$work/lintian.log" 2>&1
 ok $? "lintian of the binary and the source package: no error"
+! grep -q '^W:' "$work/lintian.log"
+ok $? "lintian: no warning either (fixed, or overridden with a reason)"
 grep -E '^[EW]:' "$work/lintian.log" | sed 's/^/# lintian: /'
 
 # --- 2. install, enable, configure, a study ------------------------------
