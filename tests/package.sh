@@ -5,7 +5,7 @@
 # Debian package"):
 #   1. builds mias_<version>_<arch>.deb from a clean copy of HEAD (git
 #      archive) with dpkg-buildpackage -us -uc -b, and runs lintian on it
-#      and on the source package (an E: fails; W: lines are shown);
+#      and on the source package (an E: or a W: fails);
 #   2. apt-get install ./mias_*.deb; a2enmod fcgid; a2enconf mias; starts
 #      the system Apache (on port 80 when it is free, else on a free port
 #      written into /etc/apache2/ports.conf for the time of the test), or
@@ -17,14 +17,16 @@
 #   3. builds VERSION+test1 from the same copy and upgrades to it: state,
 #      namespace, configuration kept, the dispatcher restarted, a new study
 #      works;
-#   4. apt-get purge mias, and checks that nothing of ours is left.
+#   4. apt-get remove mias (configuration, key and state kept, the
+#      dispatcher stopped), then apt-get purge mias, and checks that nothing
+#      of ours is left.
 # Apache, ports.conf, policy-rc.d and the package are put back as they
 # were on any exit.
 #
 # It changes the machine: it runs only as root, with dpkg-buildpackage,
 # lintian and apache2 there (tools/install-deps.sh --tests installs them),
-# and skips when a mias package is installed already, or when
-# MIAS_PACKAGE_TEST=0.
+# and skips when a mias package is installed already, under
+# tests/sanitize.sh (MIAS_SANITIZER), or when MIAS_PACKAGE_TEST=0.
 # Makefile.am runs it after every other test (tests/package.log depends on
 # their logs), so that no other test runs while it holds the system Apache
 # and the package.  About 2 minutes on 2 cores, most of it the two builds.
@@ -72,7 +74,17 @@ bail() {
 	exit 1
 }
 
+[ "${MIAS_PACKAGE_TEST:-1}" = 0 ] && skip_all "MIAS_PACKAGE_TEST=0"
 [ "$(id -u)" -eq 0 ] || skip_all "not root: the test installs a package"
+[ -z "${MIAS_SANITIZER:-}" ] ||
+    skip_all "the sanitizer run: the package builds from HEAD with its own flags, as in the plain run"
+# One system-wide install at a time: test_install.py takes this lock too.
+# flock -o: the services the test starts do not inherit it.
+if [ "${MIAS_PACKAGE_LOCKED:-}" != 1 ] && command -v flock >/dev/null 2>&1; then
+	MIAS_PACKAGE_LOCKED=1
+	export MIAS_PACKAGE_LOCKED
+	exec flock -o /run/lock/mias-system-install.lock sh "$0" "$@"
+fi
 for c in dpkg-buildpackage dpkg-checkbuilddeps lintian apache2ctl a2enconf \
     a2enmod git curl; do
 	command -v "$c" >/dev/null 2>&1 || skip_all "$c is not installed"
@@ -106,17 +118,8 @@ if apache_up; then
 	curl -s -o /dev/null --max-time 5 http://127.0.0.1:80/ ||
 	    skip_all "the system Apache runs, but not on 127.0.0.1:80"
 fi
-[ "${MIAS_PACKAGE_TEST:-1}" = 0 ] && skip_all "MIAS_PACKAGE_TEST=0"
-# tests/sanitize.sh runs the suite again in an instrumented build: the
-# package is built from the tree with its own flags, the same as above
-[ -n "${MIAS_SANITIZER:-}" ] &&
-    skip_all "the sanitizer run (the package is built with Debian's flags)"
 (cd "$top" && dpkg-checkbuilddeps) >/dev/null 2>&1 ||
     skip_all "build dependencies missing: $(cd "$top" && dpkg-checkbuilddeps 2>&1)"
-
-# One system-wide install at a time: test_install.py takes this lock too.
-exec 9>/run/lock/mias-system-install.lock && flock 9 ||
-    skip_all "cannot take /run/lock/mias-system-install.lock"
 
 work=$(mktemp -d /tmp/mias-package.XXXXXX) || bail "mktemp"
 chmod 755 "$work"	# the engine runs as mias, from $work/fixtures
@@ -191,6 +194,8 @@ ok $? "the build ran the unit tests, and only them"
 lintian --fail-on error "$work/src/mias_${version}_${arch}.changes" \
     "$work/src/mias_$version.dsc" >"$work/lintian.log" 2>&1
 ok $? "lintian of the binary and the source package: no error"
+! grep -q '^W:' "$work/lintian.log"
+ok $? "lintian: no warning either (fixed, or overridden with a reason)"
 grep -E '^[EW]:' "$work/lintian.log" | sed 's/^/# lintian: /'
 
 # --- 2. install, enable, configure, a study ------------------------------
@@ -357,6 +362,9 @@ pid1=$(dispatcher_pid)
 [ -n "$pid1" ] && [ "$(ps -o user= -p "$pid1" 2>/dev/null)" = mias ] &&
     [ "$(readlink "/proc/$pid1/exe")" = /usr/sbin/mias-dispatcher ]
 ok $? "mias-dispatcher runs as mias (pid ${pid1:-none})"
+[ "$(mias-admin --version 2>&1)" = "mias-admin $version" ] &&
+    [ "$(/usr/sbin/mias-dispatcher --version 2>&1)" = "mias-dispatcher $version" ]
+ok $? "--version: the package's version"
 
 ( cd / && mias-admin namespace add pkg-hospital ) >"$work/ns.out" 2>>"$log"
 ok $? "mias-admin namespace add pkg-hospital, as root with no -c"
@@ -465,7 +473,21 @@ submit "$uid2" ct/0002 >"$work/submit2.json" 2>>"$log"
 grep -q '"returnCode":"000000"' "$work/submit2.json" && wait_study "$uid2"
 ok $? "upgrade: a new study completes"
 
-# --- 4. purge --------------------------------------------------------------
+# --- 4. remove, then purge -------------------------------------------------
+
+check "apt-get remove mias" apt-get remove -y -q mias
+[ -f /etc/mias/mias.conf ] && [ -f /etc/mias/master.key ] &&
+    [ -f /var/lib/mias/studies.db ] &&
+    grep -q '^allow_hosts = 127.0.0.1$' /etc/mias/mias.conf
+ok $? "remove: configuration, key and state kept"
+[ ! -e /usr/sbin/mias-dispatcher ] && [ ! -e /usr/libexec/mias ] &&
+    [ ! -e /etc/apache2/conf-enabled/mias.conf ] &&
+    [ ! -e /etc/lighttpd/conf-enabled/50-mias.conf ]
+ok $? "remove: programs gone, the Apache and lighttpd snippets disabled"
+# (a process that has exited but is not reaped yet has no exe: PID 1 of a
+# container may be slow to reap the daemons it inherits)
+! { [ -n "$pid2" ] && readlink "/proc/$pid2/exe" >/dev/null 2>&1; }
+ok $? "remove: the dispatcher stopped"
 
 check "apt-get purge mias" apt-get purge -y -q mias
 if [ $apache_started -eq 1 ]; then
