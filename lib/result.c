@@ -926,7 +926,8 @@ canon_value(struct canon *c, json_object *v)
 				keys[i++] = k;
 		}
 		n = i;
-		qsort(keys, n, sizeof(*keys), canon_keycmp);
+		if (n > 1)	/* keys is NULL for an empty object */
+			qsort(keys, n, sizeof(*keys), canon_keycmp);
 		canon_add(c, "{", 1);
 		for (i = 0; i < n; i++) {
 			json_object *m = NULL;

@@ -86,7 +86,10 @@ configure_in() {	# dir, configure arguments...
 # when they are stopped with SIGTERM, so none of our allocations is
 # suppressed; tests/lsan.supp only hides what Berkeley DB keeps of an
 # environment that panicked (it says why).
-mkdir -p "$logs" && rm -f "$logs"/*
+# (1777: mias-admin run as root acts as the state directory's owner, and
+# the tests run responders and a dispatcher as other users: each must be
+# able to leave its report)
+mkdir -p "$logs" && rm -f "$logs"/* && chmod 1777 "$logs"
 ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1"
 ASAN_OPTIONS="$ASAN_OPTIONS:detect_stack_use_after_return=1"
 ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$logs/asan"

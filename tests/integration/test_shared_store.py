@@ -39,6 +39,12 @@ DISP = "miasd" + TAG            # the dispatcher's user
 
 if os.geteuid() != 0:
     t.skip_all("not root: the test makes users and runs programs as them")
+if os.environ.get("MIAS_SANITIZER"):
+    # mias-admin run as root acts as the store's owner (seteuid), and
+    # LeakSanitizer cannot inspect a process that changed its user; the
+    # plain run covers the permission model
+    t.skip_all("the sanitizer run: LeakSanitizer fails in a process that "
+               "changed its user")
 if not LIGHTTPD or not os.access(LIGHTTPD, os.X_OK):
     t.skip_all("no lighttpd")
 try:

@@ -220,6 +220,7 @@ test_remove(void)
 	size_t			 n, budget;
 	int64_t			 next, at = store_now_ms() + 60000;
 
+	memset(&rr, 0, sizeof(rr));
 	tap_ok(mk(&m, "1.2.3.1", 600) == STORE_OK,
 	    "a study of 600 images, finished, its callback pending");
 	tap_ok(count(SDB_JOBS, m.skey, m.sklen) == 600, "  ... 600 jobs");

@@ -1071,14 +1071,17 @@ test_backup(void)
 	tap_ok(rc == 1, "a damaged database fails verify (%d)", rc);
 }
 
+/* 200 KB of records, each small enough to stay on its page: Berkeley DB
+ * logs an overflow item with bytes of its own stack it never set, which
+ * valgrind (tests/sanitize.sh) reports */
 static int
 bulk_body(struct store_txn *t, void *arg)
 {
-	char	key[32], val[1024];
+	char	key[32], val[512];
 	int	i, rc, base = *(int *)arg;
 
 	memset(val, 'x', sizeof(val));
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < 400; i++) {
 		snprintf(key, sizeof(key), "bulk/%08d", base + i);
 		if ((rc = store_put(t, SDB_META, key, strlen(key), val,
 		    sizeof(val))) != 0)
