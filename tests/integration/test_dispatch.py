@@ -882,8 +882,16 @@ def main():
              "per study in order: the second run's callback waits until the "
              "first one is delivered", [(i, r.get("answer", {}).get("status"))
                                         for i, r in zip(ids, recs)])
-        runs = [m for m in C.outbox().values()
-                if m.get("url", "").endswith("/cb/order")]
+        # the sink has the request before the dispatcher has its answer
+        # and records it: wait for the record
+        def order_runs():
+            r = [m for m in C.outbox().values()
+                 if m.get("url", "").endswith("/cb/order")]
+            return r if sorted(m.get("state") for m in r) == \
+                ["DELIVERED"] * 2 else None
+        runs = wait_for(order_runs, 10, 0.1) or \
+            [m for m in C.outbox().values()
+             if m.get("url", "").endswith("/cb/order")]
         t.eq(sorted(m.get("state") for m in runs), ["DELIVERED"] * 2,
              "two runs, two messages, both DELIVERED")
 
