@@ -151,18 +151,6 @@ out:
 	return rc;
 }
 
-static int
-fsync_dir(const char *dir)
-{
-	int fd, rc;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* 1 when dir is missing or empty, 0 when it holds something, -1 */
 static int
 dir_empty(const char *dir)
@@ -344,7 +332,7 @@ write_manifest(const char *dir, json_object *m)
 	close(fd);
 	if (rc == 0 && rename(tmp, path) == -1)
 		rc = -1;
-	return rc == 0 ? fsync_dir(dir) : -1;
+	return rc == 0 ? store_fsync_dir(dir) : -1;
 }
 
 /* mias-admin store backup DIR */
@@ -533,7 +521,7 @@ copy_backup(const char *bdir, const char *dir)
 		store_warnx("restore", "%s holds no database", bdir);
 		rc = -1;
 	}
-	return rc == 0 ? fsync_dir(dir) : rc;
+	return rc == 0 ? store_fsync_dir(dir) : rc;
 }
 
 /* mias-admin store restore DIR [--force] */

@@ -340,29 +340,40 @@ out:
 	return rc;
 }
 
+/* One batch of db from where the last one ended (the visitor stops it
+ * after CHECK_BATCH records, noting where the next begins); on failure
+ * the start is put back, so that a retried body reads the same batch. */
+static int
+batch_walk(struct store_txn *t, struct chk *c, enum store_db db,
+    store_visit visit, void *arg)
+{
+	unsigned char	from[sizeof(c->from)];
+	size_t		fromlen = c->fromlen;
+	int		rc;
+
+	memcpy(from, c->from, sizeof(from));
+	c->seen = 0;
+	c->more = 0;
+	if ((rc = store_scan_from(t, db, from, fromlen, visit, arg)) < 0) {
+		memcpy(c->from, from, sizeof(from));
+		c->fromlen = fromlen;
+		return rc;
+	}
+	return 0;
+}
+
 static int
 studies_body(struct store_txn *t, void *arg)
 {
 	struct chk		*c = arg;
 	struct study_walk	 w = { c, t };
 	size_t			 n0 = json_object_array_length(c->cands);
-	unsigned char		 from[sizeof(c->from)];
-	size_t			 fromlen = c->fromlen;
 	int			 rc;
 
-	/* a retried body reads the same batch again */
-	memcpy(from, c->from, sizeof(from));
-	c->seen = 0;
-	c->more = 0;
-	rc = store_scan_from(t, SDB_STUDIES, from, fromlen, study_visit, &w);
-	if (rc < 0) {
+	if ((rc = batch_walk(t, c, SDB_STUDIES, study_visit, &w)) < 0)
 		json_object_array_del_idx(c->cands, n0,
 		    json_object_array_length(c->cands) - n0);
-		memcpy(c->from, from, sizeof(from));
-		c->fromlen = fromlen;
-		return rc;
-	}
-	return 0;
+	return rc;
 }
 
 /* Whether a queue item of kind with this id exists: a walk of the kind's
@@ -810,21 +821,10 @@ outbox_visit(const void *key, size_t klen, const char *val, size_t len,
 static int
 outbox_body(struct store_txn *t, void *arg)
 {
-	struct chk	*c = arg;
-	unsigned char	 from[sizeof(c->from)];
-	size_t		 fromlen = c->fromlen;
-	int		 rc;
+	struct chk *c = arg;
 
-	memcpy(from, c->from, sizeof(from));
-	c->seen = 0;
-	c->more = 0;
-	if ((rc = store_scan_from(t, SDB_OUTBOX, from, fromlen, outbox_visit,
-	    c)) < 0) {
-		memcpy(c->from, from, sizeof(from));
-		c->fromlen = fromlen;
-		return rc;
-	}
-	return 0;
+	/* what a retried batch added again to the sets is the same */
+	return batch_walk(t, c, SDB_OUTBOX, outbox_visit, c);
 }
 
 struct fix_msg {

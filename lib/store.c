@@ -1695,7 +1695,7 @@ out:
 	return rc;
 }
 
-static int
+int
 store_fsync_dir(const char *dir)
 {
 	int fd, rc;

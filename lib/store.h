@@ -280,4 +280,8 @@ int	store_iter_close(struct store_iter *);
 /* Wall clock in milliseconds, for record timestamps. */
 int64_t	store_now_ms(void);
 
+/* fsync a directory, so that the names made in it are on disk.  0 or -1
+ * (errno). */
+int	store_fsync_dir(const char *dir);
+
 #endif /* MIAS_STORE_H */

@@ -920,3 +920,22 @@ def scan_memory(pid, needles, context=48):
                                     context]))
                     i = data.find(n, i + 1)
     return found if readable else None
+
+
+def responders(stack, name=None):
+    """Pids of the stack's responder processes (found by their MIAS_CONF),
+    of endpoint name only when given."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            exe = os.readlink("/proc/%s/exe" % d)
+            with open("/proc/%s/environ" % d, "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if exe.endswith("/" + name + ".fcgi" if name else ".fcgi") and \
+                ("MIAS_CONF=" + stack.conf).encode() in env:
+            out.append(int(d))
+    return out

@@ -18,29 +18,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TAP, Stack, FakeOss, cmd_engine_conf,  # noqa: E402
-                     db_verify_all, sink_received, sink_script, wait_for)
+                     db_verify_all, responders, sink_received, sink_script,
+                     wait_for)
 
 t = TAP()
 
-
-def responders(stack, name=None):
-    """Pids of this stack's responders (of one endpoint when name)."""
-    pids = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % p, "rb") as f:
-                cmd = f.read()
-            with open("/proc/%s/environ" % p, "rb") as f:
-                env = f.read()
-        except OSError:
-            continue
-        if b".fcgi" not in cmd or (name and name.encode() not in cmd):
-            continue
-        if ("MIAS_CONF=" + stack.conf).encode() in env.split(b"\0"):
-            pids.append(int(p))
-    return pids
 
 
 def recover_by_responder(stack, tok, ns):

@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TAP, Stack, FakeOss, cmd_engine_conf, db_verify_all,  # noqa: E402
-                     sink_received, wait_for)
+                     responders, sink_received, wait_for)
 
 t = TAP()
 N = int(os.environ.get("MIAS_SOAK_N", "80"))
@@ -31,25 +31,6 @@ seed = int(os.environ.get("MIAS_SOAK_SEED", str(int(time.time()))))
 rnd = random.Random(seed)
 t.diag("N=%d seed=%d" % (N, seed))
 
-
-def responders(stack):
-    """Pids of this stack's responder processes."""
-    pids = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % p, "rb") as f:
-                cmd = f.read()
-            if b".fcgi" not in cmd:
-                continue
-            with open("/proc/%s/environ" % p, "rb") as f:
-                env = f.read()
-        except OSError:
-            continue
-        if ("MIAS_CONF=" + stack.conf).encode() in env.split(b"\0"):
-            pids.append(int(p))
-    return pids
 
 
 s = Stack("soak", engines={4: cmd_engine_conf(

@@ -8,27 +8,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TAP, Stack, wait_for  # noqa: E402
+from harness import TAP, Stack, responders, wait_for  # noqa: E402
 
 t = TAP()
 
-
-def responders(stack, name):
-    """pids of stack's responders of endpoint name (by their MIAS_CONF)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            exe = os.readlink("/proc/%s/exe" % d)
-            with open("/proc/%s/environ" % d, "rb") as f:
-                env = f.read().split(b"\0")
-        except OSError:
-            continue
-        if exe.endswith("/" + name + ".fcgi") and \
-                ("MIAS_CONF=" + stack.conf).encode() in env:
-            out.append(int(d))
-    return out
 
 
 def request_threads(pid, want=None):
