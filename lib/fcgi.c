@@ -57,12 +57,28 @@ static pthread_mutex_t	fcgi_ready_mu = PTHREAD_MUTEX_INITIALIZER;
 /* Asks the accept loop to end: accept() returns EINTR (the handler is
  * installed without SA_RESTART) and libfcgi gives up once shutdown is
  * pending, so the store is closed cleanly rather than left to recovery. */
+static volatile sig_atomic_t fcgi_single;	/* one thread: fcgi_main's loop */
+
 static void
 fcgi_sigterm(int sig)
 {
 	(void)sig;
 	fcgi_quit = 1;
 	FCGX_ShutdownPending();
+	/* libfcgi looks at the shutdown flag just before it calls accept():
+	 * a signal that comes in between is lost, and accept() waits for the
+	 * next connection, which may never come (a web server that is
+	 * stopping).  An alarm every second interrupts it again. */
+	if (fcgi_single)
+		alarm(1);
+}
+
+static void
+fcgi_sigalrm(int sig)
+{
+	(void)sig;
+	if (fcgi_quit && fcgi_single)
+		alarm(1);
 }
 
 static const char *
@@ -1038,6 +1054,11 @@ fcgi_main(int argc, char *argv[], const struct endpoint *ep)
 	if (FCGX_InitRequest(&r, 0, 0) != 0)
 		fatalx("%s: cannot initialise FastCGI", ep->ep_name);
 	io.io_fcgi = &r;
+	sa.sa_handler = fcgi_sigalrm;
+	sigaction(SIGALRM, &sa, NULL);
+	fcgi_single = 1;
+	if (fcgi_quit)
+		alarm(1);	/* the stop came before */
 	while (!fcgi_quit && FCGX_Accept_r(&r) >= 0) {
 		fcgi_handle(&fc, &io);
 		fcgi_wipe(&r);

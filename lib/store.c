@@ -261,6 +261,25 @@ store_region_replaced(uint64_t ino)
 	return (uint64_t)st.st_ino != ino;
 }
 
+/*
+ * The store's own threads (the stall guard, the watchdog) start with every
+ * signal blocked: a signal meant for the program (SIGTERM from the web
+ * server, above all) must reach a thread of the program's, whose wait it
+ * is to end, never one of these.
+ */
+static int
+store_thread(pthread_t *thr, void *(*fn)(void *), void *arg)
+{
+	sigset_t	all, old;
+	int		rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(thr, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 static void *
 store_guard_main(void *arg)
 {
@@ -331,8 +350,8 @@ store_guard_start(void)
 		pthread_cond_init(&guard.cv, &ca);
 		pthread_condattr_destroy(&ca);
 		guard.stop = 0;
-		guard.running = pthread_create(&guard.thr, NULL,
-		    store_guard_main, NULL) == 0;
+		guard.running = store_thread(&guard.thr, store_guard_main,
+		    NULL) == 0;
 		if (!guard.running)
 			pthread_cond_destroy(&guard.cv);
 	}
@@ -433,8 +452,7 @@ store_watch_start(struct store *s)
 	pthread_cond_init(&s->s_watch_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	s->s_watch_stop = 0;
-	s->s_watching = pthread_create(&s->s_watch, NULL, store_watchdog,
-	    s) == 0;
+	s->s_watching = store_thread(&s->s_watch, store_watchdog, s) == 0;
 }
 
 static void
