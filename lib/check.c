@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "hex.h"
 #include "job.h"
 #include "outbox.h"
 #include "queue.h"
@@ -62,37 +63,19 @@ qi_of(enum queue_kind k)
 static char *
 hex(const void *p, size_t len)
 {
-	static const char	 digits[] = "0123456789abcdef";
-	const unsigned char	*b = p;
-	char			*out;
-	size_t			 i;
+	char *out;
 
-	if ((out = malloc(2 * len + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * len] = '\0';
+	if ((out = malloc(2 * len + 1)) != NULL)
+		hex_encode(p, len, out);
 	return out;
 }
 
 static size_t
 unhex(const char *h, char *out, size_t max)
 {
-	size_t i, n = strlen(h) / 2;
+	long n = hex_decode(h, strlen(h), out, max);
 
-	if (n > max)
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned hi = (unsigned)(h[2 * i] <= '9' ? h[2 * i] - '0' :
-		    h[2 * i] - 'a' + 10);
-		unsigned lo = (unsigned)(h[2 * i + 1] <= '9' ?
-		    h[2 * i + 1] - '0' : h[2 * i + 1] - 'a' + 10);
-
-		out[i] = (char)(hi << 4 | lo);
-	}
-	return n;
+	return n < 0 ? 0 : (size_t)n;
 }
 
 static int

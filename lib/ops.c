@@ -10,32 +10,11 @@
 #include "metrics.h"
 #include "ops.h"
 #include "outbox.h"
+#include "hex.h"
 #include "query.h"
 #include "store.h"
 #include "study.h"
 
-
-static void
-put_be64(unsigned char *out, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		out[i] = (unsigned char)(v & 0xff);
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get_be64(const unsigned char *in)
-{
-	uint64_t	v = 0;
-	int		i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | in[i];
-	return v;
-}
 
 size_t
 ops_index_key(char *out, const char *ns, int64_t ms, int type,
@@ -45,7 +24,7 @@ ops_index_key(char *out, const char *ns, int64_t ms, int type,
 
 	memcpy(out, ns, nl + 1);
 	/* inverted, so that the newest comes first in key order */
-	put_be64((unsigned char *)out + nl + 1, ~(uint64_t)ms);
+	hex_be64_put((unsigned char *)out + nl + 1, ~(uint64_t)ms);
 	out[nl + 9] = (char)('0' + type);
 	out[nl + 10] = '\0';
 	memcpy(out + nl + 11, uid, ul);
@@ -330,16 +309,6 @@ ops_time_parse(const char *s)
 	return ((int64_t)secs + off) * 1000 + frac;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* One time parameter: 0 (absent: -1), or -1 with msg. */
 static int
 query_time(const char *query, const char *name, int64_t *ms, char *msg,
@@ -366,9 +335,9 @@ ops_list_query(const char *query, struct ops_list_req *q, char *msg,
 {
 	char		 buf[2 * OPS_CURSOR_MAX + 2], *end;
 	const char	*why = NULL;
-	long		 v;
-	size_t		 i, n;
-	int		 got, hi, lo;
+	long		 v, dn;
+	size_t		 n;
+	int		 got;
 
 	memset(q, 0, sizeof(*q));
 	q->state = STUDY__MAX;
@@ -405,15 +374,10 @@ ops_list_query(const char *query, struct ops_list_req *q, char *msg,
 	}
 	if ((got = query_get(query, "cursor", buf, sizeof(buf), &why)) != 0) {
 		n = got == 1 ? strlen(buf) : 0;
-		if (n < 2 * 10 || n % 2 != 0 || n / 2 > OPS_CURSOR_MAX)
+		if (n < 2 * 10 || (dn = hex_decode(buf, n, q->cursor,
+		    OPS_CURSOR_MAX)) < 0)
 			goto badcursor;
-		for (i = 0; i < n / 2; i++) {
-			if ((hi = hexval(buf[2 * i])) < 0 ||
-			    (lo = hexval(buf[2 * i + 1])) < 0)
-				goto badcursor;
-			q->cursor[i] = (unsigned char)(hi << 4 | lo);
-		}
-		q->cursor_len = n / 2;
+		q->cursor_len = (size_t)dn;
 	}
 	return 0;
 badcursor:
@@ -482,17 +446,11 @@ ops_item(json_object *st, int type, const char *uid)
 static json_object *
 ops_cursor(const unsigned char *p, size_t n)
 {
-	static const char	 hx[] = "0123456789abcdef";
-	char			 buf[2 * OPS_CURSOR_MAX + 1];
-	size_t			 i;
+	char buf[2 * OPS_CURSOR_MAX + 1];
 
 	if (n > OPS_CURSOR_MAX)
 		return NULL;
-	for (i = 0; i < n; i++) {
-		buf[2 * i] = hx[p[i] >> 4];
-		buf[2 * i + 1] = hx[p[i] & 15];
-	}
-	buf[2 * n] = '\0';
+	hex_encode(p, n, buf);
 	return json_object_new_string(buf);
 }
 
@@ -526,7 +484,7 @@ ops_list(struct store_txn *t, const char *ns, const struct ops_list_req *q,
 		slen += q->cursor_len;
 		start[slen++] = '\0';
 	} else if (q->until_ms >= 0) {
-		put_be64((unsigned char *)start + slen, ~(uint64_t)q->until_ms);
+		hex_be64_put((unsigned char *)start + slen, ~(uint64_t)q->until_ms);
 		slen += 8;
 	}
 	if ((rc = store_iter_open(t, SDB_SUBMITTED, ns, nl + 1, &it)) !=
@@ -548,7 +506,7 @@ ops_list(struct store_txn *t, const char *ns, const struct ops_list_req *q,
 		if (tl < 11 || tl > OPS_CURSOR_MAX || tail[8] < '1' ||
 		    tail[8] > '9' || tail[9] != '\0')
 			continue;	/* not an index entry */
-		ms = (int64_t)~get_be64(tail);
+		ms = (int64_t)~hex_be64_get(tail);
 		if (q->since_ms >= 0 && ms < q->since_ms)
 			break;		/* older from here on */
 		if (n == (size_t)q->limit || scanned == OPS_SCAN_MAX) {

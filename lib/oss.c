@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "hex.h"
 #include "egress.h"
 #include "oss_sign.h"
 #include "oss.h"
@@ -492,18 +493,6 @@ listp_fail(struct oss_listp *lp, enum oss_err e, const char *fmt, ...)
 	XML_StopParser(lp->lp_xml, XML_FALSE);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Undo the encoding of encoding-type=url in place: %XX, and '+' for a
  * space when plus is set (OSS encodes keys as a form would; a literal '+'
@@ -517,8 +506,8 @@ pct_decode(char *s, int plus)
 
 	for (; *s != '\0'; s++) {
 		if (*s == '%') {
-			if ((hi = hexval((unsigned char)s[1])) < 0 ||
-			    (lo = hexval((unsigned char)s[2])) < 0 ||
+			if ((hi = hex_digit((unsigned char)s[1])) < 0 ||
+			    (lo = hex_digit((unsigned char)s[2])) < 0 ||
 			    (hi == 0 && lo == 0))
 				return -1;
 			*o++ = (char)(hi << 4 | lo);

@@ -1,20 +1,9 @@
 /* query.c -- strict decoding of URL query strings */
 #include <string.h>
 
+#include "hex.h"
 #include "jv.h"
 #include "query.h"
-
-static int
-query_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decode [s, end) into out; -1 on a bad escape or overflow. */
 static int
@@ -29,8 +18,8 @@ query_decode(const char *s, const char *end, char *out, size_t outlen)
 		if (c == '+')
 			c = ' ';
 		else if (c == '%') {
-			if (end - s < 3 || (hi = query_hex(s[1])) < 0 ||
-			    (lo = query_hex(s[2])) < 0)
+			if (end - s < 3 || (hi = hex_digit(s[1])) < 0 ||
+			    (lo = hex_digit(s[2])) < 0)
 				return -1;
 			c = (char)(hi << 4 | lo);
 			s += 2;

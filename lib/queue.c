@@ -3,30 +3,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "queue.h"
 #include "store.h"
 
+/* A due time (before 1970: as 1970) */
 static void
 put_be64(unsigned char *out, int64_t ms)
 {
-	uint64_t	v = ms < 0 ? 0 : (uint64_t)ms;
-	int		i;
-
-	for (i = 7; i >= 0; i--) {
-		out[i] = (unsigned char)(v & 0xff);
-		v >>= 8;
-	}
+	hex_be64_put(out, ms < 0 ? 0 : (uint64_t)ms);
 }
 
 static int64_t
 get_be64(const unsigned char *k)
 {
-	uint64_t	v = 0;
-	int		i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | k[i];
-	return (int64_t)v;
+	return (int64_t)hex_be64_get(k);
 }
 
 size_t

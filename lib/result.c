@@ -7,6 +7,7 @@
 
 #include <openssl/sha.h>
 
+#include "hex.h"
 #include "crypto.h"
 #include "jv.h"
 #include "result.h"
@@ -948,12 +949,10 @@ canon_value(struct canon *c, json_object *v)
 int
 result_digest(const char *body, size_t len, char out[RESULT_DIGEST_LEN + 1])
 {
-	static const char	 hex[] = "0123456789abcdef";
 	struct canon		 c;
 	json_object		*root;
 	unsigned char		 md[SHA256_DIGEST_LENGTH];
 	char			 msg[128];
-	int			 i;
 
 	memset(&c, 0, sizeof(c));
 	if ((root = jv_parse(body, len, msg, sizeof(msg))) != NULL) {
@@ -970,10 +969,6 @@ result_digest(const char *body, size_t len, char out[RESULT_DIGEST_LEN + 1])
 	}
 	SHA256((const unsigned char *)c.c_buf, c.c_len, md);
 	free(c.c_buf);
-	for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[RESULT_DIGEST_LEN] = '\0';
+	hex_encode(md, SHA256_DIGEST_LENGTH, out);
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "job.h"
 #include "metrics.h"
 #include "ops.h"
@@ -160,13 +161,7 @@ size_t
 retention_key(unsigned char *out, int64_t ended, const char *skey,
     size_t sklen)
 {
-	uint64_t	v = ended < 0 ? 0 : (uint64_t)ended;
-	int		i;
-
-	for (i = 7; i >= 0; i--) {
-		out[i] = (unsigned char)(v & 0xff);
-		v >>= 8;
-	}
+	hex_be64_put(out, ended < 0 ? 0 : (uint64_t)ended);
 	memcpy(out + 8, skey, sklen);
 	return 8 + sklen;
 }
@@ -312,7 +307,7 @@ ret_due_body(struct store_txn *t, void *arg)
 	const char		*val;
 	size_t			 klen, len;
 	int64_t			 ended;
-	int			 rc, r, i;
+	int			 rc, r;
 
 	a->n = 0;
 	a->next = INT64_MAX;
@@ -323,8 +318,7 @@ ret_due_body(struct store_txn *t, void *arg)
 		if (klen <= 8 || klen > RETENTION_KEY_MAX)
 			continue;	/* not ours */
 		k = key;
-		for (ended = 0, i = 0; i < 8; i++)
-			ended = ended << 8 | k[i];
+		ended = (int64_t)hex_be64_get(k);
 		if (ended > a->before) {
 			a->next = ended;
 			break;

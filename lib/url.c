@@ -9,24 +9,13 @@
 #include <curl/curl.h>
 
 #include "egress.h"
+#include "hex.h"
 #include "jv.h"
 #include "ns.h"
 #include "url.h"
 
 const char url_not_ascii[] = "host is not ASCII; write an internationalised "
     "name in its ASCII (xn--) form";
-
-static int
-url_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 const char *
 url_host_ascii(const char *host)
@@ -37,8 +26,8 @@ url_host_ascii(const char *host)
 		if (*p >= 0x80)
 			return url_not_ascii;
 		/* "%E3%80%82" is U+3002 once curl has decoded it */
-		if (*p == '%' && url_hexval((char)p[1]) >= 8 &&
-		    url_hexval((char)p[2]) >= 0)
+		if (*p == '%' && hex_digit(p[1]) >= 8 &&
+		    hex_digit(p[2]) >= 0)
 			return url_not_ascii;
 	}
 	return NULL;
