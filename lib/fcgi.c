@@ -139,17 +139,24 @@ req_text(struct req *rq, char *text, size_t len)
 	rq->rq_textlen = len;
 }
 
+static void
+req_verror(struct req *rq, enum rc rc, json_object *data, const char *fmt,
+    va_list ap)
+{
+	rq->rq_rc = rc;
+	vsnprintf(rq->rq_msg, sizeof(rq->rq_msg), fmt, ap);
+	json_object_put(rq->rq_data);
+	rq->rq_data = data;
+}
+
 void
 req_error(struct req *rq, enum rc rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	rq->rq_rc = rc;
 	va_start(ap, fmt);
-	vsnprintf(rq->rq_msg, sizeof(rq->rq_msg), fmt, ap);
+	req_verror(rq, rc, NULL, fmt, ap);
 	va_end(ap);
-	json_object_put(rq->rq_data);
-	rq->rq_data = NULL;
 }
 
 void
@@ -158,12 +165,9 @@ req_error_data(struct req *rq, enum rc rc, json_object *data,
 {
 	va_list ap;
 
-	rq->rq_rc = rc;
 	va_start(ap, fmt);
-	vsnprintf(rq->rq_msg, sizeof(rq->rq_msg), fmt, ap);
+	req_verror(rq, rc, data, fmt, ap);
 	va_end(ap);
-	json_object_put(rq->rq_data);
-	rq->rq_data = data;
 }
 
 /*
