@@ -25,6 +25,7 @@
 #include "limit.h"
 #include "log.h"
 #include "ns.h"
+#include "ops.h"
 #include "secmem.h"
 #include "store.h"
 #include "window.h"
@@ -653,6 +654,18 @@ req_txn(struct req *rq, int (*body)(struct store_txn *, void *), void *arg)
 		return rc;	/* the gate is still to do, after the handler */
 	rq->rq_gate = NULL;
 	return gd.gd_refused ? REQ_REFUSED : rc;
+}
+
+int
+req_txn_ops(struct req *rq, int (*body)(struct store_txn *, void *),
+    void *arg)
+{
+	int	rc;
+
+	rc = req_txn(rq, body, arg);
+	if (rc == OPS_UNBUILT && (rc = ops_build(rq->rq_store)) == STORE_OK)
+		rc = req_txn(rq, body, arg);
+	return rc;
 }
 
 /* The end of an authenticated endpoint's request: it is counted, and its

@@ -81,6 +81,16 @@ ops_built(struct store_txn *t, int *built)
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
+int
+ops_need(struct store_txn *t)
+{
+	int	built, rc;
+
+	if ((rc = ops_built(t, &built)) != STORE_OK)
+		return rc;
+	return built ? STORE_OK : OPS_UNBUILT;
+}
+
 /* Records one build step reads: its locks stay well inside the lock
  * table (store.c) however large the store. */
 #define OPS_BUILD_STEP	2000
