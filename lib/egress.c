@@ -212,6 +212,23 @@ egress_host_listed(const struct egress_policy *ep, const char *host)
 	return 0;
 }
 
+/* The address as text (INET6_ADDRSTRLEN bytes): 0, or -1 for a family
+ * other than IPv4 and IPv6 (addr untouched). */
+static int
+egress_addr_text(const struct sockaddr *sa, char *addr)
+{
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    addr, INET6_ADDRSTRLEN);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
+		    INET6_ADDRSTRLEN);
+	else
+		return -1;
+	return 0;
+}
+
 int
 egress_addr_allowed(const struct egress_policy *ep, const char *host,
     const struct sockaddr *sa)
@@ -222,14 +239,7 @@ egress_addr_allowed(const struct egress_policy *ep, const char *host,
 		return 1;
 	if (egress_host_listed(ep, host))
 		return 1;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    addr, sizeof(addr));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6,
-		    &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
-		    sizeof(addr));
-	else
+	if (egress_addr_text(sa, addr) == -1)
 		return 0;
 	return egress_host_listed(ep, addr);
 }
@@ -244,14 +254,7 @@ egress_refusal_detail(char *buf, size_t len, const char *host,
 	const char	*cls = egress_class_name(egress_classify(sa));
 	const char	*an = strchr("aeiou", cls[0]) != NULL ? "an" : "a";
 
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    addr, sizeof(addr));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6,
-		    &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
-		    sizeof(addr));
-	else
+	if (egress_addr_text(sa, addr) == -1)
 		snprintf(addr, sizeof(addr), "(address family %d)",
 		    sa->sa_family);
 	if (host != NULL && *host != '\0' && strcasecmp(host, addr) != 0)
