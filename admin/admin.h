@@ -36,5 +36,9 @@ int	admin_audit(const struct mias_conf *, struct store *, int argc,
 int	admin_store(const struct mias_conf *, int argc, char **argv);
 /* After a failed audit_write: a warning on standard error, from errno. */
 void	warn_audit(void);
+/* The store's stall guard (store_on_stall, lib/store.c) of every command:
+ * a dead process left a Berkeley DB mutex held; says that running the
+ * command again recovers the store, and exits STORE_STALL_EXIT. */
+void	admin_stalled(const char *why) __attribute__((noreturn));
 
 #endif /* MIAS_ADMIN_H */

@@ -66,9 +66,7 @@ struct admin {
 	struct store		*a_store;
 };
 
-/* The store's stall guard (lib/store.c): a dead process left a Berkeley DB
- * mutex held; running the command again recovers the store. */
-static void
+void
 admin_stalled(const char *why)
 {
 	fprintf(stderr, "mias-admin: %s; stopped: run the command "

@@ -51,15 +51,6 @@ say_line(void *arg, const char *line)
 	printf("%s%s\n", (const char *)arg, line);
 }
 
-/* The store's stall guard (lib/store.c): see admin_stalled. */
-static void
-store_stalled(const char *why)
-{
-	fprintf(stderr, "mias-admin: %s; stopped: run the command again\n",
-	    why);
-	_exit(STORE_STALL_EXIT);
-}
-
 static int
 path_in(char *buf, size_t len, const char *dir, const char *name)
 {
@@ -210,7 +201,7 @@ open_store(const char *cmd, const struct mias_conf *c, int flags,
 
 	if (become_user(cmd, c->c_state_dir) == -1)
 		return -1;
-	store_on_stall(store_stalled);
+	store_on_stall(admin_stalled);
 	if (store_open(c->c_state_dir, flags, s, err, sizeof(err)) == -1) {
 		store_warnx(cmd, "%s", err);
 		return -1;
@@ -609,7 +600,7 @@ store_restore_cmd(const struct mias_conf *c, const char *bdir, int force)
 		goto out;
 	}
 	/* an open checks the format, and upgrades where that is automatic */
-	store_on_stall(store_stalled);
+	store_on_stall(admin_stalled);
 	if (store_open(c->c_state_dir, 0, &s, err, sizeof(err)) == -1) {
 		store_warnx("restore", "%s", err);
 		goto out;

@@ -102,6 +102,27 @@ repeated(struct req *rq, const struct finish_arg *a)
 		    "this result is not used", a->ended);
 }
 
+/* One pass of finish_body: 0 where the job is in hand and not ended, or
+ * -1 with rq answered (failed says what an internal error failed to do).
+ * A job found ended on the second pass was ended meanwhile by another
+ * post (or the timeout). */
+static int
+finish(struct req *rq, struct finish_arg *a, const char *failed)
+{
+	int	rc;
+
+	rc = store_txn(rq->rq_store, finish_body, a);
+	if (rc == STORE_NOTFOUND && a->lookup_only)
+		req_error(rq, RC_AUTH, "authentication failed: no such job");
+	else if (rc != 0)
+		req_error(rq, RC_INTERNAL, "internal error: %s", failed);
+	else if (a->terminal)
+		repeated(rq, a);
+	else
+		return 0;
+	return -1;
+}
+
 static void
 algorithm_result(struct req *rq)
 {
@@ -124,20 +145,8 @@ algorithm_result(struct req *rq)
 	if (result_digest(rq->rq_body, rq->rq_bodylen, digest) == 0)
 		a.digest = digest;
 	a.lookup_only = 1;
-	rc = store_txn(rq->rq_store, finish_body, &a);
-	if (rc == STORE_NOTFOUND) {
-		req_error(rq, RC_AUTH, "authentication failed: no such job");
+	if (finish(rq, &a, "storage unavailable") == -1)
 		return;
-	}
-	if (rc != 0) {
-		req_error(rq, RC_INTERNAL, "internal error: storage "
-		    "unavailable");
-		return;
-	}
-	if (a.terminal) {
-		repeated(rq, &a);
-		return;
-	}
 
 	if (result_parse(a.type, rq->rq_body, rq->rq_bodylen, &res, msg,
 	    sizeof(msg)) == -1) {
@@ -160,18 +169,10 @@ algorithm_result(struct req *rq)
 		a.findings = res.r_findings;
 
 	a.lookup_only = 0;
-	rc = store_txn(rq->rq_store, finish_body, &a);
+	rc = finish(rq, &a, "the result could not be stored");
 	result_free(&res);
-	if (rc != 0) {
-		req_error(rq, RC_INTERNAL, "internal error: the result could "
-		    "not be stored");
+	if (rc == -1)
 		return;
-	}
-	if (a.terminal) {
-		/* another post (or the timeout) ended it meanwhile */
-		repeated(rq, &a);
-		return;
-	}
 	if (a.changed)
 		wake_dispatcher(rq->rq_conf->c_state_dir);
 	if (bad)

@@ -114,6 +114,18 @@ push_body(struct store_txn *t, void *arg)
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
+/* rec's errorCode and errorMessage, each where it has one (not null). */
+static void
+error_fields(json_object *rec, const char **code, const char **msg)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(rec, "errorCode", &v) && v != NULL)
+		*code = json_object_get_string(v);
+	if (json_object_object_get_ex(rec, "errorMessage", &v) && v != NULL)
+		*msg = json_object_get_string(v);
+}
+
 static void
 get_push(struct req *rq, const struct result_req *rr)
 {
@@ -155,20 +167,10 @@ get_push(struct req *rq, const struct result_req *rr)
 	}
 	if (a.result != NULL) {
 		json_object_object_get_ex(a.result, "data", &rdata);
-		if (json_object_object_get_ex(a.result, "errorCode", &v) &&
-		    v != NULL)
-			code = json_object_get_string(v);
-		if (json_object_object_get_ex(a.result, "errorMessage", &v) &&
-		    v != NULL)
-			emsg = json_object_get_string(v);
+		error_fields(a.result, &code, &emsg);
 	}
 	if (st == STUDY_FAILED && code == NULL) {
-		if (json_object_object_get_ex(a.study, "errorCode", &v) &&
-		    v != NULL)
-			code = json_object_get_string(v);
-		if (json_object_object_get_ex(a.study, "errorMessage", &v) &&
-		    v != NULL)
-			emsg = json_object_get_string(v);
+		error_fields(a.study, &code, &emsg);
 		if (code == NULL)
 			code = "ENGINE_ERROR";
 	}

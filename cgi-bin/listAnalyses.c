@@ -7,9 +7,6 @@
 #include "ops.h"
 #include "store.h"
 
-/* The store has no submission index yet (made before it): built first. */
-#define LIST_UNBUILT	1
-
 struct list_arg {
 	const char		*ns;
 	struct ops_list_req	 q;
@@ -20,14 +17,12 @@ static int
 list_body(struct store_txn *t, void *arg)
 {
 	struct list_arg	*a = arg;
-	int		 built, rc;
+	int		 rc;
 
 	json_object_put(a->data);
 	a->data = NULL;
-	if ((rc = ops_built(t, &built)) != STORE_OK)
+	if ((rc = ops_need(t)) != STORE_OK)
 		return rc;
-	if (!built)
-		return LIST_UNBUILT;
 	return ops_list(t, a->ns, &a->q, &a->data);
 }
 
@@ -45,12 +40,7 @@ list_analyses(struct req *rq)
 		return;
 	}
 	a.ns = rq->rq_ns;
-	rc = req_txn(rq, list_body, &a);
-	if (rc == LIST_UNBUILT) {
-		/* authenticated by now: only a caller can make it build */
-		if ((rc = ops_build(rq->rq_store)) == STORE_OK)
-			rc = req_txn(rq, list_body, &a);
-	}
+	rc = req_txn_ops(rq, list_body, &a);
 	if (rc == REQ_REFUSED)
 		goto out;	/* the namespace's check answered */
 	if (rc != 0 || a.data == NULL) {

@@ -15,8 +15,6 @@
 
 #define TOKEN_MAX	512
 
-#define METRICS_UNBUILT	1
-
 struct metrics_arg {
 	const char	*dir;
 	char		*text;
@@ -27,14 +25,12 @@ static int
 metrics_body(struct store_txn *t, void *arg)
 {
 	struct metrics_arg	*a = arg;
-	int			 built, rc;
+	int			 rc;
 
 	free(a->text);
 	a->text = NULL;
-	if ((rc = ops_built(t, &built)) != STORE_OK)
+	if ((rc = ops_need(t)) != STORE_OK)
 		return rc;
-	if (!built)
-		return METRICS_UNBUILT;
 	return metrics_render(t, a->dir, &a->text, &a->len);
 }
 
@@ -89,10 +85,7 @@ metrics(struct req *rq)
 	}
 	memset(&a, 0, sizeof(a));
 	a.dir = rq->rq_conf->c_state_dir;
-	rc = store_txn(rq->rq_store, metrics_body, &a);
-	if (rc == METRICS_UNBUILT && (rc = ops_build(rq->rq_store)) ==
-	    STORE_OK)
-		rc = store_txn(rq->rq_store, metrics_body, &a);
+	rc = req_txn_ops(rq, metrics_body, &a);
 	if (rc != 0 || a.text == NULL) {
 		free(a.text);
 		req_error(rq, RC_INTERNAL, "internal error: storage "

@@ -18,23 +18,19 @@ struct redeliver_arg {
 	json_object		*done;
 };
 
-/* The store has no dead-letter gauges yet (made before them). */
-#define REDELIVER_UNBUILT	2
-
 static int
 redeliver_body(struct store_txn *t, void *arg)
 {
 	struct redeliver_arg	*a = arg;
 	long long		 dead;
-	int			 built, rc;
+	int			 rc;
 
 	json_object_put(a->done);
 	if ((a->done = json_object_new_array()) == NULL)
 		return STORE_ERR;
-	if ((rc = ops_built(t, &built)) != STORE_OK)
+	/* the dead-letter gauges */
+	if ((rc = ops_need(t)) != STORE_OK)
 		return rc;
-	if (!built)
-		return REDELIVER_UNBUILT;
 	/* the outbox is read whole only when the namespace has any */
 	if ((rc = metrics_dead_read(t, a->ns, &dead)) != STORE_OK ||
 	    dead == 0)
@@ -65,10 +61,7 @@ redeliver(struct req *rq)
 	memset(&a, 0, sizeof(a));
 	a.ns = rq->rq_ns;
 	a.o = &o;
-	rc = store_txn(rq->rq_store, redeliver_body, &a);
-	if (rc == REDELIVER_UNBUILT && (rc = ops_build(rq->rq_store)) ==
-	    STORE_OK)
-		rc = store_txn(rq->rq_store, redeliver_body, &a);
+	rc = req_txn_ops(rq, redeliver_body, &a);
 	if (rc != 0 || (data = json_object_new_object()) == NULL) {
 		req_error(rq, RC_INTERNAL, "internal error: the callbacks "
 		    "could not be queued again");

@@ -141,38 +141,78 @@ jstr(json_object *o, const char *name)
 	    json_object_get_string(v) : "";
 }
 
-/* ---- the queue and the waiting entries, in one transaction ---------- */
+/* ---- walking the queue's items ----------------------------------------- */
 
-static int
-queue_visit(const void *key, size_t klen, const char *val, size_t len,
-    void *arg)
-{
-	struct chk	*c = arg;
+/* One queue item, as queue_key_parse reads its key. */
+struct qitem {
+	const void	*key;
+	size_t		 klen;
 	enum queue_kind	 kind;
 	const char	*id;
 	size_t		 idlen;
+};
+
+struct qwalk {
+	int		(*fn)(const struct qitem *, void *);
+	void		*arg;
+	unsigned long	 keys;		/* every key read */
+};
+
+static int
+qwalk_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct qwalk	*w = arg;
+	struct qitem	 it = { key, klen, 0, NULL, 0 };
 	int64_t		 due;
-	int		 qi;
-	char		*hk;
 
 	(void)val;
 	(void)len;
-	c->r->cr_items++;
-	if (queue_key_parse(key, klen, &due, &kind, &id, &idlen) == -1 ||
-	    (qi = qi_of(kind)) == -1)
+	w->keys++;
+	if (queue_key_parse(key, klen, &due, &it.kind, &it.id, &it.idlen) ==
+	    -1)
+		return 0;	/* no item's key: passed over */
+	return w->fn(&it, w->arg);
+}
+
+/* store_scan of the queue's keys under prefix (plen bytes), fn called with
+ * each item's; *keys (or NULL) counts every key read. */
+static int
+queue_walk(struct store_txn *t, const void *prefix, size_t plen,
+    int (*fn)(const struct qitem *, void *), void *arg, unsigned long *keys)
+{
+	struct qwalk	w = { fn, arg, 0 };
+	int		rc;
+
+	rc = store_scan(t, SDB_QUEUE, prefix, plen, qwalk_visit, &w);
+	if (keys != NULL)
+		*keys = w.keys;
+	return rc;
+}
+
+/* ---- the queue and the waiting entries, in one transaction ---------- */
+
+static int
+queue_visit(const struct qitem *it, void *arg)
+{
+	struct chk	*c = arg;
+	int		 qi;
+	char		*hk;
+
+	if ((qi = qi_of(it->kind)) == -1)
 		return 0;
 	if (qi == QI_IMAGE) {
-		if ((hk = hex(key, klen)) == NULL)
+		if ((hk = hex(it->key, it->klen)) == NULL)
 			return STORE_ERR;
-		if (set_add(c->q[qi], id, idlen, json_object_new_string(hk)) ==
-		    -1) {
+		if (set_add(c->q[qi], it->id, it->idlen,
+		    json_object_new_string(hk)) == -1) {
 			free(hk);
 			return STORE_ERR;
 		}
 		free(hk);
 		return 0;
 	}
-	return set_add(c->q[qi], id, idlen, NULL) == -1 ? STORE_ERR : 0;
+	return set_add(c->q[qi], it->id, it->idlen, NULL) == -1 ? STORE_ERR : 0;
 }
 
 static int
@@ -199,7 +239,8 @@ items_body(struct store_txn *t, void *arg)
 	json_object_put(c->waiting);
 	c->waiting = json_object_new_object();
 	c->r->cr_items = 0;
-	if ((rc = store_scan(t, SDB_QUEUE, NULL, 0, queue_visit, c)) != 0)
+	if ((rc = queue_walk(t, NULL, 0, queue_visit, c, &c->r->cr_items)) !=
+	    0)
 		return rc;
 	return store_scan(t, SDB_WAITING, NULL, 0, waiting_visit, c);
 }
@@ -368,19 +409,11 @@ struct find {
 };
 
 static int
-find_visit(const void *key, size_t klen, const char *val, size_t len,
-    void *arg)
+find_visit(const struct qitem *it, void *arg)
 {
-	struct find	*f = arg;
-	enum queue_kind	 kind;
-	const char	*id;
-	size_t		 idlen;
-	int64_t		 due;
+	struct find *f = arg;
 
-	(void)val;
-	(void)len;
-	if (queue_key_parse(key, klen, &due, &kind, &id, &idlen) == 0 &&
-	    idlen == f->idlen && memcmp(id, f->id, idlen) == 0) {
+	if (it->idlen == f->idlen && memcmp(it->id, f->id, it->idlen) == 0) {
 		f->found = 1;
 		return 1;
 	}
@@ -394,28 +427,16 @@ queue_find(struct store_txn *t, const void *prefix, size_t plen,
 	struct find	f = { id, idlen, 0 };
 	int		rc;
 
-	rc = store_scan(t, SDB_QUEUE, prefix, plen, find_visit, &f);
+	rc = queue_walk(t, prefix, plen, find_visit, &f, NULL);
 	*found = f.found;
 	return rc < 0 ? rc : 0;
 }
 
 /* The image ids queued for one namespace's studyType. */
 static int
-ns_images_visit(const void *key, size_t klen, const char *val, size_t len,
-    void *arg)
+ns_images_visit(const struct qitem *it, void *arg)
 {
-	json_object	*set = arg;
-	enum queue_kind	 kind;
-	const char	*id;
-	size_t		 idlen;
-	int64_t		 due;
-
-	(void)val;
-	(void)len;
-	if (queue_key_parse(key, klen, &due, &kind, &id, &idlen) == 0 &&
-	    set_add(set, id, idlen, NULL) == -1)
-		return STORE_ERR;
-	return 0;
+	return set_add(arg, it->id, it->idlen, NULL) == -1 ? STORE_ERR : 0;
 }
 
 struct fix {
@@ -579,8 +600,8 @@ fix_body(struct store_txn *t, void *arg)
 	for (slot = 1; slot <= QUEUE_TYPES; slot++) {
 		iplen = queue_image_prefix(ikey, queue_image_key(ikey, 0, slot,
 		    ns, "", 0));
-		if (iplen > 0 && (rc = store_scan(t, SDB_QUEUE, ikey, iplen,
-		    ns_images_visit, f->images)) < 0)
+		if (iplen > 0 && (rc = queue_walk(t, ikey, iplen,
+		    ns_images_visit, f->images, NULL)) < 0)
 			goto out;
 	}
 	{

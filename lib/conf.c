@@ -129,11 +129,27 @@ conf_number(const char *s, unsigned long long max, unsigned long long *out)
 	return 0;
 }
 
+/* Appends s (malloc'd) to the array v of *n: 0, or -1 (s freed) when out
+ * of memory. */
+static int
+conf_strv_add(char ***v, size_t *n, char *s)
+{
+	char	**nv;
+
+	if ((nv = reallocarray(*v, *n + 1, sizeof(*nv))) == NULL) {
+		free(s);
+		return -1;
+	}
+	*v = nv;
+	nv[(*n)++] = s;
+	return 0;
+}
+
 /* Split a comma-separated list into a NULL-free array of trimmed words. */
 static int
 conf_split(const char *s, char ***out, size_t *outn)
 {
-	char	*copy, *p, *word, **v = NULL, **nv;
+	char	*copy, *p, *word, *w, **v = NULL;
 	size_t	 n = 0;
 	int	 rc = -1;
 
@@ -149,12 +165,9 @@ conf_split(const char *s, char ***out, size_t *outn)
 			*--e = '\0';
 		if (*word == '\0')
 			continue;
-		if ((nv = reallocarray(v, n + 1, sizeof(*v))) == NULL)
+		if ((w = strdup(word)) == NULL ||
+		    conf_strv_add(&v, &n, w) == -1)
 			goto out;
-		v = nv;
-		if ((v[n] = strdup(word)) == NULL)
-			goto out;
-		n++;
 	}
 	*out = v;
 	*outn = n;
@@ -402,7 +415,7 @@ conf_engine_slot(struct conf_parse *cp, const char *section)
 static int
 conf_seen(struct conf_parse *cp, const char *section, const char *name)
 {
-	char	*id, **v;
+	char	*id;
 	size_t	 i;
 
 	if (asprintf(&id, "%s\n%s", section, name) == -1)
@@ -415,14 +428,7 @@ conf_seen(struct conf_parse *cp, const char *section, const char *name)
 			    "line)", section, name);
 			return 1;
 		}
-	if ((v = reallocarray(cp->cp_keys, cp->cp_keys_n + 1,
-	    sizeof(*v))) == NULL) {
-		free(id);
-		return 1;
-	}
-	cp->cp_keys = v;
-	cp->cp_keys[cp->cp_keys_n++] = id;
-	return 0;
+	return conf_strv_add(&cp->cp_keys, &cp->cp_keys_n, id) == -1;
 }
 
 /* Keys removed from this release: none yet.  Add { "section", "key",
@@ -446,7 +452,7 @@ conf_removed_key(struct conf_parse *cp, const char *section, const char *name)
 {
 	const struct conf_removed	*r;
 	struct mias_conf		*c = cp->cp_conf;
-	char				*w, **v;
+	char				*w;
 
 	for (r = conf_removed_keys; r != NULL && r->cr_name != NULL; r++) {
 		if (strcmp(r->cr_name, name) != 0)
@@ -462,14 +468,7 @@ conf_removed_key(struct conf_parse *cp, const char *section, const char *name)
 	    "remove it", c->c_path, cp->cp_line, section, name,
 	    r->cr_release) == -1)
 		return 0;
-	if ((v = reallocarray(c->c_warn, c->c_warn_n + 1,
-	    sizeof(*v))) == NULL) {
-		free(w);
-		return 0;
-	}
-	c->c_warn = v;
-	c->c_warn[c->c_warn_n++] = w;
-	return 1;
+	return conf_strv_add(&c->c_warn, &c->c_warn_n, w) == 0;
 }
 
 static int

@@ -31,43 +31,48 @@ egress_class_name(enum egress_class c)
 	return c < EGRESS__MAX ? egress_names[c] : "unknown";
 }
 
-static int
-in4(uint32_t a, uint32_t net, int bits)
-{
-	uint32_t mask = bits == 0 ? 0 : 0xffffffffU << (32 - bits);
-
-	return (a & mask) == (net & mask);
-}
-
 #define V4(a, b, c, d)	((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
+
+/* The IPv4 ranges that are not public, the first that holds an address
+ * deciding its class. */
+static const struct egress_net4 {
+	uint32_t		 en_net;
+	int			 en_bits;
+	enum egress_class	 en_class;
+} egress_nets4[] = {
+	{ V4(169, 254, 169, 254), 32, EGRESS_METADATA },
+	{ V4(100, 100, 100, 200), 32, EGRESS_METADATA },
+	{ V4(0, 0, 0, 0), 8, EGRESS_UNSPECIFIED },
+	{ V4(127, 0, 0, 0), 8, EGRESS_LOOPBACK },
+	{ V4(10, 0, 0, 0), 8, EGRESS_PRIVATE },
+	{ V4(172, 16, 0, 0), 12, EGRESS_PRIVATE },
+	{ V4(192, 168, 0, 0), 16, EGRESS_PRIVATE },
+	{ V4(169, 254, 0, 0), 16, EGRESS_LINKLOCAL },
+	{ V4(100, 64, 0, 0), 10, EGRESS_CGNAT },
+	{ V4(224, 0, 0, 0), 4, EGRESS_MULTICAST },
+	{ V4(192, 0, 2, 0), 24, EGRESS_DOCUMENTATION },
+	{ V4(198, 51, 100, 0), 24, EGRESS_DOCUMENTATION },
+	{ V4(203, 0, 113, 0), 24, EGRESS_DOCUMENTATION },
+	{ V4(240, 0, 0, 0), 4, EGRESS_RESERVED },	/* incl. broadcast */
+	{ V4(192, 0, 0, 0), 24, EGRESS_RESERVED },	/* IETF protocol */
+	{ V4(198, 18, 0, 0), 15, EGRESS_RESERVED },	/* benchmarking */
+	{ V4(192, 88, 99, 0), 24, EGRESS_RESERVED },	/* 6to4 relay */
+};
 
 /* a is in host byte order */
 static enum egress_class
 egress_classify4(uint32_t a)
 {
-	if (a == V4(169, 254, 169, 254) || a == V4(100, 100, 100, 200))
-		return EGRESS_METADATA;
-	if (in4(a, V4(0, 0, 0, 0), 8))
-		return EGRESS_UNSPECIFIED;
-	if (in4(a, V4(127, 0, 0, 0), 8))
-		return EGRESS_LOOPBACK;
-	if (in4(a, V4(10, 0, 0, 0), 8) || in4(a, V4(172, 16, 0, 0), 12) ||
-	    in4(a, V4(192, 168, 0, 0), 16))
-		return EGRESS_PRIVATE;
-	if (in4(a, V4(169, 254, 0, 0), 16))
-		return EGRESS_LINKLOCAL;
-	if (in4(a, V4(100, 64, 0, 0), 10))
-		return EGRESS_CGNAT;
-	if (in4(a, V4(224, 0, 0, 0), 4))
-		return EGRESS_MULTICAST;
-	if (in4(a, V4(192, 0, 2, 0), 24) || in4(a, V4(198, 51, 100, 0), 24) ||
-	    in4(a, V4(203, 0, 113, 0), 24))
-		return EGRESS_DOCUMENTATION;
-	if (in4(a, V4(240, 0, 0, 0), 4) ||		/* incl. broadcast */
-	    in4(a, V4(192, 0, 0, 0), 24) ||		/* IETF protocol */
-	    in4(a, V4(198, 18, 0, 0), 15) ||		/* benchmarking */
-	    in4(a, V4(192, 88, 99, 0), 24))		/* 6to4 relay */
-		return EGRESS_RESERVED;
+	const struct egress_net4	*n;
+	uint32_t			 mask;
+	size_t				 i;
+
+	for (i = 0; i < sizeof(egress_nets4) / sizeof(egress_nets4[0]); i++) {
+		n = &egress_nets4[i];
+		mask = n->en_bits == 0 ? 0 : 0xffffffffU << (32 - n->en_bits);
+		if ((a & mask) == (n->en_net & mask))
+			return n->en_class;
+	}
 	return EGRESS_PUBLIC;
 }
 
@@ -207,6 +212,23 @@ egress_host_listed(const struct egress_policy *ep, const char *host)
 	return 0;
 }
 
+/* The address as text (INET6_ADDRSTRLEN bytes): 0, or -1 for a family
+ * other than IPv4 and IPv6 (addr untouched). */
+static int
+egress_addr_text(const struct sockaddr *sa, char *addr)
+{
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    addr, INET6_ADDRSTRLEN);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
+		    INET6_ADDRSTRLEN);
+	else
+		return -1;
+	return 0;
+}
+
 int
 egress_addr_allowed(const struct egress_policy *ep, const char *host,
     const struct sockaddr *sa)
@@ -217,14 +239,7 @@ egress_addr_allowed(const struct egress_policy *ep, const char *host,
 		return 1;
 	if (egress_host_listed(ep, host))
 		return 1;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    addr, sizeof(addr));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6,
-		    &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
-		    sizeof(addr));
-	else
+	if (egress_addr_text(sa, addr) == -1)
 		return 0;
 	return egress_host_listed(ep, addr);
 }
@@ -239,14 +254,7 @@ egress_refusal_detail(char *buf, size_t len, const char *host,
 	const char	*cls = egress_class_name(egress_classify(sa));
 	const char	*an = strchr("aeiou", cls[0]) != NULL ? "an" : "a";
 
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    addr, sizeof(addr));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6,
-		    &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
-		    sizeof(addr));
-	else
+	if (egress_addr_text(sa, addr) == -1)
 		snprintf(addr, sizeof(addr), "(address family %d)",
 		    sa->sa_family);
 	if (host != NULL && *host != '\0' && strcasecmp(host, addr) != 0)

@@ -25,6 +25,7 @@
 #include "limit.h"
 #include "log.h"
 #include "ns.h"
+#include "ops.h"
 #include "secmem.h"
 #include "store.h"
 #include "window.h"
@@ -139,17 +140,24 @@ req_text(struct req *rq, char *text, size_t len)
 	rq->rq_textlen = len;
 }
 
+static void
+req_verror(struct req *rq, enum rc rc, json_object *data, const char *fmt,
+    va_list ap)
+{
+	rq->rq_rc = rc;
+	vsnprintf(rq->rq_msg, sizeof(rq->rq_msg), fmt, ap);
+	json_object_put(rq->rq_data);
+	rq->rq_data = data;
+}
+
 void
 req_error(struct req *rq, enum rc rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	rq->rq_rc = rc;
 	va_start(ap, fmt);
-	vsnprintf(rq->rq_msg, sizeof(rq->rq_msg), fmt, ap);
+	req_verror(rq, rc, NULL, fmt, ap);
 	va_end(ap);
-	json_object_put(rq->rq_data);
-	rq->rq_data = NULL;
 }
 
 void
@@ -158,12 +166,9 @@ req_error_data(struct req *rq, enum rc rc, json_object *data,
 {
 	va_list ap;
 
-	rq->rq_rc = rc;
 	va_start(ap, fmt);
-	vsnprintf(rq->rq_msg, sizeof(rq->rq_msg), fmt, ap);
+	req_verror(rq, rc, data, fmt, ap);
 	va_end(ap);
-	json_object_put(rq->rq_data);
-	rq->rq_data = data;
 }
 
 /*
@@ -649,6 +654,18 @@ req_txn(struct req *rq, int (*body)(struct store_txn *, void *), void *arg)
 		return rc;	/* the gate is still to do, after the handler */
 	rq->rq_gate = NULL;
 	return gd.gd_refused ? REQ_REFUSED : rc;
+}
+
+int
+req_txn_ops(struct req *rq, int (*body)(struct store_txn *, void *),
+    void *arg)
+{
+	int	rc;
+
+	rc = req_txn(rq, body, arg);
+	if (rc == OPS_UNBUILT && (rc = ops_build(rq->rq_store)) == STORE_OK)
+		rc = req_txn(rq, body, arg);
+	return rc;
 }
 
 /* The end of an authenticated endpoint's request: it is counted, and its

@@ -115,5 +115,10 @@ void	req_error(struct req *, enum rc, const char *fmt, ...)
 #define REQ_REFUSED	(-100)
 int	req_txn(struct req *, int (*body)(struct store_txn *, void *),
 	    void *arg);
+/* req_txn for a body that reads the ops index or counts (ops_need,
+ * ops.h): where it answers OPS_UNBUILT, they are built (by a caller the
+ * gateway has authenticated by then) and body runs again. */
+int	req_txn_ops(struct req *, int (*body)(struct store_txn *, void *),
+	    void *arg);
 
 #endif /* MIAS_FCGI_H */

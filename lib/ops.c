@@ -81,6 +81,16 @@ ops_built(struct store_txn *t, int *built)
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
+int
+ops_need(struct store_txn *t)
+{
+	int	built, rc;
+
+	if ((rc = ops_built(t, &built)) != STORE_OK)
+		return rc;
+	return built ? STORE_OK : OPS_UNBUILT;
+}
+
 /* Records one build step reads: its locks stay well inside the lock
  * table (store.c) however large the store. */
 #define OPS_BUILD_STEP	2000
@@ -132,17 +142,31 @@ build_message(struct store_txn *t, const void *key, size_t klen,
 	return rc;
 }
 
+/* The phases of a build, in order: each walks one database, its place
+ * kept in meta.db under its name while it lasts. */
+static const struct build_phase {
+	const char	*bp_name;
+	enum store_db	 bp_db;
+	int		(*bp_visit)(struct store_txn *, const void *, size_t,
+			    const char *, size_t);
+} build_phases[] = {
+	{ METRICS_BUILD_STUDIES, SDB_STUDIES, build_study },
+	{ METRICS_BUILD_OUTBOX, SDB_OUTBOX, build_message },
+};
+#define BUILD_PHASES	(sizeof(build_phases) / sizeof(build_phases[0]))
+
 /*
- * One step: up to b->step records of db after the place kept under name;
- * the place moves on, and at the end the phase is over (next names the
- * next one's place, or NULL: the build is done).
+ * One step of phase i: up to b->step records of its database after place;
+ * the place moves on, and at the end the phase is over (the next one
+ * starts, or after the last the build is done).
  */
 static int
-build_phase(struct store_txn *t, struct build *b, enum store_db db,
-    const char *name, const char *place, size_t plen, const char *next,
-    int (*visit)(struct store_txn *, const void *, size_t, const char *,
-    size_t))
+build_phase(struct store_txn *t, struct build *b, size_t i,
+    const char *place, size_t plen)
 {
+	const char		*name = build_phases[i].bp_name;
+	const char		*next = i + 1 < BUILD_PHASES ?
+				    build_phases[i + 1].bp_name : NULL;
 	struct store_iter	*it;
 	const void		*key;
 	const char		*val;
@@ -153,7 +177,8 @@ build_phase(struct store_txn *t, struct build *b, enum store_db db,
 	if (plen + 1 > sizeof(last))
 		return STORE_ERR;
 	memcpy(last, place, plen);
-	if ((rc = store_iter_open(t, db, NULL, 0, &it)) != STORE_OK)
+	if ((rc = store_iter_open(t, build_phases[i].bp_db, NULL, 0, &it)) !=
+	    STORE_OK)
 		return rc;
 	if (plen > 0) {
 		/* strictly after the place: its key, then NUL */
@@ -167,7 +192,8 @@ build_phase(struct store_txn *t, struct build *b, enum store_db db,
 			rc = STORE_ERR;	/* no key of ours is that long */
 			break;
 		}
-		if ((rc = visit(t, key, klen, val, len)) != STORE_OK)
+		if ((rc = build_phases[i].bp_visit(t, key, klen, val, len)) !=
+		    STORE_OK)
 			break;
 		memcpy(last, key, klen);
 		lastlen = klen;
@@ -194,36 +220,28 @@ static int
 build_step(struct store_txn *t, void *arg)
 {
 	struct build	*b = arg;
+	const char	*first = build_phases[0].bp_name;
 	char		*place = NULL;
-	size_t		 plen = 0;
+	size_t		 plen = 0, i;
 	int		 rc;
 
 	b->done = 0;
 	if ((rc = ops_built(t, &b->done)) != STORE_OK || b->done)
 		return rc;
 	/* the place first, and for writing: one builder at a time */
-	rc = store_get(t, SDB_META, METRICS_BUILD_STUDIES,
-	    strlen(METRICS_BUILD_STUDIES), &place, &plen, STORE_RMW);
-	if (rc == STORE_OK) {
-		rc = build_phase(t, b, SDB_STUDIES, METRICS_BUILD_STUDIES,
-		    place, plen, METRICS_BUILD_OUTBOX, build_study);
-		goto out;
+	for (i = 0; i < BUILD_PHASES; i++) {
+		rc = store_get(t, SDB_META, build_phases[i].bp_name,
+		    strlen(build_phases[i].bp_name), &place, &plen, STORE_RMW);
+		if (rc == STORE_OK) {
+			rc = build_phase(t, b, i, place, plen);
+			goto out;
+		}
+		if (rc != STORE_NOTFOUND)
+			goto out;
 	}
-	if (rc != STORE_NOTFOUND)
-		goto out;
-	rc = store_get(t, SDB_META, METRICS_BUILD_OUTBOX,
-	    strlen(METRICS_BUILD_OUTBOX), &place, &plen, STORE_RMW);
-	if (rc == STORE_OK) {
-		rc = build_phase(t, b, SDB_OUTBOX, METRICS_BUILD_OUTBOX,
-		    place, plen, NULL, build_message);
-		goto out;
-	}
-	if (rc != STORE_NOTFOUND)
-		goto out;
 	/* the start: what was counted before goes, the studies come first */
 	if ((rc = metrics_gauges_clear(t)) == STORE_OK)
-		rc = store_put(t, SDB_META, METRICS_BUILD_STUDIES,
-		    strlen(METRICS_BUILD_STUDIES), "", 0);
+		rc = store_put(t, SDB_META, first, strlen(first), "", 0);
 out:
 	free(place);
 	return rc;

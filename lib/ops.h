@@ -46,12 +46,20 @@ int64_t	ops_submitted(json_object *study);
  * thousand records each, while the store is in use (metrics.h says how
  * the counts stay right meanwhile), and marks the store done (meta.db
  * METRICS_BUILT).  Any process may take the next step; an interrupted
- * build goes on where it stopped.  The responders that need the index or
- * the counts call ops_build when ops_built says 0.  ops_build_steps takes
- * one step of step records (0: the default); *done says whether the
- * build is over.  Store codes.
+ * build goes on where it stopped.  ops_build_steps takes one step of
+ * step records (0: the default); *done says whether the build is over.
+ * Store codes.
+ *
+ * ops_need, in a transaction body of a responder that reads the index or
+ * the counts: STORE_OK where they are built; OPS_UNBUILT (which the body
+ * returns) where the store has still to build them, so that its caller
+ * calls ops_build and runs the body again (req_txn_ops, fcgi.h); or a
+ * store code.  OPS_UNBUILT stands apart from the small positive codes
+ * other modules' bodies return (OUTBOX_NOT_DEAD...).
  */
+#define OPS_UNBUILT	1000
 int	ops_built(struct store_txn *, int *built);
+int	ops_need(struct store_txn *);
 int	ops_build(struct store *);
 int	ops_build_steps(struct store *, size_t step, int *done);
 
