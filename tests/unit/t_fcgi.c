@@ -60,6 +60,21 @@ static struct answer {
 	int		 exit;
 } a;
 
+/* A copy of str in pool (filled from the start, used up in order). */
+static char *
+keep(char *pool, size_t len, const char *str)
+{
+	static size_t	used;
+	size_t		n = strlen(str) + 1;
+	char		*p;
+
+	if (used + n > len)
+		abort();
+	p = memcpy(pool + used, str, n);
+	used += n;
+	return p;
+}
+
 /*
  * Run ep as CGI with env ("NAME=value"..., NULL), the body on stdin and
  * argv[1..] = arg (NULL: none).  Fills a.
@@ -81,16 +96,19 @@ run(const struct endpoint *ep, const char *const *env, const char *body,
 	if ((pid = fork()) == -1)
 		return;
 	if (pid == 0) {
-		/* the child's own copies: argv and the environment are
-		 * not const */
-		char	*argv[4] = { strdup(ep->ep_name), NULL, NULL, NULL };
+		/* the child's own copies (argv and the environment are not
+		 * const), in static memory: under CGI the loop wipes the
+		 * environment, which would leave heap copies lost */
+		static char	 pool[16384];
+		char		*argv[4] = { NULL, NULL, NULL, NULL };
 
 		clearenv();
 		for (; *env != NULL; env++)
-			putenv(strdup(*env));
+			putenv(keep(pool, sizeof(pool), *env));
+		argv[0] = keep(pool, sizeof(pool), ep->ep_name);
 		if (arg != NULL) {
-			argv[1] = strdup("-c");
-			argv[2] = strdup(arg);
+			argv[1] = keep(pool, sizeof(pool), "-c");
+			argv[2] = keep(pool, sizeof(pool), arg);
 		}
 		dup2(in[0], 0);
 		dup2(out[1], 1);
