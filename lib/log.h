@@ -9,8 +9,16 @@
 void	log_init(const char *progname, int foreground);
 void	log_verbose(int);
 
-/* log_warn appends strerror(errno); the x variants do not.  Callers put
- * "%s: ", __func__ first and never pass a secret. */
+/*
+ * log_warn appends strerror(errno); the x variants do not.  A line starts
+ * with what it is about, so that an operator can follow one thing through
+ * the log: "study NS/UID: ", "image JOB: ", "callback MSGID: ",
+ * "request ID: " (the requestId the caller got), or the task
+ * ("retention: ", "store check: ", "SIGHUP: "); lines about the program
+ * itself ("started ...", "stopping") have none, and a few of the
+ * dispatcher's, about no one study, name their function ("%s: ",
+ * __func__).  Never a secret.
+ */
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -73,12 +73,13 @@ query_get(const char *qs, const char *name, char *out, size_t outlen,
 			p = amp != NULL ? amp + 1 : NULL;
 			continue;
 		}
-		if (query_decode(p, eq != NULL ? eq : end, key,
-		    sizeof(key)) < 0) {
+		if ((n = query_decode(p, eq != NULL ? eq : end, key,
+		    sizeof(key))) < 0) {
 			*why = "malformed query string";
 			return -1;
 		}
-		if (strcmp(key, name) == 0) {
+		/* whole names only: "a%00x" is not "a" */
+		if ((size_t)n == strlen(key) && strcmp(key, name) == 0) {
 			if (found) {
 				*why = "parameter given twice";
 				return -1;

@@ -31,7 +31,9 @@ int
 webhook_sign(const char *secret, const char *id, int64_t timestamp,
     const char *body, size_t len, char out[WEBHOOK_SIG_MAX])
 {
-	unsigned char	 key[64], mac[32];
+	/* keys of up to 64 bytes (the standard's longest); base64
+	 * decoding wants room for the padding's 2 more */
+	unsigned char	 key[66], mac[32];
 	unsigned int	 maclen = sizeof(mac);
 	char		*msg = NULL;
 	long		 keylen;
