@@ -869,148 +869,6 @@ oss_listp_finish(struct oss_listp *lp, struct oss_list_page *page,
 }
 
 /* ------------------------------------------------------------------------
- * Endpoints, buckets, keys
- */
-
-int
-oss_bucket_name_ok(const char *b)
-{
-	size_t	n, i;
-
-	if (b == NULL || (n = strlen(b)) < 3 || n > 63)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!(islower((unsigned char)b[i]) ||
-		    isdigit((unsigned char)b[i]) || b[i] == '-'))
-			return 0;
-	return b[0] != '-' && b[n - 1] != '-';
-}
-
-/* A DNS name (or an IPv4 literal in any of its forms): labels of letters,
- * digits, '-' and '_', none empty or over 63. */
-static int
-endpoint_name_ok(const char *h)
-{
-	size_t	label = 0, n = strlen(h);
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (; *h != '\0'; h++) {
-		if (*h == '.') {
-			if (label == 0 || h[-1] == '-')
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!(isalnum((unsigned char)*h) || *h == '-' || *h == '_'))
-			return 0;
-		if (label == 0 && *h == '-')
-			return 0;
-		if (++label > 63)
-			return 0;
-	}
-	return label > 0 && h[-1] != '-';
-}
-
-enum oss_err
-oss_endpoint_parse(const char *s, struct oss_endpoint *en,
-    struct oss_error *err)
-{
-	struct sockaddr_storage	 ss;
-	struct in6_addr		 a6;
-	char			 buf[OSS_HOST_MAX + 32];
-	char			*p, *host, *port = NULL, *e;
-	size_t			 n;
-	unsigned long		 pn;
-
-	memset(en, 0, sizeof(*en));
-	oss_error_clear(err);
-	if (s == NULL)
-		return oss_fail(err, OSS_BAD_ENDPOINT, "no endpoint");
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if ((n = strlen(s)) >= sizeof(buf))
-		return oss_fail(err, OSS_BAD_ENDPOINT, "endpoint too long");
-	memcpy(buf, s, n + 1);
-	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		buf[--n] = '\0';
-	p = buf;
-	en->en_https = 1;
-	if (strncasecmp(p, "https://", 8) == 0)
-		p += 8;
-	else if (strncasecmp(p, "http://", 7) == 0) {
-		p += 7;
-		en->en_https = 0;
-	} else if (strstr(p, "://") != NULL)
-		return oss_fail(err, OSS_BAD_ENDPOINT,
-		    "endpoint scheme is neither http nor https");
-	n = strlen(p);
-	if (n > 0 && p[n - 1] == '/')
-		p[--n] = '\0';
-	if (n == 0)
-		return oss_fail(err, OSS_BAD_ENDPOINT, "empty endpoint");
-	for (e = p; *e != '\0'; e++)
-		if ((unsigned char)*e <= 0x20 || (unsigned char)*e >= 0x7f ||
-		    strchr("/?#@\\%", *e) != NULL)
-			return oss_fail(err, OSS_BAD_ENDPOINT,
-			    "endpoint is not a host[:port] (no path, user or "
-			    "query)");
-
-	if (*p == '[') {
-		host = p + 1;
-		if ((e = strchr(host, ']')) == NULL)
-			return oss_fail(err, OSS_BAD_ENDPOINT,
-			    "endpoint: unclosed '['");
-		*e++ = '\0';
-		if (*e == ':')
-			port = e + 1;
-		else if (*e != '\0')
-			return oss_fail(err, OSS_BAD_ENDPOINT,
-			    "endpoint: junk after ']'");
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return oss_fail(err, OSS_BAD_ENDPOINT,
-			    "endpoint: bad IPv6 address");
-		en->en_ipv6 = 1;
-	} else if ((e = strchr(p, ':')) != NULL && strchr(e + 1, ':') != NULL) {
-		/* Bare IPv6, which cannot carry a port. */
-		host = p;
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return oss_fail(err, OSS_BAD_ENDPOINT,
-			    "endpoint: bad IPv6 address (write [addr]:port)");
-		en->en_ipv6 = 1;
-	} else {
-		host = p;
-		if (e != NULL) {
-			*e = '\0';
-			port = e + 1;
-		}
-		n = strlen(host);
-		if (n > 1 && host[n - 1] == '.')
-			host[n - 1] = '\0';
-		if (!endpoint_name_ok(host))
-			return oss_fail(err, OSS_BAD_ENDPOINT,
-			    "endpoint: bad host name");
-	}
-	if (port != NULL) {
-		if (*port == '\0' || strlen(port) > 5 ||
-		    strspn(port, "0123456789") != strlen(port) ||
-		    (pn = strtoul(port, NULL, 10)) == 0 || pn > 65535)
-			return oss_fail(err, OSS_BAD_ENDPOINT,
-			    "endpoint: bad port");
-		en->en_port = (unsigned)pn;
-	}
-	if (strlen(host) >= sizeof(en->en_host))
-		return oss_fail(err, OSS_BAD_ENDPOINT, "endpoint too long");
-	for (n = 0; host[n] != '\0'; n++)
-		en->en_host[n] = (char)tolower((unsigned char)host[n]);
-	en->en_host[n] = '\0';
-	/* Address literals and localhost have no bucket subdomains. */
-	en->en_path_style = en->en_ipv6 || strcmp(en->en_host, "localhost") ==
-	    0 || egress_literal(en->en_host, &ss);
-	return OSS_OK;
-}
-
-/* ------------------------------------------------------------------------
  * Content
  */
 
@@ -1258,17 +1116,18 @@ oss_request_build(const struct oss_client *c, const struct oss_target *t,
 	char			 region[OSS_REGION_MAX], why[128];
 	char			 port[16] = "";
 	char			*ekey = NULL;
+	const char		*bad;
 	size_t			 i, len;
 	enum oss_err		 rc;
 	int			 src;
 
 	memset(rq, 0, sizeof(*rq));
 	memset(&out, 0, sizeof(out));
-	if ((rc = oss_endpoint_parse(t->ot_endpoint, &en, err)) != OSS_OK)
-		return rc;
-	if (!oss_bucket_name_ok(t->ot_bucket))
-		return oss_fail(err, OSS_INVALID_ARGUMENT,
-		    "bucket name is not valid (3-63 of a-z, 0-9 and '-')");
+	if ((bad = oss_endpoint_parse(t->ot_endpoint, &en)) != NULL)
+		return oss_fail(err, OSS_BAD_ENDPOINT, "endpoint: %s", bad);
+	if ((bad = oss_bucket_check(t->ot_bucket)) != NULL)
+		return oss_fail(err, OSS_INVALID_ARGUMENT, "bucketName: %s",
+		    bad);
 	if (key != NULL && (key[0] == '\0' || strlen(key) > OSS_KEY_MAX))
 		return oss_fail(err, OSS_INVALID_ARGUMENT,
 		    "object key is empty or longer than %d bytes", OSS_KEY_MAX);
