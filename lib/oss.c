@@ -25,7 +25,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "crypto.h"
 #include "egress.h"
+#include "http.h"
 #include "oss.h"
 #include "oss_int.h"
 
@@ -262,6 +264,7 @@ struct xfer {
 	const struct oss_creds	*x_creds;
 	enum xfer_sink		 x_sink;
 	enum xfer_stop		 x_stop;
+	CURL			*x_curl;
 	char			 x_curlerr[CURL_ERROR_SIZE];
 
 	/* response head */
@@ -313,9 +316,7 @@ struct xfer {
 	size_t			 x_got;
 
 	/* egress, at connect time */
-	unsigned		 x_refused;
-	unsigned		 x_allowed;
-	char			 x_refused_why[OSS_MESSAGE_MAX];
+	struct http_egress	 x_eg;
 };
 
 static void
@@ -337,101 +338,93 @@ xfer_free(struct xfer *x)
 	memset(x, 0, sizeof(*x));
 }
 
-/* Copy header value v (n bytes) cleaned and trimmed into dst. */
+/* The field name of the response cleaned and trimmed into dst; "" when
+ * absent. */
 static void
-hdr_copy(char *dst, size_t dstlen, const char *v, size_t n)
+hdr_copy(struct xfer *x, const char *name, char *dst, size_t dstlen)
 {
-	oss_clean(dst, dstlen, v, n);
-	oss_trim(dst);
+	const char	*v = http_field(x->x_curl, name);
+
+	dst[0] = '\0';
+	if (v != NULL) {
+		oss_clean(dst, dstlen, v, strlen(v));
+		oss_trim(dst);
+	}
+}
+
+/*
+ * The head of a response is read whole, from what libcurl parsed, at the
+ * blank line that ends it: before a byte of the body, so that an object
+ * too large is refused before it is written.  A 1xx head is followed by
+ * another.
+ */
+static void
+xfer_head(struct xfer *x)
+{
+	const char	*v;
+	char		 num[32], cr[96], *e;
+	uint64_t	 a, total;
+	size_t		 n;
+
+	hdr_copy(x, "x-oss-request-id", x->x_request_id,
+	    sizeof(x->x_request_id));
+	hdr_copy(x, "etag", x->x_etag, sizeof(x->x_etag));
+	if ((n = strlen(x->x_etag)) >= 2 && x->x_etag[0] == '"' &&
+	    x->x_etag[n - 1] == '"') {
+		memmove(x->x_etag, x->x_etag + 1, n - 2);
+		x->x_etag[n - 2] = '\0';
+	}
+	hdr_copy(x, "content-type", x->x_ctype, sizeof(x->x_ctype));
+	hdr_copy(x, "last-modified", x->x_lastmod, sizeof(x->x_lastmod));
+	hdr_copy(x, "x-oss-storage-class", x->x_class, sizeof(x->x_class));
+	hdr_copy(x, "location", x->x_location, sizeof(x->x_location));
+	if (http_field(x->x_curl, "content-length") != NULL) {
+		hdr_copy(x, "content-length", num, sizeof(num));
+		x->x_has_clen = oss_parse_u64(num, &x->x_clen) == 0;
+	}
+	if (http_field(x->x_curl, "x-oss-hash-crc64ecma") != NULL) {
+		hdr_copy(x, "x-oss-hash-crc64ecma", num, sizeof(num));
+		x->x_has_crc64 = oss_parse_u64(num, &x->x_crc64) == 0;
+	}
+	/* "bytes first-last/total" */
+	hdr_copy(x, "content-range", cr, sizeof(cr));
+	if (strncasecmp(cr, "bytes ", 6) == 0) {
+		errno = 0;
+		a = strtoull(cr + 6, &e, 10);
+		if (errno == 0 && *e == '-' && (e = strchr(e, '/')) != NULL &&
+		    oss_parse_u64(e + 1, &total) == 0) {
+			x->x_range_first = a;
+			x->x_range_total = total;
+			x->x_has_range = 1;
+		}
+	}
+	if ((v = http_field(x->x_curl, "x-oss-err")) != NULL &&
+	    strlen(v) < OSS_ERRHDR_MAX && (x->x_osserr = strdup(v)) != NULL)
+		oss_trim(x->x_osserr);
 }
 
 static size_t
 xfer_header(char *line, size_t size, size_t nmemb, void *arg)
 {
 	struct xfer	*x = arg;
-	size_t		 n = size * nmemb, nlen;
-	const char	*v, *colon;
-	char		 num[32], *e;
-	uint64_t	 a, total;
+	size_t		 n = size * nmemb;
 
-	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-		/* A status line starts a new response (after a 100). */
-		xfer_reset_head(x);
-		x->x_status = 0;
-		if ((v = memchr(line, ' ', n)) != NULL &&
-		    (size_t)(line + n - v) > 3 &&
-		    isdigit((unsigned char)v[1]) &&
-		    isdigit((unsigned char)v[2]) &&
-		    isdigit((unsigned char)v[3]))
-			x->x_status = (v[1] - '0') * 100 + (v[2] - '0') * 10 +
-			    (v[3] - '0');
+	if (!(n == 2 && line[0] == '\r' && line[1] == '\n') &&
+	    !(n == 1 && line[0] == '\n'))
 		return n;
-	}
-	if ((colon = memchr(line, ':', n)) == NULL)
+	xfer_reset_head(x);
+	x->x_status = 0;
+	curl_easy_getinfo(x->x_curl, CURLINFO_RESPONSE_CODE, &x->x_status);
+	if (x->x_status < 200)
 		return n;
-	nlen = (size_t)(colon - line);
-	v = colon + 1;
-	n -= nlen + 1;
-	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n'))
-		n--;
-
-#define HDR(s)	(nlen == sizeof(s) - 1 && strncasecmp(line, s, nlen) == 0)
-	if (HDR("x-oss-request-id"))
-		hdr_copy(x->x_request_id, sizeof(x->x_request_id), v, n);
-	else if (HDR("etag")) {
-		hdr_copy(x->x_etag, sizeof(x->x_etag), v, n);
-		if ((nlen = strlen(x->x_etag)) >= 2 && x->x_etag[0] == '"' &&
-		    x->x_etag[nlen - 1] == '"') {
-			memmove(x->x_etag, x->x_etag + 1, nlen - 2);
-			x->x_etag[nlen - 2] = '\0';
-		}
-	} else if (HDR("content-type"))
-		hdr_copy(x->x_ctype, sizeof(x->x_ctype), v, n);
-	else if (HDR("last-modified"))
-		hdr_copy(x->x_lastmod, sizeof(x->x_lastmod), v, n);
-	else if (HDR("x-oss-storage-class"))
-		hdr_copy(x->x_class, sizeof(x->x_class), v, n);
-	else if (HDR("location"))
-		hdr_copy(x->x_location, sizeof(x->x_location), v, n);
-	else if (HDR("content-length")) {
-		hdr_copy(num, sizeof(num), v, n);
-		x->x_has_clen = oss_parse_u64(num, &x->x_clen) == 0;
-		/* Refuse an object too large before a byte of it. */
-		if (x->x_has_clen && x->x_sink == XS_FD &&
-		    x->x_status >= 200 && x->x_status < 300 &&
-		    !(x->x_ranged && x->x_status == 200) &&
-		    x->x_clen > x->x_max) {
-			x->x_stop = XA_TOO_LARGE;
-			return 0;
-		}
-	} else if (HDR("x-oss-hash-crc64ecma")) {
-		hdr_copy(num, sizeof(num), v, n);
-		x->x_has_crc64 = oss_parse_u64(num, &x->x_crc64) == 0;
-	} else if (HDR("content-range")) {
-		/* "bytes first-last/total" */
-		char	cr[96];
-
-		hdr_copy(cr, sizeof(cr), v, n);
-		if (strncasecmp(cr, "bytes ", 6) == 0) {
-			errno = 0;
-			a = strtoull(cr + 6, &e, 10);
-			if (errno == 0 && *e == '-' && (e = strchr(e, '/')) !=
-			    NULL && oss_parse_u64(e + 1, &total) == 0) {
-				x->x_range_first = a;
-				x->x_range_total = total;
-				x->x_has_range = 1;
-			}
-		}
-	} else if (HDR("x-oss-err") && n < OSS_ERRHDR_MAX) {
-		free(x->x_osserr);
-		if ((x->x_osserr = malloc(n + 1)) != NULL) {
-			memcpy(x->x_osserr, v, n);
-			x->x_osserr[n] = '\0';
-			oss_trim(x->x_osserr);
-		}
+	xfer_head(x);
+	/* Refuse an object too large before a byte of it. */
+	if (x->x_has_clen && x->x_sink == XS_FD && x->x_status < 300 &&
+	    !(x->x_ranged && x->x_status == 200) && x->x_clen > x->x_max) {
+		x->x_stop = XA_TOO_LARGE;
+		return 0;
 	}
-#undef HDR
-	return size * nmemb;
+	return n;
 }
 
 static int
@@ -456,26 +449,17 @@ xfer_write(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct xfer	*x = arg;
 	size_t		 total = size * nmemb, n = total, k;
-	char		*nb;
 	int		 done = 0;
 
 	if (total == 0)
 		return 0;
 	if (x->x_status < 200 || x->x_status >= 300) {
 		/* An error document: keep it to parse at the end. */
-		if (x->x_errlen + n > OSS_ERRBODY_MAX) {
+		if (http_buf_add(&x->x_errbody, &x->x_errlen, OSS_ERRBODY_MAX,
+		    p, n) != 0) {
 			x->x_stop = XA_ERRBODY;
 			return 0;
 		}
-		if ((nb = realloc(x->x_errbody, x->x_errlen + n + 1)) ==
-		    NULL) {
-			x->x_stop = XA_ERRBODY;
-			return 0;
-		}
-		x->x_errbody = nb;
-		memcpy(x->x_errbody + x->x_errlen, p, n);
-		x->x_errlen += n;
-		x->x_errbody[x->x_errlen] = '\0';
 		return total;
 	}
 	if (x->x_ranged && x->x_status == 200 && x->x_skip > 0) {
@@ -540,105 +524,64 @@ xfer_write(char *p, size_t size, size_t nmemb, void *arg)
 	return total;
 }
 
-/*
- * The egress check where it counts: on the address curl is about to
- * connect to, after DNS, for every address it tries.  A name allowed in
- * [egress] allow_hosts covers its virtual-hosted buckets
- * (bucket.endpoint).
- */
-static curl_socket_t
-xfer_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	struct xfer			*x = arg;
-	const struct egress_policy	*ep = x->x_client->c_opts.oo_egress;
-
-	if (purpose != CURLSOCKTYPE_IPCXN ||
-	    (!egress_addr_allowed(ep, x->x_req->rq_endpoint_host, &a->addr) &&
-	    !egress_addr_allowed(ep, x->x_req->rq_host, &a->addr))) {
-		egress_refusal_detail(x->x_refused_why,
-		    sizeof(x->x_refused_why), x->x_req->rq_host, &a->addr);
-		x->x_refused++;
-		return CURL_SOCKET_BAD;
-	}
-	x->x_allowed++;
-	/* CLOEXEC: the dispatcher runs engine commands. */
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
 static enum oss_err
 xfer_setup(CURL *h, struct xfer *x, long timeout)
 {
 	const struct oss_opts	*o = &x->x_client->c_opts;
-	CURLcode		 cc = CURLE_OK;
+	struct http_opts	 ho;
+	CURLcode		 cc;
 
 	curl_easy_reset(h);
+	memset(&ho, 0, sizeof(ho));
+	ho.ho_url = x->x_req->rq_url;
+	ho.ho_headers = x->x_req->rq_headers;
+	ho.ho_user_agent = o->oo_user_agent != NULL ? o->oo_user_agent :
+	    "mias";
+	ho.ho_connect_timeout_ms = o->oo_connect_timeout * 1000L;
+	ho.ho_timeout_ms = timeout * 1000L;
+	ho.ho_low_speed_limit = o->oo_low_speed_limit;
+	ho.ho_low_speed_time = o->oo_low_speed_time;
+	ho.ho_ca_file = o->oo_ca_file;
+	ho.ho_path_as_is = 1;		/* a key may contain "../" */
+	ho.ho_errbuf = x->x_curlerr;
+	x->x_eg.he_policy = o->oo_egress;
+	x->x_eg.he_host = x->x_req->rq_host;
+	x->x_eg.he_also = x->x_req->rq_endpoint_host;
+	x->x_curl = h;
+	cc = http_setup(h, &ho, &x->x_eg);
 #define SET(opt, val)	do { if (cc == CURLE_OK)			\
 		cc = curl_easy_setopt(h, opt, val); } while (0)
-	SET(CURLOPT_URL, x->x_req->rq_url);
-	SET(CURLOPT_HTTPHEADER, x->x_req->rq_headers);
 	if (strcmp(x->x_req->rq_method, "HEAD") == 0)
 		SET(CURLOPT_NOBODY, 1L);
 	else if (strcmp(x->x_req->rq_method, "GET") == 0)
 		SET(CURLOPT_HTTPGET, 1L);
 	else
 		SET(CURLOPT_CUSTOMREQUEST, x->x_req->rq_method);
-	SET(CURLOPT_ERRORBUFFER, x->x_curlerr);
 	SET(CURLOPT_HEADERFUNCTION, xfer_header);
 	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_WRITEFUNCTION, xfer_write);
 	SET(CURLOPT_WRITEDATA, x);
-	SET(CURLOPT_OPENSOCKETFUNCTION, xfer_opensocket);
-	SET(CURLOPT_OPENSOCKETDATA, x);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_PROXY, "");		/* none, whatever the environment */
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_PATH_AS_IS, 1L);	/* a key may contain "../" */
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (o->oo_ca_file != NULL)
-		SET(CURLOPT_CAINFO, o->oo_ca_file);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, o->oo_connect_timeout * 1000L);
-	SET(CURLOPT_TIMEOUT_MS, timeout * 1000L);
-	SET(CURLOPT_LOW_SPEED_LIMIT, o->oo_low_speed_limit);
-	SET(CURLOPT_LOW_SPEED_TIME, o->oo_low_speed_time);
-	SET(CURLOPT_USERAGENT, o->oo_user_agent != NULL ? o->oo_user_agent :
-	    "mias");
 #undef SET
 	if (cc != CURLE_OK)
 		return OSS_LOCAL_ERROR;
 	return OSS_OK;
 }
 
-/* Base64 decode of the x-oss-err header; -1 if it is not base64. */
+/* The x-oss-err header (a base64 error document) decoded; -1 if it is
+ * not base64. */
 static long
-b64_decode(const char *in, unsigned char **out)
+osserr_decode(const char *in, unsigned char **out)
 {
 	size_t	n = strlen(in);
-	int	len, pad = 0;
+	long	len;
 
-	*out = NULL;
-	if (n == 0 || n % 4 != 0 || n > OSS_ERRHDR_MAX)
-		return -1;
 	if ((*out = malloc(n / 4 * 3 + 1)) == NULL)
 		return -1;
-	if ((len = EVP_DecodeBlock(*out, (const unsigned char *)in,
-	    (int)n)) < 0) {
+	if ((len = crypto_b64_decode(in, *out, n / 4 * 3)) < 0) {
 		free(*out);
 		*out = NULL;
-		return -1;
 	}
-	/* EVP_DecodeBlock counts the padding as zero bytes. */
-	if (in[n - 1] == '=')
-		pad++;
-	if (in[n - 2] == '=')
-		pad++;
-	return len - pad;
+	return len;
 }
 
 /* The response was an error: make it an oss_error. */
@@ -651,7 +594,7 @@ xfer_http_error(struct xfer *x, int bucket_call, struct oss_error *err)
 	if (x->x_errbody != NULL && x->x_stop != XA_ERRBODY)
 		oss_error_parse(x->x_errbody, x->x_errlen, x->x_status, err);
 	else if (x->x_osserr != NULL &&
-	    (dlen = b64_decode(x->x_osserr, &doc)) > 0)
+	    (dlen = osserr_decode(x->x_osserr, &doc)) > 0)
 		oss_error_parse(doc, (size_t)dlen, x->x_status, err);
 	else
 		oss_error_parse("", 0, x->x_status, err);
@@ -680,10 +623,10 @@ xfer_net_error(struct xfer *x, CURLcode cc, struct oss_error *err)
 	    curl_easy_strerror(cc);
 	enum oss_err	 e;
 
-	if (x->x_refused > 0 && x->x_allowed == 0) {
+	if (x->x_eg.he_refused > 0 && x->x_eg.he_allowed == 0) {
 		oss_fail(err, OSS_EGRESS_REFUSED, "the OSS endpoint is %s",
 		    egress_refused_text);
-		memcpy(err->oe_detail, x->x_refused_why,
+		memcpy(err->oe_detail, x->x_eg.he_why,
 		    sizeof(err->oe_detail));
 		return OSS_EGRESS_REFUSED;
 	}
@@ -722,6 +665,9 @@ xfer_run(struct oss_client *c, struct xfer *x, long timeout, int bucket_call,
 	if (xfer_setup(c->c_curl, x, timeout) != OSS_OK)
 		return oss_fail(err, OSS_LOCAL_ERROR, "cannot set up curl");
 	cc = curl_easy_perform(c->c_curl);
+	if (x->x_status == 0)	/* the head was cut off */
+		curl_easy_getinfo(c->c_curl, CURLINFO_RESPONSE_CODE,
+		    &x->x_status);
 	err->oe_status = x->x_status;
 
 	switch (x->x_stop) {
