@@ -237,24 +237,11 @@ listp_fail(struct oss_listp *lp, enum oss_err e, const char *fmt, ...)
 static int
 pct_decode(char *s, int plus)
 {
-	char	*o = s;
-	int	 hi, lo;
+	size_t	n = strlen(s);
+	long	r;
 
-	for (; *s != '\0'; s++) {
-		if (*s == '%') {
-			if ((hi = hex_digit((unsigned char)s[1])) < 0 ||
-			    (lo = hex_digit((unsigned char)s[2])) < 0 ||
-			    (hi == 0 && lo == 0))
-				return -1;
-			*o++ = (char)(hi << 4 | lo);
-			s += 2;
-		} else if (*s == '+' && plus)
-			*o++ = ' ';
-		else
-			*o++ = *s;
-	}
-	*o = '\0';
-	return 0;
+	r = hex_pct_decode(s, n, plus, s, n + 1);
+	return r < 0 || strlen(s) != (size_t)r ? -1 : 0;
 }
 
 /* Strict decimal; -1 for anything else or overflow. */
