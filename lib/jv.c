@@ -297,6 +297,35 @@ jv_strict(const char *buf, size_t len, size_t *off, const char **why)
 	return sc.why == NULL ? 0 : -1;
 }
 
+/*
+ * Have tok read a JSON string of len bytes, then forget it.  json-c keeps
+ * the text of every string (and number) it reads in one buffer of the
+ * tokener, grown by realloc and freed unwiped, which its public API does
+ * not reach.  Read first, this grows that buffer past anything a body of
+ * len bytes holds, so it never moves while the body is read; read again
+ * afterwards, it overwrites whatever of the body the buffer held.  -1
+ * out of memory.
+ */
+static int
+jv_tok_fill(json_tokener *tok, size_t len)
+{
+	json_object	*o;
+	char		*s;
+
+	if ((s = malloc(len + 2)) == NULL)
+		return -1;
+	s[0] = '"';
+	memset(s + 1, 'x', len);
+	s[len + 1] = '"';
+	o = json_tokener_parse_ex(tok, s, (int)len + 2);
+	free(s);
+	json_tokener_reset(tok);
+	if (o == NULL)
+		return -1;
+	json_object_put(o);
+	return 0;
+}
+
 json_object *
 jv_parse(const char *buf, size_t len, char *msg, size_t msglen)
 {
@@ -310,7 +339,7 @@ jv_parse(const char *buf, size_t len, char *msg, size_t msglen)
 		snprintf(msg, msglen, "request body is empty");
 		return NULL;
 	}
-	if (len > INT_MAX) {
+	if (len > INT_MAX - 2) {
 		snprintf(msg, msglen, "request body is too large");
 		return NULL;
 	}
@@ -335,25 +364,22 @@ jv_parse(const char *buf, size_t len, char *msg, size_t msglen)
 		snprintf(msg, msglen, "out of memory");
 		return NULL;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
 	/* room for the longest string at once: a buffer that grew by
 	 * realloc would leave the start of a secret in the blocks freed */
-	if (tok->pb != NULL &&
-	    printbuf_memset(tok->pb, 0, 0, (int)len + 1) < 0) {
+	if (jv_tok_fill(tok, len) == -1) {
 		json_tokener_free(tok);
 		snprintf(msg, msglen, "out of memory");
 		return NULL;
 	}
-	if (tok->pb != NULL)
-		printbuf_reset(tok->pb);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	off = json_tokener_get_parse_end(tok);
 	/* the tokener's buffer last held a string of the body, which may be
-	 * a secret (accessKeySecret, securityToken) */
-	if (tok->pb != NULL && tok->pb->buf != NULL)
-		crypto_wipe(tok->pb->buf, (size_t)tok->pb->size);
+	 * a secret (accessKeySecret, securityToken): overwrite it */
+	json_tokener_set_flags(tok, 0);
+	(void)jv_tok_fill(tok, len);
 	json_tokener_free(tok);
 	if (o == NULL || jerr != json_tokener_success) {
 		json_object_put(o);
