@@ -8,6 +8,7 @@
 #include <json-c/printbuf.h>
 
 #include "crypto.h"
+#include "hex.h"
 #include "jv.h"
 
 static const char *const jv_type_names[JV__MAX] = {
@@ -571,7 +572,6 @@ jv_quoted_len(const char *s)
 size_t
 jv_quote(char *out, const char *s)
 {
-	static const char	 hex[] = "0123456789abcdef";
 	char			*p = out;
 
 	*p++ = '"';
@@ -583,8 +583,8 @@ jv_quote(char *out, const char *s)
 			*p++ = (char)c;
 		} else if (c < 0x20) {
 			memcpy(p, "\\u00", 4);
-			p[4] = hex[c >> 4];
-			p[5] = hex[c & 0xf];
+			hex_encode(&c, 1, p + 4);	/* its NUL is
+							 * overwritten */
 			p += 6;
 		} else
 			*p++ = (char)c;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "resp.h"
 
 static const struct {
@@ -95,7 +96,6 @@ eb_add(struct ebuf *e, const char *p, size_t n)
 static void
 eb_str(struct ebuf *e, const char *s)
 {
-	static const char	 hex[] = "0123456789abcdef";
 	const char		*run = s;
 	char			 esc[8];
 
@@ -118,9 +118,7 @@ eb_str(struct ebuf *e, const char *s)
 			esc[0] = '\\';
 			esc[1] = 'u';
 			esc[2] = esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 0xf];
-			esc[6] = '\0';
+			hex_encode(&c, 1, esc + 4);
 			rep = esc;
 		}
 		eb_add(e, run, (size_t)(s - run));
