@@ -208,6 +208,14 @@ egress_host_listed(const struct egress_policy *ep, const char *host)
 }
 
 int
+egress_literal_refused(const struct egress_policy *ep, const char *host,
+    struct sockaddr_storage *ss)
+{
+	return egress_literal(host, ss) &&
+	    !egress_addr_allowed(ep, host, (const struct sockaddr *)ss);
+}
+
+int
 egress_addr_allowed(const struct egress_policy *ep, const char *host,
     const struct sockaddr *sa)
 {

@@ -97,9 +97,7 @@ oss_request_build(const struct oss_client *c, const struct oss_target *t,
 
 	/* An address literal is refused here, before any packet leaves;
 	 * names are checked at connect time, after DNS. */
-	if (egress_literal(en.en_host, &ss) &&
-	    !egress_addr_allowed(c->c_opts.oo_egress, en.en_host,
-	    (const struct sockaddr *)&ss)) {
+	if (egress_literal_refused(c->c_opts.oo_egress, en.en_host, &ss)) {
 		oss_fail(err, OSS_EGRESS_REFUSED, "the OSS endpoint is %s",
 		    egress_refused_text);
 		egress_refusal_detail(err->oe_detail, sizeof(err->oe_detail),

@@ -51,8 +51,7 @@ url_host_check(const char *host, const struct egress_policy *ep, char *why,
 {
 	struct sockaddr_storage ss;
 
-	if ((egress_literal(host, &ss) &&
-	    !egress_addr_allowed(ep, host, (struct sockaddr *)&ss)) ||
+	if (egress_literal_refused(ep, host, &ss) ||
 	    (url_is_localhost(host) && !ep->ep_allow_private &&
 	    !egress_host_listed(ep, host))) {
 		/* the host is the caller's own text; why it is refused
