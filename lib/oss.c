@@ -746,6 +746,44 @@ head_from(const struct xfer *x, struct oss_head *h)
 	h->oh_has_crc64 = x->x_has_crc64;
 }
 
+/* Build the request and set x up for it: how every exchange starts. */
+static enum oss_err
+xfer_prepare(struct oss_client *c, const struct oss_target *t,
+    const char *method, const char *key, const struct oss_param *query,
+    size_t nquery, const struct oss_param *hdr, size_t nhdr,
+    enum xfer_sink sink, struct oss_request *rq, struct xfer *x,
+    struct oss_error *err)
+{
+	enum oss_err	rc;
+
+	memset(x, 0, sizeof(*x));
+	if ((rc = oss_request_build(c, t, method, key, query, nquery, hdr,
+	    nhdr, time(NULL), rq, err)) != OSS_OK)
+		return rc;
+	x->x_client = c;
+	x->x_req = rq;
+	x->x_creds = t->ot_creds;
+	x->x_sink = sink;
+	return OSS_OK;
+}
+
+static void
+xfer_end(struct xfer *x, struct oss_request *rq)
+{
+	xfer_free(x);
+	oss_request_free(rq);
+}
+
+/* Whether an exchange that ended in rc is tried again: after a pause. */
+static int
+xfer_retry(const struct oss_client *c, enum oss_err rc, unsigned attempt)
+{
+	if (rc != OSS_UNAVAILABLE || attempt >= c->c_opts.oo_retries)
+		return 0;
+	backoff(&c->c_opts, attempt);
+	return 1;
+}
+
 /* ------------------------------------------------------------------------
  * Operations
  */
@@ -805,14 +843,9 @@ list_page(struct oss_client *c, const struct oss_target *t,
 		q[nq].op_name = "continuation-token";
 		q[nq++].op_value = token;
 	}
-	memset(&x, 0, sizeof(x));
-	if ((rc = oss_request_build(c, t, "GET", NULL, q, nq, NULL, 0,
-	    time(NULL), &rq, err)) != OSS_OK)
+	if ((rc = xfer_prepare(c, t, "GET", NULL, q, nq, NULL, 0, XS_LIST, &rq,
+	    &x, err)) != OSS_OK)
 		return rc;
-	x.x_client = c;
-	x.x_req = &rq;
-	x.x_creds = t->ot_creds;
-	x.x_sink = XS_LIST;
 	ls->ls_page_objects = 0;
 	if ((x.x_listp = oss_listp_new(list_object, ls)) == NULL) {
 		rc = oss_fail(err, OSS_LOCAL_ERROR, "out of memory");
@@ -829,8 +862,7 @@ list_page(struct oss_client *c, const struct oss_target *t,
 		    sizeof(err->oe_request_id));
 	}
 out:
-	xfer_free(&x);
-	oss_request_free(&rq);
+	xfer_end(&x, &rq);
 	return rc;
 }
 
@@ -862,10 +894,8 @@ oss_list(struct oss_client *c, const struct oss_target *t,
 		for (attempt = 0;; attempt++) {
 			ls->ls_retrying = attempt > 0;
 			rc = list_page(c, t, prefix, token, ls, page, err);
-			if (rc != OSS_UNAVAILABLE ||
-			    attempt >= c->c_opts.oo_retries)
+			if (!xfer_retry(c, rc, attempt))
 				break;
-			backoff(&c->c_opts, attempt);
 		}
 		if (rc != OSS_OK || !page->lp_truncated)
 			break;
@@ -906,22 +936,15 @@ oss_head(struct oss_client *c, const struct oss_target *t, const char *key,
 	if (err == NULL)
 		err = &local;
 	for (attempt = 0;; attempt++) {
-		memset(&x, 0, sizeof(x));
-		if ((rc = oss_request_build(c, t, "HEAD", key, NULL, 0, NULL,
-		    0, time(NULL), &rq, err)) != OSS_OK)
+		if ((rc = xfer_prepare(c, t, "HEAD", key, NULL, 0, NULL, 0,
+		    XS_NONE, &rq, &x, err)) != OSS_OK)
 			return rc;
-		x.x_client = c;
-		x.x_req = &rq;
-		x.x_creds = t->ot_creds;
-		x.x_sink = XS_NONE;
 		rc = xfer_run(c, &x, c->c_opts.oo_timeout, 0, err);
 		if (rc == OSS_OK && h != NULL)
 			head_from(&x, h);
-		xfer_free(&x);
-		oss_request_free(&rq);
-		if (rc != OSS_UNAVAILABLE || attempt >= c->c_opts.oo_retries)
+		xfer_end(&x, &rq);
+		if (!xfer_retry(c, rc, attempt))
 			break;
-		backoff(&c->c_opts, attempt);
 	}
 	return rc;
 }
@@ -986,15 +1009,10 @@ oss_get_fd(struct oss_client *c, const struct oss_target *t, const char *key,
 	range.op_value = rv;
 	start = lseek(fd, 0, SEEK_CUR);
 	for (attempt = 0;; attempt++) {
-		memset(&x, 0, sizeof(x));
-		if ((rc = oss_request_build(c, t, "GET", key, NULL, 0,
-		    ranged ? &range : NULL, ranged ? 1 : 0, time(NULL), &rq,
+		if ((rc = xfer_prepare(c, t, "GET", key, NULL, 0,
+		    ranged ? &range : NULL, ranged ? 1 : 0, XS_FD, &rq, &x,
 		    err)) != OSS_OK)
 			return rc;
-		x.x_client = c;
-		x.x_req = &rq;
-		x.x_creds = t->ot_creds;
-		x.x_sink = XS_FD;
 		x.x_ranged = ranged;
 		x.x_skip = off;
 		x.x_want = len;
@@ -1011,16 +1029,15 @@ oss_get_fd(struct oss_client *c, const struct oss_target *t, const char *key,
 			head_from(&x, h);
 		if (written != NULL)
 			*written = x.x_written;
+		/* only a file put back as it was is tried again */
 		again = rc == OSS_UNAVAILABLE &&
 		    attempt < c->c_opts.oo_retries &&
 		    fd_rewind(fd, start, x.x_written) == 0;
-		xfer_free(&x);
-		oss_request_free(&rq);
-		if (!again)
+		xfer_end(&x, &rq);
+		if (!again || !xfer_retry(c, rc, attempt))
 			break;
 		if (written != NULL)
 			*written = 0;
-		backoff(&c->c_opts, attempt);
 	}
 	return rc;
 }
@@ -1049,14 +1066,9 @@ oss_get_range(struct oss_client *c, const struct oss_target *t,
 	range_value(off, len, rv, sizeof(rv));
 	range.op_value = rv;
 	for (attempt = 0;; attempt++) {
-		memset(&x, 0, sizeof(x));
-		if ((rc = oss_request_build(c, t, "GET", key, NULL, 0, &range,
-		    1, time(NULL), &rq, err)) != OSS_OK)
+		if ((rc = xfer_prepare(c, t, "GET", key, NULL, 0, &range, 1,
+		    XS_BUF, &rq, &x, err)) != OSS_OK)
 			return rc;
-		x.x_client = c;
-		x.x_req = &rq;
-		x.x_creds = t->ot_creds;
-		x.x_sink = XS_BUF;
 		x.x_ranged = 1;
 		x.x_skip = off;
 		x.x_buf = buf;
@@ -1073,11 +1085,9 @@ oss_get_range(struct oss_client *c, const struct oss_target *t,
 		}
 		if (rc == OSS_OK)
 			*got = x.x_got;
-		xfer_free(&x);
-		oss_request_free(&rq);
-		if (rc != OSS_UNAVAILABLE || attempt >= c->c_opts.oo_retries)
+		xfer_end(&x, &rq);
+		if (!xfer_retry(c, rc, attempt))
 			break;
-		backoff(&c->c_opts, attempt);
 	}
 	return rc;
 }
