@@ -61,7 +61,7 @@ struct xfer {
 	char			*x_body;	/* owned; wiped when done */
 	size_t			 x_bodylen;
 	char			*x_resp;	/* the answer, capped */
-	size_t			 x_resplen;
+	size_t			 x_resplen, x_respcap;
 	int			 x_resp_over;	/* answer was longer than the cap */
 	long			 x_status;
 	long			 x_retry_after;	/* seconds, -1 if none */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "crypto.h"
 #include "dispatcher.h"
 #include "http.h"
@@ -20,8 +21,8 @@ http_write(char *ptr, size_t size, size_t n, void *arg)
 	size_t		 len = size * n;
 	int		 r;
 
-	if ((r = http_buf_add(&x->x_resp, &x->x_resplen, HTTP_RESP_MAX, ptr,
-	    len)) != 0) {
+	if ((r = buf_add(&x->x_resp, &x->x_resplen, &x->x_respcap,
+	    HTTP_RESP_MAX, ptr, len)) != 0) {
 		/* a peer sending a gigabyte gets cut off, not buffered */
 		x->x_resp_over = r == -1;
 		return 0;

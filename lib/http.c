@@ -1,4 +1,4 @@
-/* http.c -- the one HTTP layer on libcurl: handle options, the egress check at connect time, timeouts, size caps, response fields */
+/* http.c -- the one HTTP layer on libcurl: handle options, the egress check at connect time, timeouts, response fields */
 #include <sys/socket.h>
 
 #include <stdlib.h>
@@ -101,18 +101,3 @@ http_retry_after(CURL *h)
 	return s < 0 ? 0 : (long)s;
 }
 
-int
-http_buf_add(char **buf, size_t *len, size_t max, const void *p, size_t n)
-{
-	char	*nb;
-
-	if (*len + n > max)
-		return -1;
-	if ((nb = realloc(*buf, *len + n + 1)) == NULL)
-		return -2;
-	*buf = nb;
-	memcpy(nb + *len, p, n);
-	*len += n;
-	nb[*len] = '\0';
-	return 0;
-}

@@ -1,4 +1,4 @@
-/* http.h -- the one HTTP layer on libcurl: handle options, the egress check at connect time, timeouts, size caps, response fields */
+/* http.h -- the one HTTP layer on libcurl: handle options, the egress check at connect time, timeouts, response fields */
 #ifndef MIAS_HTTP_H
 #define MIAS_HTTP_H
 
@@ -69,13 +69,5 @@ const char	*http_field(CURL *h, const char *name);
  * HTTP date, a past date being 0), or -1 when it sent none that can be
  * understood. */
 long		 http_retry_after(CURL *h);
-
-/*
- * Append n bytes of p to the growable buffer *buf (*len bytes, a NUL
- * kept after them), which may not grow past max bytes.  0; -1 when it
- * would (nothing appended: the transfer is cut off); -2 out of memory.
- */
-int		 http_buf_add(char **buf, size_t *len, size_t max,
-		    const void *p, size_t n);
 
 #endif /* MIAS_HTTP_H */

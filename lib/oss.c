@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "buf.h"
 #include "crypto.h"
 #include "egress.h"
 #include "http.h"
@@ -286,7 +287,7 @@ struct xfer {
 
 	/* error documents */
 	char			*x_errbody;
-	size_t			 x_errlen;
+	size_t			 x_errlen, x_errcap;
 
 	/* XS_LIST */
 	struct oss_listp	*x_listp;
@@ -455,8 +456,8 @@ xfer_write(char *p, size_t size, size_t nmemb, void *arg)
 		return 0;
 	if (x->x_status < 200 || x->x_status >= 300) {
 		/* An error document: keep it to parse at the end. */
-		if (http_buf_add(&x->x_errbody, &x->x_errlen, OSS_ERRBODY_MAX,
-		    p, n) != 0) {
+		if (buf_add(&x->x_errbody, &x->x_errlen, &x->x_errcap,
+		    OSS_ERRBODY_MAX, p, n) != 0) {
 			x->x_stop = XA_ERRBODY;
 			return 0;
 		}

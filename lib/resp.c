@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "hex.h"
 #include "resp.h"
 
@@ -67,25 +68,8 @@ struct ebuf {
 static void
 eb_add(struct ebuf *e, const char *p, size_t n)
 {
-	char *nb;
-
-	if (e->failed)
-		return;
-	if (e->len + n + 1 > e->cap) {
-		size_t cap = e->cap ? e->cap : 256;
-
-		while (cap < e->len + n + 1)
-			cap *= 2;
-		if ((nb = realloc(e->b, cap)) == NULL) {
-			e->failed = 1;
-			return;
-		}
-		e->b = nb;
-		e->cap = cap;
-	}
-	memcpy(e->b + e->len, p, n);
-	e->len += n;
-	e->b[e->len] = '\0';
+	if (!e->failed && buf_add(&e->b, &e->len, &e->cap, 0, p, n) != 0)
+		e->failed = 1;
 }
 
 #define EB_LIT(e, s)	eb_add((e), (s), sizeof(s) - 1)

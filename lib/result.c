@@ -7,6 +7,7 @@
 
 #include <openssl/sha.h>
 
+#include "buf.h"
 #include "hex.h"
 #include "crypto.h"
 #include "jv.h"
@@ -817,24 +818,9 @@ struct canon {
 static void
 canon_add(struct canon *c, const char *p, size_t n)
 {
-	char	*nb;
-	size_t	 cap;
-
-	if (c->c_failed)
-		return;
-	if (c->c_len + n + 1 > c->c_cap) {
-		cap = c->c_cap ? c->c_cap : 1024;
-		while (cap < c->c_len + n + 1)
-			cap *= 2;
-		if ((nb = realloc(c->c_buf, cap)) == NULL) {
-			c->c_failed = 1;
-			return;
-		}
-		c->c_buf = nb;
-		c->c_cap = cap;
-	}
-	memcpy(c->c_buf + c->c_len, p, n);
-	c->c_len += n;
+	if (!c->c_failed &&
+	    buf_add(&c->c_buf, &c->c_len, &c->c_cap, 0, p, n) != 0)
+		c->c_failed = 1;
 }
 
 static int

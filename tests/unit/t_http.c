@@ -1,4 +1,4 @@
-/* t_http.c -- lib/http.c: the egress check at connect time, response fields, Retry-After and the capped buffer, against a one-shot loopback server of its own */
+/* t_http.c -- lib/http.c: the egress check at connect time, response fields and Retry-After, against a one-shot loopback server of its own */
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -165,21 +165,6 @@ test_fields(CURL *h, struct srv *s)
 	tap_ok(http_field(h, "x-none") == NULL, "an absent field is NULL");
 }
 
-static void
-test_buf(void)
-{
-	char	*b = NULL;
-	size_t	 len = 0;
-
-	tap_ok(http_buf_add(&b, &len, 8, "abcd", 4) == 0 &&
-	    http_buf_add(&b, &len, 8, "efgh", 4) == 0 && len == 8 &&
-	    strcmp(b, "abcdefgh") == 0, "buffer: grows to its cap, NUL kept");
-	tap_ok(http_buf_add(&b, &len, 8, "i", 1) == -1 && len == 8 &&
-	    strcmp(b, "abcdefgh") == 0, "buffer: a byte past the cap is "
-	    "refused, nothing appended");
-	free(b);
-}
-
 int
 main(void)
 {
@@ -194,7 +179,6 @@ main(void)
 	}
 	test_egress(h, &s);
 	test_fields(h, &s);
-	test_buf();
 	curl_easy_cleanup(h);
 	close(s.fd);
 	curl_global_cleanup();
