@@ -1,8 +1,6 @@
 /* oss.c -- the OSS client: list, HEAD and download on libcurl, typed errors */
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,9 +18,6 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <expat.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "buf.h"
