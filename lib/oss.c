@@ -253,8 +253,9 @@ enum xfer_stop {
 	XA_PAGE_SIZE
 };
 
-/* One HTTP exchange: the request and what came back. */
-struct xfer {
+/* One OSS exchange: the request and what came back (set up by
+ * lib/http.c like every other transfer). */
+struct oss_xfer {
 	const struct oss_client	*x_client;
 	const struct oss_request *x_req;
 	const struct oss_creds	*x_creds;
@@ -316,7 +317,7 @@ struct xfer {
 };
 
 static void
-xfer_reset_head(struct xfer *x)
+xfer_reset_head(struct oss_xfer *x)
 {
 	x->x_request_id[0] = x->x_etag[0] = x->x_ctype[0] = '\0';
 	x->x_lastmod[0] = x->x_class[0] = x->x_location[0] = '\0';
@@ -326,7 +327,7 @@ xfer_reset_head(struct xfer *x)
 }
 
 static void
-xfer_free(struct xfer *x)
+xfer_free(struct oss_xfer *x)
 {
 	free(x->x_osserr);
 	free(x->x_errbody);
@@ -337,7 +338,7 @@ xfer_free(struct xfer *x)
 /* The field name of the response cleaned and trimmed into dst; "" when
  * absent. */
 static void
-hdr_copy(struct xfer *x, const char *name, char *dst, size_t dstlen)
+hdr_copy(struct oss_xfer *x, const char *name, char *dst, size_t dstlen)
 {
 	const char	*v = http_field(x->x_curl, name);
 
@@ -355,7 +356,7 @@ hdr_copy(struct xfer *x, const char *name, char *dst, size_t dstlen)
  * another.
  */
 static void
-xfer_head(struct xfer *x)
+xfer_head(struct oss_xfer *x)
 {
 	const char	*v;
 	char		 num[32], cr[96], *e;
@@ -402,7 +403,7 @@ xfer_head(struct xfer *x)
 static size_t
 xfer_header(char *line, size_t size, size_t nmemb, void *arg)
 {
-	struct xfer	*x = arg;
+	struct oss_xfer	*x = arg;
 	size_t		 n = size * nmemb;
 
 	if (!(n == 2 && line[0] == '\r' && line[1] == '\n') &&
@@ -443,7 +444,7 @@ write_all(int fd, const char *p, size_t n)
 static size_t
 xfer_write(char *p, size_t size, size_t nmemb, void *arg)
 {
-	struct xfer	*x = arg;
+	struct oss_xfer	*x = arg;
 	size_t		 total = size * nmemb, n = total, k;
 	int		 done = 0;
 
@@ -521,7 +522,7 @@ xfer_write(char *p, size_t size, size_t nmemb, void *arg)
 }
 
 static enum oss_err
-xfer_setup(CURL *h, struct xfer *x, long timeout)
+xfer_setup(CURL *h, struct oss_xfer *x, long timeout)
 {
 	const struct oss_opts	*o = &x->x_client->c_opts;
 	struct http_opts	 ho;
@@ -582,7 +583,7 @@ osserr_decode(const char *in, unsigned char **out)
 
 /* The response was an error: make it an oss_error. */
 static enum oss_err
-xfer_http_error(struct xfer *x, int bucket_call, struct oss_error *err)
+xfer_http_error(struct oss_xfer *x, int bucket_call, struct oss_error *err)
 {
 	unsigned char	*doc = NULL;
 	long		 dlen;
@@ -613,7 +614,7 @@ xfer_http_error(struct xfer *x, int bucket_call, struct oss_error *err)
 
 /* Map curl's failure where no HTTP answer (or only part of one) came. */
 static enum oss_err
-xfer_net_error(struct xfer *x, CURLcode cc, struct oss_error *err)
+xfer_net_error(struct oss_xfer *x, CURLcode cc, struct oss_error *err)
 {
 	const char	*why = x->x_curlerr[0] ? x->x_curlerr :
 	    curl_easy_strerror(cc);
@@ -652,7 +653,7 @@ xfer_net_error(struct xfer *x, CURLcode cc, struct oss_error *err)
 
 /* One exchange on the client's handle; the outcome in err. */
 static enum oss_err
-xfer_run(struct oss_client *c, struct xfer *x, long timeout, int bucket_call,
+xfer_run(struct oss_client *c, struct oss_xfer *x, long timeout, int bucket_call,
     struct oss_error *err)
 {
 	CURLcode	 cc;
@@ -724,7 +725,7 @@ backoff(const struct oss_opts *o, unsigned attempt)
 }
 
 static void
-head_from(const struct xfer *x, struct oss_head *h)
+head_from(const struct oss_xfer *x, struct oss_head *h)
 {
 	memset(h, 0, sizeof(*h));
 	if (x->x_has_range)
@@ -747,7 +748,7 @@ static enum oss_err
 xfer_prepare(struct oss_client *c, const struct oss_target *t,
     const char *method, const char *key, const struct oss_param *query,
     size_t nquery, const struct oss_param *hdr, size_t nhdr,
-    enum xfer_sink sink, struct oss_request *rq, struct xfer *x,
+    enum xfer_sink sink, struct oss_request *rq, struct oss_xfer *x,
     struct oss_error *err)
 {
 	enum oss_err	rc;
@@ -764,7 +765,7 @@ xfer_prepare(struct oss_client *c, const struct oss_target *t,
 }
 
 static void
-xfer_end(struct xfer *x, struct oss_request *rq)
+xfer_end(struct oss_xfer *x, struct oss_request *rq)
 {
 	xfer_free(x);
 	oss_request_free(rq);
@@ -821,7 +822,7 @@ list_page(struct oss_client *c, const struct oss_target *t,
 {
 	struct oss_param	q[5];
 	struct oss_request	rq;
-	struct xfer		x;
+	struct oss_xfer		x;
 	size_t			nq = 0;
 	enum oss_err		rc;
 
@@ -925,7 +926,7 @@ oss_head(struct oss_client *c, const struct oss_target *t, const char *key,
 {
 	struct oss_error	local;
 	struct oss_request	rq;
-	struct xfer		x;
+	struct oss_xfer		x;
 	unsigned		attempt;
 	enum oss_err		rc;
 
@@ -970,7 +971,7 @@ fd_rewind(int fd, off_t start, uint64_t written)
 
 /* What every ranged read checks of a 206. */
 static enum oss_err
-range_check(const struct xfer *x, uint64_t off, struct oss_error *err)
+range_check(const struct oss_xfer *x, uint64_t off, struct oss_error *err)
 {
 	if (x->x_status == 206 && (!x->x_has_range ||
 	    x->x_range_first != off))
@@ -987,7 +988,7 @@ oss_get_fd(struct oss_client *c, const struct oss_target *t, const char *key,
 	struct oss_error	 local;
 	struct oss_param	 range = { "Range", NULL };
 	struct oss_request	 rq;
-	struct xfer		 x;
+	struct oss_xfer		 x;
 	char			 rv[64];
 	off_t			 start;
 	unsigned		 attempt;
@@ -1046,7 +1047,7 @@ oss_get_range(struct oss_client *c, const struct oss_target *t,
 	struct oss_error	 local;
 	struct oss_param	 range = { "Range", NULL };
 	struct oss_request	 rq;
-	struct xfer		 x;
+	struct oss_xfer		 x;
 	char			 rv[64];
 	unsigned		 attempt;
 	enum oss_err		 rc;
