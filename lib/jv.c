@@ -299,13 +299,57 @@ jv_strict(const char *buf, size_t len, size_t *off, const char **why)
 }
 
 /*
+ * The longest string or number of a valid JSON text, in bytes as written
+ * (decoding never lengthens one): the most json-c's tokener holds in its
+ * buffer at once.
+ */
+#define JV_NUMCHAR(c)	(((c) >= '0' && (c) <= '9') || (c) == '-' || \
+	(c) == '+' || (c) == '.' || (c) == 'e' || (c) == 'E')
+
+static size_t
+jv_longest_token(const char *p, size_t len)
+{
+	const char	*e = p + len, *q, *s;
+	size_t		 max = 0, n;
+
+	while (p < e) {
+		if (JV_NUMCHAR(*p)) {
+			for (s = p; p < e && JV_NUMCHAR(*p); p++)
+				;
+		} else if (*p == '"') {
+			/* to the quote that an even run of backslashes (or
+			 * none) stands before */
+			for (s = ++p;; p = q + 1) {
+				if ((q = memchr(p, '"', (size_t)(e - p))) == NULL)
+					return len;
+				for (n = 0; q - n > s && q[-1 - (long)n] == '\\';
+				    n++)
+					;
+				if (n % 2 == 0)
+					break;
+			}
+			p = q + 1;
+			if ((size_t)(q - s) > max)
+				max = (size_t)(q - s);
+			continue;
+		} else {
+			p++;
+			continue;
+		}
+		if ((size_t)(p - s) > max)
+			max = (size_t)(p - s);
+	}
+	return max;
+}
+
+/*
  * Have tok read a JSON string of len bytes, then forget it.  json-c keeps
  * the text of every string (and number) it reads in one buffer of the
  * tokener, grown by realloc and freed unwiped, which its public API does
- * not reach.  Read first, this grows that buffer past anything a body of
- * len bytes holds, so it never moves while the body is read; read again
- * afterwards, it overwrites whatever of the body the buffer held.  -1
- * out of memory.
+ * not reach.  Read first with the body's longest token, this grows that
+ * buffer past anything the body holds, so it never moves while the body
+ * is read; read again afterwards, it overwrites whatever of the body the
+ * buffer held.  -1 out of memory.
  */
 static int
 jv_tok_fill(json_tokener *tok, size_t len)
@@ -334,7 +378,7 @@ jv_parse(const char *buf, size_t len, char *msg, size_t msglen)
 	json_object		*o = NULL;
 	enum json_tokener_error	 jerr;
 	const char		*why;
-	size_t			 off;
+	size_t			 off, longest;
 
 	if (len == 0) {
 		snprintf(msg, msglen, "request body is empty");
@@ -367,7 +411,8 @@ jv_parse(const char *buf, size_t len, char *msg, size_t msglen)
 	}
 	/* room for the longest string at once: a buffer that grew by
 	 * realloc would leave the start of a secret in the blocks freed */
-	if (jv_tok_fill(tok, len) == -1) {
+	longest = jv_longest_token(buf, len);
+	if (jv_tok_fill(tok, longest) == -1) {
 		json_tokener_free(tok);
 		snprintf(msg, msglen, "out of memory");
 		return NULL;
@@ -380,7 +425,7 @@ jv_parse(const char *buf, size_t len, char *msg, size_t msglen)
 	/* the tokener's buffer last held a string of the body, which may be
 	 * a secret (accessKeySecret, securityToken): overwrite it */
 	json_tokener_set_flags(tok, 0);
-	(void)jv_tok_fill(tok, len);
+	(void)jv_tok_fill(tok, longest);
 	json_tokener_free(tok);
 	if (o == NULL || jerr != json_tokener_success) {
 		json_object_put(o);
