@@ -835,8 +835,7 @@ canon_keycmp(const void *a, const void *b)
 static void
 canon_string(struct canon *c, const char *s, size_t len)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	char			 esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+	char			 esc[7] = { '\\', 'u', '0', '0', 0, 0, 0 };
 	size_t			 i, run = 0;
 
 	canon_add(c, "\"", 1);
@@ -846,9 +845,8 @@ canon_string(struct canon *c, const char *s, size_t len)
 		if (ch >= 0x20 && ch != '"' && ch != '\\')
 			continue;
 		canon_add(c, s + run, i - run);
-		esc[4] = hex[ch >> 4];
-		esc[5] = hex[ch & 0xf];
-		canon_add(c, esc, sizeof(esc));
+		hex_encode(&ch, 1, esc + 4);
+		canon_add(c, esc, sizeof(esc) - 1);	/* not the NUL */
 		run = i + 1;
 	}
 	canon_add(c, s + run, len - run);
