@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# test_one_rule.py -- executeAnalysis and triggerAnalysis answer the same code and message for the same endpoint or bucket (issue 18, item 1)
+# test_one_rule.py -- executeAnalysis, triggerAnalysis and the OSS client (mias-admin oss, the dispatcher) refuse the same endpoints and buckets with the same words (issue 18, item 1)
 import os
 import sys
 
@@ -53,6 +53,22 @@ try:
              "executeAnalysis: the message names the field")
         t.eq(rt.json.get("returnMessage") if rt.json else None, msg,
              "triggerAnalysis: the same message")
+    # the dispatcher's OSS client, which mias-admin oss uses too, refuses
+    # them by the same rule with the same words
+    os.environ["OSS_ACCESS_KEY_ID"] = "AK"
+    os.environ["OSS_ACCESS_KEY_SECRET"] = "SK"
+    for field, value, code, msg in CASES:
+        args = {"endpoint": "http://localhost:9", "bucketName": "studies"}
+        args[field] = value
+        p = s.admin("oss", "ls", "--endpoint", args["endpoint"], "--bucket",
+                    args["bucketName"], check=False)
+        want = {"endpoint": "OSS_BAD_ENDPOINT",
+                "bucketName": "OSS_INVALID_ARGUMENT"}[field]
+        if code == "100009":
+            want, msg = "OSS_EGRESS_REFUSED", "the OSS endpoint is " + EGRESS
+        t.ok(p.returncode == 1 and ("%s: %s" % (want, msg)) in p.stderr,
+             "mias-admin oss ls: %s %s: %s: %s" % (field, value, want, msg),
+             p.stderr)
     # the same bodies with a good value are taken by both
     ex = dict(base, studyInstanceUid="18.2", studyType=4,
               statusNotifyCallBackUrl="http://localhost:9/cb")
