@@ -72,6 +72,22 @@ http_setup(CURL *h, const struct http_opts *o, struct http_egress *eg)
 	return cc;
 }
 
+CURLM *
+http_multi_new(long conns)
+{
+	CURLM	*m;
+
+	if ((m = curl_multi_init()) == NULL)
+		return NULL;
+	if (curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns) !=
+	    CURLM_OK ||
+	    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, conns) != CURLM_OK) {
+		curl_multi_cleanup(m);
+		return NULL;
+	}
+	return m;
+}
+
 const char *
 http_field(CURL *h, const char *name)
 {

@@ -57,6 +57,10 @@ struct http_opts {
 CURLcode	 http_setup(CURL *h, const struct http_opts *,
 		    struct http_egress *eg);
 
+/* A multi handle for transfers run side by side: at most conns
+ * connections open at once, and as many kept for reuse.  NULL on failure. */
+CURLM		*http_multi_new(long conns);
+
 /*
  * A response field of the last response h received (1xx heads aside),
  * by name in any case; the last one when it came several times.  NULL
