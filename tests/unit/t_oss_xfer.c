@@ -14,60 +14,12 @@
 
 #include "egress.h"
 #include "oss.h"
+#include "oneshot.h"
 #include "tap.h"
 
 static struct egress_policy	pol_priv = { 1, NULL, 0 };
 
-struct srv {
-	int		 fd;
-	unsigned	 port;
-	char		 answer[4096];
-	size_t		 answerlen;
-};
-
-/* Accept one connection, read the request head, send the answer. */
-static void *
-srv_run(void *arg)
-{
-	struct srv	*s = arg;
-	char		 buf[8192];
-	size_t		 n = 0;
-	ssize_t		 r;
-	int		 c;
-
-	if ((c = accept(s->fd, NULL, NULL)) == -1)
-		return NULL;
-	while (n < sizeof(buf) - 1 && (r = read(c, buf + n,
-	    sizeof(buf) - 1 - n)) > 0) {
-		n += (size_t)r;
-		buf[n] = '\0';
-		if (strstr(buf, "\r\n\r\n") != NULL)
-			break;
-	}
-	(void)!write(c, s->answer, s->answerlen);
-	close(c);
-	return NULL;
-}
-
-static int
-srv_open(struct srv *s)
-{
-	struct sockaddr_in	sin;
-	socklen_t		len = sizeof(sin);
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((s->fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-	    bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(s->fd, 4) == -1 ||
-	    getsockname(s->fd, (struct sockaddr *)&sin, &len) == -1)
-		return -1;
-	s->port = ntohs(sin.sin_port);
-	return 0;
-}
-
-static struct srv		 srv;
+static struct oneshot		 srv;
 static struct oss_client	*cl;
 static struct oss_creds		 creds = { "AK", "SK", NULL };
 static struct oss_target	 tgt;
@@ -76,24 +28,22 @@ static char			 endpoint[64];
 static void
 answer(const char *head, const char *body)
 {
-	srv.answerlen = (size_t)snprintf(srv.answer, sizeof(srv.answer),
-	    "%s%s", head, body);
+	oneshot_answer(&srv, head, body);
 }
 
 static enum oss_err
 get(uint64_t max, const char *want_file, uint64_t *written,
     struct oss_error *err)
 {
-	pthread_t	 th;
 	FILE		*f = tmpfile();
 	char		 got[256] = "";
 	size_t		 n;
 	enum oss_err	 rc;
 
-	pthread_create(&th, NULL, srv_run, &srv);
+	oneshot_start(&srv);
 	rc = oss_get_fd(cl, &tgt, "k/1.dcm", 0, 0, fileno(f), max, NULL,
 	    written, err);
-	pthread_join(th, NULL);
+	oneshot_wait(&srv);
 	rewind(f);
 	n = fread(got, 1, sizeof(got) - 1, f);
 	got[n] = '\0';
@@ -108,7 +58,6 @@ test_head(void)
 {
 	struct oss_head		h;
 	struct oss_error	err;
-	pthread_t		th;
 	enum oss_err		rc;
 
 	answer("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n"
@@ -118,9 +67,9 @@ test_head(void)
 	    "x-oss-storage-class: Archive\r\n"
 	    "x-oss-hash-crc64ecma: 12345678901234567890\r\n"
 	    "x-oss-request-id: 5C3D9175B6FC201293AD4890\r\n\r\n", "");
-	pthread_create(&th, NULL, srv_run, &srv);
+	oneshot_start(&srv);
 	rc = oss_head(cl, &tgt, "k/1.dcm", &h, &err);
-	pthread_join(th, NULL);
+	oneshot_wait(&srv);
 	tap_ok(rc == OSS_OK && h.oh_size == 1234, "HEAD: OSS_OK, size from "
 	    "Content-Length (%s)", oss_err_name(rc));
 	TAP_STREQ(h.oh_etag, "5B3C1A2E0563E1B002CC607C6689", "HEAD: ETag "
@@ -141,9 +90,9 @@ test_head(void)
 	    "x-oss-err: PEVycm9yPjxDb2RlPk5vU3VjaEtleTwvQ29kZT48TWVzc2FnZT5UaG"
 	    "Ugc3BlY2lmaWVkIGtleSBkb2VzIG5vdCBleGlzdC48L01lc3NhZ2U+PC9FcnJvcj4="
 	    "\r\n\r\n", "");
-	pthread_create(&th, NULL, srv_run, &srv);
+	oneshot_start(&srv);
 	rc = oss_head(cl, &tgt, "k/1.dcm", &h, &err);
-	pthread_join(th, NULL);
+	oneshot_wait(&srv);
 	tap_ok(rc == OSS_NO_SUCH_KEY && strcmp(err.oe_code, "NoSuchKey") ==
 	    0, "HEAD 404: the x-oss-err document read (%s, %s)",
 	    oss_err_name(rc), err.oe_code);
@@ -196,7 +145,7 @@ main(void)
 	char		msg[256];
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (srv_open(&srv) == -1) {
+	if (oneshot_open(&srv) == -1) {
 		printf("Bail out! no loopback socket\n");
 		return 1;
 	}
@@ -207,14 +156,15 @@ main(void)
 		printf("Bail out! %s\n", msg);
 		return 1;
 	}
-	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u", srv.port);
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u",
+	    srv.os_port);
 	tgt.ot_endpoint = endpoint;
 	tgt.ot_bucket = "studies";
 	tgt.ot_creds = &creds;
 	test_head();
 	test_get();
 	oss_client_free(cl);
-	close(srv.fd);
+	close(srv.os_fd);
 	curl_global_cleanup();
 	return tap_done();
 }
