@@ -1,11 +1,8 @@
 /* oss_err.c -- the OSS client's errors: names, the mapping of OSS codes and HTTP statuses, and messages made safe to show */
 #include <ctype.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "oss_int.h"
 

@@ -1,14 +1,9 @@
 /* oss_req.c -- building a signed OSS request (URL and headers) apart from running it */
-#include <sys/types.h>
 #include <sys/socket.h>
 
-#include <ctype.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>

@@ -1,5 +1,4 @@
 /* oss_xml.c -- OSS's XML: error documents and ListObjectsV2 pages, parsed with expat as they arrive; pure, no I/O */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
