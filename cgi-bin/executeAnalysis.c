@@ -35,7 +35,7 @@ execute_analysis(struct req *rq)
 		    msg);
 		goto out;
 	}
-	if (url_endpoint_check(ex.ex_oss.ro_endpoint, &rq->rq_conf->c_egress,
+	if (url_host_check(ex.ex_oss.ro_host, &rq->rq_conf->c_egress,
 	    msg, sizeof(msg)) != NULL) {
 		req_error(rq, RC_URL_REFUSED, "endpoint: %s", msg);
 		goto out;

@@ -50,7 +50,7 @@ trigger(struct req *rq)
 		req_error(rq, RC_URL_REFUSED, "resultCallBackUrl: %s", msg);
 		goto out;
 	}
-	if (url_endpoint_check(tr.tr_oss.ro_endpoint, &rq->rq_conf->c_egress,
+	if (url_host_check(tr.tr_oss.ro_host, &rq->rq_conf->c_egress,
 	    msg, sizeof(msg)) != NULL) {
 		req_error(rq, RC_URL_REFUSED, "endpoint: %s", msg);
 		goto out;

@@ -14,6 +14,7 @@
 
 #include "conf.h"
 #include "crypto.h"
+#include "http.h"
 #include "queue.h"
 
 struct store;
@@ -60,12 +61,13 @@ struct xfer {
 	char			*x_body;	/* owned; wiped when done */
 	size_t			 x_bodylen;
 	char			*x_resp;	/* the answer, capped */
-	size_t			 x_resplen;
+	size_t			 x_resplen, x_respcap;
 	int			 x_resp_over;	/* answer was longer than the cap */
 	long			 x_status;
 	long			 x_retry_after;	/* seconds, -1 if none */
 	char			 x_host[256];
-	const struct egress_policy *x_egress;	/* NULL: not checked */
+	struct http_egress	 x_eg;		/* he_policy NULL: not
+						 * checked */
 	int			 x_egress_refused;
 	char			 x_errbuf[CURL_ERROR_SIZE];
 	xfer_done		 x_done;

@@ -1,4 +1,4 @@
-/* http.c -- mias-dispatcher: outbound POSTs on one curl multi handle */
+/* http.c -- mias-dispatcher: outbound POSTs on one curl multi handle (each set up by lib/http.c) */
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -6,9 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "crypto.h"
 #include "dispatcher.h"
-#include "egress.h"
+#include "http.h"
 #include "log.h"
 
 #define HTTP_RESP_MAX	(64 * 1024)	/* answers we read; the rest aborts */
@@ -18,63 +19,15 @@ http_write(char *ptr, size_t size, size_t n, void *arg)
 {
 	struct xfer	*x = arg;
 	size_t		 len = size * n;
-	char		*nr;
+	int		 r;
 
-	if (x->x_resplen + len > HTTP_RESP_MAX) {
+	if ((r = buf_add(&x->x_resp, &x->x_resplen, &x->x_respcap,
+	    HTTP_RESP_MAX, ptr, len)) != 0) {
 		/* a peer sending a gigabyte gets cut off, not buffered */
-		x->x_resp_over = 1;
+		x->x_resp_over = r == -1;
 		return 0;
 	}
-	if ((nr = realloc(x->x_resp, x->x_resplen + len + 1)) == NULL)
-		return 0;
-	x->x_resp = nr;
-	memcpy(x->x_resp + x->x_resplen, ptr, len);
-	x->x_resplen += len;
-	x->x_resp[x->x_resplen] = '\0';
 	return len;
-}
-
-static size_t
-http_header(char *buf, size_t size, size_t n, void *arg)
-{
-	struct xfer	*x = arg;
-	size_t		 len = size * n;
-	char		 val[64];
-	size_t		 vl;
-
-	if (len > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
-		vl = len - 12 < sizeof(val) - 1 ? len - 12 : sizeof(val) - 1;
-		memcpy(val, buf + 12, vl);
-		val[vl] = '\0';
-		x->x_retry_after = -1;
-		if (strspn(val, " \t0123456789\r\n") == strlen(val))
-			x->x_retry_after = strtol(val, NULL, 10);
-		else {
-			time_t when = curl_getdate(val, NULL);
-
-			if (when > 0)
-				x->x_retry_after = when > time(NULL) ?
-				    (long)(when - time(NULL)) : 0;
-		}
-	}
-	return len;
-}
-
-/* The address curl is about to connect to, after DNS: refuse it here,
- * so a name that resolves (or re-resolves) to an internal address
- * cannot get past the policy. */
-static curl_socket_t
-http_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	struct xfer *x = arg;
-
-	(void)purpose;
-	if (x->x_egress != NULL &&
-	    !egress_addr_allowed(x->x_egress, x->x_host, &a->addr)) {
-		x->x_egress_refused = 1;
-		return CURL_SOCKET_BAD;
-	}
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
 static void
@@ -119,8 +72,10 @@ http_post(struct disp *d, const char *url, char *body, size_t len,
     struct curl_slist *hdrs, long timeout_s, const struct egress_policy *ep,
     xfer_done done, struct task *t)
 {
-	struct xfer	*x;
-	CURL		*e;
+	struct http_opts	 ho;
+	struct xfer		*x;
+	struct curl_slist	*hl;
+	CURL			*e;
 
 	if ((x = calloc(1, sizeof(*x))) == NULL) {
 		curl_slist_free_all(hdrs);
@@ -134,7 +89,6 @@ http_post(struct disp *d, const char *url, char *body, size_t len,
 	x->x_hdrs = curl_slist_append(hdrs, "Content-Type: application/json; "
 	    "charset=utf-8");
 	x->x_retry_after = -1;
-	x->x_egress = ep;
 	x->x_done = done;
 	x->x_task = t;
 	http_host(url, x->x_host, sizeof(x->x_host));
@@ -142,30 +96,33 @@ http_post(struct disp *d, const char *url, char *body, size_t len,
 		xfer_free(x);
 		return -1;
 	}
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_POST, 1L);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->x_body);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->x_hdrs);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "mias-dispatcher/" VERSION);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, http_opensocket);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->x_errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_PROXY, "");
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, timeout_s < 10 ?
-	    timeout_s : 10L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, timeout_s);
 	/* "Expect: 100-continue" would cost a round trip per callback */
-	x->x_hdrs = curl_slist_append(x->x_hdrs, "Expect:");
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->x_hdrs);
+	if ((hl = curl_slist_append(x->x_hdrs, "Expect:")) == NULL) {
+		xfer_free(x);
+		return -1;
+	}
+	x->x_hdrs = hl;
+	memset(&ho, 0, sizeof(ho));
+	ho.ho_url = url;
+	ho.ho_headers = x->x_hdrs;
+	ho.ho_user_agent = "mias-dispatcher/" VERSION;
+	ho.ho_connect_timeout_ms = (timeout_s < 10 ? timeout_s : 10L) * 1000L;
+	ho.ho_timeout_ms = timeout_s * 1000L;
+	ho.ho_errbuf = x->x_errbuf;
+	x->x_eg.he_policy = ep;
+	x->x_eg.he_host = x->x_host;
+	if (http_setup(e, &ho, &x->x_eg) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_POST, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->x_body) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)len) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_WRITEDATA, x) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PRIVATE, x) != CURLE_OK) {
+		xfer_free(x);
+		return -1;
+	}
 	if (curl_multi_add_handle(d->d_multi, e) != CURLM_OK) {
 		xfer_free(x);
 		return -1;
@@ -199,6 +156,8 @@ http_poll(struct disp *d, int timeout_ms, int *woken)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &x);
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE,
 		    &x->x_status);
+		x->x_retry_after = http_retry_after(msg->easy_handle);
+		x->x_egress_refused = x->x_eg.he_refused > 0;
 		curl_multi_remove_handle(d->d_multi, msg->easy_handle);
 		TAILQ_REMOVE(&d->d_xfers, x, x_entry);
 		d->d_transfers--;

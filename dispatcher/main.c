@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "dispatcher.h"
+#include "http.h"
 #include "log.h"
 #include "ops.h"
 #include "oss.h"
@@ -386,12 +387,8 @@ main(int argc, char *argv[])
 	if (pipe2(d.d_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe");
 	if (crypto_curl_init() == -1 ||
-	    (d.d_multi = curl_multi_init()) == NULL)
+	    (d.d_multi = http_multi_new((long)c->c_concurrency)) == NULL)
 		fatalx("cannot initialise libcurl");
-	curl_multi_setopt(d.d_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-	    (long)c->c_concurrency);
-	curl_multi_setopt(d.d_multi, CURLMOPT_MAXCONNECTS,
-	    (long)c->c_concurrency);
 	TAILQ_INIT(&d.d_todo);
 	TAILQ_INIT(&d.d_xfers);
 	pthread_mutex_init(&d.d_mtx, NULL);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "crypto.h"
+#include "hex.h"
 #include "secmem.h"
 
 #define SEAL_VERSION	1
@@ -163,16 +164,10 @@ void
 crypto_hmac_hex(const unsigned char key[CRYPTO_KEYLEN], const void *msg,
     size_t len, char out[CRYPTO_HASHHEX])
 {
-	static const char	 hex[] = "0123456789abcdef";
 	unsigned char		 mac[32];
-	size_t			 i;
 
 	crypto_hmac(key, CRYPTO_KEYLEN, msg, len, mac);
-	for (i = 0; i < sizeof(mac); i++) {
-		out[2 * i] = hex[mac[i] >> 4];
-		out[2 * i + 1] = hex[mac[i] & 0xf];
-	}
-	out[64] = '\0';
+	hex_encode(mac, sizeof(mac), out);
 }
 
 /* Tokens are hashed under a key, not with a bare hash: an imported token

@@ -230,6 +230,14 @@ egress_addr_text(const struct sockaddr *sa, char *addr)
 }
 
 int
+egress_literal_refused(const struct egress_policy *ep, const char *host,
+    struct sockaddr_storage *ss)
+{
+	return egress_literal(host, ss) &&
+	    !egress_addr_allowed(ep, host, (const struct sockaddr *)ss);
+}
+
+int
 egress_addr_allowed(const struct egress_policy *ep, const char *host,
     const struct sockaddr *sa)
 {

@@ -57,6 +57,15 @@ int	 egress_addr_allowed(const struct egress_policy *, const char *host,
 	    const struct sockaddr *sa);
 
 /*
+ * The same check before DNS, for a host as a caller wrote it: 1 when host
+ * is an address literal that the policy refuses (*ss filled, for
+ * egress_refusal_detail()), else 0.  Names are checked when curl
+ * connects (lib/http.c).
+ */
+int	 egress_literal_refused(const struct egress_policy *,
+	    const char *host, struct sockaddr_storage *ss);
+
+/*
  * What callers are told when the policy refuses a host: this fixed text,
  * never the address a name resolved to nor its class, which would make
  * the gateway's resolver a probe of the internal network.  The detail is

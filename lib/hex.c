@@ -1,4 +1,4 @@
-/* hex.c -- bytes as lower-case hex and back, and big-endian key fields */
+/* hex.c -- bytes as lower-case hex and back, URL percent-decoding, and big-endian key fields */
 #include "hex.h"
 
 int
@@ -65,4 +65,31 @@ hex_be64_get(const unsigned char in[8])
 	for (i = 0; i < 8; i++)
 		v = v << 8 | in[i];
 	return v;
+}
+
+long
+hex_pct_decode(const char *s, size_t n, int plus, char *out, size_t outlen)
+{
+	size_t	i, o = 0;
+	int	hi, lo;
+	char	c;
+
+	for (i = 0; i < n; i++) {
+		c = s[i];
+		if (c == '%') {
+			if (n - i < 3 || (hi = hex_digit(s[i + 1])) < 0 ||
+			    (lo = hex_digit(s[i + 2])) < 0)
+				return -1;
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (c == '+' && plus)
+			c = ' ';
+		if (o + 1 >= outlen)
+			return -1;
+		out[o++] = c;
+	}
+	if (outlen == 0)
+		return -1;
+	out[o] = '\0';
+	return (long)o;
 }

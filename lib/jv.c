@@ -8,6 +8,7 @@
 #include <json-c/printbuf.h>
 
 #include "crypto.h"
+#include "hex.h"
 #include "jv.h"
 
 static const char *const jv_type_names[JV__MAX] = {
@@ -297,6 +298,79 @@ jv_strict(const char *buf, size_t len, size_t *off, const char **why)
 	return sc.why == NULL ? 0 : -1;
 }
 
+/*
+ * The longest string or number of a valid JSON text, in bytes as written
+ * (decoding never lengthens one): the most json-c's tokener holds in its
+ * buffer at once.
+ */
+#define JV_NUMCHAR(c)	(((c) >= '0' && (c) <= '9') || (c) == '-' || \
+	(c) == '+' || (c) == '.' || (c) == 'e' || (c) == 'E')
+
+static size_t
+jv_longest_token(const char *p, size_t len)
+{
+	const char	*e = p + len, *q, *s;
+	size_t		 max = 0, n;
+
+	while (p < e) {
+		if (JV_NUMCHAR(*p)) {
+			for (s = p; p < e && JV_NUMCHAR(*p); p++)
+				;
+		} else if (*p == '"') {
+			/* to the quote that an even run of backslashes (or
+			 * none) stands before */
+			for (s = ++p;; p = q + 1) {
+				if ((q = memchr(p, '"', (size_t)(e - p))) == NULL)
+					return len;
+				for (n = 0; q - n > s && q[-1 - (long)n] == '\\';
+				    n++)
+					;
+				if (n % 2 == 0)
+					break;
+			}
+			p = q + 1;
+			if ((size_t)(q - s) > max)
+				max = (size_t)(q - s);
+			continue;
+		} else {
+			p++;
+			continue;
+		}
+		if ((size_t)(p - s) > max)
+			max = (size_t)(p - s);
+	}
+	return max;
+}
+
+/*
+ * Have tok read a JSON string of len bytes, then forget it.  json-c keeps
+ * the text of every string (and number) it reads in one buffer of the
+ * tokener, grown by realloc and freed unwiped, which its public API does
+ * not reach.  Read first with the body's longest token, this grows that
+ * buffer past anything the body holds, so it never moves while the body
+ * is read; read again afterwards, it overwrites whatever of the body the
+ * buffer held.  -1 out of memory.
+ */
+static int
+jv_tok_fill(json_tokener *tok, size_t len)
+{
+	json_object	*o;
+	char		*s;
+
+	if ((s = malloc(len + 2)) == NULL)
+		return -1;
+	s[0] = '"';
+	memset(s + 1, 'x', len);
+	s[len + 1] = '"';
+	o = json_tokener_parse_ex(tok, s, (int)len + 2);
+	free(s);
+	json_tokener_reset(tok);
+	if (o == NULL)
+		return -1;
+	json_object_put(o);
+	return 0;
+}
+
 json_object *
 jv_parse(const char *buf, size_t len, char *msg, size_t msglen)
 {
@@ -304,13 +378,13 @@ jv_parse(const char *buf, size_t len, char *msg, size_t msglen)
 	json_object		*o = NULL;
 	enum json_tokener_error	 jerr;
 	const char		*why;
-	size_t			 off;
+	size_t			 off, longest;
 
 	if (len == 0) {
 		snprintf(msg, msglen, "request body is empty");
 		return NULL;
 	}
-	if (len > INT_MAX) {
+	if (len > INT_MAX - 2) {
 		snprintf(msg, msglen, "request body is too large");
 		return NULL;
 	}
@@ -335,25 +409,23 @@ jv_parse(const char *buf, size_t len, char *msg, size_t msglen)
 		snprintf(msg, msglen, "out of memory");
 		return NULL;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
 	/* room for the longest string at once: a buffer that grew by
 	 * realloc would leave the start of a secret in the blocks freed */
-	if (tok->pb != NULL &&
-	    printbuf_memset(tok->pb, 0, 0, (int)len + 1) < 0) {
+	longest = jv_longest_token(buf, len);
+	if (jv_tok_fill(tok, longest) == -1) {
 		json_tokener_free(tok);
 		snprintf(msg, msglen, "out of memory");
 		return NULL;
 	}
-	if (tok->pb != NULL)
-		printbuf_reset(tok->pb);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	off = json_tokener_get_parse_end(tok);
 	/* the tokener's buffer last held a string of the body, which may be
-	 * a secret (accessKeySecret, securityToken) */
-	if (tok->pb != NULL && tok->pb->buf != NULL)
-		crypto_wipe(tok->pb->buf, (size_t)tok->pb->size);
+	 * a secret (accessKeySecret, securityToken): overwrite it */
+	json_tokener_set_flags(tok, 0);
+	(void)jv_tok_fill(tok, longest);
 	json_tokener_free(tok);
 	if (o == NULL || jerr != json_tokener_success) {
 		json_object_put(o);
@@ -545,7 +617,6 @@ jv_quoted_len(const char *s)
 size_t
 jv_quote(char *out, const char *s)
 {
-	static const char	 hex[] = "0123456789abcdef";
 	char			*p = out;
 
 	*p++ = '"';
@@ -557,8 +628,8 @@ jv_quote(char *out, const char *s)
 			*p++ = (char)c;
 		} else if (c < 0x20) {
 			memcpy(p, "\\u00", 4);
-			p[4] = hex[c >> 4];
-			p[5] = hex[c & 0xf];
+			hex_encode(&c, 1, p + 4);	/* its NUL is
+							 * overwritten */
 			p += 6;
 		} else
 			*p++ = (char)c;

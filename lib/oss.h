@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "egress.h"
+#include "oss_name.h"
 #include "oss_sign.h"
 
 /*
@@ -131,30 +132,6 @@ enum oss_err	 oss_listp_feed(struct oss_listp *, const void *, size_t,
 enum oss_err	 oss_listp_finish(struct oss_listp *, struct oss_list_page *,
 		    struct oss_error *);
 void		 oss_listp_free(struct oss_listp *);
-
-/* What a request names as its endpoint, parsed (oss_endpoint_parse()). */
-#define OSS_HOST_MAX	256
-
-struct oss_endpoint {
-	int		 en_https;
-	char		 en_host[OSS_HOST_MAX];	/* lower case, no brackets */
-	unsigned	 en_port;		/* 0: the scheme's */
-	int		 en_path_style;		/* IP literal or localhost */
-	int		 en_ipv6;		/* needs brackets in URLs */
-};
-
-/*
- * Endpoints as callers write them: "oss-cn-beijing.aliyuncs.com",
- * "https://oss-cn-beijing.aliyuncs.com/", "http://127.0.0.1:9000",
- * "[::1]:9000".  https unless "http://" is written.  No user info, path,
- * query or fragment.  Pure.
- */
-enum oss_err	 oss_endpoint_parse(const char *, struct oss_endpoint *,
-		    struct oss_error *);
-
-/* Bucket names as OSS allows them: 3-63 of a-z 0-9 '-', not starting or
- * ending with '-'.  1 if valid. */
-int		 oss_bucket_name_ok(const char *);
 
 /*
  * The client.  One per thread: it keeps a curl handle so that the pages

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "hex.h"
 #include "oss_sign.h"
 
 #define SIGN_V4_ALGO		"OSS4-HMAC-SHA256"
@@ -837,19 +838,6 @@ out:
 	return sb_take(&sb);
 }
 
-static void
-sign_hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char	hex[] = "0123456789abcdef";
-	size_t			i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 0x0f];
-	}
-	out[2 * n] = '\0';
-}
-
 char *
 oss_sign_v4_string(const struct oss_sign_in *in, const char *canonical)
 {
@@ -864,7 +852,7 @@ oss_sign_v4_string(const struct oss_sign_in *in, const char *canonical)
 	if (EVP_Digest(canonical, strlen(canonical), md, &mdlen,
 	    EVP_sha256(), NULL) != 1)
 		return NULL;
-	sign_hex(md, mdlen, hex);
+	hex_encode(md, mdlen, hex);
 	sb_add(&sb, SIGN_V4_ALGO "\n");
 	sb_add(&sb, iso);
 	sb_addc(&sb, '\n');
@@ -994,7 +982,7 @@ sign_v4(const struct oss_sign_in *in, struct oss_sign_out *out)
 	    in->si_region, key) == -1 ||
 	    sign_hmac256(key, sizeof(key), sts, sig) == -1)
 		goto out;
-	sign_hex(sig, sizeof(sig), hex);
+	hex_encode(sig, sizeof(sig), hex);
 	sb_add(&sb, SIGN_V4_ALGO " Credential=");
 	sb_add(&sb, in->si_creds->oc_access_key_id);
 	sb_addc(&sb, '/');

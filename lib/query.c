@@ -9,27 +9,7 @@
 static int
 query_decode(const char *s, const char *end, char *out, size_t outlen)
 {
-	size_t	n = 0;
-	int	hi, lo;
-
-	for (; s < end; s++) {
-		char c = *s;
-
-		if (c == '+')
-			c = ' ';
-		else if (c == '%') {
-			if (end - s < 3 || (hi = hex_digit(s[1])) < 0 ||
-			    (lo = hex_digit(s[2])) < 0)
-				return -1;
-			c = (char)(hi << 4 | lo);
-			s += 2;
-		}
-		if (n + 1 >= outlen)
-			return -1;
-		out[n++] = c;
-	}
-	out[n] = '\0';
-	return (int)n;
+	return (int)hex_pct_decode(s, (size_t)(end - s), 1, out, outlen);
 }
 
 /*

@@ -6,31 +6,13 @@
 #include "crypto.h"
 #include "jv.h"
 #include "job.h"
+#include "oss_name.h"
 #include "query.h"
 #include "request.h"
 
 /* ------------------------------------------------------------------------
  * Field checks shared by the tables below
  */
-
-/* OSS bucket names: 3-63 of lower-case letters, digits and '-', starting
- * and ending with a letter or digit. */
-static const char *
-check_bucket(const char *s)
-{
-	size_t len = strlen(s), i;
-
-	if (len < 3 || len > 63)
-		return "must be 3 to 63 characters long";
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return "may hold only lower-case letters, digits and "
-			    "'-'";
-	if (s[0] == '-' || s[len - 1] == '-')
-		return "must start and end with a letter or digit";
-	return NULL;
-}
 
 static const char *
 check_key(const char *s)
@@ -83,20 +65,22 @@ oss_wipe(struct request_oss *ro, json_object **body)
 	memset(ro, 0, sizeof(*ro));
 }
 
-/* A host that is not ASCII is refused as the callback URL checks refuse
- * hosts (100009); any other flaw is 100002. */
+/* The one endpoint rule (oss_name.h).  A host that is not ASCII is
+ * refused as the callback URL checks refuse hosts (100009); any other
+ * flaw is 100002. */
 static int
 endpoint_host(struct request_oss *ro, char *msg, size_t msglen, enum rc *rc)
 {
-	const char *bad;
+	struct oss_endpoint	 en;
+	const char		*bad;
 
-	if ((bad = url_endpoint_parse(ro->ro_endpoint, ro->ro_host,
-	    sizeof(ro->ro_host))) != NULL) {
+	if ((bad = oss_endpoint_parse(ro->ro_endpoint, &en)) != NULL) {
 		snprintf(msg, msglen, "endpoint: %s", bad);
 		if (bad == url_not_ascii)
 			*rc = RC_URL_REFUSED;
 		return -1;
 	}
+	snprintf(ro->ro_host, sizeof(ro->ro_host), "%s", en.en_host);
 	return 0;
 }
 
@@ -124,7 +108,7 @@ static const struct jv_field execute_fields[EX__MAX] = {
 	[EX_ENDPOINT] = { "endpoint", JV_STRING, JV_REQUIRED | JV_NONEMPTY,
 	    URL_HOST_MAX, 0, 0, NULL, NULL },
 	[EX_BUCKET] = { "bucketName", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 63,
-	    0, 0, NULL, check_bucket },
+	    0, 0, NULL, oss_bucket_check },
 	[EX_KEY] = { "key", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 1023, 0, 0,
 	    NULL, check_key },
 	[EX_FORCE] = { "forceAnalysis", JV_BOOL, JV_NULL_OK, 0, 0, 0, NULL,
@@ -192,7 +176,7 @@ static const struct jv_field trigger_fields[TR__MAX] = {
 	[TR_ENDPOINT] = { "endpoint", JV_STRING, JV_REQUIRED | JV_NONEMPTY,
 	    URL_HOST_MAX, 0, 0, NULL, NULL },
 	[TR_BUCKET] = { "bucketName", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 63,
-	    0, 0, NULL, jv_printable },
+	    0, 0, NULL, oss_bucket_check },
 	[TR_KEY] = { "key", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 1023, 0, 0,
 	    NULL, check_key },
 	[TR_ANALYSIS] = { "analysis", JV_STRING, JV_REQUIRED | JV_NONEMPTY, 64,

@@ -36,7 +36,8 @@ struct request_oss {
 	char		*ro_sts;	/* secret; NULL when absent or null */
 	size_t		 ro_stslen;
 	const char	*ro_endpoint;	/* as sent */
-	char		 ro_host[URL_HOST_MAX];	/* the endpoint's host */
+	char		 ro_host[URL_HOST_MAX];	/* the endpoint's host, as
+						 * oss_endpoint_parse() gives it */
 	const char	*ro_bucket;
 	const char	*ro_key;
 };

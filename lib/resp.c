@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+#include "hex.h"
 #include "resp.h"
 
 static const struct {
@@ -66,25 +68,8 @@ struct ebuf {
 static void
 eb_add(struct ebuf *e, const char *p, size_t n)
 {
-	char *nb;
-
-	if (e->failed)
-		return;
-	if (e->len + n + 1 > e->cap) {
-		size_t cap = e->cap ? e->cap : 256;
-
-		while (cap < e->len + n + 1)
-			cap *= 2;
-		if ((nb = realloc(e->b, cap)) == NULL) {
-			e->failed = 1;
-			return;
-		}
-		e->b = nb;
-		e->cap = cap;
-	}
-	memcpy(e->b + e->len, p, n);
-	e->len += n;
-	e->b[e->len] = '\0';
+	if (!e->failed && buf_add(&e->b, &e->len, &e->cap, 0, p, n) != 0)
+		e->failed = 1;
 }
 
 #define EB_LIT(e, s)	eb_add((e), (s), sizeof(s) - 1)
@@ -95,7 +80,6 @@ eb_add(struct ebuf *e, const char *p, size_t n)
 static void
 eb_str(struct ebuf *e, const char *s)
 {
-	static const char	 hex[] = "0123456789abcdef";
 	const char		*run = s;
 	char			 esc[8];
 
@@ -118,9 +102,7 @@ eb_str(struct ebuf *e, const char *s)
 			esc[0] = '\\';
 			esc[1] = 'u';
 			esc[2] = esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 0xf];
-			esc[6] = '\0';
+			hex_encode(&c, 1, esc + 4);
 			rep = esc;
 		}
 		eb_add(e, run, (size_t)(s - run));

@@ -7,6 +7,7 @@
 
 #include <openssl/sha.h>
 
+#include "buf.h"
 #include "hex.h"
 #include "crypto.h"
 #include "jv.h"
@@ -817,24 +818,9 @@ struct canon {
 static void
 canon_add(struct canon *c, const char *p, size_t n)
 {
-	char	*nb;
-	size_t	 cap;
-
-	if (c->c_failed)
-		return;
-	if (c->c_len + n + 1 > c->c_cap) {
-		cap = c->c_cap ? c->c_cap : 1024;
-		while (cap < c->c_len + n + 1)
-			cap *= 2;
-		if ((nb = realloc(c->c_buf, cap)) == NULL) {
-			c->c_failed = 1;
-			return;
-		}
-		c->c_buf = nb;
-		c->c_cap = cap;
-	}
-	memcpy(c->c_buf + c->c_len, p, n);
-	c->c_len += n;
+	if (!c->c_failed &&
+	    buf_add(&c->c_buf, &c->c_len, &c->c_cap, 0, p, n) != 0)
+		c->c_failed = 1;
 }
 
 static int
@@ -849,8 +835,7 @@ canon_keycmp(const void *a, const void *b)
 static void
 canon_string(struct canon *c, const char *s, size_t len)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	char			 esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+	char			 esc[7] = { '\\', 'u', '0', '0', 0, 0, 0 };
 	size_t			 i, run = 0;
 
 	canon_add(c, "\"", 1);
@@ -860,9 +845,8 @@ canon_string(struct canon *c, const char *s, size_t len)
 		if (ch >= 0x20 && ch != '"' && ch != '\\')
 			continue;
 		canon_add(c, s + run, i - run);
-		esc[4] = hex[ch >> 4];
-		esc[5] = hex[ch & 0xf];
-		canon_add(c, esc, sizeof(esc));
+		hex_encode(&ch, 1, esc + 4);
+		canon_add(c, esc, sizeof(esc) - 1);	/* not the NUL */
 		run = i + 1;
 	}
 	canon_add(c, s + run, len - run);

@@ -1,4 +1,4 @@
-/* url.c -- checks on URLs and OSS endpoints that callers hand us */
+/* url.c -- checks on callback URLs and on hosts that callers hand us */
 #include <sys/socket.h>
 
 #include <ctype.h>
@@ -45,15 +45,13 @@ url_is_localhost(const char *host)
 	    (len > 10 && strncasecmp(host + len - 10, ".localhost", 10) == 0);
 }
 
-/* NULL if policy lets us reach host as far as can be told before DNS. */
-static const char *
+const char *
 url_host_check(const char *host, const struct egress_policy *ep, char *why,
     size_t whylen)
 {
 	struct sockaddr_storage ss;
 
-	if ((egress_literal(host, &ss) &&
-	    !egress_addr_allowed(ep, host, (struct sockaddr *)&ss)) ||
+	if (egress_literal_refused(ep, host, &ss) ||
 	    (url_is_localhost(host) && !ep->ep_allow_private &&
 	    !egress_host_listed(ep, host))) {
 		/* the host is the caller's own text; why it is refused
@@ -153,68 +151,4 @@ out:
 	curl_free(user);
 	curl_url_cleanup(u);
 	return res;
-}
-
-const char *
-url_endpoint_parse(const char *endpoint, char *host, size_t hostlen)
-{
-	const char	*p = endpoint, *end;
-	size_t		 n;
-
-	if (strncasecmp(p, "https://", 8) == 0)
-		p += 8;
-	else if (strncasecmp(p, "http://", 7) == 0)
-		p += 7;
-	else if (strstr(p, "://") != NULL)
-		return "scheme must be http or https";
-	if (*p == '[') {
-		if ((end = strchr(p, ']')) == NULL)
-			return "unterminated IPv6 address";
-		n = (size_t)(end - p - 1);
-		p++;
-		end++;
-	} else {
-		end = p + strcspn(p, ":/");
-		n = (size_t)(end - p);
-	}
-	if (n == 0 || n >= hostlen)
-		return "host is missing or too long";
-	memcpy(host, p, n);
-	host[n] = '\0';
-	if ((p = url_host_ascii(host)) != NULL)
-		return p;
-	for (p = host; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' &&
-		    *p != ':' && *p != '_')
-			return "host holds characters a host name cannot";
-	if (*end == ':') {
-		long port = 0;
-
-		for (p = end + 1; isdigit((unsigned char)*p) && port <= 65535;
-		    p++)
-			port = port * 10 + (*p - '0');
-		if (p == end + 1 || port < 1 || port > 65535)
-			return "port must be a number from 1 to 65535";
-		end = p;
-	}
-	if (*end == '/')
-		end++;
-	if (*end != '\0')
-		return "must be a host name, optionally with a scheme and "
-		    "port, without a path";
-	return NULL;
-}
-
-const char *
-url_endpoint_check(const char *endpoint, const struct egress_policy *ep,
-    char *why, size_t whylen)
-{
-	char		 host[URL_HOST_MAX];
-	const char	*bad;
-
-	if ((bad = url_endpoint_parse(endpoint, host, sizeof(host))) != NULL) {
-		snprintf(why, whylen, "%s", bad);
-		return why;
-	}
-	return url_host_check(host, ep, why, whylen);
 }

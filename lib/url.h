@@ -1,4 +1,4 @@
-/* url.h -- checks on URLs and OSS endpoints that callers hand us */
+/* url.h -- checks on callback URLs and on hosts that callers hand us */
 #ifndef MIAS_URL_H
 #define MIAS_URL_H
 
@@ -35,16 +35,13 @@ const char	*url_callback_check(const char *url,
 		    char *why, size_t whylen);
 
 /*
- * An OSS endpoint as callers write it ("oss-cn-beijing.aliyuncs.com",
- * "https://host:port", "127.0.0.1:9000").  Fills host (without brackets
- * or port); NULL when well formed, else why not: url_not_ascii for a host
- * that is not ASCII.
+ * Whether [egress] lets us reach host (a callback URL's or an OSS
+ * endpoint's, as oss_endpoint_parse() gives it) as far as can be told
+ * before DNS: an address literal it refuses, or localhost where private
+ * addresses are refused, is not.  Names are checked again after DNS, when
+ * the dispatcher connects.  NULL when acceptable, else why not (in why).
  */
-const char	*url_endpoint_parse(const char *endpoint, char *host,
-		    size_t hostlen);
-
-/* Like url_callback_check for the endpoint's host: NULL or why not. */
-const char	*url_endpoint_check(const char *endpoint,
+const char	*url_host_check(const char *host,
 		    const struct egress_policy *, char *why, size_t whylen);
 
 #endif /* MIAS_URL_H */

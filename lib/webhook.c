@@ -7,23 +7,18 @@
 #include <openssl/hmac.h>
 
 #include "crypto.h"
+#include "hex.h"
 #include "webhook.h"
 
 int
 webhook_id_new(char out[WEBHOOK_ID_MAX])
 {
-	static const char	hex[] = "0123456789abcdef";
 	unsigned char		raw[16];
-	size_t			i;
 
 	if (crypto_random(raw, sizeof(raw)) == -1)
 		return -1;
 	memcpy(out, "msg_", 4);
-	for (i = 0; i < sizeof(raw); i++) {
-		out[4 + 2 * i] = hex[raw[i] >> 4];
-		out[5 + 2 * i] = hex[raw[i] & 0xf];
-	}
-	out[4 + 2 * sizeof(raw)] = '\0';
+	hex_encode(raw, sizeof(raw), out + 4);
 	return 0;
 }
 

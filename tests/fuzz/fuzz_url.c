@@ -1,9 +1,10 @@
-/* fuzz_url.c -- callback URLs and OSS endpoints through url_callback_check(), url_endpoint_parse() and egress_literal() */
+/* fuzz_url.c -- callback URLs and OSS endpoints through url_callback_check(), oss_endpoint_parse(), url_host_check() and egress_literal() */
 #include <sys/socket.h>
 
 #include "egress.h"
 #include "fuzz.h"
 #include "jv.h"
+#include "oss_name.h"
 #include "url.h"
 
 static json_object	*nsrec;
@@ -39,6 +40,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct egress_policy	 ep;
+	struct oss_endpoint	 en;
 	struct sockaddr_storage	 ss;
 	char			 why[512], host[URL_HOST_MAX], *s;
 	const char		*bad;
@@ -65,16 +67,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(bad == why && why[0] != '\0' &&
 		    fuzz_text_ok(why, NULL));
 
-	if ((bad = url_endpoint_parse(s, host, sizeof(host))) == NULL) {
-		FUZZ_ASSERT(host[0] != '\0' && strlen(host) < sizeof(host));
-		/* the dispatcher parses it again with oss_endpoint_parse() */
+	/* the one endpoint rule, as the responders and the dispatcher use
+	 * it, then [egress] on its host */
+	if ((bad = oss_endpoint_parse(s, &en)) == NULL) {
+		FUZZ_ASSERT(en.en_host[0] != '\0' &&
+		    strlen(en.en_host) < sizeof(host));
+		why[0] = '\0';
+		if ((bad = url_host_check(en.en_host, &ep, why,
+		    sizeof(why))) != NULL)
+			FUZZ_ASSERT(bad == why && why[0] != '\0' &&
+			    fuzz_text_ok(why, NULL));
 	} else
-		FUZZ_ASSERT(bad[0] != '\0');
-
-	why[0] = '\0';
-	if ((bad = url_endpoint_check(s, &ep, why, sizeof(why))) != NULL)
-		FUZZ_ASSERT(bad == why && why[0] != '\0' &&
-		    fuzz_text_ok(why, NULL));
+		FUZZ_ASSERT(bad[0] != '\0' && fuzz_text_ok(bad, NULL));
 
 	if (egress_literal(s, &ss))
 		FUZZ_ASSERT(ss.ss_family == AF_INET ||

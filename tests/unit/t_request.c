@@ -46,6 +46,10 @@ execute_refused(const char *name, const char *b, const char *want)
 	TAP_STREQ(msg, want, name);
 }
 
+#define HOSTNAME_WHY	"endpoint: not a valid host name: labels of " \
+	"letters, digits, '-' and '_', none empty, none starting or ending " \
+	"with '-'"
+
 static void
 test_execute(void)
 {
@@ -104,15 +108,14 @@ test_trigger(void)
 	    "{\"namespace\": \"hospital-a\", \"ImageUid\": \"img-1\","
 	    " \"accessKeyId\": \"AK\", \"accessKeySecret\": \"SK\","
 	    " \"securityToken\": \"\", \"endpoint\": \"oss-cn-beijing.aliyuncs.com\","
-	    " \"bucketName\": \"Pacs_1\", \"key\": \"a.dcm\", \"analysis\": \"OA\","
+	    " \"bucketName\": \"pacs-1\", \"key\": \"a.dcm\", \"analysis\": \"OA\","
 	    " \"resultCallBackUrl\": \"https://his.example/r\"}";
 	struct trigger_req	tr;
 	char			msg[512];
 	enum rc			rc;
 
 	tap_ok(request_trigger(b, sizeof(b) - 1, "hospital-a", &tr, msg,
-	    sizeof(msg), &rc) == 0, "trigger: the example is accepted "
-	    "(bucket names as printable text, as before)");
+	    sizeof(msg), &rc) == 0, "trigger: the example is accepted");
 	TAP_STREQ(tr.tr_image_uid, "img-1", "trigger: ImageUid");
 	TAP_STREQ(tr.tr_analysis, "OA", "trigger: analysis");
 	TAP_STREQ(tr.tr_oss.ro_sts, "", "trigger: an empty securityToken");
@@ -140,6 +143,71 @@ test_trigger(void)
 		TAP_STREQ(msg, "endpoint: host is not ASCII; write an "
 		    "internationalised name in its ASCII (xn--) form",
 		    "trigger: its message names the field");
+	}
+}
+
+/*
+ * Issue 18, item 1: executeAnalysis checked endpoints and buckets with
+ * one rule and the dispatcher with another, and triggerAnalysis took any
+ * printable bucket name.  Now each entry point gives the same answer.
+ */
+static const char trigger_body[] =
+    "{\"namespace\": \"hospital-a\", \"ImageUid\": \"img-1\","
+    " \"accessKeyId\": \"AK\", \"accessKeySecret\": \"SK\","
+    " \"securityToken\": \"\", \"endpoint\": \"http://[::1]:9000\","
+    " \"bucketName\": \"pacs-1\", \"key\": \"a.dcm\", \"analysis\": \"OA\","
+    " \"resultCallBackUrl\": \"https://his.example/r\"}";
+
+/* trigger_body with one member replaced */
+static const char *
+trigger_with(const char *member, const char *value)
+{
+	static char	 tb[4096];
+	const char	*p = strstr(trigger_body, member), *end;
+
+	end = strpbrk(p + strlen(member) + 2, ",}");
+	snprintf(tb, sizeof(tb), "%.*s%s: %s%s", (int)(p - trigger_body),
+	    trigger_body, member, value, end);
+	return tb;
+}
+
+static void
+test_one_rule(void)
+{
+	static const struct {
+		const char	*member, *value, *want;
+	} t[] = {
+		{ "\"endpoint\"", "\"http://a..b.example.com\"", HOSTNAME_WHY },
+		{ "\"endpoint\"", "\"http://-x.example.com\"", HOSTNAME_WHY },
+		{ "\"endpoint\"", "\"http://x-.example.com\"", HOSTNAME_WHY },
+		{ "\"endpoint\"", "\"http://[not-v6]:9000\"",
+		    "endpoint: not a valid IPv6 address" },
+		{ "\"bucketName\"", "\"Foo_Bar\"", "bucketName: may hold only "
+		    "lower-case letters, digits and '-'" },
+		{ "\"bucketName\"", "\"-pacs\"", "bucketName: must start and "
+		    "end with a letter or digit" },
+	};
+	struct execute_req	 ex;
+	struct trigger_req	 tr;
+	char			 emsg[512], tmsg[512];
+	const char		*b;
+	enum rc			 erc, trc;
+	size_t			 i;
+	int			 er, trr;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		b = with(t[i].member, t[i].value);
+		er = request_execute(b, strlen(b), &ex, emsg, sizeof(emsg),
+		    &erc);
+		b = trigger_with(t[i].member, t[i].value);
+		trr = request_trigger(b, strlen(b), "hospital-a", &tr, tmsg,
+		    sizeof(tmsg), &trc);
+		tap_ok(er == -1 && erc == RC_INVALID, "execute: %s %s is "
+		    "RC_INVALID", t[i].member, t[i].value);
+		tap_ok(trr == -1 && trc == RC_INVALID, "trigger: %s %s is "
+		    "RC_INVALID", t[i].member, t[i].value);
+		TAP_STREQ(emsg, t[i].want, "execute: its message");
+		TAP_STREQ(tmsg, t[i].want, "trigger: the same message");
 	}
 }
 
@@ -299,6 +367,7 @@ main(void)
 {
 	test_execute();
 	test_trigger();
+	test_one_rule();
 	test_feedback();
 	test_result_query();
 	test_job_query();

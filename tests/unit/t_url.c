@@ -5,6 +5,7 @@
 #include "crypto.h"
 #include "egress.h"
 #include "ns.h"
+#include "oss_name.h"
 #include "url.h"
 #include "tap.h"
 
@@ -199,6 +200,33 @@ test_callback_bugs(void)
 	    "trailing dot", "egress rules");
 }
 
+/* What executeAnalysis and triggerAnalysis do with an endpoint: the one
+ * rule (oss_name.c), then [egress] on its host. */
+static const char *
+endpoint_parse(const char *s, char *host, size_t hostlen)
+{
+	struct oss_endpoint	 en;
+	const char		*bad;
+
+	if ((bad = oss_endpoint_parse(s, &en)) == NULL)
+		snprintf(host, hostlen, "%s", en.en_host);
+	return bad;
+}
+
+static const char *
+endpoint_check(const char *s, const struct egress_policy *ep, char *buf,
+    size_t buflen)
+{
+	char		 host[URL_HOST_MAX];
+	const char	*bad;
+
+	if ((bad = endpoint_parse(s, host, sizeof(host))) != NULL) {
+		snprintf(buf, buflen, "%s", bad);
+		return buf;
+	}
+	return url_host_check(host, ep, buf, buflen);
+}
+
 /* Issue 16, item 6: a host that is not ASCII was accepted (000000) and
  * then failed in libcurl at every attempt until it dead-lettered. */
 static void
@@ -222,7 +250,7 @@ test_not_ascii(void)
 		bad_cb(url, &pol_priv, NULL, "not ASCII, even with "
 		    "allow_private", "not ASCII");
 		snprintf(url, sizeof(url), "https://%s:9000", hosts[i]);
-		tap_ok(url_endpoint_parse(url, host, sizeof(host)) ==
+		tap_ok(endpoint_parse(url, host, sizeof(host)) ==
 		    url_not_ascii, "endpoint %s: url_not_ascii", url);
 		tap_ok(url_host_ascii(hosts[i]) == url_not_ascii,
 		    "url_host_ascii(%s)", hosts[i]);
@@ -234,7 +262,7 @@ test_not_ascii(void)
 	    "ASCII hosts (the xn-- form) pass the rule");
 	ok_cb("https://xn--bcher-kva.example/cb", &pol_none, NULL,
 	    "the xn-- form");
-	tap_ok(url_endpoint_parse("xn--bcher-kva.example", host,
+	tap_ok(endpoint_parse("xn--bcher-kva.example", host,
 	    sizeof(host)) == NULL, "endpoint: the xn-- form");
 	/* an ASCII %XX in a host is not this rule's (libcurl's or the
 	 * endpoint's character check refuses it) */
@@ -332,6 +360,9 @@ test_namespace(void)
 	crypto_keys_wipe(&k);
 }
 
+#define HOSTNAME_WHY	"not a valid host name: labels of letters, " \
+	"digits, '-' and '_', none empty, none starting or ending with '-'"
+
 static void
 test_endpoint(void)
 {
@@ -343,7 +374,7 @@ test_endpoint(void)
 		    "oss-cn-beijing.aliyuncs.com" },
 		{ "http://oss-cn-beijing.aliyuncs.com/",
 		    "oss-cn-beijing.aliyuncs.com" },
-		{ "HTTPS://Oss.Example:443/", "Oss.Example" },
+		{ "HTTPS://Oss.Example:443/", "oss.example" },
 		{ "http://127.0.0.1:9000", "127.0.0.1" },
 		{ "127.0.0.1:9000", "127.0.0.1" },
 		{ "[::1]:9000", "::1" },
@@ -371,6 +402,12 @@ test_endpoint(void)
 		{ "user@host", "host holds characters a host name cannot" },
 		{ "host?x=1", "host holds characters a host name cannot" },
 		{ "[::1", "unterminated IPv6 address" },
+		/* issue 18: accepted here and refused by the dispatcher */
+		{ "http://a..b.example.com", HOSTNAME_WHY },
+		{ "http://-x.example.com", HOSTNAME_WHY },
+		{ "http://x-.example.com", HOSTNAME_WHY },
+		{ "[not-v6]:80", "not a valid IPv6 address" },
+		{ " oss.example", "host holds characters a host name cannot" },
 		{ "[::1]x", "must be a host name, optionally with a scheme "
 		    "and port, without a path" },
 	};
@@ -380,7 +417,7 @@ test_endpoint(void)
 
 	for (i = 0; i < NELEM(good); i++) {
 		memset(host, 0, sizeof(host));
-		r = url_endpoint_parse(good[i].in, host, sizeof(host));
+		r = endpoint_parse(good[i].in, host, sizeof(host));
 		tap_ok(r == NULL && strcmp(host, good[i].host) == 0,
 		    "endpoint \"%s\" parses to host %s", good[i].in,
 		    good[i].host);
@@ -388,64 +425,70 @@ test_endpoint(void)
 			printf("#   refused: %s\n", r);
 	}
 	for (i = 0; i < NELEM(bad); i++) {
-		r = url_endpoint_parse(bad[i].in, host, sizeof(host));
+		r = endpoint_parse(bad[i].in, host, sizeof(host));
 		TAP_STREQ(r, bad[i].why, bad[i].in[0] ? bad[i].in :
 		    "endpoint \"\"");
 	}
-	TAP_STREQ(url_endpoint_parse("abcdef", host, 4),
-	    "host is missing or too long", "host longer than the buffer");
+	{
+		char	longhost[OSS_HOST_MAX + 8];
+
+		memset(longhost, 'a', sizeof(longhost) - 1);
+		longhost[sizeof(longhost) - 1] = '\0';
+		TAP_STREQ(endpoint_parse(longhost, host, sizeof(host)),
+		    "host is missing or too long", "host of 263 bytes");
+	}
 
 	/* fixed: the port is not checked to be 1..65535 */
-	tap_ok(url_endpoint_parse("host:99999", host, sizeof(host)) != NULL,
+	tap_ok(endpoint_parse("host:99999", host, sizeof(host)) != NULL,
 	    "endpoint port 99999 refused");
-	tap_ok(url_endpoint_parse("host:0", host, sizeof(host)) != NULL,
+	tap_ok(endpoint_parse("host:0", host, sizeof(host)) != NULL,
 	    "endpoint port 0 refused");
 
-	/* url_endpoint_check: the parse, then [egress] */
-	tap_ok(url_endpoint_check("oss-cn-beijing.aliyuncs.com", &pol_none,
+	/* the responders' check: the one rule, then [egress] */
+	tap_ok(endpoint_check("oss-cn-beijing.aliyuncs.com", &pol_none,
 	    why, sizeof(why)) == NULL, "endpoint check: OSS public name");
-	tap_ok(url_endpoint_check("https://47.95.0.1", &pol_none, why,
+	tap_ok(endpoint_check("https://47.95.0.1", &pol_none, why,
 	    sizeof(why)) == NULL, "endpoint check: public IPv4");
-	TAP_STREQ(url_endpoint_check("http://127.0.0.1:9000", &pol_none, why,
+	TAP_STREQ(endpoint_check("http://127.0.0.1:9000", &pol_none, why,
 	    sizeof(why)), "host 127.0.0.1 is not allowed by the gateway's "
 	    "egress rules", "endpoint check: 127.0.0.1 refused");
-	TAP_STREQ(url_endpoint_check("ftp://x", &pol_none, why, sizeof(why)),
+	TAP_STREQ(endpoint_check("ftp://x", &pol_none, why, sizeof(why)),
 	    "scheme must be http or https",
 	    "endpoint check: parse error passed on");
-	r = url_endpoint_check("[::1]:9000", &pol_none, why, sizeof(why));
+	r = endpoint_check("[::1]:9000", &pol_none, why, sizeof(why));
 	tap_ok(r != NULL && strstr(r, "egress rules") != NULL,
 	    "endpoint check: [::1]:9000 refused");
-	r = url_endpoint_check("2130706433:9000", &pol_none, why, sizeof(why));
+	r = endpoint_check("2130706433:9000", &pol_none, why, sizeof(why));
 	tap_ok(r != NULL && strstr(r, "egress rules") != NULL,
 	    "endpoint check: 2130706433:9000 refused");
-	r = url_endpoint_check("http://localhost:9000", &pol_none, why,
+	r = endpoint_check("http://localhost:9000", &pol_none, why,
 	    sizeof(why));
 	tap_ok(r != NULL && strstr(r, "egress rules") != NULL,
 	    "endpoint check: localhost refused");
-	r = url_endpoint_check("169.254.169.254", &pol_none, why, sizeof(why));
+	r = endpoint_check("169.254.169.254", &pol_none, why, sizeof(why));
 	tap_ok(r != NULL && strstr(r, "egress rules") != NULL,
 	    "endpoint check: 169.254.169.254 refused");
-	r = url_endpoint_check("http://[fd00:ec2::254]", &pol_none, why,
+	r = endpoint_check("http://[fd00:ec2::254]", &pol_none, why,
 	    sizeof(why));
 	tap_ok(r != NULL && strstr(r, "egress rules") != NULL,
 	    "endpoint check: fd00:ec2::254 refused");
-	r = url_endpoint_check("10.1.2.3:9000", &pol_none, why, sizeof(why));
+	r = endpoint_check("10.1.2.3:9000", &pol_none, why, sizeof(why));
 	tap_ok(r != NULL && strstr(r, "egress rules") != NULL,
 	    "endpoint check: 10.1.2.3 refused");
-	tap_ok(url_endpoint_check("http://127.0.0.1:9000", &pol_lo, why,
+	tap_ok(endpoint_check("http://127.0.0.1:9000", &pol_lo, why,
 	    sizeof(why)) == NULL, "endpoint check: 127.0.0.1 in allow_hosts");
-	tap_ok(url_endpoint_check("2130706433:9000", &pol_lo, why,
+	tap_ok(endpoint_check("2130706433:9000", &pol_lo, why,
 	    sizeof(why)) == NULL,
 	    "endpoint check: 2130706433 matches allow_hosts 127.0.0.1");
-	tap_ok(url_endpoint_check("http://127.0.0.2:9000", &pol_lo, why,
+	tap_ok(endpoint_check("http://127.0.0.2:9000", &pol_lo, why,
 	    sizeof(why)) != NULL, "endpoint check: 127.0.0.2 not in "
 	    "allow_hosts");
-	tap_ok(url_endpoint_check("http://127.0.0.1:9000", &pol_priv, why,
+	tap_ok(endpoint_check("http://127.0.0.1:9000", &pol_priv, why,
 	    sizeof(why)) == NULL, "endpoint check: 127.0.0.1 with "
 	    "allow_private");
-	tap_ok(url_endpoint_check("http://localhost:9000", &pol_lh, why,
+	tap_ok(endpoint_check("http://localhost:9000", &pol_lh, why,
 	    sizeof(why)) == NULL, "endpoint check: localhost in allow_hosts");
-	tap_ok(url_endpoint_check("oss.internal.example", &pol_oss, why,
+	tap_ok(endpoint_check("oss.internal.example", &pol_oss, why,
 	    sizeof(why)) == NULL, "endpoint check: a listed name");
 }
 
