@@ -135,8 +135,8 @@ void			 disp_poke(struct disp *);	/* wake the main loop */
 int64_t	sched_scan(struct disp *);	/* returns ms until the next due */
 void	task_release(struct disp *, struct task *);
 /* An image task is the engine's in slot (lib/conf.h) rather than the one
- * its queue item named (a reload renumbered the slots, or an item of an
- * older layout): its count of work in progress moves there.  Any thread. */
+ * its queue item named (a reload renumbered the slots, or the item's
+ * studyType was unknown): its count of work in progress moves there.  Any thread. */
 void	task_retype(struct disp *, struct task *, int slot);
 int	sched_reschedule(struct disp *, struct task *, int64_t due);
 int	sched_drop(struct disp *, struct task *);

@@ -45,8 +45,8 @@ struct scan {
  * may then have at most concurrency / that count of the engine's images
  * running or awaited (at least one), while another namespace waits, and
  * once at its share its stream is not walked further.  When only one has
- * due images it may use the whole engine.  Images queued by builds before
- * the namespace was in their keys are taken in due order without shares.
+ * due images it may use the whole engine.  Images of an unknown studyType
+ * (lib/queue.h) are taken in due order without shares.
  */
 #define NSLOAD_MAX	256
 
@@ -291,7 +291,7 @@ scan_item(struct scan *sc, const void *key, size_t klen, const char *val,
 /*
  * A look walks one cursor per kind (keys start with the kind), one per
  * engine and namespace for images (their keys go on with the studyType and
- * the namespace), plus one over each older layout, and takes their due
+ * the namespace), and takes their due
  * items in the order of their due times, as if it walked one queue ordered
  * by time.  A stream out of room is not walked further: a long backlog of
  * studies costs nothing while the workers are busy with images, one
@@ -304,14 +304,13 @@ scan_item(struct scan *sc, const void *key, size_t klen, const char *val,
 static const struct {
 	unsigned char	p[2];
 	size_t		plen;
-	enum queue_kind	kind;		/* 0: the oldest layout, any kind */
+	enum queue_kind	kind;
 } scan_fixed[] = {
 	{ { QK_DELIVER }, 1, QK_DELIVER },
 	{ { QK_TIMEOUT }, 1, QK_TIMEOUT },
 	{ { QK_ASSEMBLE }, 1, QK_ASSEMBLE },
 	{ { QK_IMAGE, 0 }, 2, QK_IMAGE },	/* images without a studyType */
 	{ { QK_STUDY }, 1, QK_STUDY },
-	{ { QUEUE_LEGACY }, 1, 0 },
 };
 #define SCAN_FIXED	(sizeof(scan_fixed) / sizeof(scan_fixed[0]))
 /* namespaces with due images of one engine that one look finds */
@@ -325,7 +324,7 @@ struct stream {
 	size_t			 plen;
 	unsigned char		 from[2 + QUEUE_NS_MAX + 1];
 	size_t			 fromlen;	/* > 0: walked from this key */
-	enum queue_kind		 skind;		/* 0: the oldest layout */
+	enum queue_kind		 skind;
 	int			 type;		/* a namespace's images of
 						 * this studyType, or 0 */
 	const void		*key;
@@ -348,8 +347,6 @@ struct streams {
 static int
 stream_room(const struct scan *sc, const struct stream *st)
 {
-	if (st->skind == 0)
-		return 1;
 	if (st->type != 0)
 		return type_room(sc, st->type);
 	return kind_room(sc, st->skind);
@@ -533,7 +530,8 @@ scan_pass(struct scan *sc, struct store_txn *txn, struct streams *ss)
 		if (best == NULL)
 			break;
 		/* a stream whose due items are refused one by one (images of
-		 * the older layouts over a share) stops here, not the others */
+		 * no namespace's stream over a share) stops here, not the
+		 * others */
 		if (++best->visits > SCAN_VISIT_MAX) {
 			best->state = -1;
 			sc->visited = SCAN_VISIT_MAX + 1;
