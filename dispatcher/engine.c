@@ -139,9 +139,11 @@ image_body(struct store_txn *t, void *arg)
 	return STORE_OK;
 }
 
-/* Read the job; 1 when it should run, 0 when it is done with (dropped). */
+/* Read the job; 1 when it should run, else 0 and what becomes of the
+ * task in *res. */
 static int
-image_load(struct disp *d, struct task *t, struct image *im)
+image_load(struct disp *d, struct task *t, struct image *im,
+    enum task_res *res)
 {
 	int rc;
 
@@ -153,15 +155,14 @@ image_load(struct disp *d, struct task *t, struct image *im)
 	if (rc == STORE_OK && im->runnable)
 		return 1;
 	if (rc == STORE_OK && im->later) {
-		sched_reschedule(d, t, store_now_ms() + 1000);
-		return 0;
-	}
-	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+		t->t_retry = store_now_ms() + 1000;
+		*res = TASK_RETRY;
+	} else if (rc != STORE_OK && rc != STORE_NOTFOUND) {
 		log_warnx("image %s: %s", t->t_id, store_errmsg(d->d_store));
-		return -1;
-	}
-	/* ended, replaced by another run, or its study is gone */
-	sched_drop(d, t);
+		*res = TASK_DONE;
+	} else
+		*res = TASK_DROP;	/* ended, replaced by another run, or
+					 * its study is gone */
 	return 0;
 }
 
@@ -281,7 +282,7 @@ job_attempts(struct image *im)
 
 static void trigger_done(struct xfer *, CURLcode);
 
-void
+enum task_res
 engine_trigger(struct disp *d, struct task *t)
 {
 	struct mias_conf	*c = t->t_dconf->dc_conf;
@@ -293,9 +294,10 @@ engine_trigger(struct disp *d, struct task *t)
 	char			 hdr[NS_TOKEN_MAX + 32];
 	const char		*s;
 	size_t			 len;
-	int			 r, e;
+	enum task_res		 res = TASK_DONE;
+	int			 e;
 
-	if ((r = image_load(d, t, &im)) != 1)
+	if (image_load(d, t, &im, &res) != 1)
 		goto release;
 	e = image_engine(c, &im);
 	task_retype(d, t, e != 0 ? e : im.type);
@@ -304,8 +306,7 @@ engine_trigger(struct disp *d, struct task *t)
 		/* queued for a slot a reload gave another engine: the
 		 * command engine that serves it now runs it */
 		image_clear(&im);
-		work_submit(d, t);
-		return;
+		return TASK_WORKER;
 	}
 	if (ce == NULL || ce->ce_url == NULL) {
 		struct outcome o = { t, NULL, "NO_ENGINE",
@@ -389,7 +390,7 @@ engine_trigger(struct disp *d, struct task *t)
 	json_object_put(b);
 	free(cb);
 	image_clear(&im);
-	return;
+	return TASK_PENDING;
 fail:
 	log_warnx("image %s: cannot start the trigger", t->t_id);
 	json_object_put(b);
@@ -397,7 +398,7 @@ fail:
 	free(body);
 release:
 	image_clear(&im);
-	task_release(d, t);
+	return res;
 }
 
 static void
@@ -427,7 +428,7 @@ trigger_done(struct xfer *x, CURLcode code)
 		o.deadline = store_now_ms() + ce->ce_timeout * 1000LL;
 		outcome_store(d, &o);
 		json_object_put(resp);
-		task_release(d, t);
+		sched_done(d, t, TASK_DONE);
 		return;
 	}
 	if (code != CURLE_OK)
@@ -463,7 +464,7 @@ trigger_done(struct xfer *x, CURLcode code)
 	log_info("image %s: %s%s", t->t_id, msg, o.retry_in ? ", will retry" :
 	    "");
 	outcome_store(d, &o);
-	task_release(d, t);
+	sched_done(d, t, TASK_DONE);
 }
 
 struct timeout_arg {
@@ -510,7 +511,7 @@ timeout_body(struct store_txn *t, void *arg)
 	return rc;
 }
 
-void
+enum task_res
 engine_timeout(struct disp *d, struct task *t)
 {
 	struct timeout_arg a = { t, 0 };
@@ -520,7 +521,7 @@ engine_timeout(struct disp *d, struct task *t)
 		    store_errmsg(d->d_store));
 	else if (a.changed)
 		log_info("image %s: no result in time", t->t_id);
-	task_release(d, t);
+	return TASK_DONE;
 }
 
 /* ---- local command engines --------------------------------------------- */
@@ -751,7 +752,7 @@ out:
 	return rc;
 }
 
-void
+enum task_res
 engine_command(struct disp *d, struct task *t)
 {
 	struct mias_conf	*c = t->t_dconf->dc_conf;
@@ -767,6 +768,7 @@ engine_command(struct disp *d, struct task *t)
 	enum oss_err		 err;
 	char			 path[4096], msg[512], emsg[700], *out = NULL;
 	size_t			 outlen;
+	enum task_res		 tr = TASK_DONE;
 	int			 fd = -1, r, e;
 
 	memset(&o, 0, sizeof(o));
@@ -774,7 +776,7 @@ engine_command(struct disp *d, struct task *t)
 	path[0] = msg[0] = '\0';
 	o.task = t;
 	o.local = 1;
-	if ((r = image_load(d, t, &im)) != 1)
+	if (image_load(d, t, &im, &tr) != 1)
 		goto release;
 	e = image_engine(c, &im);
 	task_retype(d, t, e != 0 ? e : im.type);
@@ -783,9 +785,8 @@ engine_command(struct disp *d, struct task *t)
 		/* queued for a slot a reload gave another engine: queued
 		 * again under the remote engine's, which the main loop
 		 * triggers */
-		if (sched_reschedule(d, t, store_now_ms()) != 0)
-			log_warnx("image %s: %s", t->t_id,
-			    store_errmsg(d->d_store));
+		t->t_retry = store_now_ms();
+		tr = TASK_RETRY;
 		goto release;
 	}
 	if (ce == NULL || ce->ce_command == NULL) {
@@ -870,5 +871,5 @@ release:
 	result_free(&res);
 	free(out);
 	image_clear(&im);
-	task_release(d, t);
+	return tr;
 }

@@ -15,6 +15,8 @@
  * last one handed out. */
 #define SCAN_AHEAD	2
 
+atomic_int	disp_restarting;
+
 /*
  * A look at the queue runs in one read transaction and only picks items;
  * they are started after it ends, each in transactions of its own.  The
@@ -650,37 +652,62 @@ waiting_body(struct store_txn *txn, void *arg)
 	return store_scan(txn, SDB_WAITING, NULL, 0, waiting_visit, wt);
 }
 
+/* The main loop's handlers; what blocks goes to the workers (sched_work). */
 static void
 task_start(struct disp *d, struct task *t)
 {
-	struct conf_engine *ce = NULL;
+	struct conf_engine	*ce = NULL;
+	enum task_res		 res;
 
 	if (t->t_type >= 1 && t->t_type <= CONF_ENGINES)
 		ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
 	switch (t->t_kind) {
 	case QK_STUDY:
 	case QK_ASSEMBLE:
-		work_submit(d, t);
+		res = TASK_WORKER;
 		break;
 	case QK_IMAGE:
 		if (ce != NULL && ce->ce_configured && ce->ce_url == NULL)
-			work_submit(d, t);
+			res = TASK_WORKER;
 		else
-			engine_trigger(d, t);
+			res = engine_trigger(d, t);
 		break;
 	case QK_TIMEOUT:
-		engine_timeout(d, t);
+		res = engine_timeout(d, t);
 		break;
 	case QK_DELIVER:
-		deliver_start(d, t);
+		res = deliver_start(d, t);
 		break;
 	default:
 		log_warnx("%s: unknown queue item kind %d: dropped", __func__,
 		    t->t_kind);
-		sched_drop(d, t);
-		task_release(d, t);
+		res = TASK_DROP;
 		break;
 	}
+	sched_done(d, t, res);
+}
+
+void
+sched_work(struct disp *d, struct task *t)
+{
+	enum task_res res;
+
+	switch (t->t_kind) {
+	case QK_STUDY:
+		res = assemble_list(d, t);
+		break;
+	case QK_ASSEMBLE:
+		res = assemble_result(d, t);
+		break;
+	case QK_IMAGE:
+		res = engine_command(d, t);
+		break;
+	default:
+		log_warnx("%s: unexpected task kind %d", __func__, t->t_kind);
+		res = TASK_DONE;
+		break;
+	}
+	sched_done(d, t, res);
 }
 
 /*
@@ -854,18 +881,72 @@ move_body(struct store_txn *txn, void *arg)
 	return rc;
 }
 
-int
-sched_reschedule(struct disp *d, struct task *t, int64_t due)
-{
-	struct move_arg m = { t, due };
-
-	return store_txn(d->d_store, move_body, &m);
-}
-
-int
-sched_drop(struct disp *d, struct task *t)
+void
+sched_done(struct disp *d, struct task *t, enum task_res res)
 {
 	struct move_arg m = { t, -1 };
 
-	return store_txn(d->d_store, move_body, &m);
+	switch (res) {
+	case TASK_PENDING:
+		return;
+	case TASK_WORKER:
+		work_submit(d, t);
+		return;
+	case TASK_RETRY:
+		m.due = t->t_retry;
+		/* FALLTHROUGH */
+	case TASK_DROP:
+		if (store_txn(d->d_store, move_body, &m) != 0)
+			log_warnx("queue item %s: %s", t->t_id,
+			    store_errmsg(d->d_store));
+		break;
+	case TASK_DONE:
+		break;
+	}
+	task_release(d, t);
+}
+
+static void
+release_all(struct disp *d, struct taskq *q)
+{
+	struct task *t;
+
+	while ((t = TAILQ_FIRST(q)) != NULL) {
+		TAILQ_REMOVE(q, t, t_entry);
+		task_release(d, t);
+	}
+}
+
+void
+sched_drop_stale(struct disp *d)
+{
+	struct taskq q;
+
+	TAILQ_INIT(&q);
+	work_take_stale(d, &q);
+	release_all(d, &q);
+}
+
+void
+sched_stop(struct disp *d)
+{
+	struct taskq q;
+
+	TAILQ_INIT(&q);
+	work_stop(d, &q);
+	release_all(d, &q);
+}
+
+void
+disp_conf_unref(struct disp *d, struct dconf *dc)
+{
+	int last;
+
+	pthread_mutex_lock(&d->d_mtx);
+	last = --dc->dc_refs == 0;
+	pthread_mutex_unlock(&d->d_mtx);
+	if (last) {
+		conf_free(dc->dc_conf);
+		free(dc);
+	}
 }

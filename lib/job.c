@@ -9,6 +9,7 @@
 #include "job.h"
 #include "metrics.h"
 #include "queue.h"
+#include "result.h"
 #include "store.h"
 
 #define JOB_RECORD_VERSION	1
@@ -326,4 +327,142 @@ fail:
 	json_object_put(findings);
 	json_object_put(study);
 	return rc;
+}
+
+struct job_gather {
+	json_object	*list;		/* the study type's list in data */
+	json_object	*box_uids;	/* boxUids used so far */
+	int		 done, failed, codes;
+	char		 code[64];
+	char		 msg[256];
+	char		 others[128];
+};
+
+/*
+ * Engines number boxes per image, so two images may both have box 12345;
+ * feedback names a box by its boxUid, so within a study each must be
+ * unique: a repeated one gets the next free number.
+ */
+static void
+job_unique_box(struct job_gather *g, json_object *item)
+{
+	json_object	*v;
+	char		 uid[8];
+	long		 n, tries;
+
+	if (g->box_uids == NULL ||
+	    !json_object_object_get_ex(item, "boxUid", &v))
+		return;
+	snprintf(uid, sizeof(uid), "%s", json_object_get_string(v));
+	n = strtol(uid, NULL, 10);
+	for (tries = 0; tries < 100000 &&
+	    json_object_object_get_ex(g->box_uids, uid, NULL); tries++) {
+		n = (n + 1) % 100000;
+		snprintf(uid, sizeof(uid), "%05ld", n);
+	}
+	if (strcmp(uid, json_object_get_string(v)) != 0)
+		json_object_object_add(item, "boxUid",
+		    json_object_new_string(uid));
+	json_object_object_add(g->box_uids, uid, NULL);
+}
+
+static int
+job_gather_job(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct job_gather	*g = arg;
+	json_object		*rec, *f, *v, *obj;
+	size_t			 i, n;
+
+	(void)key;
+	(void)klen;
+	if ((rec = store_json(val, len)) == NULL)
+		return STORE_ERR;
+	if (job_state_of(rec) == JOB_DONE) {
+		g->done++;
+		/* the image a finding is on: a viewer draws it there */
+		if (!json_object_object_get_ex(rec, "object", &obj))
+			obj = NULL;
+		if (json_object_object_get_ex(rec, "findings", &f) &&
+		    json_object_is_type(f, json_type_array)) {
+			n = json_object_array_length(f);
+			for (i = 0; i < n; i++) {
+				json_object *item = json_object_array_get_idx(
+				    f, i);
+
+				job_unique_box(g, item);
+				if (obj != NULL && json_object_is_type(item,
+				    json_type_object))
+					json_object_object_add(item,
+					    "imageKey", json_object_get(obj));
+				json_object_array_add(g->list,
+				    json_object_get(item));
+			}
+		}
+	} else {
+		const char *c = json_object_object_get_ex(rec, "errorCode", &v) ?
+		    json_object_get_string(v) : "ENGINE_ERROR";
+
+		g->failed++;
+		if (g->code[0] == '\0') {
+			snprintf(g->code, sizeof(g->code), "%s", c);
+			if (json_object_object_get_ex(rec, "errorMessage", &v))
+				snprintf(g->msg, sizeof(g->msg), "%s",
+				    json_object_get_string(v));
+		} else if (strcmp(g->code, c) != 0 &&
+		    strstr(g->others, c) == NULL) {
+			size_t ol = strlen(g->others);
+
+			snprintf(g->others + ol, sizeof(g->others) - ol,
+			    "%s%s", ol ? ", " : "", c);
+		}
+	}
+	json_object_put(rec);
+	return 0;
+}
+
+int
+job_assemble(struct store_txn *t, const char *skey, size_t sklen,
+    int64_t run, int64_t now)
+{
+	struct job_gather	 g;
+	json_object		*data;
+	char			 prefix[JOB_KEY_MAX], buf[STUDY_KEY_MAX + 1];
+	char			 msg[512];
+	const char		*ns, *uid;
+	size_t			 plen;
+	int			 type, rc;
+
+	if (study_key_parse(skey, sklen, buf, &ns, &type, &uid) == -1)
+		return STORE_ERR;
+	if ((data = result_data_new(uid, type)) == NULL)
+		return STORE_ERR;
+	memset(&g, 0, sizeof(g));
+	json_object_object_get_ex(data, result_list_name(type), &g.list);
+	if (type == 4 && (g.box_uids = json_object_new_object()) == NULL) {
+		json_object_put(data);
+		return STORE_ERR;
+	}
+	plen = job_prefix(prefix, skey, sklen, run);
+	rc = store_scan(t, SDB_JOBS, prefix, plen, job_gather_job, &g);
+	json_object_put(g.box_uids);
+	if (rc != 0) {
+		json_object_put(data);
+		return rc;
+	}
+	if (type == 4) {
+		json_object *boxes;
+
+		/* clients of the deployed platform read boxDataList */
+		json_object_object_get_ex(data, "boxes", &boxes);
+		json_object_object_add(data, "boxDataList",
+		    result_box_compat(boxes));
+	}
+	if (g.failed == 0)
+		return study_conclude(t, skey, sklen, run, data, NULL, NULL,
+		    now);
+	snprintf(msg, sizeof(msg), "%d of %d images failed: %s: %s%s%s%s",
+	    g.failed, g.done + g.failed, g.code, g.msg,
+	    g.others[0] ? " (also " : "", g.others, g.others[0] ? ")" : "");
+	return study_conclude(t, skey, sklen, run, data, g.code, msg, now);
 }

@@ -74,4 +74,9 @@ int	job_finish(struct store_txn *, const char *jkey, size_t jklen,
 	    json_object *rec, json_object *findings, const char *code,
 	    const char *msg, int64_t now, int *changed);
 
+/* Every image of the run is DONE or FAILED: gather their findings into
+ * the study's result and conclude it (study_conclude). */
+int	job_assemble(struct store_txn *, const char *skey, size_t sklen,
+	    int64_t run, int64_t now);
+
 #endif /* MIAS_JOB_H */

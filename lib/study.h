@@ -123,11 +123,6 @@ int	study_cancel(struct store_txn *, const char *skey, size_t sklen,
 json_object	*study_push_body(json_object *study, json_object *data,
 		    const char *code, const char *msg);
 
-/* Every image of the run is DONE or FAILED: gather their findings into
- * the result and conclude. */
-int	study_assemble(struct store_txn *, const char *skey, size_t sklen,
-	    int64_t run, int64_t now);
-
 /* study_submit in a transaction of its own: what executeAnalysis and
  * triggerAnalysis run.  A store code. */
 struct store;

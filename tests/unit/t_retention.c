@@ -76,7 +76,7 @@ mk_body(struct store_txn *t, void *arg)
 		if (rc != STORE_OK)
 			return rc;
 	}
-	if ((rc = study_assemble(t, m->skey, m->sklen, 1, now)) != STORE_OK)
+	if ((rc = job_assemble(t, m->skey, m->sklen, 1, now)) != STORE_OK)
 		return rc;
 	if ((rc = store_get_json(t, SDB_STUDIES, m->skey, m->sklen, &study,
 	    0)) != STORE_OK)

@@ -1,4 +1,4 @@
-/* study.c -- mias-dispatcher: list a study's objects into image jobs; assemble results */
+/* assemble.c -- mias-dispatcher: list a study's objects into image jobs; assemble results */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +62,8 @@ batch_flush(struct listing *l)
 		free(l->objs[i]);
 	l->n = 0;
 	if (rc == 0)
-		disp_poke(l->d);	/* new image items are due */
+		disp_poke(l->d);	/* new image items are due while the
+					 * listing goes on */
 	return rc;
 }
 
@@ -259,8 +260,8 @@ finish_body(struct store_txn *t, void *arg)
 	return end_body(t, f->ea);
 }
 
-void
-study_list(struct disp *d, struct task *t)
+enum task_res
+assemble_list(struct disp *d, struct task *t)
 {
 	struct mias_conf	*c = t->t_dconf->dc_conf;
 	struct start_arg	 sa;
@@ -278,6 +279,7 @@ study_list(struct disp *d, struct task *t)
 	const char		*ns, *uid, *ename;
 	size_t			 sklen;
 	int64_t			 run;
+	enum task_res		 res = TASK_DONE;
 	int			 type, i;
 
 	memset(&sa, 0, sizeof(sa));
@@ -285,7 +287,7 @@ study_list(struct disp *d, struct task *t)
 	memset(&l, 0, sizeof(l));
 	if (queue_run_id_parse(t->t_id, t->t_idlen, &sklen, &run) == -1 ||
 	    study_key_parse(t->t_id, sklen, buf, &ns, &type, &uid) == -1) {
-		sched_drop(d, t);
+		res = TASK_DROP;
 		goto out;
 	}
 	if (strncmp(uid, STUDY_PUSH_MARK, 1) == 0)
@@ -317,7 +319,7 @@ study_list(struct disp *d, struct task *t)
 			    "(was the key file replaced?)";
 			store_txn(d->d_store, end_body, &ea);
 		} else
-			sched_drop(d, t);	/* ended or replaced */
+			res = TASK_DROP;	/* ended or replaced */
 		goto out;
 	}
 	/* a push job names its engine section; a study has its studyType's */
@@ -422,8 +424,6 @@ end:
 		log_warnx("study %s/%s: %s", ns, uid, store_errmsg(d->d_store));
 		goto out;	/* stays queued: listed again */
 	}
-	if (ea.code == NULL && l.n > 0)
-		disp_poke(d);	/* new image items are due */
 	if (ea.code != NULL)
 		log_info("study %s/%s: failed: %s: %s", ns, uid, ea.code,
 		    ea.msg);
@@ -436,7 +436,8 @@ out:
 	study_creds_wipe(&sa.creds);
 	json_object_put(sa.study);
 	oss_client_free(oc);
-	task_release(d, t);
+	return res;	/* new image items: ending the task wakes the main
+			 * loop (sched_done) */
 }
 
 struct assemble_arg {
@@ -454,30 +455,27 @@ assemble_body(struct store_txn *t, void *arg)
 
 	if ((rc = task_fresh(t, a->task)) != STORE_OK)
 		return rc;
-	rc = study_assemble(t, a->skey, a->sklen, a->run, store_now_ms());
+	rc = job_assemble(t, a->skey, a->sklen, a->run, store_now_ms());
 	if (rc == STORE_OK || rc == STORE_NOTFOUND)
 		rc = store_del(t, SDB_QUEUE, a->task->t_qkey,
 		    a->task->t_qklen);
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
-void
-study_assembly(struct disp *d, struct task *t)
+enum task_res
+assemble_result(struct disp *d, struct task *t)
 {
 	struct assemble_arg	a;
 	size_t			sklen;
 	int64_t			run;
 
-	if (queue_run_id_parse(t->t_id, t->t_idlen, &sklen, &run) == -1) {
-		sched_drop(d, t);
-		goto out;
-	}
+	if (queue_run_id_parse(t->t_id, t->t_idlen, &sklen, &run) == -1)
+		return TASK_DROP;
 	a.task = t;
 	a.skey = t->t_id;
 	a.sklen = sklen;
 	a.run = run;
 	if (store_txn(d->d_store, assemble_body, &a) != 0)
 		log_warnx("%s: %s", __func__, store_errmsg(d->d_store));
-out:
-	task_release(d, t);
+	return TASK_DONE;
 }
