@@ -14,28 +14,13 @@
 
 #define JOB_RECORD_VERSION	1
 
-static const char *const job_state_names[JOB__MAX] = {
-	"QUEUED", "SENT", "DONE", "FAILED",
-};
-
-const char *
-job_state_name(enum job_state s)
-{
-	return s < JOB__MAX ? job_state_names[s] : "UNKNOWN";
-}
-
 enum job_state
 job_state_of(json_object *rec)
 {
-	json_object	*v;
-	int		 i;
+	json_object *v;
 
-	if (!json_object_object_get_ex(rec, "state", &v))
-		return JOB__MAX;
-	for (i = 0; i < JOB__MAX; i++)
-		if (strcmp(json_object_get_string(v), job_state_names[i]) == 0)
-			return (enum job_state)i;
-	return JOB__MAX;
+	return json_object_object_get_ex(rec, "state", &v) ?
+	    job_state_parse(json_object_get_string(v)) : JOB__MAX;
 }
 
 size_t

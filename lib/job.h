@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "record.h"
 #include "study.h"
 
 struct store_txn;
@@ -17,15 +18,7 @@ struct crypto_keys;
 #define JOB_OBJKEY_MAX	1024
 #define JOB_KEY_MAX	(STUDY_KEY_MAX + 1 + 21 + 1 + JOB_OBJKEY_MAX)
 
-enum job_state {
-	JOB_QUEUED,	/* waiting for the dispatcher */
-	JOB_SENT,	/* a remote engine took it; its result is awaited */
-	JOB_DONE,	/* findings stored */
-	JOB_FAILED,	/* errorCode and errorMessage say why */
-	JOB__MAX
-};
-
-const char	*job_state_name(enum job_state);
+/* A record's state (JOB__MAX: none, or not a state). */
 enum job_state	 job_state_of(json_object *rec);
 
 /*

@@ -17,31 +17,6 @@
 #define STUDY_RECORD_VERSION	1
 #define STUDY_AAD		"mias study credentials\n"
 
-static const char *const study_state_names[STUDY__MAX] = {
-	"QUEUED",
-	"RUNNING",
-	"DONE",
-	"FAILED",
-	"CANCELLED",
-};
-
-const char *
-study_state_name(enum study_state s)
-{
-	return s < STUDY__MAX ? study_state_names[s] : "UNKNOWN";
-}
-
-enum study_state
-study_state_parse(const char *s)
-{
-	int i;
-
-	for (i = 0; i < STUDY__MAX; i++)
-		if (s != NULL && strcmp(s, study_state_names[i]) == 0)
-			return (enum study_state)i;
-	return STUDY__MAX;
-}
-
 size_t
 study_key(char *out, const char *ns, int type, const char *uid)
 {

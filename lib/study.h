@@ -7,23 +7,13 @@
 
 #include <json-c/json.h>
 
+#include "record.h"
+
 struct store_txn;
 struct crypto_keys;
 
 #define STUDY_UID_MAX	128
 #define STUDY_KEY_MAX	(128 + 1 + 1 + 1 + STUDY_UID_MAX)
-
-enum study_state {
-	STUDY_QUEUED,
-	STUDY_RUNNING,
-	STUDY_DONE,
-	STUDY_FAILED,
-	STUDY_CANCELLED,	/* cancelAnalysis: final, like DONE and FAILED */
-	STUDY__MAX
-};
-
-const char		*study_state_name(enum study_state);
-enum study_state	 study_state_parse(const char *);
 
 /* The record key: namespace NUL studyType-digit NUL studyInstanceUid.
  * Every record is keyed by namespace first, so a namespace's lookups can
