@@ -109,7 +109,7 @@ struct start_arg {
 	const char		*skey;
 	size_t			 sklen;
 	int64_t			 run;
-	json_object		*study;
+	struct study_rec	 study;
 	struct study_creds	 creds;
 	int			 go;
 };
@@ -119,45 +119,29 @@ static int
 start_body(struct store_txn *t, void *arg)
 {
 	struct start_arg	*a = arg;
-	json_object		*v;
-	const char		*st;
+	json_object		*o = NULL;
 	int			 rc;
 
-	json_object_put(a->study);
-	a->study = NULL;
+	study_rec_free(&a->study);
 	study_creds_wipe(&a->creds);
 	a->go = 0;
 	if ((rc = task_fresh(t, a->task)) != STORE_OK ||
-	    (rc = store_get_json(t, SDB_STUDIES, a->skey, a->sklen, &a->study,
+	    (rc = store_get_json(t, SDB_STUDIES, a->skey, a->sklen, &o,
 	    1)) != STORE_OK)
 		return rc;
-	st = json_object_object_get_ex(a->study, "state", &v) ?
-	    json_object_get_string(v) : "";
-	if (!json_object_object_get_ex(a->study, "run", &v) ||
-	    json_object_get_int64(v) != a->run ||
-	    (strcmp(st, "QUEUED") != 0 && strcmp(st, "RUNNING") != 0))
+	if (study_rec_decode(&a->study, o) == -1)
+		return STORE_ERR;
+	if (!REC_HAS(&a->study, SF_RUN) || a->study.sr_run != a->run ||
+	    (a->study.sr_state != STUDY_QUEUED &&
+	    a->study.sr_state != STUDY_RUNNING))
 		return STORE_OK;
-	if (study_creds_open(a->study, a->keys, a->skey, a->sklen,
+	if (study_creds_open(&a->study, a->keys, a->skey, a->sklen,
 	    &a->creds) == -1)
 		return STORE_OK;	/* concluded below as unreadable */
 	a->go = 1;
-	if (strcmp(st, "QUEUED") == 0) {
-		int64_t now = store_now_ms();
-
-		json_object_object_add(a->study, "state",
-		    json_object_new_string("RUNNING"));
-		json_object_object_add(a->study, "started",
-		    json_object_new_int64(now));
-		json_object_object_add(a->study, "updated",
-		    json_object_new_int64(now));
-		json_object_object_add(a->study, "listed",
-		    json_object_new_boolean(0));
-		if ((rc = store_put_json(t, SDB_STUDIES, a->skey, a->sklen,
-		    a->study)) != STORE_OK)
-			return rc;
-		return metrics_study_move(t, a->skey, a->sklen, STUDY_QUEUED,
-		    STUDY_RUNNING);
-	}
+	if (a->study.sr_state == STUDY_QUEUED)
+		return study_start(t, a->skey, a->sklen, &a->study,
+		    store_now_ms());
 	return STORE_OK;
 }
 
@@ -175,72 +159,20 @@ static int
 end_body(struct store_txn *t, void *arg)
 {
 	struct end_arg	*a = arg;
-	json_object	*study = NULL, *v;
 	int64_t		 now = store_now_ms();
-	int		 rc, done, failed;
+	int		 rc;
 
 	if ((rc = task_fresh(t, a->task)) != STORE_OK)
 		return rc;
-	if (a->code != NULL) {
+	if (a->code != NULL)
 		rc = study_conclude(t, a->skey, a->sklen, a->run, NULL, a->code,
 		    a->msg, now);
-		if (rc != STORE_OK)
-			return rc;
-		goto drop;
-	}
-	if ((rc = store_get_json(t, SDB_STUDIES, a->skey, a->sklen, &study,
-	    1)) != STORE_OK)
+	else
+		rc = study_listed(t, a->skey, a->sklen, a->run, a->total, now);
+	if (rc != STORE_OK)
 		return rc;
-	if (json_object_object_get_ex(study, "run", &v) &&
-	    json_object_get_int64(v) == a->run) {
-		/* the listing began at QUEUED -> RUNNING: a study of this run
-		 * that is not RUNNING now is one the listing knows nothing of
-		 * (final: ended meanwhile, and the item goes; QUEUED: that
-		 * step is not in the store, and neither may its end be) */
-		v = NULL;
-		json_object_object_get_ex(study, "state", &v);
-		switch (study_state_parse(v ? json_object_get_string(v) :
-		    "")) {
-		case STUDY_RUNNING:
-			break;
-		case STUDY_QUEUED:
-			rc = STORE_STALE;
-			goto out;
-		default:
-			goto drop;
-		}
-		json_object_object_add(study, "listed",
-		    json_object_new_boolean(1));
-		json_object_object_add(study, "imagesTotal",
-		    json_object_new_int64((int64_t)a->total));
-		json_object_object_add(study, "updated",
-		    json_object_new_int64(now));
-		if ((rc = store_put_json(t, SDB_STUDIES, a->skey, a->sklen,
-		    study)) != STORE_OK)
-			goto out;
-		done = json_object_object_get_ex(study, "imagesDone", &v) ?
-		    json_object_get_int(v) : 0;
-		failed = json_object_object_get_ex(study, "imagesFailed", &v) ?
-		    json_object_get_int(v) : 0;
-		/* every image finished while the listing went on */
-		if ((uint64_t)(done + failed) >= a->total) {
-			char	qid[STUDY_KEY_MAX + 24];
-			size_t	qlen = queue_run_id(qid, a->skey, a->sklen,
-				    a->run);
-
-			if ((rc = queue_put(t, study_due(study, now),
-			    QK_ASSEMBLE, qid, qlen,
-			    NULL)) != STORE_OK)
-				goto out;
-		}
-	}
-drop:
 	rc = store_del(t, SDB_QUEUE, a->task->t_qkey, a->task->t_qklen);
-	if (rc == STORE_NOTFOUND)
-		rc = STORE_OK;
-out:
-	json_object_put(study);
-	return rc;
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
 /* The listing's last jobs and its end in one transaction. */
@@ -274,7 +206,6 @@ assemble_list(struct disp *d, struct task *t)
 	struct oss_creds	 cr;
 	struct oss_error	 oe;
 	enum oss_err		 err;
-	json_object		*v;
 	char			 msg[600], buf[STUDY_KEY_MAX + 1];
 	const char		*ns, *uid, *ename;
 	size_t			 sklen;
@@ -312,9 +243,8 @@ assemble_list(struct disp *d, struct task *t)
 		goto out;	/* stays queued: tried again */
 	}
 	if (!sa.go) {
-		if (sa.study != NULL &&
-		    json_object_object_get_ex(sa.study, "creds", &v)) {
-			ea.code = "LOCAL_ERROR";
+		if (sa.study.sr_creds != NULL) {
+			ea.code = fail_code_name(FAIL_LOCAL_ERROR);
 			ea.msg = "the study's sealed credentials do not open "
 			    "(was the key file replaced?)";
 			store_txn(d->d_store, end_body, &ea);
@@ -323,9 +253,7 @@ assemble_list(struct disp *d, struct task *t)
 		goto out;
 	}
 	/* a push job names its engine section; a study has its studyType's */
-	ename = json_object_object_get_ex(sa.study, "engine", &v) &&
-	    json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : NULL;
+	ename = sa.study.sr_engine;
 	if ((l.slot = conf_engine_of(c, type, ename)) == 0) {
 		if (ename != NULL)
 			snprintf(msg, sizeof(msg), "no engine section [engine.%s] "
@@ -333,20 +261,19 @@ assemble_list(struct disp *d, struct task *t)
 		else
 			snprintf(msg, sizeof(msg), "no engine is configured "
 			    "for studyType %d", type);
-		ea.code = "NO_ENGINE";
+		ea.code = fail_code_name(FAIL_NO_ENGINE);
 		ea.msg = msg;
 		goto end;
 	}
-	if (json_object_object_get_ex(sa.study, "push", &v) &&
-	    json_object_get_boolean(v)) {
+	if (sa.study.sr_push) {
 		/* a push job names its one image: nothing to list */
 		l.d = d;
 		l.skey = t->t_id;
 		l.sklen = sklen;
 		l.run = run;
-		l.due = study_due(sa.study, store_now_ms());
-		json_object_object_get_ex(sa.study, "key", &v);
-		if ((l.objs[0] = strdup(json_object_get_string(v))) == NULL)
+		l.due = study_due(&sa.study, store_now_ms());
+		if ((l.objs[0] = strdup(sa.study.sr_key != NULL ?
+		    sa.study.sr_key : "")) == NULL)
 			goto out;
 		l.n = 1;
 		l.total = 1;
@@ -366,18 +293,16 @@ assemble_list(struct disp *d, struct task *t)
 	cr.oc_access_key_id = sa.creds.sc_ak;
 	cr.oc_access_key_secret = sa.creds.sc_sk;
 	cr.oc_security_token = sa.creds.sc_sts;
-	ot.ot_endpoint = json_object_object_get_ex(sa.study, "endpoint", &v) ?
-	    json_object_get_string(v) : "";
-	ot.ot_bucket = json_object_object_get_ex(sa.study, "bucket", &v) ?
-	    json_object_get_string(v) : "";
+	ot.ot_endpoint = sa.study.sr_endpoint != NULL ?
+	    sa.study.sr_endpoint : "";
+	ot.ot_bucket = sa.study.sr_bucket != NULL ? sa.study.sr_bucket : "";
 	ot.ot_creds = &cr;
 	l.d = d;
 	l.skey = t->t_id;
 	l.sklen = sklen;
 	l.run = run;
-	l.due = study_due(sa.study, store_now_ms());
-	l.key = json_object_object_get_ex(sa.study, "key", &v) ?
-	    json_object_get_string(v) : "";
+	l.due = study_due(&sa.study, store_now_ms());
+	l.key = sa.study.sr_key != NULL ? sa.study.sr_key : "";
 	l.keylen = strlen(l.key);
 	memset(&oe, 0, sizeof(oe));
 	err = oss_list(oc, &ot, l.key, list_object, &l, &oe);
@@ -404,7 +329,7 @@ assemble_list(struct disp *d, struct task *t)
 	} else if (l.total == 0) {
 		snprintf(msg, sizeof(msg), "no image objects under %s in "
 		    "bucket %s", l.key, ot.ot_bucket);
-		ea.code = "OSS_EMPTY";
+		ea.code = fail_code_name(FAIL_OSS_EMPTY);
 		ea.msg = msg;
 	}
 	ea.total = l.total;
@@ -434,7 +359,7 @@ out:
 	for (i = 0; i < l.n; i++)
 		free(l.objs[i]);
 	study_creds_wipe(&sa.creds);
-	json_object_put(sa.study);
+	study_rec_free(&sa.study);
 	oss_client_free(oc);
 	return res;	/* new image items: ending the task wakes the main
 			 * loop (sched_done) */

@@ -42,8 +42,8 @@ struct image {
 	const char		*id;
 	char			*jkey;
 	size_t			 jklen;
-	json_object		*job;
-	json_object		*study;
+	struct job_rec		 job;
+	struct study_rec	 study;
 	struct study_creds	 creds;
 	int			 runnable;	/* job QUEUED, study RUNNING */
 	int			 later;		/* study QUEUED: not listed yet */
@@ -54,22 +54,14 @@ static void
 image_clear(struct image *im)
 {
 	free(im->jkey);
-	json_object_put(im->job);
-	json_object_put(im->study);
+	job_rec_free(&im->job);
+	study_rec_free(&im->study);
 	study_creds_wipe(&im->creds);
 	im->jkey = NULL;
-	im->job = im->study = NULL;
 }
 
-static const char *
-jstr(json_object *o, const char *name)
-{
-	json_object *v;
-
-	return o != NULL && json_object_object_get_ex(o, name, &v) &&
-	    json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
-}
+/* A string field of a record, "" when it has none. */
+#define STR(s)	((s) != NULL ? (s) : "")
 
 /*
  * The slot of the engine that runs the image: a push job's record names
@@ -79,9 +71,10 @@ jstr(json_object *o, const char *name)
 static int
 image_engine(const struct mias_conf *c, const struct image *im)
 {
-	const char *name = jstr(im->study, "engine");
+	const char *name = im->study.sr_engine;
 
-	return conf_engine_of(c, im->type, name[0] != '\0' ? name : NULL);
+	return conf_engine_of(c, im->type, name != NULL && name[0] != '\0' ?
+	    name : NULL);
 }
 
 /* What the engine is asked to run: the trigger's analysis for a push
@@ -89,9 +82,9 @@ image_engine(const struct mias_conf *c, const struct image *im)
 static const char *
 image_analysis(const struct image *im, const struct conf_engine *ce)
 {
-	const char *a = jstr(im->study, "analysis");
+	const char *a = im->study.sr_analysis;
 
-	return a[0] != '\0' ? a : ce->ce_analysis;
+	return a != NULL && a[0] != '\0' ? a : ce->ce_analysis;
 }
 
 static int
@@ -101,7 +94,7 @@ image_body(struct store_txn *t, void *arg)
 	char			 skey[STUDY_KEY_MAX];
 	size_t			 sklen;
 	int64_t			 run;
-	json_object		*v;
+	json_object		*o = NULL;
 	int			 rc;
 
 	image_clear(im);
@@ -110,17 +103,18 @@ image_body(struct store_txn *t, void *arg)
 	    (rc = job_lookup(t, im->id, &im->jkey, &im->jklen, &im->job,
 	    0)) != STORE_OK)
 		return rc;
-	if ((sklen = job_study(im->job, skey, &run)) == 0)
+	if ((sklen = job_study(&im->job, skey, &run)) == 0)
 		return STORE_NOTFOUND;
 	im->type = skey[strlen(skey) + 1] - '0';
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &im->study,
-	    0)) != STORE_OK)
+	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &o, 0)) !=
+	    STORE_OK)
 		return rc;
-	if (job_state_of(im->job) != JOB_QUEUED ||
-	    !json_object_object_get_ex(im->study, "run", &v) ||
-	    json_object_get_int64(v) != run)
+	if (study_rec_decode(&im->study, o) == -1)
+		return STORE_ERR;
+	if (im->job.jr_state != JOB_QUEUED ||
+	    !REC_HAS(&im->study, SF_RUN) || im->study.sr_run != run)
 		return STORE_OK;
-	switch (study_state_parse(jstr(im->study, "state"))) {
+	switch (im->study.sr_state) {
 	case STUDY_RUNNING:
 		break;
 	case STUDY_QUEUED:
@@ -132,7 +126,7 @@ image_body(struct store_txn *t, void *arg)
 	default:
 		return STORE_OK;	/* ended: the image is done with */
 	}
-	if (study_creds_open(im->study, im->keys, skey, sklen,
+	if (study_creds_open(&im->study, im->keys, skey, sklen,
 	    &im->creds) == -1)
 		return STORE_OK;
 	im->runnable = 1;
@@ -183,10 +177,10 @@ static int
 outcome_body(struct store_txn *t, void *arg)
 {
 	struct outcome	*o = arg;
-	json_object	*job = NULL, *v;
+	struct job_rec	 job;
 	char		*jkey = NULL;
 	size_t		 jklen;
-	int		 rc, attempts;
+	int		 rc;
 
 	o->changed = 0;
 	if ((rc = task_fresh(t, o->task)) != STORE_OK)
@@ -194,21 +188,16 @@ outcome_body(struct store_txn *t, void *arg)
 	if ((rc = job_lookup(t, o->task->t_id, &jkey, &jklen, &job, 1)) !=
 	    STORE_OK)
 		goto drop;
-	if (job_state_of(job) != JOB_QUEUED)
+	if (job.jr_state != JOB_QUEUED)
 		goto drop;	/* the engine's result came first */
 	if (o->sent) {
-		rc = job_sent(t, jkey, jklen, job, o->task->t_type,
+		rc = job_sent(t, jkey, jklen, &job, o->task->t_type,
 		    o->deadline);
 		goto drop_if_ok;
 	}
 	if (o->retry_in > 0) {
-		attempts = json_object_object_get_ex(job, "attempts", &v) ?
-		    json_object_get_int(v) : 0;
-		json_object_object_add(job, "attempts",
-		    json_object_new_int(attempts + 1));
-		json_object_object_add(job, "lastError",
-		    json_object_new_string(o->msg ? o->msg : ""));
-		if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, job)) !=
+		/* the record and the item's new due time in one commit */
+		if ((rc = job_retry(t, jkey, jklen, &job, o->msg)) !=
 		    STORE_OK)
 			goto out;
 		if ((rc = store_del(t, SDB_QUEUE, o->task->t_qkey,
@@ -229,7 +218,7 @@ outcome_body(struct store_txn *t, void *arg)
 		}
 		goto out;
 	}
-	rc = job_finish(t, jkey, jklen, job,
+	rc = job_finish(t, jkey, jklen, &job,
 	    o->findings ? json_object_get(o->findings) : NULL, o->code, o->msg,
 	    store_now_ms(), &o->changed);
 drop_if_ok:
@@ -241,7 +230,7 @@ drop:
 	if (rc == STORE_NOTFOUND)
 		rc = STORE_OK;
 out:
-	json_object_put(job);
+	job_rec_free(&job);
 	free(jkey);
 	return rc;
 }
@@ -267,15 +256,6 @@ outcome_store(struct disp *d, struct outcome *o)
 		    o->task->t_id, store_errmsg(d->d_store));
 	json_object_put(o->findings);
 	o->findings = NULL;
-}
-
-static int
-job_attempts(struct image *im)
-{
-	json_object *v;
-
-	return im->job != NULL && json_object_object_get_ex(im->job,
-	    "attempts", &v) ? json_object_get_int(v) : 0;
 }
 
 /* ---- remote engines ------------------------------------------------- */
@@ -309,7 +289,7 @@ engine_trigger(struct disp *d, struct task *t)
 		return TASK_WORKER;
 	}
 	if (ce == NULL || ce->ce_url == NULL) {
-		struct outcome o = { t, NULL, "NO_ENGINE",
+		struct outcome o = { t, NULL, fail_code_name(FAIL_NO_ENGINE),
 		    "no remote engine is configured for this studyType",
 		    0, 0, 0, 0, 0 };
 
@@ -327,14 +307,14 @@ engine_trigger(struct disp *d, struct task *t)
 	if ((b = json_object_new_object()) == NULL)
 		goto fail;
 	json_object_object_add(b, "namespace", json_object_new_string(
-	    ce->ce_namespace ? ce->ce_namespace : jstr(im.study, "ns")));
+	    ce->ce_namespace ? ce->ce_namespace : STR(im.study.sr_ns)));
 	json_object_object_add(b, "ImageUid", json_object_new_string(t->t_id));
 	json_object_object_add(b, "endpoint",
-	    json_object_new_string(jstr(im.study, "endpoint")));
+	    json_object_new_string(STR(im.study.sr_endpoint)));
 	json_object_object_add(b, "bucketName",
-	    json_object_new_string(jstr(im.study, "bucket")));
+	    json_object_new_string(STR(im.study.sr_bucket)));
 	json_object_object_add(b, "key",
-	    json_object_new_string(jstr(im.job, "object")));
+	    json_object_new_string(STR(im.job.jr_object)));
 	json_object_object_add(b, "analysis",
 	    json_object_new_string(image_analysis(&im, ce)));
 	json_object_object_add(b, "resultCallBackUrl",
@@ -381,7 +361,7 @@ engine_trigger(struct disp *d, struct task *t)
 		hdrs = curl_slist_append(hdrs, hdr);
 		crypto_wipe(hdr, sizeof(hdr));
 	}
-	t->t_flag = job_attempts(&im);
+	t->t_flag = im.job.jr_attempts;
 	if (http_post(d, ce->ce_url, body, len, hdrs, TRIGGER_TIMEOUT, NULL,
 	    trigger_done, t) == -1) {
 		body = NULL;	/* freed by http_post */
@@ -460,7 +440,8 @@ trigger_done(struct xfer *x, CURLcode code)
 	    sizeof(unavailable_delay[0])))
 		o.retry_in = (int)unavailable_delay[attempts];
 	else
-		o.code = rejected ? "ENGINE_REJECTED" : "ENGINE_UNAVAILABLE";
+		o.code = fail_code_name(rejected ? FAIL_ENGINE_REJECTED :
+		    FAIL_ENGINE_UNAVAILABLE);
 	log_info("image %s: %s%s", t->t_id, msg, o.retry_in ? ", will retry" :
 	    "");
 	outcome_store(d, &o);
@@ -477,7 +458,8 @@ timeout_body(struct store_txn *t, void *arg)
 {
 	struct timeout_arg	*a = arg;
 	struct mias_conf	*c = a->task->t_dconf->dc_conf;
-	json_object		*job = NULL, *w = NULL, *v;
+	struct job_rec		 job;
+	json_object		*w = NULL, *v;
 	char			*jkey = NULL, msg[128];
 	size_t			 jklen;
 	int			 rc, type;
@@ -486,7 +468,7 @@ timeout_body(struct store_txn *t, void *arg)
 	if ((rc = task_fresh(t, a->task)) != STORE_OK)
 		return rc;
 	rc = job_lookup(t, a->task->t_id, &jkey, &jklen, &job, 1);
-	if (rc == STORE_OK && job_state_of(job) == JOB_SENT) {
+	if (rc == STORE_OK && job.jr_state == JOB_SENT) {
 		/* the slot of the engine the trigger went to: its waiting
 		 * record's (job_sent) */
 		type = 0;
@@ -498,15 +480,16 @@ timeout_body(struct store_txn *t, void *arg)
 		snprintf(msg, sizeof(msg), "no result from the engine within "
 		    "%u s", type >= 1 && type <= CONF_ENGINES ?
 		    c->c_engine[type - 1].ce_timeout : 0);
-		rc = job_finish(t, jkey, jklen, job, NULL, "ENGINE_TIMEOUT",
-		    msg, store_now_ms(), &a->changed);
+		rc = job_finish(t, jkey, jklen, &job, NULL,
+		    fail_code_name(FAIL_ENGINE_TIMEOUT), msg, store_now_ms(),
+		    &a->changed);
 	}
 	if (rc == STORE_OK || rc == STORE_NOTFOUND)
 		rc = store_del(t, SDB_QUEUE, a->task->t_qkey,
 		    a->task->t_qklen);
 	if (rc == STORE_NOTFOUND)
 		rc = STORE_OK;
-	json_object_put(job);
+	job_rec_free(&job);
 	free(jkey);
 	return rc;
 }
@@ -625,7 +608,7 @@ command_run(struct disp *d, struct task *t, struct conf_engine *ce, int type,
 
 	*out = NULL;
 	*outlen = 0;
-	*code = "ENGINE_ERROR";
+	*code = fail_code_name(FAIL_ENGINE_ERROR);
 	if ((argv = command_argv(ce->ce_command, path)) == NULL) {
 		snprintf(msg, msglen, "the engine command is empty or too "
 		    "long");
@@ -710,13 +693,13 @@ command_run(struct disp *d, struct task *t, struct conf_engine *ce, int type,
 		goto out;
 	}
 	if (killed) {
-		*code = "ENGINE_TIMEOUT";
+		*code = fail_code_name(FAIL_ENGINE_TIMEOUT);
 		snprintf(msg, msglen, "the engine gave no result within %u s",
 		    ce->ce_timeout);
 		goto out;
 	}
 	if (over) {
-		*code = "ENGINE_BAD_RESULT";
+		*code = fail_code_name(FAIL_ENGINE_BAD_RESULT);
 		snprintf(msg, msglen, "the engine wrote more than %d bytes",
 		    CMD_OUTPUT_MAX);
 		goto out;
@@ -790,7 +773,7 @@ engine_command(struct disp *d, struct task *t)
 		goto release;
 	}
 	if (ce == NULL || ce->ce_command == NULL) {
-		o.code = "NO_ENGINE";
+		o.code = fail_code_name(FAIL_NO_ENGINE);
 		o.msg = "no command engine is configured for this studyType";
 		goto record;
 	}
@@ -802,7 +785,7 @@ engine_command(struct disp *d, struct task *t)
 		snprintf(msg, sizeof(msg), "cannot make a temporary file: %s",
 		    strerror(errno));
 		path[0] = '\0';
-		o.code = "LOCAL_ERROR";
+		o.code = fail_code_name(FAIL_LOCAL_ERROR);
 		o.msg = msg;
 		goto record;
 	}
@@ -811,18 +794,18 @@ engine_command(struct disp *d, struct task *t)
 	oo.oo_sigver = c->c_oss_sigver;
 	oo.oo_egress = &c->c_egress;
 	if ((oc = oss_client_new(&oo, msg, sizeof(msg))) == NULL) {
-		o.code = "LOCAL_ERROR";
+		o.code = fail_code_name(FAIL_LOCAL_ERROR);
 		o.msg = msg;
 		goto record;
 	}
 	cr.oc_access_key_id = im.creds.sc_ak;
 	cr.oc_access_key_secret = im.creds.sc_sk;
 	cr.oc_security_token = im.creds.sc_sts;
-	ot.ot_endpoint = jstr(im.study, "endpoint");
-	ot.ot_bucket = jstr(im.study, "bucket");
+	ot.ot_endpoint = STR(im.study.sr_endpoint);
+	ot.ot_bucket = STR(im.study.sr_bucket);
 	ot.ot_creds = &cr;
 	memset(&oe, 0, sizeof(oe));
-	err = oss_get_fd(oc, &ot, jstr(im.job, "object"), 0, 0, fd,
+	err = oss_get_fd(oc, &ot, STR(im.job.jr_object), 0, 0, fd,
 	    IMAGE_MAX_BYTES, NULL, NULL, &oe);
 	study_creds_wipe(&im.creds);
 	close(fd);
@@ -846,12 +829,12 @@ engine_command(struct disp *d, struct task *t)
 		goto record;
 	}
 	if (result_parse(im.type, out, outlen, &res, msg, sizeof(msg)) == -1) {
-		o.code = "ENGINE_BAD_RESULT";
+		o.code = fail_code_name(FAIL_ENGINE_BAD_RESULT);
 		o.msg = msg;
 	} else if (!res.r_engine_ok) {
 		snprintf(emsg, sizeof(emsg), "engine returned %s: %s",
 		    res.r_code, res.r_message);
-		o.code = "ENGINE_ERROR";
+		o.code = fail_code_name(FAIL_ENGINE_ERROR);
 		o.msg = emsg;
 	} else {
 		o.code = NULL;

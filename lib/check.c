@@ -667,7 +667,8 @@ strays_body(struct store_txn *t, void *arg)
 {
 	struct strays	*sy = arg;
 	struct chk	*c = sy->c;
-	json_object	*job = NULL, *st = NULL;
+	struct job_rec	 job;
+	json_object	*st = NULL;
 	char		 qkey[QUEUE_KEY_MAX], skey[STUDY_KEY_MAX], *jkey = NULL;
 	char		*val = NULL, idbuf[JOB_ID_LEN + 1];
 	const char	*id;
@@ -677,6 +678,7 @@ strays_body(struct store_txn *t, void *arg)
 	int		 rc = 0, stray;
 
 	sy->found = sy->repaired = 0;
+	memset(&job, 0, sizeof(job));
 	for (i = sy->from; i < sy->from + sy->n; i++) {
 		qklen = unhex(json_object_get_string(
 		    json_object_array_get_idx(sy->keys, i)), qkey,
@@ -704,7 +706,7 @@ strays_body(struct store_txn *t, void *arg)
 				stray = 1;
 			else if (rc != STORE_OK)
 				goto out;
-			else if ((sklen = job_study(job, skey, &run)) == 0)
+			else if ((sklen = job_study(&job, skey, &run)) == 0)
 				stray = 1;
 			else if ((rc = store_get_json(t, SDB_STUDIES, skey,
 			    sklen, &st, 0)) == STORE_NOTFOUND)
@@ -714,9 +716,9 @@ strays_body(struct store_txn *t, void *arg)
 			rc = 0;
 			free(jkey);
 			jkey = NULL;
-			json_object_put(job);
+			job_rec_free(&job);
 			json_object_put(st);
-			job = st = NULL;
+			st = NULL;
 		}
 		if (!stray)
 			continue;
@@ -730,7 +732,7 @@ strays_body(struct store_txn *t, void *arg)
 	}
 out:
 	free(jkey);
-	json_object_put(job);
+	job_rec_free(&job);
 	json_object_put(st);
 	return rc;
 }

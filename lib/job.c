@@ -145,19 +145,22 @@ job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
 
 int
 job_lookup(struct store_txn *t, const char *id, char **jkey, size_t *jklen,
-    json_object **rec, int rmw)
+    struct job_rec *rec, int rmw)
 {
-	int rc;
+	json_object	*o = NULL;
+	int		 rc;
 
 	*jkey = NULL;
-	*rec = NULL;
+	memset(rec, 0, sizeof(*rec));
 	if (strlen(id) != JOB_ID_LEN)
 		return STORE_NOTFOUND;
 	if ((rc = store_get(t, SDB_JOBIDX, id, JOB_ID_LEN, jkey, jklen,
 	    0)) != STORE_OK)
 		return rc;
-	if ((rc = store_get_json(t, SDB_JOBS, *jkey, *jklen, rec, rmw)) !=
-	    STORE_OK) {
+	if ((rc = store_get_json(t, SDB_JOBS, *jkey, *jklen, &o, rmw)) ==
+	    STORE_OK && job_rec_decode(rec, o) == -1)
+		rc = STORE_ERR;
+	if (rc != STORE_OK) {
 		free(*jkey);
 		*jkey = NULL;
 	}
@@ -165,152 +168,171 @@ job_lookup(struct store_txn *t, const char *id, char **jkey, size_t *jklen,
 }
 
 size_t
-job_study(json_object *rec, char *skey, int64_t *run)
+job_study(const struct job_rec *rec, char *skey, int64_t *run)
 {
-	json_object	*ns, *type, *uid, *r;
-
-	if (!json_object_object_get_ex(rec, "ns", &ns) ||
-	    !json_object_object_get_ex(rec, "studyType", &type) ||
-	    !json_object_object_get_ex(rec, "studyInstanceUid", &uid) ||
-	    !json_object_object_get_ex(rec, "run", &r))
+	if (!REC_HAS(rec, JF_NS) || !REC_HAS(rec, JF_TYPE) ||
+	    !REC_HAS(rec, JF_UID) || !REC_HAS(rec, JF_RUN) ||
+	    rec->jr_ns == NULL || rec->jr_uid == NULL)
 		return 0;
-	*run = json_object_get_int64(r);
-	return study_key(skey, json_object_get_string(ns),
-	    json_object_get_int(type), json_object_get_string(uid));
+	*run = rec->jr_run;
+	return study_key(skey, rec->jr_ns, rec->jr_type, rec->jr_uid);
+}
+
+/* The job record as changed, stored; a store code. */
+static int
+job_put(struct store_txn *t, const char *jkey, size_t jklen,
+    struct job_rec *rec)
+{
+	json_object *o;
+
+	if ((o = job_rec_encode(rec)) == NULL)
+		return STORE_ERR;
+	return store_put_json(t, SDB_JOBS, jkey, jklen, o);
 }
 
 int
 job_sent(struct store_txn *t, const char *jkey, size_t jklen,
-    json_object *rec, int study_type, int64_t deadline)
+    struct job_rec *rec, int study_type, int64_t deadline)
 {
-	json_object	*w, *id, *v;
+	json_object	*w;
+	char		 id[JOB_ID_LEN + 1];
 	int		 rc;
 
-	if (!json_object_object_get_ex(rec, "id", &id))
+	if (rec->jr_id == NULL || strlen(rec->jr_id) != JOB_ID_LEN)
 		return STORE_ERR;
-	json_object_object_add(rec, "state",
-	    json_object_new_string(job_state_name(JOB_SENT)));
-	json_object_object_add(rec, "deadline", json_object_new_int64(deadline));
-	if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, rec)) != STORE_OK)
+	memcpy(id, rec->jr_id, sizeof(id));
+	rec->jr_state = JOB_SENT;
+	rec->jr_deadline = deadline;
+	REC_SET(rec, JF_DEADLINE);
+	if ((rc = job_put(t, jkey, jklen, rec)) != STORE_OK)
 		return rc;
 	if ((w = json_object_new_object()) == NULL)
 		return STORE_ERR;
 	json_object_object_add(w, "studyType", json_object_new_int(study_type));
-	if (json_object_object_get_ex(rec, "ns", &v))
-		json_object_object_add(w, "ns", json_object_get(v));
-	rc = store_put_json(t, SDB_WAITING, json_object_get_string(id),
-	    JOB_ID_LEN, w);
+	if (REC_HAS(rec, JF_NS))
+		json_object_object_add(w, "ns", json_object_new_string(
+		    rec->jr_ns != NULL ? rec->jr_ns : ""));
+	rc = store_put_json(t, SDB_WAITING, id, JOB_ID_LEN, w);
 	json_object_put(w);
 	if (rc != STORE_OK)
 		return rc;
-	return queue_put(t, deadline, QK_TIMEOUT, json_object_get_string(id),
-	    JOB_ID_LEN, NULL);
+	return queue_put(t, deadline, QK_TIMEOUT, id, JOB_ID_LEN, NULL);
 }
 
-static int
-json_int(json_object *o, const char *name)
+int
+job_retry(struct store_txn *t, const char *jkey, size_t jklen,
+    struct job_rec *rec, const char *msg)
 {
-	json_object *v;
-
-	return json_object_object_get_ex(o, name, &v) ? json_object_get_int(v) : 0;
+	rec->jr_attempts++;
+	REC_SET(rec, JF_ATTEMPTS);
+	rec->jr_last_error = msg != NULL ? msg : "";
+	REC_SET(rec, JF_LAST_ERROR);
+	return job_put(t, jkey, jklen, rec);
 }
 
 int
 job_finish(struct store_txn *t, const char *jkey, size_t jklen,
-    json_object *rec, json_object *findings, const char *code,
+    struct job_rec *rec, json_object *findings, const char *code,
     const char *msg, int64_t now, int *changed)
 {
-	enum job_state	 st = job_state_of(rec);
-	json_object	*study = NULL, *v, *id;
-	char		 skey[STUDY_KEY_MAX], qid[STUDY_KEY_MAX + 24];
-	size_t		 sklen, qlen;
-	int64_t		 run;
-	int		 rc, done, failed, total;
+	enum job_state		 st = rec->jr_state;
+	struct study_rec	 study;
+	json_object		*so = NULL;
+	char			 skey[STUDY_KEY_MAX], qid[STUDY_KEY_MAX + 24];
+	char			 id[JOB_ID_LEN + 1];
+	size_t			 sklen, qlen;
+	int64_t			 run;
+	int			 rc;
 
 	*changed = 0;
+	memset(&study, 0, sizeof(study));
 	if (st == JOB_DONE || st == JOB_FAILED) {
 		json_object_put(findings);
 		return STORE_OK;
 	}
-	if (!json_object_object_get_ex(rec, "id", &id) ||
+	if (rec->jr_id == NULL || strlen(rec->jr_id) != JOB_ID_LEN ||
 	    (sklen = job_study(rec, skey, &run)) == 0) {
 		json_object_put(findings);
 		return STORE_ERR;
 	}
+	memcpy(id, rec->jr_id, sizeof(id));
 	if (st == JOB_SENT) {
 		/* no longer awaited: its timeout goes too */
-		json_object_object_get_ex(rec, "deadline", &v);
-		if ((rc = store_del(t, SDB_WAITING, json_object_get_string(id),
+		if ((rc = store_del(t, SDB_WAITING, id, JOB_ID_LEN)) !=
+		    STORE_OK && rc != STORE_NOTFOUND)
+			goto fail;
+		if ((rc = queue_del(t, rec->jr_deadline, QK_TIMEOUT, id,
 		    JOB_ID_LEN)) != STORE_OK && rc != STORE_NOTFOUND)
 			goto fail;
-		if ((rc = queue_del(t, json_object_get_int64(v), QK_TIMEOUT,
-		    json_object_get_string(id), JOB_ID_LEN)) != STORE_OK &&
-		    rc != STORE_NOTFOUND)
-			goto fail;
 	}
-	json_object_object_add(rec, "state", json_object_new_string(
-	    job_state_name(findings != NULL ? JOB_DONE : JOB_FAILED)));
-	json_object_object_add(rec, "finished", json_object_new_int64(now));
+	rec->jr_state = findings != NULL ? JOB_DONE : JOB_FAILED;
+	rec->jr_finished = now;
+	REC_SET(rec, JF_FINISHED);
 	if (findings != NULL) {
-		json_object_object_add(rec, "findings", findings);
-		findings = NULL;
+		rec->jr_findings = findings;
+		REC_SET(rec, JF_FINDINGS);
 	} else {
-		json_object_object_add(rec, "errorCode",
-		    json_object_new_string(code != NULL ? code : "ENGINE_ERROR"));
-		json_object_object_add(rec, "errorMessage",
-		    json_object_new_string(msg != NULL ? msg : ""));
+		rec->jr_error_code = code != NULL ? code :
+		    fail_code_name(FAIL_ENGINE_ERROR);
+		rec->jr_error_msg = msg != NULL ? msg : "";
+		REC_SET(rec, JF_ERROR_CODE);
+		REC_SET(rec, JF_ERROR_MSG);
 	}
-	if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, rec)) != STORE_OK)
+	rc = job_put(t, jkey, jklen, rec);
+	json_object_put(findings);	/* the record holds its own */
+	findings = NULL;
+	if (rc != STORE_OK)
 		goto fail;
 	/* the engine's latency, from the job's creation to its outcome */
-	if (json_object_object_get_ex(rec, "created", &v) &&
-	    (rc = metrics_latency(t, json_int(rec, "studyType"), now -
-	    json_object_get_int64(v))) != STORE_OK)
+	if (REC_HAS(rec, JF_CREATED) && (rc = metrics_latency(t,
+	    rec->jr_type, now - rec->jr_created)) != STORE_OK)
 		goto fail;
 
 	/* count it in the study; the last one queues the assembly */
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &study, 1)) !=
+	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &so, 1)) !=
 	    STORE_OK)
 		goto fail;
-	if (!json_object_object_get_ex(study, "run", &v) ||
-	    json_object_get_int64(v) != run ||
-	    !json_object_object_get_ex(study, "state", &v) ||
-	    (study_state_parse(json_object_get_string(v)) != STUDY_QUEUED &&
-	    study_state_parse(json_object_get_string(v)) != STUDY_RUNNING)) {
+	if (study_rec_decode(&study, so) == -1) {
+		rc = STORE_ERR;
+		goto fail;
+	}
+	if (!REC_HAS(&study, SF_RUN) || study.sr_run != run ||
+	    (study.sr_state != STUDY_QUEUED &&
+	    study.sr_state != STUDY_RUNNING)) {
 		/* a newer run replaced this one, or the run ended (cancelled):
 		 * nothing more to count, and the study stays as it is */
-		json_object_put(study);
+		study_rec_free(&study);
 		*changed = 1;
 		return STORE_OK;
 	}
-	done = json_int(study, "imagesDone");
-	failed = json_int(study, "imagesFailed");
-	total = json_int(study, "imagesTotal");
-	if (job_state_of(rec) == JOB_DONE)
-		done++;
+	if (rec->jr_state == JOB_DONE)
+		study.sr_images_done++;
 	else
-		failed++;
-	json_object_object_add(study, "imagesDone", json_object_new_int(done));
-	json_object_object_add(study, "imagesFailed",
-	    json_object_new_int(failed));
-	json_object_object_add(study, "updated", json_object_new_int64(now));
-	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, study)) !=
+		study.sr_images_failed++;
+	study.sr_updated = now;
+	REC_SET(&study, SF_IMAGES_DONE);
+	REC_SET(&study, SF_IMAGES_FAILED);
+	REC_SET(&study, SF_UPDATED);
+	if ((so = study_rec_encode(&study)) == NULL) {
+		rc = STORE_ERR;
+		goto fail;
+	}
+	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, so)) !=
 	    STORE_OK)
 		goto fail;
-	if (json_object_object_get_ex(study, "listed", &v) &&
-	    json_object_get_boolean(v) && done + failed >= total) {
+	if (study.sr_listed && study.sr_images_done +
+	    study.sr_images_failed >= study.sr_images_total) {
 		qlen = queue_run_id(qid, skey, sklen, run);
-		if ((rc = queue_put(t, study_due(study, now), QK_ASSEMBLE, qid,
-		    qlen, NULL)) !=
-		    STORE_OK)
+		if ((rc = queue_put(t, study_due(&study, now), QK_ASSEMBLE, qid,
+		    qlen, NULL)) != STORE_OK)
 			goto fail;
 	}
-	json_object_put(study);
+	study_rec_free(&study);
 	*changed = 1;
 	return STORE_OK;
 fail:
 	json_object_put(findings);
-	json_object_put(study);
+	study_rec_free(&study);
 	return rc;
 }
 
@@ -356,19 +378,20 @@ job_gather_job(const void *key, size_t klen, const char *val, size_t len,
     void *arg)
 {
 	struct job_gather	*g = arg;
-	json_object		*rec, *f, *v, *obj;
+	struct job_rec		 rec;
+	json_object		*f;
+	const char		*obj, *c;
 	size_t			 i, n;
 
 	(void)key;
 	(void)klen;
-	if ((rec = store_json(val, len)) == NULL)
+	if (job_rec_decode(&rec, store_json(val, len)) == -1)
 		return STORE_ERR;
-	if (job_state_of(rec) == JOB_DONE) {
+	if (rec.jr_state == JOB_DONE) {
 		g->done++;
 		/* the image a finding is on: a viewer draws it there */
-		if (!json_object_object_get_ex(rec, "object", &obj))
-			obj = NULL;
-		if (json_object_object_get_ex(rec, "findings", &f) &&
+		obj = rec.jr_object;
+		if ((f = rec.jr_findings) != NULL &&
 		    json_object_is_type(f, json_type_array)) {
 			n = json_object_array_length(f);
 			for (i = 0; i < n; i++) {
@@ -379,21 +402,21 @@ job_gather_job(const void *key, size_t klen, const char *val, size_t len,
 				if (obj != NULL && json_object_is_type(item,
 				    json_type_object))
 					json_object_object_add(item,
-					    "imageKey", json_object_get(obj));
+					    "imageKey",
+					    json_object_new_string(obj));
 				json_object_array_add(g->list,
 				    json_object_get(item));
 			}
 		}
 	} else {
-		const char *c = json_object_object_get_ex(rec, "errorCode", &v) ?
-		    json_object_get_string(v) : "ENGINE_ERROR";
-
+		c = rec.jr_error_code != NULL ? rec.jr_error_code :
+		    fail_code_name(FAIL_ENGINE_ERROR);
 		g->failed++;
 		if (g->code[0] == '\0') {
 			snprintf(g->code, sizeof(g->code), "%s", c);
-			if (json_object_object_get_ex(rec, "errorMessage", &v))
+			if (rec.jr_error_msg != NULL)
 				snprintf(g->msg, sizeof(g->msg), "%s",
-				    json_object_get_string(v));
+				    rec.jr_error_msg);
 		} else if (strcmp(g->code, c) != 0 &&
 		    strstr(g->others, c) == NULL) {
 			size_t ol = strlen(g->others);
@@ -402,7 +425,7 @@ job_gather_job(const void *key, size_t klen, const char *val, size_t len,
 			    "%s%s", ol ? ", " : "", c);
 		}
 	}
-	json_object_put(rec);
+	job_rec_free(&rec);
 	return 0;
 }
 

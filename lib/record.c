@@ -218,14 +218,17 @@ field_changed(const struct field *f, const void *rec, json_object *v)
 		    strcmp(json_object_get_string(v), s) != 0;
 	case FT_OBJ:
 		return *CAT(rec, f, json_object *) != v;
+	/* a state that is none (JOB__MAX) leaves whatever the record has */
 	case FT_JOB_STATE:
-		return !json_object_is_type(v, json_type_string) ||
+		return *CAT(rec, f, enum job_state) != JOB__MAX &&
+		    (!json_object_is_type(v, json_type_string) ||
 		    job_state_parse(json_object_get_string(v)) !=
-		    *CAT(rec, f, enum job_state);
+		    *CAT(rec, f, enum job_state));
 	case FT_STUDY_STATE:
-		return !json_object_is_type(v, json_type_string) ||
+		return *CAT(rec, f, enum study_state) != STUDY__MAX &&
+		    (!json_object_is_type(v, json_type_string) ||
 		    study_state_parse(json_object_get_string(v)) !=
-		    *CAT(rec, f, enum study_state);
+		    *CAT(rec, f, enum study_state));
 	}
 	return 1;
 }
@@ -287,8 +290,15 @@ rec_decode(const struct field *tab, int n, void *rec, size_t size,
 	}
 	h->r_obj = obj;
 	for (i = 0; i < n; i++) {
-		if (!json_object_object_get_ex(obj, tab[i].f_name, &v))
+		if (!json_object_object_get_ex(obj, tab[i].f_name, &v)) {
+			/* a record without a state has none (not the first) */
+			if (tab[i].f_type == FT_JOB_STATE)
+				*AT(rec, &tab[i], enum job_state) = JOB__MAX;
+			else if (tab[i].f_type == FT_STUDY_STATE)
+				*AT(rec, &tab[i], enum study_state) =
+				    STUDY__MAX;
 			continue;
+		}
 		h->r_has |= (uint32_t)1 << i;
 		field_get(&tab[i], rec, v);
 	}

@@ -18,7 +18,8 @@
  * release wrote it, and what the struct does not name stays as it was.
  * After an encode the struct is decoded again from the object.
  *
- * A field is present when its bit (the REC_* below, by record) is in
+ * A state the record lacks (or that is no state) is JOB__MAX or
+ * STUDY__MAX.  A field is present when its bit (the REC_* below, by record) is in
  * r_has: set it when giving a record a field it may not have had.  A
  * string field present with a NULL value is JSON null.
  */

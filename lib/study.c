@@ -170,14 +170,12 @@ study_new_run(json_object *rec, const struct crypto_keys *k,
 }
 
 int64_t
-study_due(json_object *study, int64_t now)
+study_due(const struct study_rec *study, int64_t now)
 {
-	json_object	*v;
-	int64_t		 q;
+	int64_t q = study->sr_queued;
 
-	if (study == NULL || !json_object_object_get_ex(study, "queued", &v))
+	if (!REC_HAS(study, SF_QUEUED))
 		return now;
-	q = json_object_get_int64(v);
 	return q > 0 && q < now ? q : now;
 }
 
@@ -273,10 +271,9 @@ study_submit_txn(struct store *s, const struct crypto_keys *k,
 }
 
 int
-study_creds_open(json_object *rec, const struct crypto_keys *k,
+study_creds_open(const struct study_rec *rec, const struct crypto_keys *k,
     const char *key, size_t klen, struct study_creds *c)
 {
-	json_object	*v;
 	unsigned char	*sealed = NULL, *plain = NULL;
 	char		 aad[STUDY_KEY_MAX + 64];
 	const char	*b64, *p, *end;
@@ -285,17 +282,14 @@ study_creds_open(json_object *rec, const struct crypto_keys *k,
 	int		 aadlen, rc = -1;
 
 	memset(c, 0, sizeof(*c));
-	if (!json_object_object_get_ex(rec, "creds", &v) ||
-	    !json_object_is_type(v, json_type_string))
+	if ((b64 = rec->sr_creds) == NULL)
 		return -1;
-	b64 = json_object_get_string(v);
 	cap = strlen(b64) / 4 * 3 + 3;
 	if ((sealed = malloc(cap)) == NULL || (plain = malloc(cap + 1)) == NULL)
 		goto out;
 	n = crypto_b64_decode(b64, sealed, cap);
-	json_object_object_get_ex(rec, "run", &v);
 	if (n < CRYPTO_SEAL_OVERHEAD || (aadlen = study_aad(aad, sizeof(aad),
-	    key, klen, json_object_get_int64(v))) < 0)
+	    key, klen, rec->sr_run)) < 0)
 		goto out;
 	if (crypto_open(k, aad, (size_t)aadlen, sealed, (size_t)n, plain) == -1)
 		goto out;
@@ -344,16 +338,17 @@ study_creds_wipe(struct study_creds *c)
 }
 
 static json_object *
-study_status_body(json_object *study, const char *code, const char *msg)
+study_status_body(const struct study_rec *study, const char *code,
+    const char *msg)
 {
-	json_object *b = json_object_new_object(), *v;
+	json_object *b = json_object_new_object();
 
 	if (b == NULL)
 		return NULL;
-	json_object_object_get_ex(study, "studyInstanceUid", &v);
-	json_object_object_add(b, "studyInstanceUid", json_object_get(v));
-	json_object_object_get_ex(study, "studyType", &v);
-	json_object_object_add(b, "studyType", json_object_get(v));
+	json_object_object_add(b, "studyInstanceUid", study->sr_uid != NULL ?
+	    json_object_new_string(study->sr_uid) : NULL);
+	json_object_object_add(b, "studyType", REC_HAS(study, SF_TYPE) ?
+	    json_object_new_int(study->sr_type) : NULL);
 	json_object_object_add(b, "status", json_object_new_int(code ? -1 : 0));
 	json_object_object_add(b, "errorCode",
 	    code ? json_object_new_string(code) : NULL);
@@ -436,20 +431,24 @@ study_end(struct store_txn *t, const char *skey, size_t sklen,
     int64_t run, json_object *data, const char *code, const char *msg,
     int64_t now, enum study_state fin)
 {
-	json_object		*study = NULL, *res = NULL, *body = NULL, *v, *ns;
-	json_object		*url, *uid, *type;
+	struct study_rec	 study;
+	struct result_rec	 res;
+	json_object		*o = NULL, *body = NULL;
 	enum study_state	 st;
 	char			 id[WEBHOOK_ID_MAX];
-	const char		*after = NULL;
-	int			 rc, push;
+	int			 rc;
 
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &study, 1)) !=
+	memset(&study, 0, sizeof(study));
+	memset(&res, 0, sizeof(res));
+	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &o, 1)) !=
 	    STORE_OK)
 		goto out;
-	st = json_object_object_get_ex(study, "state", &v) ?
-	    study_state_parse(json_object_get_string(v)) : STUDY__MAX;
-	if (!json_object_object_get_ex(study, "run", &v) ||
-	    json_object_get_int64(v) != run ||
+	if (study_rec_decode(&study, o) == -1) {
+		rc = STORE_ERR;
+		goto out;
+	}
+	st = study.sr_state;
+	if (!REC_HAS(&study, SF_RUN) || study.sr_run != run ||
 	    (st != STUDY_QUEUED && st != STUDY_RUNNING)) {
 		rc = STORE_OK;		/* ended already, or replaced */
 		goto out;
@@ -457,78 +456,142 @@ study_end(struct store_txn *t, const char *skey, size_t sklen,
 	rc = STORE_ERR;
 	if (data == NULL) {
 		/* failed before any image: every list present and empty */
-		json_object *u, *ty;
-
-		if (!json_object_object_get_ex(study, "studyInstanceUid", &u) ||
-		    !json_object_object_get_ex(study, "studyType", &ty) ||
-		    (data = result_data_new(json_object_get_string(u),
-		    json_object_get_int(ty))) == NULL)
+		if (study.sr_uid == NULL || (data = result_data_new(
+		    study.sr_uid, study.sr_type)) == NULL)
 			goto out;
-		if (json_object_get_int(ty) == 4)
+		if (study.sr_type == 4)
 			json_object_object_add(data, "boxDataList",
 			    json_object_new_array());
 	}
-	if ((res = json_object_new_object()) == NULL)
+	if (result_rec_decode(&res, NULL) == -1)
 		goto out;
-	json_object_object_add(res, "v", json_object_new_int(1));
-	json_object_object_add(res, "run", json_object_new_int64(run));
-	json_object_object_add(res, "state", json_object_new_string(
-	    study_state_name(fin)));
-	json_object_object_add(res, "errorCode",
-	    code ? json_object_new_string(code) : NULL);
-	json_object_object_add(res, "errorMessage",
-	    code ? json_object_new_string(msg ? msg : "") : NULL);
-	json_object_object_add(res, "finished", json_object_new_int64(now));
-	json_object_object_add(res, "data", data);
+	res.rr_v = 1;
+	res.rr_run = run;
+	res.rr_state = fin;
+	res.rr_error_code = code;
+	res.rr_error_msg = code ? (msg ? msg : "") : NULL;
+	res.rr_finished = now;
+	res.rr_data = data;
+	res.r_has = (1u << RF_FEEDBACK) - 1;	/* every field but feedback */
+	o = result_rec_encode(&res);
+	json_object_put(data);
 	data = NULL;
-	if ((rc = answer_put_result(t, skey, sklen, res)) != STORE_OK)
+	if (o == NULL || (rc = answer_put_result(t, skey, sklen, o)) !=
+	    STORE_OK)
 		goto out;
 
 	rc = STORE_ERR;
-	push = json_object_object_get_ex(study, "push", &v) &&
-	    json_object_get_boolean(v);
-	if (push) {
-		json_object_object_get_ex(res, "data", &v);
-		body = study_push_body(study, v, code, msg);
-	} else
-		body = study_status_body(study, code, msg);
-	if (body == NULL ||
-	    !json_object_object_get_ex(study, "ns", &ns) ||
-	    !json_object_object_get_ex(study, "callback", &url) ||
-	    !json_object_object_get_ex(study, "studyType", &type) ||
-	    !json_object_object_get_ex(study, "studyInstanceUid", &uid))
+	if (study.sr_push)
+		body = study_push_body(study.r_obj, res.rr_data, code, msg);
+	else
+		body = study_status_body(&study, code, msg);
+	if (body == NULL || study.sr_ns == NULL || study.sr_callback == NULL ||
+	    !REC_HAS(&study, SF_TYPE) || study.sr_uid == NULL)
 		goto out;
-	if (json_object_object_get_ex(study, "lastMessage", &v))
-		after = json_object_get_string(v);
-	if ((rc = outbox_add(t, json_object_get_string(ns),
-	    json_object_get_int(type), json_object_get_string(uid),
-	    push ? OUTBOX_RESULT : OUTBOX_STATUS,
-	    json_object_get_string(url), json_object_to_json_string_ext(body,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), after,
-	    now, study_due(study, now), id)) != STORE_OK)
+	if ((rc = outbox_add(t, study.sr_ns, study.sr_type, study.sr_uid,
+	    study.sr_push ? OUTBOX_RESULT : OUTBOX_STATUS, study.sr_callback,
+	    json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE), study.sr_last_message, now,
+	    study_due(&study, now), id)) != STORE_OK)
 		goto out;
 
-	json_object_object_add(study, "state", json_object_new_string(
-	    study_state_name(fin)));
-	json_object_object_add(study, "errorCode",
-	    code ? json_object_new_string(code) : NULL);
-	json_object_object_add(study, "errorMessage",
-	    code ? json_object_new_string(msg ? msg : "") : NULL);
-	json_object_object_add(study, "finished", json_object_new_int64(now));
-	json_object_object_add(study, "updated", json_object_new_int64(now));
-	json_object_object_add(study, "lastMessage", json_object_new_string(id));
+	study.sr_state = fin;
+	study.sr_error_code = code;
+	study.sr_error_msg = code ? (msg ? msg : "") : NULL;
+	study.sr_finished = now;
+	study.sr_updated = now;
+	study.sr_last_message = id;
+	REC_SET(&study, SF_STATE);
+	REC_SET(&study, SF_ERROR_CODE);
+	REC_SET(&study, SF_ERROR_MSG);
+	REC_SET(&study, SF_FINISHED);
+	REC_SET(&study, SF_UPDATED);
+	REC_SET(&study, SF_LAST_MESSAGE);
 	/* the credentials are needed no more: forget them */
-	json_object_object_del(study, "creds");
-	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, study)) ==
+	REC_DROP(&study, SF_CREDS);
+	rc = STORE_ERR;
+	if ((o = study_rec_encode(&study)) != NULL &&
+	    (rc = store_put_json(t, SDB_STUDIES, skey, sklen, o)) ==
 	    STORE_OK &&
-	    (rc = limit_active_add(t, json_object_get_string(ns), -1)) ==
-	    STORE_OK)
+	    (rc = limit_active_add(t, study.sr_ns, -1)) == STORE_OK)
 		rc = metrics_study_move(t, skey, sklen, st, fin);
 out:
 	json_object_put(data);
-	json_object_put(res);
 	json_object_put(body);
-	json_object_put(study);
+	result_rec_free(&res);
+	study_rec_free(&study);
+	return rc;
+}
+
+int
+study_start(struct store_txn *t, const char *skey, size_t sklen,
+    struct study_rec *study, int64_t now)
+{
+	json_object	*o;
+	int		 rc;
+
+	study->sr_state = STUDY_RUNNING;
+	study->sr_started = now;
+	study->sr_updated = now;
+	study->sr_listed = 0;
+	REC_SET(study, SF_STARTED);
+	REC_SET(study, SF_UPDATED);
+	REC_SET(study, SF_LISTED);
+	if ((o = study_rec_encode(study)) == NULL)
+		return STORE_ERR;
+	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, o)) != STORE_OK)
+		return rc;
+	return metrics_study_move(t, skey, sklen, STUDY_QUEUED,
+	    STUDY_RUNNING);
+}
+
+int
+study_listed(struct store_txn *t, const char *skey, size_t sklen,
+    int64_t run, uint64_t total, int64_t now)
+{
+	struct study_rec	 study;
+	json_object		*o = NULL;
+	char			 qid[STUDY_KEY_MAX + 24];
+	size_t			 qlen;
+	int			 rc;
+
+	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &o, 1)) !=
+	    STORE_OK)
+		return rc;
+	if (study_rec_decode(&study, o) == -1)
+		return STORE_ERR;
+	if (!REC_HAS(&study, SF_RUN) || study.sr_run != run)
+		goto out;	/* replaced */
+	switch (study.sr_state) {
+	case STUDY_RUNNING:
+		break;
+	case STUDY_QUEUED:
+		rc = STORE_STALE;
+		goto out;
+	default:
+		goto out;	/* ended meanwhile */
+	}
+	study.sr_listed = 1;
+	study.sr_images_total = (int64_t)total;
+	study.sr_updated = now;
+	REC_SET(&study, SF_LISTED);
+	REC_SET(&study, SF_IMAGES_TOTAL);
+	REC_SET(&study, SF_UPDATED);
+	if ((o = study_rec_encode(&study)) == NULL) {
+		rc = STORE_ERR;
+		goto out;
+	}
+	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, o)) != STORE_OK)
+		goto out;
+	/* every image finished while the listing went on */
+	if ((uint64_t)(study.sr_images_done + study.sr_images_failed) >=
+	    total) {
+		qlen = queue_run_id(qid, skey, sklen, run);
+		rc = queue_put(t, study_due(&study, now), QK_ASSEMBLE, qid,
+		    qlen, NULL);
+	}
+out:
+	study_rec_free(&study);
 	return rc;
 }
 

@@ -75,7 +75,7 @@ enum study_outcome {
  * items do not wait behind every listing still queued.  now for records
  * written before runs kept that time.
  */
-int64_t	study_due(json_object *study, int64_t now);
+int64_t	study_due(const struct study_rec *, int64_t now);
 
 int	study_submit(struct store_txn *, const struct crypto_keys *,
 	    const struct study_submit *, enum study_outcome *outcome);
@@ -90,6 +90,20 @@ int	study_submit(struct store_txn *, const struct crypto_keys *,
 int	study_conclude(struct store_txn *, const char *skey, size_t sklen,
 	    int64_t run, json_object *data, const char *code, const char *msg,
 	    int64_t now);
+
+/*
+ * The dispatcher's steps of a run: QUEUED -> RUNNING as its listing
+ * begins (study, read in the same transaction, is changed and stored),
+ * and the listing's end, total images (each has its job): the assembly
+ * is queued when every image has finished meanwhile.  study_listed
+ * leaves a run that ended or was replaced alone (STORE_OK), and answers
+ * STORE_STALE for a run still QUEUED: its QUEUED -> RUNNING is not in the
+ * store (dispatcher/assemble.c).
+ */
+int	study_start(struct store_txn *, const char *skey, size_t sklen,
+	    struct study_rec *study, int64_t now);
+int	study_listed(struct store_txn *, const char *skey, size_t sklen,
+	    int64_t run, uint64_t total, int64_t now);
 
 /*
  * cancelAnalysis: end the study's run as CANCELLED, with the status
@@ -120,7 +134,7 @@ int	study_submit_txn(struct store *, const struct crypto_keys *,
 	    const struct study_submit *, enum study_outcome *outcome);
 
 /* Unseal a study's credentials (dispatcher); free with study_creds_wipe. */
-int	study_creds_open(json_object *rec, const struct crypto_keys *,
+int	study_creds_open(const struct study_rec *, const struct crypto_keys *,
 	    const char *key, size_t klen, struct study_creds *);
 void	study_creds_wipe(struct study_creds *);
 

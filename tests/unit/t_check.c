@@ -121,7 +121,7 @@ op_body(struct store_txn *t, void *arg)
 			    "knee/1.dcm"), o->id);
 		}
 		if (o->what == OP_RUNNING_DONE) {
-			json_object	*job = NULL;
+			struct job_rec	 job;
 			char		*jk = NULL;
 			size_t		 jkl;
 			int		 changed;
@@ -134,10 +134,10 @@ op_body(struct store_txn *t, void *arg)
 			    rec)) != 0 ||
 			    (rc = job_lookup(t, o->id, &jk, &jkl, &job, 1)) != 0)
 				break;
-			rc = job_finish(t, jk, jkl, job, json_object_new_array(),
-			    NULL, NULL, old, &changed);
+			rc = job_finish(t, jk, jkl, &job,
+			    json_object_new_array(), NULL, NULL, old, &changed);
 			free(jk);
-			json_object_put(job);
+			job_rec_free(&job);
 			if (rc != 0)
 				break;
 			/* job_finish counted it and may have queued the

@@ -668,6 +668,22 @@ run_of(struct sub *a)
 	    &v) ? (long long)json_object_get_int64(v) : -1;
 }
 
+
+/* study_creds_open on the record as read */
+static int
+creds_open(json_object *rec, const struct crypto_keys *k, const char *key,
+    size_t klen, struct study_creds *c)
+{
+	struct study_rec	sr;
+	int			rc;
+
+	if (study_rec_decode(&sr, json_object_get(rec)) == -1)
+		return -1;
+	rc = study_creds_open(&sr, k, key, klen, c);
+	study_rec_free(&sr);
+	return rc;
+}
+
 static void
 test_study(void)
 {
@@ -706,11 +722,11 @@ test_study(void)
 	    strstr(json_object_to_json_string(a.rec), "sts-token") == NULL,
 	    "credentials are not stored in clear");
 	klen = study_key(key, a.ss.ss_ns, a.ss.ss_type, a.ss.ss_uid);
-	tap_ok(study_creds_open(a.rec, &keys, key, klen, &c) == 0 &&
+	tap_ok(creds_open(a.rec, &keys, key, klen, &c) == 0 &&
 	    strcmp(c.sc_sk, "very-secret") == 0 &&
 	    strcmp(c.sc_sts, "sts-token") == 0, "sealed credentials open");
 	study_creds_wipe(&c);
-	tap_ok(study_creds_open(a.rec, &keys, "other", 5, &c) == -1,
+	tap_ok(creds_open(a.rec, &keys, "other", 5, &c) == -1,
 	    "sealed credentials do not open under another study's key");
 	store_txn(s, queue_count_body, &n);
 	tap_ok(n == 1, "one work item queued (%d)", n);
@@ -732,7 +748,7 @@ test_study(void)
 	store_txn(s, read_study_body, &a);
 	tap_ok(run_of(&a) == 2 && strcmp(state_of(&a), "QUEUED") == 0,
 	    "the new run is run 2, QUEUED");
-	tap_ok(study_creds_open(a.rec, &keys, key, klen, &c) == 0,
+	tap_ok(creds_open(a.rec, &keys, key, klen, &c) == 0,
 	    "the new run's credentials open");
 	study_creds_wipe(&c);
 	a.ss.ss_force = 0;
