@@ -66,6 +66,25 @@ fail_code_name(enum fail_code c)
 	return (unsigned)c < FAIL__MAX ? fail_code_names[c] : "ENGINE_ERROR";
 }
 
+const char *
+rec_str(json_object *o, const char *name)
+{
+	json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, name, &v) || v == NULL)
+		return "";
+	return json_object_get_string(v);
+}
+
+int64_t
+rec_int(json_object *o, const char *name)
+{
+	json_object *v;
+
+	return o != NULL && json_object_object_get_ex(o, name, &v) ?
+	    json_object_get_int64(v) : 0;
+}
+
 /* ---- the codec: one table per record, in the order of its fields ------ */
 
 enum ftype {
