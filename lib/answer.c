@@ -6,6 +6,7 @@
 
 #include "answer.h"
 #include "jv.h"
+#include "record.h"
 
 /* answers.db values: "A1 <rc> <message length>\n", the message, then the
  * data member's JSON text.  Another first line is an answer this version
@@ -54,7 +55,7 @@ answer_from_result(json_object *res, struct answer *a)
 	json_object_object_get_ex(res, "feedback", &fb);
 	apply_feedback(data, fb);
 	a->a_data = json_object_get(data);
-	if (strcmp(json_object_get_string(v), "DONE") == 0) {
+	if (study_state_parse(json_object_get_string(v)) == STUDY_DONE) {
 		a->a_rc = RC_OK;
 		snprintf(a->a_msg, sizeof(a->a_msg), "OK");
 		return 0;

@@ -626,6 +626,7 @@ study_cancel(struct store_txn *t, const char *skey, size_t sklen,
 	/* the dispatcher drops the run's items as it meets them: each finds
 	 * the study no longer QUEUED or RUNNING (dispatcher/engine.c,
 	 * dispatcher/assemble.c), and job_finish counts nothing into it */
-	return study_end(t, skey, sklen, run, NULL, "CANCELLED",
+	return study_end(t, skey, sklen, run, NULL,
+	    fail_code_name(FAIL_CANCELLED),
 	    "cancelled by the caller", now, STUDY_CANCELLED);
 }
