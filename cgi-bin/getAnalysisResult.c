@@ -35,21 +35,6 @@ result_read(struct store_txn *t, const char *key, size_t klen,
 	return rc;
 }
 
-/* The study's record and its last result. */
-static int
-study_read(struct store_txn *t, const char *key, size_t klen,
-    struct study_rec *study, struct result_rec *result)
-{
-	json_object	*o = NULL;
-	int		 rc;
-
-	if ((rc = store_get_json(t, SDB_STUDIES, key, klen, &o, 0)) !=
-	    STORE_OK)
-		return rc;
-	if (study_rec_decode(study, o) == -1)
-		return STORE_ERR;
-	return result_read(t, key, klen, result);
-}
 
 /*
  * A finished study's answer was written with its result (answer.c): one
@@ -68,7 +53,9 @@ get_body(struct store_txn *t, void *arg)
 	result_rec_free(&a->result);
 	if ((rc = answer_get(t, a->key, a->klen, &a->answer)) != STORE_NOTFOUND)
 		return rc;
-	return study_read(t, a->key, a->klen, &a->study, &a->result);
+	if ((rc = study_get(t, a->key, a->klen, &a->study, 0)) != STORE_OK)
+		return rc;
+	return result_read(t, a->key, a->klen, &a->result);
 }
 
 /* The progress of a run not finished: 100005's data. */
@@ -110,7 +97,6 @@ push_body(struct store_txn *t, void *arg)
 {
 	struct push_arg		*a = arg;
 	struct study_rec	 rec;
-	json_object		*o;
 	char			 key[STUDY_KEY_MAX], best[STUDY_KEY_MAX];
 	size_t			 klen, blen = 0;
 	int			 ty, rc;
@@ -121,13 +107,11 @@ push_body(struct store_txn *t, void *arg)
 		if (a->type != 0 && ty != a->type)
 			continue;
 		klen = study_key(key, a->ns, ty, a->uid);
-		rc = store_get_json(t, SDB_STUDIES, key, klen, &o, 0);
+		rc = study_get(t, key, klen, &rec, 0);
 		if (rc == STORE_NOTFOUND)
 			continue;
 		if (rc != STORE_OK)
 			return rc;
-		if (study_rec_decode(&rec, o) == -1)
-			return STORE_ERR;
 		if (a->study.r_obj != NULL &&
 		    rec.sr_queued <= a->study.sr_queued) {
 			study_rec_free(&rec);

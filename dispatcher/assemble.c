@@ -119,18 +119,14 @@ static int
 start_body(struct store_txn *t, void *arg)
 {
 	struct start_arg	*a = arg;
-	json_object		*o = NULL;
 	int			 rc;
 
 	study_rec_free(&a->study);
 	study_creds_wipe(&a->creds);
 	a->go = 0;
 	if ((rc = task_fresh(t, a->task)) != STORE_OK ||
-	    (rc = store_get_json(t, SDB_STUDIES, a->skey, a->sklen, &o,
-	    1)) != STORE_OK)
+	    (rc = study_get(t, a->skey, a->sklen, &a->study, 1)) != STORE_OK)
 		return rc;
-	if (study_rec_decode(&a->study, o) == -1)
-		return STORE_ERR;
 	if (!REC_HAS(&a->study, SF_RUN) || a->study.sr_run != a->run ||
 	    (a->study.sr_state != STUDY_QUEUED &&
 	    a->study.sr_state != STUDY_RUNNING))

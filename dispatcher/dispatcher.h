@@ -161,10 +161,10 @@ void	sched_work(struct disp *, struct task *);	/* a worker's task */
 /* A handler's outcome: the queue changes (TASK_RETRY, TASK_DROP), the task
  * goes to a worker (TASK_WORKER) or ends.  Any thread. */
 void	sched_done(struct disp *, struct task *, enum task_res);
-/* The tasks no worker has taken: those read before a recovery (main), or
- * all of them when the workers stop (main, at exit). */
-void	sched_drop_stale(struct disp *);
-void	sched_stop(struct disp *);
+/* Ends the tasks no worker has taken, their items left for a later look:
+ * those read before a recovery (stale_only), or all of them once the
+ * workers stopped.  Main. */
+void	sched_unstarted(struct disp *, int stale_only);
 /* Ends a task without touching its item (it runs again at the next look,
  * or start).  Any thread. */
 void	task_release(struct disp *, struct task *);
@@ -187,11 +187,11 @@ void	http_abort_all(struct disp *);
 
 /* work.c: the worker threads; each runs d_work on the tasks it takes */
 int	work_start(struct disp *, unsigned n);
-/* Stops the workers; the tasks none took go to *left. */
-void	work_stop(struct disp *, struct taskq *left);
+void	work_stop(struct disp *);	/* the tasks none took stay queued */
 void	work_submit(struct disp *, struct task *);
-/* The tasks not taken yet that were read before the store's epoch (main). */
-void	work_take_stale(struct disp *, struct taskq *stale);
+/* The tasks no worker has taken, onto *out: all, or those read before the
+ * store's epoch (stale_only).  Main. */
+void	work_take(struct disp *, int stale_only, struct taskq *out);
 
 /* The handlers: the scheduler (sched.c) calls them; each returns its
  * outcome, or TASK_PENDING and reports it from its transfer's callback

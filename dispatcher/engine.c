@@ -94,7 +94,6 @@ image_body(struct store_txn *t, void *arg)
 	char			 skey[STUDY_KEY_MAX];
 	size_t			 sklen;
 	int64_t			 run;
-	json_object		*o = NULL;
 	int			 rc;
 
 	image_clear(im);
@@ -106,11 +105,8 @@ image_body(struct store_txn *t, void *arg)
 	if ((sklen = job_study(&im->job, skey, &run)) == 0)
 		return STORE_NOTFOUND;
 	im->type = skey[strlen(skey) + 1] - '0';
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &o, 0)) !=
-	    STORE_OK)
+	if ((rc = study_get(t, skey, sklen, &im->study, 0)) != STORE_OK)
 		return rc;
-	if (study_rec_decode(&im->study, o) == -1)
-		return STORE_ERR;
 	if (im->job.jr_state != JOB_QUEUED ||
 	    !REC_HAS(&im->study, SF_RUN) || im->study.sr_run != run)
 		return STORE_OK;

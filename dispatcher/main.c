@@ -114,7 +114,7 @@ start_over(struct disp *d, const char *why)
 	atomic_store(&d->d_epoch, store_epoch(d->d_store));
 	if (why != NULL)
 		log_info("%s: starting over from what the store holds", why);
-	sched_drop_stale(d);
+	sched_unstarted(d, 1);	/* read before the recovery */
 	rc = check_store(d->d_store, 1, check_say_log, NULL, &r);
 	if (rc == -1)
 		log_warnx("store check: %s", store_errmsg(d->d_store));
@@ -455,7 +455,8 @@ main(int argc, char *argv[])
 		}
 	}
 	http_abort_all(&d);
-	sched_stop(&d);
+	work_stop(&d);
+	sched_unstarted(&d, 0);
 	(void)store_flush(d.d_store);
 	(void)store_checkpoint(d.d_store);
 	curl_multi_cleanup(d.d_multi);

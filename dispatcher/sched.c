@@ -906,35 +906,18 @@ sched_done(struct disp *d, struct task *t, enum task_res res)
 	task_release(d, t);
 }
 
-static void
-release_all(struct disp *d, struct taskq *q)
+void
+sched_unstarted(struct disp *d, int stale_only)
 {
-	struct task *t;
+	struct taskq	 q;
+	struct task	*t;
 
-	while ((t = TAILQ_FIRST(q)) != NULL) {
-		TAILQ_REMOVE(q, t, t_entry);
+	TAILQ_INIT(&q);
+	work_take(d, stale_only, &q);
+	while ((t = TAILQ_FIRST(&q)) != NULL) {
+		TAILQ_REMOVE(&q, t, t_entry);
 		task_release(d, t);
 	}
-}
-
-void
-sched_drop_stale(struct disp *d)
-{
-	struct taskq q;
-
-	TAILQ_INIT(&q);
-	work_take_stale(d, &q);
-	release_all(d, &q);
-}
-
-void
-sched_stop(struct disp *d)
-{
-	struct taskq q;
-
-	TAILQ_INIT(&q);
-	work_stop(d, &q);
-	release_all(d, &q);
 }
 
 void

@@ -56,7 +56,7 @@ work_start(struct disp *d, unsigned n)
  * a running engine program is killed (engine_command watches
  * d_stopping). */
 void
-work_stop(struct disp *d, struct taskq *left)
+work_stop(struct disp *d)
 {
 	unsigned i;
 
@@ -67,14 +67,10 @@ work_stop(struct disp *d, struct taskq *left)
 	for (i = 0; i < d->d_nworkers; i++)
 		pthread_join(d->d_workers[i], NULL);
 	d->d_nworkers = 0;
-	TAILQ_CONCAT(left, &d->d_todo, t_entry);
 }
 
-/* After a recovery: the tasks read before it that no worker has taken
- * yet are handed back unstarted (their items, if the recovered store still
- * has them, are found again). */
 void
-work_take_stale(struct disp *d, struct taskq *stale)
+work_take(struct disp *d, int stale_only, struct taskq *out)
 {
 	struct task	*t, *next;
 	unsigned	 epoch = atomic_load(&d->d_epoch);
@@ -82,9 +78,9 @@ work_take_stale(struct disp *d, struct taskq *stale)
 	pthread_mutex_lock(&d->d_mtx);
 	for (t = TAILQ_FIRST(&d->d_todo); t != NULL; t = next) {
 		next = TAILQ_NEXT(t, t_entry);
-		if (t->t_epoch != epoch) {
+		if (!stale_only || t->t_epoch != epoch) {
 			TAILQ_REMOVE(&d->d_todo, t, t_entry);
-			TAILQ_INSERT_TAIL(stale, t, t_entry);
+			TAILQ_INSERT_TAIL(out, t, t_entry);
 		}
 	}
 	pthread_mutex_unlock(&d->d_mtx);

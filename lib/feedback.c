@@ -8,6 +8,7 @@
 #include "record.h"
 #include "request.h"
 #include "store.h"
+#include "study.h"
 
 /* Every id a finding of the result answers to: indexId, and boxUid for
  * box findings (the deployed clients' id for them). */
@@ -56,14 +57,10 @@ static int
 feedback_study_done(struct store_txn *t, const char *skey, size_t sklen)
 {
 	struct study_rec	 study;
-	json_object		*o = NULL;
 	int			 rc;
 
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &o, 0)) !=
-	    STORE_OK)
+	if ((rc = study_get(t, skey, sklen, &study, 0)) != STORE_OK)
 		return rc;
-	if (study_rec_decode(&study, o) == -1)
-		return STORE_ERR;
 	rc = study.sr_state == STUDY_DONE ? STORE_OK : FEEDBACK_NOT_DONE;
 	study_rec_free(&study);
 	return rc;

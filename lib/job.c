@@ -183,11 +183,10 @@ static int
 job_put(struct store_txn *t, const char *jkey, size_t jklen,
     struct job_rec *rec)
 {
-	json_object *o;
+	json_object *o = job_rec_encode(rec);
 
-	if ((o = job_rec_encode(rec)) == NULL)
-		return STORE_ERR;
-	return store_put_json(t, SDB_JOBS, jkey, jklen, o);
+	return o != NULL ? store_put_json(t, SDB_JOBS, jkey, jklen, o) :
+	    STORE_ERR;
 }
 
 int
@@ -237,10 +236,9 @@ job_finish(struct store_txn *t, const char *jkey, size_t jklen,
 {
 	enum job_state		 st = rec->jr_state;
 	struct study_rec	 study;
-	json_object		*so = NULL;
-	char			 skey[STUDY_KEY_MAX], qid[STUDY_KEY_MAX + 24];
+	char			 skey[STUDY_KEY_MAX];
 	char			 id[JOB_ID_LEN + 1];
-	size_t			 sklen, qlen;
+	size_t			 sklen;
 	int64_t			 run;
 	int			 rc;
 
@@ -289,13 +287,8 @@ job_finish(struct store_txn *t, const char *jkey, size_t jklen,
 		goto fail;
 
 	/* count it in the study; the last one queues the assembly */
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &so, 1)) !=
-	    STORE_OK)
+	if ((rc = study_get(t, skey, sklen, &study, 1)) != STORE_OK)
 		goto fail;
-	if (study_rec_decode(&study, so) == -1) {
-		rc = STORE_ERR;
-		goto fail;
-	}
 	if (!REC_HAS(&study, SF_RUN) || study.sr_run != run ||
 	    (study.sr_state != STUDY_QUEUED &&
 	    study.sr_state != STUDY_RUNNING)) {
@@ -313,20 +306,10 @@ job_finish(struct store_txn *t, const char *jkey, size_t jklen,
 	REC_SET(&study, SF_IMAGES_DONE);
 	REC_SET(&study, SF_IMAGES_FAILED);
 	REC_SET(&study, SF_UPDATED);
-	if ((so = study_rec_encode(&study)) == NULL) {
-		rc = STORE_ERR;
-		goto fail;
-	}
-	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, so)) !=
+	if ((rc = study_put(t, skey, sklen, &study)) != STORE_OK ||
+	    (rc = study_assembly_due(t, skey, sklen, &study, now)) !=
 	    STORE_OK)
 		goto fail;
-	if (study.sr_listed && study.sr_images_done +
-	    study.sr_images_failed >= study.sr_images_total) {
-		qlen = queue_run_id(qid, skey, sklen, run);
-		if ((rc = queue_put(t, study_due(&study, now), QK_ASSEMBLE, qid,
-		    qlen, NULL)) != STORE_OK)
-			goto fail;
-	}
 	study_rec_free(&study);
 	*changed = 1;
 	return STORE_OK;

@@ -357,71 +357,32 @@ rec_encode(const struct field *tab, int n, void *rec, size_t size)
 	return obj;
 }
 
-int
-job_rec_decode(struct job_rec *r, json_object *obj)
-{
-	return rec_decode(job_fields, JF__MAX, r, sizeof(*r), obj);
+/* Each record's decode, encode and free: the codec on its table. */
+#define REC_CODEC(rec, tab, n)						\
+int									\
+rec##_decode(struct rec *r, json_object *obj)				\
+{									\
+	return rec_decode(tab, n, r, sizeof(*r), obj);			\
+}									\
+									\
+json_object *								\
+rec##_encode(struct rec *r)						\
+{									\
+	json_object *o;							\
+									\
+	/* the decode in rec_encode took a reference of its own */	\
+	if ((o = rec_encode(tab, n, r, sizeof(*r))) != NULL)		\
+		json_object_put(o);					\
+	return o;							\
+}									\
+									\
+void									\
+rec##_free(struct rec *r)						\
+{									\
+	json_object_put(r->r_obj);					\
+	memset(r, 0, sizeof(*r));					\
 }
 
-json_object *
-job_rec_encode(struct job_rec *r)
-{
-	json_object *o = r->r_obj;
-
-	if ((o = rec_encode(job_fields, JF__MAX, r, sizeof(*r))) != NULL)
-		json_object_put(o);	/* the decode took the reference */
-	return o;
-}
-
-void
-job_rec_free(struct job_rec *r)
-{
-	json_object_put(r->r_obj);
-	memset(r, 0, sizeof(*r));
-}
-
-int
-study_rec_decode(struct study_rec *r, json_object *obj)
-{
-	return rec_decode(study_fields, SF__MAX, r, sizeof(*r), obj);
-}
-
-json_object *
-study_rec_encode(struct study_rec *r)
-{
-	json_object *o;
-
-	if ((o = rec_encode(study_fields, SF__MAX, r, sizeof(*r))) != NULL)
-		json_object_put(o);
-	return o;
-}
-
-void
-study_rec_free(struct study_rec *r)
-{
-	json_object_put(r->r_obj);
-	memset(r, 0, sizeof(*r));
-}
-
-int
-result_rec_decode(struct result_rec *r, json_object *obj)
-{
-	return rec_decode(result_fields, RF__MAX, r, sizeof(*r), obj);
-}
-
-json_object *
-result_rec_encode(struct result_rec *r)
-{
-	json_object *o;
-
-	if ((o = rec_encode(result_fields, RF__MAX, r, sizeof(*r))) != NULL)
-		json_object_put(o);
-	return o;
-}
-
-void
-result_rec_free(struct result_rec *r)
-{
-	json_object_put(r->r_obj);
-	memset(r, 0, sizeof(*r));
-}
+REC_CODEC(job_rec, job_fields, JF__MAX)
+REC_CODEC(study_rec, study_fields, SF__MAX)
+REC_CODEC(result_rec, result_fields, RF__MAX)

@@ -180,6 +180,45 @@ study_due(const struct study_rec *study, int64_t now)
 }
 
 int
+study_get(struct store_txn *t, const char *skey, size_t sklen,
+    struct study_rec *study, int rmw)
+{
+	json_object	*o = NULL;
+	int		 rc;
+
+	memset(study, 0, sizeof(*study));
+	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &o, rmw)) !=
+	    STORE_OK)
+		return rc;
+	return study_rec_decode(study, o) == 0 ? STORE_OK : STORE_ERR;
+}
+
+int
+study_put(struct store_txn *t, const char *skey, size_t sklen,
+    struct study_rec *study)
+{
+	json_object *o = study_rec_encode(study);
+
+	return o != NULL ? store_put_json(t, SDB_STUDIES, skey, sklen, o) :
+	    STORE_ERR;
+}
+
+int
+study_assembly_due(struct store_txn *t, const char *skey, size_t sklen,
+    const struct study_rec *study, int64_t now)
+{
+	char	qid[STUDY_KEY_MAX + 24];
+	size_t	qlen;
+
+	if (!study->sr_listed || study->sr_images_done +
+	    study->sr_images_failed < study->sr_images_total)
+		return STORE_OK;
+	qlen = queue_run_id(qid, skey, sklen, study->sr_run);
+	return queue_put(t, study_due(study, now), QK_ASSEMBLE, qid, qlen,
+	    NULL);
+}
+
+int
 study_submit(struct store_txn *t, const struct crypto_keys *k,
     const struct study_submit *ss, enum study_outcome *outcome)
 {
@@ -438,15 +477,9 @@ study_end(struct store_txn *t, const char *skey, size_t sklen,
 	char			 id[WEBHOOK_ID_MAX];
 	int			 rc;
 
-	memset(&study, 0, sizeof(study));
 	memset(&res, 0, sizeof(res));
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &o, 1)) !=
-	    STORE_OK)
+	if ((rc = study_get(t, skey, sklen, &study, 1)) != STORE_OK)
 		goto out;
-	if (study_rec_decode(&study, o) == -1) {
-		rc = STORE_ERR;
-		goto out;
-	}
 	st = study.sr_state;
 	if (!REC_HAS(&study, SF_RUN) || study.sr_run != run ||
 	    (st != STUDY_QUEUED && st != STUDY_RUNNING)) {
@@ -509,10 +542,7 @@ study_end(struct store_txn *t, const char *skey, size_t sklen,
 	REC_SET(&study, SF_LAST_MESSAGE);
 	/* the credentials are needed no more: forget them */
 	REC_DROP(&study, SF_CREDS);
-	rc = STORE_ERR;
-	if ((o = study_rec_encode(&study)) != NULL &&
-	    (rc = store_put_json(t, SDB_STUDIES, skey, sklen, o)) ==
-	    STORE_OK &&
+	if ((rc = study_put(t, skey, sklen, &study)) == STORE_OK &&
 	    (rc = limit_active_add(t, study.sr_ns, -1)) == STORE_OK)
 		rc = metrics_study_move(t, skey, sklen, st, fin);
 out:
@@ -527,8 +557,7 @@ int
 study_start(struct store_txn *t, const char *skey, size_t sklen,
     struct study_rec *study, int64_t now)
 {
-	json_object	*o;
-	int		 rc;
+	int rc;
 
 	study->sr_state = STUDY_RUNNING;
 	study->sr_started = now;
@@ -537,9 +566,7 @@ study_start(struct store_txn *t, const char *skey, size_t sklen,
 	REC_SET(study, SF_STARTED);
 	REC_SET(study, SF_UPDATED);
 	REC_SET(study, SF_LISTED);
-	if ((o = study_rec_encode(study)) == NULL)
-		return STORE_ERR;
-	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, o)) != STORE_OK)
+	if ((rc = study_put(t, skey, sklen, study)) != STORE_OK)
 		return rc;
 	return metrics_study_move(t, skey, sklen, STUDY_QUEUED,
 	    STUDY_RUNNING);
@@ -550,16 +577,10 @@ study_listed(struct store_txn *t, const char *skey, size_t sklen,
     int64_t run, uint64_t total, int64_t now)
 {
 	struct study_rec	 study;
-	json_object		*o = NULL;
-	char			 qid[STUDY_KEY_MAX + 24];
-	size_t			 qlen;
 	int			 rc;
 
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &o, 1)) !=
-	    STORE_OK)
-		return rc;
-	if (study_rec_decode(&study, o) == -1)
-		return STORE_ERR;
+	if ((rc = study_get(t, skey, sklen, &study, 1)) != STORE_OK)
+		goto out;
 	if (!REC_HAS(&study, SF_RUN) || study.sr_run != run)
 		goto out;	/* replaced */
 	switch (study.sr_state) {
@@ -577,19 +598,9 @@ study_listed(struct store_txn *t, const char *skey, size_t sklen,
 	REC_SET(&study, SF_LISTED);
 	REC_SET(&study, SF_IMAGES_TOTAL);
 	REC_SET(&study, SF_UPDATED);
-	if ((o = study_rec_encode(&study)) == NULL) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, o)) != STORE_OK)
-		goto out;
-	/* every image finished while the listing went on */
-	if ((uint64_t)(study.sr_images_done + study.sr_images_failed) >=
-	    total) {
-		qlen = queue_run_id(qid, skey, sklen, run);
-		rc = queue_put(t, study_due(&study, now), QK_ASSEMBLE, qid,
-		    qlen, NULL);
-	}
+	/* every image may have finished while the listing went on */
+	if ((rc = study_put(t, skey, sklen, &study)) == STORE_OK)
+		rc = study_assembly_due(t, skey, sklen, &study, now);
 out:
 	study_rec_free(&study);
 	return rc;

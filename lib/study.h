@@ -77,6 +77,18 @@ enum study_outcome {
  */
 int64_t	study_due(const struct study_rec *, int64_t now);
 
+/* A study's record, read (rmw: to be written in the same transaction;
+ * free with study_rec_free), and written back.  Store codes. */
+int	study_get(struct store_txn *, const char *skey, size_t sklen,
+	    struct study_rec *, int rmw);
+int	study_put(struct store_txn *, const char *skey, size_t sklen,
+	    struct study_rec *);
+
+/* Queue the assembly of the study's run when it is listed and every
+ * image has finished.  A store code. */
+int	study_assembly_due(struct store_txn *, const char *skey, size_t sklen,
+	    const struct study_rec *, int64_t now);
+
 int	study_submit(struct store_txn *, const struct crypto_keys *,
 	    const struct study_submit *, enum study_outcome *outcome);
 
