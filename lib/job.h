@@ -13,10 +13,6 @@
 struct store_txn;
 struct crypto_keys;
 
-#define JOB_ID_LEN	32	/* hex digits */
-#define JOB_SIG_LEN	64	/* hex digits */
-#define JOB_OBJKEY_MAX	1024
-#define JOB_KEY_MAX	(STUDY_KEY_MAX + 1 + 21 + 1 + JOB_OBJKEY_MAX)
 
 /* A record's state (JOB__MAX: none, or not a state). */
 enum job_state	 job_state_of(json_object *rec);

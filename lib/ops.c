@@ -5,7 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "job.h"
 #include "jv.h"
 #include "metrics.h"
 #include "ops.h"
@@ -13,7 +12,6 @@
 #include "hex.h"
 #include "query.h"
 #include "store.h"
-#include "study.h"
 
 
 size_t

@@ -8,7 +8,7 @@
 #include <json-c/json.h>
 
 #include "resp.h"
-#include "study.h"
+#include "record.h"
 
 struct store;
 struct store_txn;

@@ -1,4 +1,4 @@
-/* record.c -- study, job and result records as structs: states, failure codes, one encode/decode */
+/* record.c -- study, job and result records: keys, states, failure codes, structs with one encode/decode */
 #include <stddef.h>
 #include <string.h>
 
@@ -355,6 +355,41 @@ rec_encode(const struct field *tab, int n, void *rec, size_t size)
 	json_object_get(obj);
 	rec_decode(tab, n, rec, size, obj);
 	return obj;
+}
+
+/* ---- keys ------------------------------------------------------------ */
+
+size_t
+study_key(char *out, const char *ns, int type, const char *uid)
+{
+	size_t	nl = strlen(ns), ul = strlen(uid);
+
+	memcpy(out, ns, nl);
+	out[nl] = '\0';
+	out[nl + 1] = (char)('0' + type);
+	out[nl + 2] = '\0';
+	memcpy(out + nl + 3, uid, ul);
+	return nl + 3 + ul;
+}
+
+int
+study_key_parse(const char *key, size_t klen, char *buf, const char **ns,
+    int *type, const char **uid)
+{
+	size_t nl;
+
+	if (klen > STUDY_KEY_MAX)
+		return -1;
+	memcpy(buf, key, klen);
+	buf[klen] = '\0';
+	nl = strlen(buf);
+	if (nl + 3 > klen || buf[nl + 1] < '1' || buf[nl + 1] > '4' ||
+	    buf[nl + 2] != '\0')
+		return -1;
+	*ns = buf;
+	*type = buf[nl + 1] - '0';
+	*uid = buf + nl + 3;
+	return 0;
 }
 
 /* Each record's decode, encode and free: the codec on its table. */

@@ -1,28 +1,41 @@
-/* record.h -- study, job and result records as structs: states, failure codes, one encode/decode */
+/* record.h -- study, job and result records: keys, states, failure codes, structs with one encode/decode */
 #ifndef MIAS_RECORD_H
 #define MIAS_RECORD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
 
+/* ---- keys ------------------------------------------------------------ */
+
+#define STUDY_UID_MAX	128
+#define STUDY_KEY_MAX	(128 + 1 + 1 + 1 + STUDY_UID_MAX)
+
+/* The record key: namespace NUL studyType-digit NUL studyInstanceUid.
+ * Every record is keyed by namespace first, so a namespace's lookups can
+ * never reach another's.  Returns the key length. */
+size_t	study_key(char *out, const char *ns, int type, const char *uid);
+
+/* The parts of a study key: ns and uid point into a copy in buf (which
+ * holds STUDY_KEY_MAX + 1 bytes).  0, or -1 if malformed. */
+int	study_key_parse(const char *key, size_t klen, char *buf,
+	    const char **ns, int *type, const char **uid);
+
 /*
- * A record is stored as a JSON object.  Decoding one gives a struct of its
- * fields, typed; the struct keeps the object (r_obj, one reference owned),
- * and strings and objects point into it (borrowed: valid until the next
- * encode or the free).  Encoding writes the fields back into that object:
- * a field that kept its value is not touched, one that changed takes its
- * old place, one the record did not have goes at the end (in the order of
- * the struct), and a field whose bit was taken out of r_has goes.  So a
- * record read and written again keeps its bytes, keys and order, whatever
- * release wrote it, and what the struct does not name stays as it was.
- * After an encode the struct is decoded again from the object.
- *
- * A state the record lacks (or that is no state) is JOB__MAX or
- * STUDY__MAX.  A field is present when its bit (the REC_* below, by record) is in
- * r_has: set it when giving a record a field it may not have had.  A
- * string field present with a NULL value is JSON null.
+ * A push-style job (API.md 5.) is kept as a one-image study whose uid is
+ * STUDY_PUSH_MARK followed by the caller's ImageUid: a control character,
+ * so no studyInstanceUid (printable only) can name it.
  */
+#define STUDY_PUSH_MARK	"\x1f"
+
+/* Job keys: lib/job.h. */
+#define JOB_ID_LEN	32	/* hex digits */
+#define JOB_SIG_LEN	64	/* hex digits */
+#define JOB_OBJKEY_MAX	1024
+#define JOB_KEY_MAX	(STUDY_KEY_MAX + 1 + 21 + 1 + JOB_OBJKEY_MAX)
+
+/* ---- states and failure codes ----------------------------------------- */
 
 enum job_state {
 	JOB_QUEUED,	/* waiting for the dispatcher */
@@ -61,6 +74,26 @@ enum job_state		 job_state_parse(const char *);
 const char		*study_state_name(enum study_state);
 enum study_state	 study_state_parse(const char *);
 const char		*fail_code_name(enum fail_code);
+
+/* ---- the records ----------------------------------------------------- */
+
+/*
+ * A record is stored as a JSON object.  Decoding one gives a struct of its
+ * fields, typed; the struct keeps the object (r_obj, one reference owned),
+ * and strings and objects point into it (borrowed: valid until the next
+ * encode or the free).  Encoding writes the fields back into that object:
+ * a field that kept its value is not touched, one that changed takes its
+ * old place, one the record did not have goes at the end (in the order of
+ * the struct), and a field whose bit was taken out of r_has goes.  So a
+ * record read and written again keeps its bytes, keys and order, whatever
+ * release wrote it, and what the struct does not name stays as it was.
+ * After an encode the struct is decoded again from the object.
+ *
+ * A state the record lacks (or that is no state) is JOB__MAX or
+ * STUDY__MAX.  A field is present when its bit (the REC_* below, by
+ * record) is in r_has: set it when giving a record a field it may not
+ * have had.  A string field present with a NULL value is JSON null.
+ */
 
 /* Bits of r_has, by field. */
 enum job_field {

@@ -17,39 +17,6 @@
 #define STUDY_RECORD_VERSION	1
 #define STUDY_AAD		"mias study credentials\n"
 
-size_t
-study_key(char *out, const char *ns, int type, const char *uid)
-{
-	size_t	nl = strlen(ns), ul = strlen(uid);
-
-	memcpy(out, ns, nl);
-	out[nl] = '\0';
-	out[nl + 1] = (char)('0' + type);
-	out[nl + 2] = '\0';
-	memcpy(out + nl + 3, uid, ul);
-	return nl + 3 + ul;
-}
-
-int
-study_key_parse(const char *key, size_t klen, char *buf, const char **ns,
-    int *type, const char **uid)
-{
-	size_t nl;
-
-	if (klen > STUDY_KEY_MAX)
-		return -1;
-	memcpy(buf, key, klen);
-	buf[klen] = '\0';
-	nl = strlen(buf);
-	if (nl + 3 > klen || buf[nl + 1] < '1' || buf[nl + 1] > '4' ||
-	    buf[nl + 2] != '\0')
-		return -1;
-	*ns = buf;
-	*type = buf[nl + 1] - '0';
-	*uid = buf + nl + 3;
-	return 0;
-}
-
 /* The seal binds the credentials to one run of one study. */
 static int
 study_aad(char *out, size_t outlen, const char *key, size_t klen, int64_t run)

@@ -12,19 +12,6 @@
 struct store_txn;
 struct crypto_keys;
 
-#define STUDY_UID_MAX	128
-#define STUDY_KEY_MAX	(128 + 1 + 1 + 1 + STUDY_UID_MAX)
-
-/* The record key: namespace NUL studyType-digit NUL studyInstanceUid.
- * Every record is keyed by namespace first, so a namespace's lookups can
- * never reach another's.  Returns the key length. */
-size_t	study_key(char *out, const char *ns, int type, const char *uid);
-
-/* The parts of a study key: ns and uid point into a copy in buf (which
- * holds STUDY_KEY_MAX + 1 bytes).  0, or -1 if malformed. */
-int	study_key_parse(const char *key, size_t klen, char *buf,
-	    const char **ns, int *type, const char **uid);
-
 /* OSS credentials of one study, sealed in its record while it runs. */
 struct study_creds {
 	char	*sc_ak;
@@ -50,12 +37,6 @@ struct study_submit {
 	const char	*ss_analysis;	/* push: the trigger's analysis */
 };
 
-/*
- * A push-style job (API.md 5.) is kept as a one-image study whose uid is
- * STUDY_PUSH_MARK followed by the caller's ImageUid: a control character,
- * so no studyInstanceUid (printable only) can name it.
- */
-#define STUDY_PUSH_MARK	"\x1f"
 
 enum study_outcome {
 	STUDY_NEW,		/* first run queued */
