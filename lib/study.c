@@ -68,72 +68,72 @@ out:
 	return out;
 }
 
-static json_object *
-study_record_new(const struct study_submit *ss, int64_t now)
+/* A new study's first fields (its run 0, made run 1 by study_new_run). */
+static void
+study_record_new(struct study_rec *rec, const struct study_submit *ss,
+    int64_t now)
 {
-	json_object *rec = json_object_new_object();
-
-	if (rec == NULL)
-		return NULL;
-	json_object_object_add(rec, "v",
-	    json_object_new_int(STUDY_RECORD_VERSION));
-	json_object_object_add(rec, "ns", json_object_new_string(ss->ss_ns));
-	json_object_object_add(rec, "studyInstanceUid",
-	    json_object_new_string(ss->ss_uid));
-	json_object_object_add(rec, "studyType",
-	    json_object_new_int(ss->ss_type));
-	json_object_object_add(rec, "created", json_object_new_int64(now));
-	json_object_object_add(rec, "run", json_object_new_int64(0));
-	return rec;
+	rec->sr_v = STUDY_RECORD_VERSION;
+	rec->sr_ns = ss->ss_ns;
+	rec->sr_uid = ss->ss_uid;
+	rec->sr_type = ss->ss_type;
+	rec->sr_created = now;
+	rec->sr_run = 0;
+	rec->r_has = (1u << (SF_RUN + 1)) - 1;	/* v .. run */
 }
 
 /* Fill rec for a new run: QUEUED, request fields, sealed credentials. */
 static int
-study_new_run(json_object *rec, const struct crypto_keys *k,
+study_new_run(struct study_rec *rec, const struct crypto_keys *k,
     const struct study_submit *ss, const char *key, size_t klen, int64_t now)
 {
-	json_object	*v, *sealed;
-	int64_t		 run = 0;
+	static const enum study_field set[] = {
+		SF_RUN, SF_STATE, SF_UPDATED, SF_QUEUED, SF_CALLBACK,
+		SF_ENDPOINT, SF_BUCKET, SF_KEY, SF_CREDS, SF_IMAGES_TOTAL,
+		SF_IMAGES_DONE, SF_IMAGES_FAILED, SF_ERROR_CODE, SF_ERROR_MSG
+	};
+	json_object	*sealed;
+	size_t		 i;
+	int		 rc = -1;
 
-	if (json_object_object_get_ex(rec, "run", &v))
-		run = json_object_get_int64(v);
-	run++;
-	if ((sealed = study_seal(k, &ss->ss_creds, key, klen, run)) == NULL)
+	if ((sealed = study_seal(k, &ss->ss_creds, key, klen,
+	    rec->sr_run + 1)) == NULL)
 		return -1;
-	json_object_object_add(rec, "run", json_object_new_int64(run));
-	json_object_object_add(rec, "state",
-	    json_object_new_string(study_state_name(STUDY_QUEUED)));
-	json_object_object_add(rec, "updated", json_object_new_int64(now));
-	json_object_object_add(rec, "queued", json_object_new_int64(now));
-	json_object_object_add(rec, "callback",
-	    json_object_new_string(ss->ss_callback));
-	json_object_object_add(rec, "endpoint",
-	    json_object_new_string(ss->ss_endpoint));
-	json_object_object_add(rec, "bucket",
-	    json_object_new_string(ss->ss_bucket));
-	json_object_object_add(rec, "key", json_object_new_string(ss->ss_key));
 	if (ss->ss_image_uid != NULL) {
-		json_object_object_add(rec, "push", json_object_new_boolean(1));
-		json_object_object_add(rec, "imageUid",
-		    json_object_new_string(ss->ss_image_uid));
 		/* the engine by its section's name, which a reload that
-		 * adds or moves sections does not change (lib/conf.h) */
-		json_object_object_del(rec, "engine");
-		json_object_object_del(rec, "analysis");
-		if (ss->ss_engine != NULL)
-			json_object_object_add(rec, "engine",
-			    json_object_new_string(ss->ss_engine));
-		if (ss->ss_analysis != NULL)
-			json_object_object_add(rec, "analysis",
-			    json_object_new_string(ss->ss_analysis));
+		 * adds or moves sections does not change (lib/conf.h); a
+		 * push job run again has them at the end of its record */
+		REC_DROP(rec, SF_ENGINE);
+		REC_DROP(rec, SF_ANALYSIS);
+		if (study_rec_encode(rec) == NULL)
+			goto out;
+		rec->sr_push = 1;
+		rec->sr_image_uid = ss->ss_image_uid;
+		REC_SET(rec, SF_PUSH);
+		REC_SET(rec, SF_IMAGE_UID);
+		if ((rec->sr_engine = ss->ss_engine) != NULL)
+			REC_SET(rec, SF_ENGINE);
+		if ((rec->sr_analysis = ss->ss_analysis) != NULL)
+			REC_SET(rec, SF_ANALYSIS);
 	}
-	json_object_object_add(rec, "creds", sealed);
-	json_object_object_add(rec, "imagesTotal", json_object_new_int(0));
-	json_object_object_add(rec, "imagesDone", json_object_new_int(0));
-	json_object_object_add(rec, "imagesFailed", json_object_new_int(0));
-	json_object_object_add(rec, "errorCode", NULL);
-	json_object_object_add(rec, "errorMessage", NULL);
-	return 0;
+	rec->sr_run++;
+	rec->sr_state = STUDY_QUEUED;
+	rec->sr_updated = rec->sr_queued = now;
+	rec->sr_callback = ss->ss_callback;
+	rec->sr_endpoint = ss->ss_endpoint;
+	rec->sr_bucket = ss->ss_bucket;
+	rec->sr_key = ss->ss_key;
+	rec->sr_creds = json_object_get_string(sealed);
+	rec->sr_images_total = rec->sr_images_done = 0;
+	rec->sr_images_failed = 0;
+	rec->sr_error_code = rec->sr_error_msg = NULL;
+	for (i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+		REC_SET(rec, set[i]);
+	if (study_rec_encode(rec) != NULL)
+		rc = 0;
+out:
+	json_object_put(sealed);
+	return rc;
 }
 
 int64_t
@@ -189,27 +189,28 @@ int
 study_submit(struct store_txn *t, const struct crypto_keys *k,
     const struct study_submit *ss, enum study_outcome *outcome)
 {
+	struct study_rec	 rec;
 	char			 key[STUDY_KEY_MAX];
 	char			 qid[STUDY_KEY_MAX + 24];
-	json_object		*rec = NULL, *v, *item = NULL;
+	json_object		*item = NULL;
 	enum study_state	 st;
 	size_t			 klen, qlen;
 	int64_t			 now = store_now_ms(), old_ms;
 	int			 rc;
 
 	klen = study_key(key, ss->ss_ns, ss->ss_type, ss->ss_uid);
-	rc = store_get_json(t, SDB_STUDIES, key, klen, &rec, 1);
+	rc = study_get(t, key, klen, &rec, 1);
 	if (rc == STORE_NOTFOUND) {
-		if ((rec = study_record_new(ss, now)) == NULL)
+		if (study_rec_decode(&rec, NULL) == -1)
 			return STORE_ERR;
+		study_record_new(&rec, ss, now);
 		*outcome = STUDY_NEW;
 		st = STUDY__MAX;
 		old_ms = -1;
 	} else if (rc != STORE_OK)
 		return rc;
 	else {
-		st = json_object_object_get_ex(rec, "state", &v) ?
-		    study_state_parse(json_object_get_string(v)) : STUDY__MAX;
+		st = rec.sr_state;
 		/*
 		 * Queued or running: the run under way will finish; a second
 		 * one would race it.  Done: only forceAnalysis (the images
@@ -218,21 +219,21 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 		 */
 		if (st == STUDY_QUEUED || st == STUDY_RUNNING ||
 		    (st == STUDY_DONE && !ss->ss_force)) {
-			json_object_put(rec);
+			study_rec_free(&rec);
 			*outcome = STUDY_UNCHANGED;
 			return STORE_OK;
 		}
 		*outcome = STUDY_RERUN;
-		old_ms = ops_submitted(rec);
+		old_ms = ops_submitted(rec.r_obj);
 	}
 	rc = STORE_ERR;
-	if (study_new_run(rec, k, ss, key, klen, now) == -1)
+	if (study_new_run(&rec, k, ss, key, klen, now) == -1)
 		goto out;
-	if ((rc = store_put_json(t, SDB_STUDIES, key, klen, rec)) != STORE_OK)
+	if ((rc = study_put(t, key, klen, &rec)) != STORE_OK)
 		goto out;
 	/* listAnalyses's index and the metrics move with the record */
 	if ((rc = ops_index_move(t, ss->ss_ns, ss->ss_type, ss->ss_uid, old_ms,
-	    ops_submitted(rec))) != STORE_OK ||
+	    ops_submitted(rec.r_obj))) != STORE_OK ||
 	    (rc = metrics_study_move(t, key, klen, st, STUDY_QUEUED)) !=
 	    STORE_OK)
 		goto out;
@@ -243,13 +244,12 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 		goto out;
 	}
 	json_object_object_add(item, "kind", json_object_new_string("study"));
-	json_object_object_get_ex(rec, "run", &v);
-	json_object_object_add(item, "run", json_object_get(v));
-	qlen = queue_run_id(qid, key, klen, json_object_get_int64(v));
+	json_object_object_add(item, "run", json_object_new_int64(rec.sr_run));
+	qlen = queue_run_id(qid, key, klen, rec.sr_run);
 	rc = queue_put(t, now, QK_STUDY, qid, qlen, item);
 out:
 	json_object_put(item);
-	json_object_put(rec);
+	study_rec_free(&rec);
 	return rc;
 }
 
