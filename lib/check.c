@@ -122,25 +122,6 @@ found(struct chk *c, int repaired, const char *line)
 	}
 }
 
-static int64_t
-jint(json_object *o, const char *name)
-{
-	json_object *v;
-
-	return o != NULL && json_object_object_get_ex(o, name, &v) ?
-	    json_object_get_int64(v) : 0;
-}
-
-static const char *
-jstr(json_object *o, const char *name)
-{
-	json_object *v;
-
-	return o != NULL && json_object_object_get_ex(o, name, &v) &&
-	    json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
-}
-
 /* ---- the queue and the waiting entries, in one transaction ---------- */
 
 static int
@@ -231,7 +212,7 @@ jobs_visit(const void *key, size_t klen, const char *val, size_t len,
 {
 	struct jobs_seen	*js = arg;
 	json_object		*job = store_json(val, len);
-	const char		*id = jstr(job, "id");
+	const char		*id = rec_str(job, "id");
 
 	(void)key;
 	(void)klen;
@@ -287,10 +268,10 @@ study_visit(const void *key, size_t klen, const char *val, size_t len,
 	if (json_object_object_get_ex(st, "lastMessage", &v))
 		json_object_object_add(c->last, json_object_get_string(v),
 		    NULL);
-	state = study_state_parse(jstr(st, "state"));
-	run = jint(st, "run");
+	state = study_state_parse(rec_str(st, "state"));
+	run = rec_int(st, "run");
 	if ((state != STUDY_QUEUED && state != STUDY_RUNNING) ||
-	    jint(st, "updated") >= c->t0)
+	    rec_int(st, "updated") >= c->t0)
 		goto out;
 	qlen = queue_run_id(qid, key, klen, run);
 	if (set_has(c->q[QI_STUDY], qid, qlen) ||
@@ -447,7 +428,7 @@ fix_job_visit(const void *key, size_t klen, const char *val, size_t len,
 	struct fix_jobs	*fj = arg;
 	struct fix	*f = fj->f;
 	json_object	*job = store_json(val, len), *w = NULL, *item = NULL;
-	const char	*id = jstr(job, "id");
+	const char	*id = rec_str(job, "id");
 	unsigned char	 tk[QUEUE_KEY_MAX];
 	char		*old = NULL;
 	size_t		 tklen;
@@ -480,7 +461,7 @@ fix_job_visit(const void *key, size_t klen, const char *val, size_t len,
 		    JOB_ID_LEN, item);
 		break;
 	case JOB_SENT:
-		deadline = jint(job, "deadline");
+		deadline = rec_int(job, "deadline");
 		if ((rc = store_get(fj->t, SDB_WAITING, id, JOB_ID_LEN, &old,
 		    NULL, 0)) != STORE_OK && rc != STORE_NOTFOUND)
 			break;
@@ -552,10 +533,10 @@ fix_body(struct store_txn *t, void *arg)
 	if ((rc = store_get_json(t, SDB_STUDIES, f->skey, f->sklen, &st,
 	    1)) != STORE_OK)
 		return rc == STORE_NOTFOUND ? 0 : rc;
-	state = study_state_parse(jstr(st, "state"));
-	run = jint(st, "run");
+	state = study_state_parse(rec_str(st, "state"));
+	run = rec_int(st, "run");
 	if ((state != STUDY_QUEUED && state != STUDY_RUNNING) ||
-	    jint(st, "updated") >= c->t0)
+	    rec_int(st, "updated") >= c->t0)
 		goto out;
 	qlen = queue_run_id(qid, f->skey, f->sklen, run);
 	p[0] = QK_ASSEMBLE;
@@ -790,11 +771,11 @@ outbox_visit(const void *key, size_t klen, const char *val, size_t len,
 		return 0;
 	memcpy(id, key, klen);
 	id[klen] = '\0';
-	if (jint(m, "created") < c->t0) {
+	if (rec_int(m, "created") < c->t0) {
 		json_object_object_add(c->created, id, NULL);
 		if (json_object_object_get_ex(m, "after", NULL))
 			json_object_object_add(c->after, id,
-			    json_object_new_string(jstr(m, "after")));
+			    json_object_new_string(rec_str(m, "after")));
 		if (outbox_state_of(m) == OUTBOX_PENDING &&
 		    !set_has(c->q[QI_DELIVER], id, klen))
 			json_object_object_add(c->pending, id, NULL);

@@ -71,9 +71,9 @@ rec_str(json_object *o, const char *name)
 {
 	json_object *v;
 
-	if (o == NULL || !json_object_object_get_ex(o, name, &v) || v == NULL)
-		return "";
-	return json_object_get_string(v);
+	return o != NULL && json_object_object_get_ex(o, name, &v) &&
+	    json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : "";
 }
 
 int64_t

@@ -210,7 +210,8 @@ json_object	*result_rec_encode(struct result_rec *);
 void		 result_rec_free(struct result_rec *);
 
 /* A field of an object the structs above do not type (a callback, an
- * audit entry, an answer built for display): "" or 0 when it has none. */
+ * audit entry, an answer built for display): "" (a string field: also
+ * when it is no string) or 0 when it has none. */
 const char	*rec_str(json_object *, const char *name);
 int64_t		 rec_int(json_object *, const char *name);
 

@@ -532,6 +532,7 @@ ret_final_body(struct store_txn *t, void *arg)
 	struct ret_arg			*a = arg;
 	const struct retention_item	*it = a->it;
 	struct retention_removed	*rr = a->rr;
+	struct study_rec		 sr;
 	json_object			*study;
 	char				 buf[STUDY_KEY_MAX + 1];
 	const char			*ns, *uid;
@@ -570,10 +571,16 @@ ret_final_body(struct store_txn *t, void *arg)
 	    (rc = ret_del(t, SDB_ENDED, it->ri_key, it->ri_klen)) != 0)
 		goto out;
 	/* and from the operations index and the metrics' counts (ops.h) */
-	if ((rc = ops_index_move(t, ns, type, uid, ops_submitted(study),
-	    -1)) != STORE_OK || (rc = metrics_study_move(t, it->ri_skey,
-	    it->ri_sklen, study_state_parse(ret_str(study, "state")),
-	    STUDY__MAX)) != STORE_OK)
+	if (study_rec_decode(&sr, json_object_get(study)) == -1) {
+		rc = STORE_ERR;
+		goto out;
+	}
+	rc = ops_index_move(t, ns, type, uid, ops_submitted(&sr), -1);
+	if (rc == STORE_OK)
+		rc = metrics_study_move(t, it->ri_skey, it->ri_sklen,
+		    sr.sr_state, STUDY__MAX);
+	study_rec_free(&sr);
+	if (rc != STORE_OK)
 		goto out;
 	a->deleted += 3;
 	rr->rr_outcome = RETENTION_REMOVED;

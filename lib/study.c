@@ -224,7 +224,7 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 			return STORE_OK;
 		}
 		*outcome = STUDY_RERUN;
-		old_ms = ops_submitted(rec.r_obj);
+		old_ms = ops_submitted(&rec);
 	}
 	rc = STORE_ERR;
 	if (study_new_run(&rec, k, ss, key, klen, now) == -1)
@@ -233,7 +233,7 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 		goto out;
 	/* listAnalyses's index and the metrics move with the record */
 	if ((rc = ops_index_move(t, ss->ss_ns, ss->ss_type, ss->ss_uid, old_ms,
-	    ops_submitted(rec.r_obj))) != STORE_OK ||
+	    ops_submitted(&rec))) != STORE_OK ||
 	    (rc = metrics_study_move(t, key, klen, st, STUDY_QUEUED)) !=
 	    STORE_OK)
 		goto out;
@@ -586,19 +586,16 @@ int
 study_cancel(struct store_txn *t, const char *skey, size_t sklen,
     int64_t now)
 {
-	json_object		*study = NULL, *v;
+	struct study_rec	 study;
 	enum study_state	 st;
 	int64_t			 run;
 	int			 rc;
 
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &study, 1)) !=
-	    STORE_OK)
+	if ((rc = study_get(t, skey, sklen, &study, 1)) != STORE_OK)
 		return rc;
-	st = json_object_object_get_ex(study, "state", &v) ?
-	    study_state_parse(json_object_get_string(v)) : STUDY__MAX;
-	run = json_object_object_get_ex(study, "run", &v) ?
-	    json_object_get_int64(v) : 0;
-	json_object_put(study);
+	st = study.sr_state;
+	run = study.sr_run;
+	study_rec_free(&study);
 	if (st != STUDY_QUEUED && st != STUDY_RUNNING)
 		return STUDY_CANCEL_FINAL;
 	/* the dispatcher drops the run's items as it meets them: each finds
