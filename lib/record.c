@@ -36,29 +36,22 @@ name_index(const char *const *names, int n, const char *s)
 	return n;
 }
 
-const char *
-job_state_name(enum job_state s)
-{
-	return (unsigned)s < JOB__MAX ? job_state_names[s] : "UNKNOWN";
+/* A state's name and back: STATE__MAX is "UNKNOWN", and what is no name. */
+#define STATE_NAMES(type, max, names)					\
+const char *								\
+type##_name(enum type s)						\
+{									\
+	return (unsigned)s < max ? names[s] : "UNKNOWN";		\
+}									\
+									\
+enum type								\
+type##_parse(const char *s)						\
+{									\
+	return (enum type)name_index(names, max, s);			\
 }
 
-enum job_state
-job_state_parse(const char *s)
-{
-	return (enum job_state)name_index(job_state_names, JOB__MAX, s);
-}
-
-const char *
-study_state_name(enum study_state s)
-{
-	return (unsigned)s < STUDY__MAX ? study_state_names[s] : "UNKNOWN";
-}
-
-enum study_state
-study_state_parse(const char *s)
-{
-	return (enum study_state)name_index(study_state_names, STUDY__MAX, s);
-}
+STATE_NAMES(job_state, JOB__MAX, job_state_names)
+STATE_NAMES(study_state, STUDY__MAX, study_state_names)
 
 const char *
 fail_code_name(enum fail_code c)
