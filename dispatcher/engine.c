@@ -199,19 +199,9 @@ outcome_body(struct store_txn *t, void *arg)
 		if ((rc = store_del(t, SDB_QUEUE, o->task->t_qkey,
 		    o->task->t_qklen)) != STORE_OK && rc != STORE_NOTFOUND)
 			goto out;
-		{
-			json_object *val = json_object_new_object();
-
-			json_object_object_add(val, "t",
-			    json_object_new_int(o->task->t_type));
-			json_object_object_add(val, "ns",
-			    json_object_new_string(o->task->t_ns));
-			rc = queue_put_image(t, store_now_ms() +
-			    o->retry_in * 1000LL, o->task->t_type,
-			    o->task->t_ns, o->task->t_id, o->task->t_idlen,
-			    val);
-			json_object_put(val);
-		}
+		rc = queue_put_image(t, store_now_ms() + o->retry_in * 1000LL,
+		    o->task->t_type, o->task->t_ns, o->task->t_id,
+		    o->task->t_idlen);
 		goto out;
 	}
 	rc = job_finish(t, jkey, jklen, &job,

@@ -427,7 +427,7 @@ fix_job_visit(const void *key, size_t klen, const char *val, size_t len,
 {
 	struct fix_jobs	*fj = arg;
 	struct fix	*f = fj->f;
-	json_object	*job = store_json(val, len), *w = NULL, *item = NULL;
+	json_object	*job = store_json(val, len), *w = NULL;
 	const char	*id = rec_str(job, "id");
 	unsigned char	 tk[QUEUE_KEY_MAX];
 	char		*old = NULL;
@@ -451,14 +451,8 @@ fix_job_visit(const void *key, size_t klen, const char *val, size_t len,
 		bad = 1;
 		if (!f->c->repair)
 			break;
-		if ((item = json_object_new_object()) == NULL) {
-			rc = STORE_ERR;
-			break;
-		}
-		json_object_object_add(item, "t", json_object_new_int(fj->type));
-		json_object_object_add(item, "ns", json_object_new_string(fj->ns));
 		rc = queue_put_image(fj->t, store_now_ms(), fj->type, fj->ns, id,
-		    JOB_ID_LEN, item);
+		    JOB_ID_LEN);
 		break;
 	case JOB_SENT:
 		deadline = rec_int(job, "deadline");
@@ -504,7 +498,6 @@ fix_job_visit(const void *key, size_t klen, const char *val, size_t len,
 out:
 	free(old);
 	json_object_put(w);
-	json_object_put(item);
 	json_object_put(job);
 	return rc;
 }

@@ -87,15 +87,26 @@ job_sig_ok(const struct crypto_keys *k, const char *id, const char *sig)
 	return crypto_equal(want, sig, JOB_SIG_LEN);
 }
 
+/* The job record as changed, stored; a store code. */
+static int
+job_put(struct store_txn *t, const char *jkey, size_t jklen,
+    struct job_rec *rec)
+{
+	json_object *o = job_rec_encode(rec);
+
+	return o != NULL ? store_put_json(t, SDB_JOBS, jkey, jklen, o) :
+	    STORE_ERR;
+}
+
 int
 job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
     const char *objkey, uint64_t size, int64_t now, int64_t due, int slot,
     int *created)
 {
+	struct job_rec	 rec;
 	char		 jkey[JOB_KEY_MAX], id[JOB_ID_LEN + 1];
 	char		 buf[STUDY_KEY_MAX + 1], *old = NULL;
 	const char	*ns, *uid;
-	json_object	*rec;
 	size_t		 jklen;
 	int		 rc, type;
 
@@ -108,38 +119,29 @@ job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
 	if (rc != STORE_NOTFOUND)
 		return rc;	/* exists (STORE_OK) or an error */
 	job_id(jkey, jklen, id);
-	if ((rec = json_object_new_object()) == NULL)
+	if (job_rec_decode(&rec, NULL) == -1)
 		return STORE_ERR;
-	json_object_object_add(rec, "v", json_object_new_int(JOB_RECORD_VERSION));
-	json_object_object_add(rec, "id", json_object_new_string(id));
-	json_object_object_add(rec, "ns", json_object_new_string(ns));
-	json_object_object_add(rec, "studyType", json_object_new_int(type));
-	json_object_object_add(rec, "studyInstanceUid",
-	    json_object_new_string(uid));
-	json_object_object_add(rec, "run", json_object_new_int64(run));
-	json_object_object_add(rec, "object", json_object_new_string(objkey));
-	json_object_object_add(rec, "size", json_object_new_int64((int64_t)size));
-	json_object_object_add(rec, "state",
-	    json_object_new_string(job_state_name(JOB_QUEUED)));
-	json_object_object_add(rec, "attempts", json_object_new_int(0));
-	json_object_object_add(rec, "created", json_object_new_int64(now));
-	if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, rec)) == STORE_OK &&
+	rec.jr_v = JOB_RECORD_VERSION;
+	rec.jr_id = id;
+	rec.jr_ns = ns;
+	rec.jr_type = type;
+	rec.jr_uid = uid;
+	rec.jr_run = run;
+	rec.jr_object = objkey;
+	rec.jr_size = (int64_t)size;
+	rec.jr_state = JOB_QUEUED;
+	rec.jr_attempts = 0;
+	rec.jr_created = now;
+	rec.r_has = (1u << (JF_CREATED + 1)) - 1;	/* v .. created */
+	/* the engine's slot lets the dispatcher apply the engine's limit
+	 * without reading the job */
+	if ((rc = job_put(t, jkey, jklen, &rec)) == STORE_OK &&
 	    (rc = store_put(t, SDB_JOBIDX, id, JOB_ID_LEN, jkey,
-	    jklen)) == STORE_OK) {
-		/* the engine's slot lets the dispatcher apply the engine's
-		 * limit without reading the job */
-		if (slot <= 0)
-			slot = type;
-		json_object_put(rec);
-		if ((rec = json_object_new_object()) == NULL)
-			return STORE_ERR;
-		json_object_object_add(rec, "t", json_object_new_int(slot));
-		json_object_object_add(rec, "ns", json_object_new_string(ns));
-		if ((rc = queue_put_image(t, due, slot, ns, id, JOB_ID_LEN,
-		    rec)) == STORE_OK)
-			*created = 1;
-	}
-	json_object_put(rec);
+	    jklen)) == STORE_OK &&
+	    (rc = queue_put_image(t, due, slot > 0 ? slot : type, ns, id,
+	    JOB_ID_LEN)) == STORE_OK)
+		*created = 1;
+	job_rec_free(&rec);
 	return rc;
 }
 
@@ -176,17 +178,6 @@ job_study(const struct job_rec *rec, char *skey, int64_t *run)
 		return 0;
 	*run = rec->jr_run;
 	return study_key(skey, rec->jr_ns, rec->jr_type, rec->jr_uid);
-}
-
-/* The job record as changed, stored; a store code. */
-static int
-job_put(struct store_txn *t, const char *jkey, size_t jklen,
-    struct job_rec *rec)
-{
-	json_object *o = job_rec_encode(rec);
-
-	return o != NULL ? store_put_json(t, SDB_JOBS, jkey, jklen, o) :
-	    STORE_ERR;
 }
 
 int

@@ -114,13 +114,21 @@ queue_put(struct store_txn *t, int64_t due_ms, enum queue_kind kind,
 
 int
 queue_put_image(struct store_txn *t, int64_t due_ms, int type,
-    const char *ns, const void *id, size_t idlen, json_object *value)
+    const char *ns, const void *id, size_t idlen)
 {
-	unsigned char	key[QUEUE_KEY_MAX];
-	size_t		klen = queue_image_key(key, due_ms, type, ns, id,
+	unsigned char	 key[QUEUE_KEY_MAX];
+	size_t		 klen = queue_image_key(key, due_ms, type, ns, id,
 			    idlen);
+	json_object	*value;
+	int		 rc;
 
-	return store_put_json(t, SDB_QUEUE, key, klen, value);
+	if ((value = json_object_new_object()) == NULL)
+		return STORE_ERR;
+	json_object_object_add(value, "t", json_object_new_int(type));
+	json_object_object_add(value, "ns", json_object_new_string(ns));
+	rc = store_put_json(t, SDB_QUEUE, key, klen, value);
+	json_object_put(value);
+	return rc;
 }
 
 int

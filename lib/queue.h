@@ -58,8 +58,10 @@ int	queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
 /* value may be NULL ({} is stored).  Store codes. */
 int	queue_put(struct store_txn *, int64_t due_ms, enum queue_kind,
 	    const void *id, size_t idlen, json_object *value);
+/* Its value is {"t":type,"ns":"NS"}, which a look at the queue reads in
+ * place (dispatcher/sched.c, item_meta). */
 int	queue_put_image(struct store_txn *, int64_t due_ms, int type,
-	    const char *ns, const void *id, size_t idlen, json_object *value);
+	    const char *ns, const void *id, size_t idlen);
 /* STORE_NOTFOUND when there is no such item. */
 int	queue_del(struct store_txn *, int64_t due_ms, enum queue_kind,
 	    const void *id, size_t idlen);

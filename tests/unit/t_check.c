@@ -155,11 +155,8 @@ op_body(struct store_txn *t, void *arg)
 	case OP_DROP_ITEMS:
 		return store_scan(t, SDB_QUEUE, NULL, 0, del_visit, t);
 	case OP_STRAY:
-		rec = json_object_new_object();
-		json_object_object_add(rec, "t", json_object_new_int(4));
-		json_object_object_add(rec, "ns", json_object_new_string("hosp"));
 		rc = queue_put_image(t, old, 4, "hosp",
-		    "0123456789abcdef0123456789abcdef", JOB_ID_LEN, rec);
+		    "0123456789abcdef0123456789abcdef", JOB_ID_LEN);
 		break;
 	case OP_MSG:
 	case OP_ORPHAN:
