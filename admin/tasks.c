@@ -16,9 +16,6 @@
 #include "study.h"
 #include "wake.h"
 
-/* A string field of a record, "" when it has none. */
-#define STR(s)	((s) != NULL ? (s) : "")
-
 /* Push jobs are kept as studies whose uid starts with STUDY_PUSH_MARK (a
  * control character): shown and named as "push:<ImageUid>". */
 static const char *
@@ -65,7 +62,7 @@ study_visit(const void *key, size_t klen, const char *val, size_t len,
 	(void)klen;
 	if (study_rec_decode(&rec, store_json(val, len)) == -1)
 		return 0;
-	if ((c->ns != NULL && strcmp(STR(rec.sr_ns), c->ns) != 0) ||
+	if ((c->ns != NULL && strcmp(REC_STR(rec.sr_ns), c->ns) != 0) ||
 	    (c->state != NULL && rec.sr_state != c->st)) {
 		study_rec_free(&rec);
 		return 0;
@@ -109,9 +106,9 @@ job_visit(const void *key, size_t klen, const char *val, size_t len,
 		return 0;
 	if ((j = json_object_new_object()) != NULL) {
 		json_object_object_add(j, "id",
-		    json_object_new_string(STR(rec.jr_id)));
+		    json_object_new_string(REC_STR(rec.jr_id)));
 		json_object_object_add(j, "object",
-		    json_object_new_string(STR(rec.jr_object)));
+		    json_object_new_string(REC_STR(rec.jr_object)));
 		json_object_object_add(j, "state",
 		    json_object_new_string(job_state_name(rec.jr_state)));
 		json_object_object_add(j, "attempts",
@@ -120,11 +117,11 @@ job_visit(const void *key, size_t klen, const char *val, size_t len,
 			json_object_object_add(j, "findings",
 			    json_object_new_int((int)
 			    json_object_array_length(rec.jr_findings)));
-		if (*STR(rec.jr_error_code) != '\0') {
+		if (*REC_STR(rec.jr_error_code) != '\0') {
 			json_object_object_add(j, "errorCode",
 			    json_object_new_string(rec.jr_error_code));
 			json_object_object_add(j, "errorMessage",
-			    json_object_new_string(STR(rec.jr_error_msg)));
+			    json_object_new_string(REC_STR(rec.jr_error_msg)));
 		}
 		json_object_array_add(jobs, j);
 	}
@@ -172,12 +169,12 @@ studies_print(json_object *list)
 		    json_object_array_get_idx(list, i))) == -1)
 			continue;
 		printf("%s\t%d\t%s\t%s\t%lld\t%lld/%lld/%lld\t%s\n",
-		    STR(r.sr_ns), r.sr_type,
-		    uid_shown(STR(r.sr_uid), ub, sizeof(ub)),
+		    REC_STR(r.sr_ns), r.sr_type,
+		    uid_shown(REC_STR(r.sr_uid), ub, sizeof(ub)),
 		    study_state_name(r.sr_state), (long long)r.sr_run,
 		    (long long)r.sr_images_done,
 		    (long long)r.sr_images_failed,
-		    (long long)r.sr_images_total, *STR(r.sr_error_code) ?
+		    (long long)r.sr_images_total, *REC_STR(r.sr_error_code) ?
 		    r.sr_error_code : "-");
 		study_rec_free(&r);
 	}
@@ -193,24 +190,24 @@ show_print(struct show *s)
 
 	if (study_rec_decode(&r, json_object_get(s->study)) == -1)
 		return;
-	printf("namespace:        %s\n", STR(r.sr_ns));
+	printf("namespace:        %s\n", REC_STR(r.sr_ns));
 	printf("studyType:        %d\n", r.sr_type);
-	printf("studyInstanceUid: %s\n", uid_shown(STR(r.sr_uid), ub,
+	printf("studyInstanceUid: %s\n", uid_shown(REC_STR(r.sr_uid), ub,
 	    sizeof(ub)));
 	printf("state:            %s\n", study_state_name(r.sr_state));
 	printf("run:              %lld\n", (long long)r.sr_run);
 	printf("images:           %lld done, %lld failed, %lld in all\n",
 	    (long long)r.sr_images_done, (long long)r.sr_images_failed,
 	    (long long)r.sr_images_total);
-	if (*STR(r.sr_error_code))
+	if (*REC_STR(r.sr_error_code))
 		printf("error:            %s: %s\n", r.sr_error_code,
-		    STR(r.sr_error_msg));
+		    REC_STR(r.sr_error_msg));
 	printf("created:          %s\n", when(r.sr_created, b1, sizeof(b1)));
 	printf("updated:          %s\n", when(r.sr_updated, b1, sizeof(b1)));
-	printf("callback:         %s\n", STR(r.sr_callback));
-	printf("oss:              %s bucket %s key %s\n", STR(r.sr_endpoint),
-	    STR(r.sr_bucket), STR(r.sr_key));
-	printf("last callback:    %s\n", *STR(r.sr_last_message) ?
+	printf("callback:         %s\n", REC_STR(r.sr_callback));
+	printf("oss:              %s bucket %s key %s\n", REC_STR(r.sr_endpoint),
+	    REC_STR(r.sr_bucket), REC_STR(r.sr_key));
+	printf("last callback:    %s\n", *REC_STR(r.sr_last_message) ?
 	    r.sr_last_message : "-");
 	study_rec_free(&r);
 	if (s->result != NULL && json_object_object_get_ex(s->result,

@@ -60,9 +60,6 @@ image_clear(struct image *im)
 	im->jkey = NULL;
 }
 
-/* A string field of a record, "" when it has none. */
-#define STR(s)	((s) != NULL ? (s) : "")
-
 /*
  * The slot of the engine that runs the image: a push job's record names
  * its section (triggerAnalysis routed it by its analysis), a study's is
@@ -293,14 +290,14 @@ engine_trigger(struct disp *d, struct task *t)
 	if ((b = json_object_new_object()) == NULL)
 		goto fail;
 	json_object_object_add(b, "namespace", json_object_new_string(
-	    ce->ce_namespace ? ce->ce_namespace : STR(im.study.sr_ns)));
+	    ce->ce_namespace ? ce->ce_namespace : REC_STR(im.study.sr_ns)));
 	json_object_object_add(b, "ImageUid", json_object_new_string(t->t_id));
 	json_object_object_add(b, "endpoint",
-	    json_object_new_string(STR(im.study.sr_endpoint)));
+	    json_object_new_string(REC_STR(im.study.sr_endpoint)));
 	json_object_object_add(b, "bucketName",
-	    json_object_new_string(STR(im.study.sr_bucket)));
+	    json_object_new_string(REC_STR(im.study.sr_bucket)));
 	json_object_object_add(b, "key",
-	    json_object_new_string(STR(im.job.jr_object)));
+	    json_object_new_string(REC_STR(im.job.jr_object)));
 	json_object_object_add(b, "analysis",
 	    json_object_new_string(image_analysis(&im, ce)));
 	json_object_object_add(b, "resultCallBackUrl",
@@ -787,11 +784,11 @@ engine_command(struct disp *d, struct task *t)
 	cr.oc_access_key_id = im.creds.sc_ak;
 	cr.oc_access_key_secret = im.creds.sc_sk;
 	cr.oc_security_token = im.creds.sc_sts;
-	ot.ot_endpoint = STR(im.study.sr_endpoint);
-	ot.ot_bucket = STR(im.study.sr_bucket);
+	ot.ot_endpoint = REC_STR(im.study.sr_endpoint);
+	ot.ot_bucket = REC_STR(im.study.sr_bucket);
 	ot.ot_creds = &cr;
 	memset(&oe, 0, sizeof(oe));
-	err = oss_get_fd(oc, &ot, STR(im.job.jr_object), 0, 0, fd,
+	err = oss_get_fd(oc, &ot, REC_STR(im.job.jr_object), 0, 0, fd,
 	    IMAGE_MAX_BYTES, NULL, NULL, &oe);
 	study_creds_wipe(&im.creds);
 	close(fd);

@@ -249,8 +249,7 @@ study_visit(const void *key, size_t klen, const char *val, size_t len,
 {
 	struct study_walk	*w = arg;
 	struct chk		*c = w->c;
-	json_object		*st = store_json(val, len), *v;
-	enum study_state	 state;
+	struct study_rec	 st;
 	char			 qid[STUDY_KEY_MAX + 24], jp[JOB_KEY_MAX];
 	size_t			 qlen, jplen;
 	int64_t			 run;
@@ -258,27 +257,23 @@ study_visit(const void *key, size_t klen, const char *val, size_t len,
 
 	if (c->seen++ == CHECK_BATCH) {
 		c->more = 1;
-		json_object_put(st);
 		return 1;
 	}
 	batch_next(c, key, klen);
 	c->r->cr_studies++;
-	if (st == NULL)
+	if (study_rec_decode(&st, store_json(val, len)) == -1)
 		return 0;
-	if (json_object_object_get_ex(st, "lastMessage", &v))
-		json_object_object_add(c->last, json_object_get_string(v),
-		    NULL);
-	state = study_state_parse(rec_str(st, "state"));
-	run = rec_int(st, "run");
-	if ((state != STUDY_QUEUED && state != STUDY_RUNNING) ||
-	    rec_int(st, "updated") >= c->t0)
+	if (REC_HAS(&st, SF_LAST_MESSAGE))
+		json_object_object_add(c->last, REC_STR(st.sr_last_message), NULL);
+	run = st.sr_run;
+	if ((st.sr_state != STUDY_QUEUED && st.sr_state != STUDY_RUNNING) ||
+	    st.sr_updated >= c->t0)
 		goto out;
 	qlen = queue_run_id(qid, key, klen, run);
 	if (set_has(c->q[QI_STUDY], qid, qlen) ||
 	    set_has(c->q[QI_ASSEMBLE], qid, qlen))
 		goto out;
-	if (state == STUDY_QUEUED || !json_object_object_get_ex(st, "listed",
-	    &v) || !json_object_get_boolean(v))
+	if (st.sr_state == STUDY_QUEUED || !st.sr_listed)
 		cand = 1;
 	else {
 		struct jobs_seen js = { c, 0, 0, 0 };
@@ -300,7 +295,7 @@ study_visit(const void *key, size_t klen, const char *val, size_t len,
 		free(h);
 	}
 out:
-	json_object_put(st);
+	study_rec_free(&st);
 	return rc;
 }
 
@@ -507,8 +502,7 @@ fix_body(struct store_txn *t, void *arg)
 {
 	struct fix		*f = arg;
 	struct chk		*c = f->c;
-	json_object		*st = NULL, *v, *item = NULL;
-	enum study_state	 state;
+	struct study_rec	 st;
 	unsigned char		 p[2], ikey[QUEUE_KEY_MAX];
 	char			 qid[STUDY_KEY_MAX + 24], jp[JOB_KEY_MAX];
 	char			 buf[STUDY_KEY_MAX + 1];
@@ -523,13 +517,11 @@ fix_body(struct store_txn *t, void *arg)
 	f->images = NULL;
 	if (study_key_parse(f->skey, f->sklen, buf, &ns, &type, &uid) == -1)
 		return 0;
-	if ((rc = store_get_json(t, SDB_STUDIES, f->skey, f->sklen, &st,
-	    1)) != STORE_OK)
+	if ((rc = study_get(t, f->skey, f->sklen, &st, 1)) != STORE_OK)
 		return rc == STORE_NOTFOUND ? 0 : rc;
-	state = study_state_parse(rec_str(st, "state"));
-	run = rec_int(st, "run");
-	if ((state != STUDY_QUEUED && state != STUDY_RUNNING) ||
-	    rec_int(st, "updated") >= c->t0)
+	run = st.sr_run;
+	if ((st.sr_state != STUDY_QUEUED && st.sr_state != STUDY_RUNNING) ||
+	    st.sr_updated >= c->t0)
 		goto out;
 	qlen = queue_run_id(qid, f->skey, f->sklen, run);
 	p[0] = QK_ASSEMBLE;
@@ -538,9 +530,7 @@ fix_body(struct store_txn *t, void *arg)
 	p[0] = QK_STUDY;
 	if ((rc = queue_find(t, p, 1, qid, qlen, &has)) != 0 || has)
 		goto out;
-	listed = state == STUDY_RUNNING &&
-	    json_object_object_get_ex(st, "listed", &v) &&
-	    json_object_get_boolean(v);
+	listed = st.sr_state == STUDY_RUNNING && st.sr_listed;
 
 	/* the run's jobs: each final, or in flight (a listing done again
 	 * finds its jobs there and queues none of them) */
@@ -574,20 +564,13 @@ fix_body(struct store_txn *t, void *arg)
 		f->what |= FIX_LISTING;
 	if (!c->repair)
 		goto out;
-	if (f->what & FIX_LISTING) {
-		if ((item = json_object_new_object()) == NULL) {
-			rc = STORE_ERR;
-			goto out;
-		}
-		json_object_object_add(item, "kind",
-		    json_object_new_string("study"));
-		json_object_object_add(item, "run", json_object_new_int64(run));
-		rc = queue_put(t, store_now_ms(), QK_STUDY, qid, qlen, item);
-	} else if (f->what & FIX_ASSEMBLY)
+	if (f->what & FIX_LISTING)
+		rc = study_queue_listing(t, f->skey, f->sklen, run,
+		    store_now_ms());
+	else if (f->what & FIX_ASSEMBLY)
 		rc = queue_put(t, store_now_ms(), QK_ASSEMBLE, qid, qlen, NULL);
 out:
-	json_object_put(item);
-	json_object_put(st);
+	study_rec_free(&st);
 	return rc;
 }
 

@@ -189,6 +189,9 @@ struct result_rec {
 	json_object		*rr_feedback;	/* by finding id */
 };
 
+/* A string field, "" when the record has none (or null). */
+#define REC_STR(s)	((s) != NULL ? (s) : "")
+
 #define REC_HAS(r, f)	(((r)->r_has >> (f)) & 1)
 #define REC_SET(r, f)	((r)->r_has |= (uint32_t)1 << (f))
 #define REC_DROP(r, f)	((r)->r_has &= ~((uint32_t)1 << (f)))

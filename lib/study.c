@@ -171,6 +171,24 @@ study_put(struct store_txn *t, const char *skey, size_t sklen,
 }
 
 int
+study_queue_listing(struct store_txn *t, const char *skey, size_t sklen,
+    int64_t run, int64_t due)
+{
+	json_object	*item;
+	char		 qid[STUDY_KEY_MAX + 24];
+	size_t		 qlen = queue_run_id(qid, skey, sklen, run);
+	int		 rc;
+
+	if ((item = json_object_new_object()) == NULL)
+		return STORE_ERR;
+	json_object_object_add(item, "kind", json_object_new_string("study"));
+	json_object_object_add(item, "run", json_object_new_int64(run));
+	rc = queue_put(t, due, QK_STUDY, qid, qlen, item);
+	json_object_put(item);
+	return rc;
+}
+
+int
 study_assembly_due(struct store_txn *t, const char *skey, size_t sklen,
     const struct study_rec *study, int64_t now)
 {
@@ -191,10 +209,8 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 {
 	struct study_rec	 rec;
 	char			 key[STUDY_KEY_MAX];
-	char			 qid[STUDY_KEY_MAX + 24];
-	json_object		*item = NULL;
 	enum study_state	 st;
-	size_t			 klen, qlen;
+	size_t			 klen;
 	int64_t			 now = store_now_ms(), old_ms;
 	int			 rc;
 
@@ -237,18 +253,9 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 	    (rc = metrics_study_move(t, key, klen, st, STUDY_QUEUED)) !=
 	    STORE_OK)
 		goto out;
-	if ((rc = limit_active_add(t, ss->ss_ns, 1)) != STORE_OK)
-		goto out;
-	if ((item = json_object_new_object()) == NULL) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	json_object_object_add(item, "kind", json_object_new_string("study"));
-	json_object_object_add(item, "run", json_object_new_int64(rec.sr_run));
-	qlen = queue_run_id(qid, key, klen, rec.sr_run);
-	rc = queue_put(t, now, QK_STUDY, qid, qlen, item);
+	if ((rc = limit_active_add(t, ss->ss_ns, 1)) == STORE_OK)
+		rc = study_queue_listing(t, key, klen, rec.sr_run, now);
 out:
-	json_object_put(item);
 	study_rec_free(&rec);
 	return rc;
 }

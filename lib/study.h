@@ -65,6 +65,10 @@ int	study_get(struct store_txn *, const char *skey, size_t sklen,
 int	study_put(struct store_txn *, const char *skey, size_t sklen,
 	    struct study_rec *);
 
+/* Queue the listing of the study's run (due at due).  A store code. */
+int	study_queue_listing(struct store_txn *, const char *skey, size_t sklen,
+	    int64_t run, int64_t due);
+
 /* Queue the assembly of the study's run when it is listed and every
  * image has finished.  A store code. */
 int	study_assembly_due(struct store_txn *, const char *skey, size_t sklen,
