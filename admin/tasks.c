@@ -16,25 +16,6 @@
 #include "study.h"
 #include "wake.h"
 
-static const char *
-str(json_object *o, const char *name)
-{
-	json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, name, &v) || v == NULL)
-		return "";
-	return json_object_get_string(v);
-}
-
-static long long
-num(json_object *o, const char *name)
-{
-	json_object *v;
-
-	return o != NULL && json_object_object_get_ex(o, name, &v) ?
-	    (long long)json_object_get_int64(v) : 0;
-}
-
 /* Push jobs are kept as studies whose uid starts with STUDY_PUSH_MARK (a
  * control character): shown and named as "push:<ImageUid>". */
 static const char *
@@ -66,6 +47,7 @@ struct collect {
 	json_object	*list;
 	const char	*ns;		/* filter, or NULL */
 	const char	*state;		/* filter, or NULL */
+	enum study_state st;		/* state, parsed */
 	const char	*deadonly;
 };
 
@@ -73,20 +55,21 @@ static int
 study_visit(const void *key, size_t klen, const char *val, size_t len,
     void *arg)
 {
-	struct collect	*c = arg;
-	json_object	*rec;
+	struct collect		*c = arg;
+	struct study_rec	 rec;
 
 	(void)key;
 	(void)klen;
-	if ((rec = store_json(val, len)) == NULL)
+	if (study_rec_decode(&rec, store_json(val, len)) == -1)
 		return 0;
-	if ((c->ns != NULL && strcmp(str(rec, "ns"), c->ns) != 0) ||
-	    (c->state != NULL && strcmp(str(rec, "state"), c->state) != 0)) {
-		json_object_put(rec);
+	if ((c->ns != NULL && strcmp(REC_STR(rec.sr_ns), c->ns) != 0) ||
+	    (c->state != NULL && rec.sr_state != c->st)) {
+		study_rec_free(&rec);
 		return 0;
 	}
-	json_object_object_del(rec, "creds");	/* never shown */
-	json_object_array_add(c->list, rec);
+	json_object_object_del(rec.r_obj, "creds");	/* never shown */
+	json_object_array_add(c->list, json_object_get(rec.r_obj));
+	study_rec_free(&rec);
 	return 0;
 }
 
@@ -114,34 +97,35 @@ static int
 job_visit(const void *key, size_t klen, const char *val, size_t len,
     void *arg)
 {
-	json_object	*jobs = arg, *rec, *j, *f;
+	json_object	*jobs = arg, *j;
+	struct job_rec	 rec;
 
 	(void)key;
 	(void)klen;
-	if ((rec = store_json(val, len)) == NULL)
+	if (job_rec_decode(&rec, store_json(val, len)) == -1)
 		return 0;
 	if ((j = json_object_new_object()) != NULL) {
 		json_object_object_add(j, "id",
-		    json_object_new_string(str(rec, "id")));
+		    json_object_new_string(REC_STR(rec.jr_id)));
 		json_object_object_add(j, "object",
-		    json_object_new_string(str(rec, "object")));
+		    json_object_new_string(REC_STR(rec.jr_object)));
 		json_object_object_add(j, "state",
-		    json_object_new_string(str(rec, "state")));
+		    json_object_new_string(job_state_name(rec.jr_state)));
 		json_object_object_add(j, "attempts",
-		    json_object_new_int((int)num(rec, "attempts")));
-		if (json_object_object_get_ex(rec, "findings", &f))
+		    json_object_new_int(rec.jr_attempts));
+		if (REC_HAS(&rec, JF_FINDINGS))
 			json_object_object_add(j, "findings",
 			    json_object_new_int((int)
-			    json_object_array_length(f)));
-		if (*str(rec, "errorCode") != '\0') {
+			    json_object_array_length(rec.jr_findings)));
+		if (*REC_STR(rec.jr_error_code) != '\0') {
 			json_object_object_add(j, "errorCode",
-			    json_object_new_string(str(rec, "errorCode")));
+			    json_object_new_string(rec.jr_error_code));
 			json_object_object_add(j, "errorMessage",
-			    json_object_new_string(str(rec, "errorMessage")));
+			    json_object_new_string(REC_STR(rec.jr_error_msg)));
 		}
 		json_object_array_add(jobs, j);
 	}
-	json_object_put(rec);
+	job_rec_free(&rec);
 	return 0;
 }
 
@@ -167,7 +151,7 @@ show_body(struct store_txn *t, void *arg)
 	rc = store_get_json(t, SDB_RESULTS, key, klen, &s->result, 0);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
-	plen = job_prefix(prefix, key, klen, num(s->study, "run"));
+	plen = job_prefix(prefix, key, klen, rec_int(s->study, "run"));
 	return store_scan(t, SDB_JOBS, prefix, plen, job_visit, s->jobs);
 }
 
@@ -179,60 +163,68 @@ studies_print(json_object *list)
 
 	printf("NAMESPACE\tTYPE\tSTUDY\tSTATE\tRUN\tDONE/FAILED/TOTAL\tERROR\n");
 	for (i = 0; i < json_object_array_length(list); i++) {
-		json_object *r = json_object_array_get_idx(list, i);
+		struct study_rec r;
 
-		printf("%s\t%lld\t%s\t%s\t%lld\t%lld/%lld/%lld\t%s\n",
-		    str(r, "ns"), num(r, "studyType"),
-		    uid_shown(str(r, "studyInstanceUid"), ub, sizeof(ub)),
-		    str(r, "state"), num(r, "run"),
-		    num(r, "imagesDone"), num(r, "imagesFailed"),
-		    num(r, "imagesTotal"), *str(r, "errorCode") ?
-		    str(r, "errorCode") : "-");
+		if (study_rec_decode(&r, json_object_get(
+		    json_object_array_get_idx(list, i))) == -1)
+			continue;
+		printf("%s\t%d\t%s\t%s\t%lld\t%lld/%lld/%lld\t%s\n",
+		    REC_STR(r.sr_ns), r.sr_type,
+		    uid_shown(REC_STR(r.sr_uid), ub, sizeof(ub)),
+		    study_state_name(r.sr_state), (long long)r.sr_run,
+		    (long long)r.sr_images_done,
+		    (long long)r.sr_images_failed,
+		    (long long)r.sr_images_total, *REC_STR(r.sr_error_code) ?
+		    r.sr_error_code : "-");
+		study_rec_free(&r);
 	}
 }
 
 static void
 show_print(struct show *s)
 {
-	json_object	*r = s->study, *v;
-	char		 b1[32], ub[STUDY_UID_MAX + 8];
-	size_t		 i;
+	struct study_rec	 r;
+	json_object		*v;
+	char			 b1[32], ub[STUDY_UID_MAX + 8];
+	size_t			 i;
 
-	printf("namespace:        %s\n", str(r, "ns"));
-	printf("studyType:        %lld\n", num(r, "studyType"));
-	printf("studyInstanceUid: %s\n", uid_shown(str(r, "studyInstanceUid"),
-	    ub, sizeof(ub)));
-	printf("state:            %s\n", str(r, "state"));
-	printf("run:              %lld\n", num(r, "run"));
+	if (study_rec_decode(&r, json_object_get(s->study)) == -1)
+		return;
+	printf("namespace:        %s\n", REC_STR(r.sr_ns));
+	printf("studyType:        %d\n", r.sr_type);
+	printf("studyInstanceUid: %s\n", uid_shown(REC_STR(r.sr_uid), ub,
+	    sizeof(ub)));
+	printf("state:            %s\n", study_state_name(r.sr_state));
+	printf("run:              %lld\n", (long long)r.sr_run);
 	printf("images:           %lld done, %lld failed, %lld in all\n",
-	    num(r, "imagesDone"), num(r, "imagesFailed"),
-	    num(r, "imagesTotal"));
-	if (*str(r, "errorCode"))
-		printf("error:            %s: %s\n", str(r, "errorCode"),
-		    str(r, "errorMessage"));
-	printf("created:          %s\n", when(num(r, "created"), b1,
-	    sizeof(b1)));
-	printf("updated:          %s\n", when(num(r, "updated"), b1,
-	    sizeof(b1)));
-	printf("callback:         %s\n", str(r, "callback"));
-	printf("oss:              %s bucket %s key %s\n", str(r, "endpoint"),
-	    str(r, "bucket"), str(r, "key"));
-	printf("last callback:    %s\n", *str(r, "lastMessage") ?
-	    str(r, "lastMessage") : "-");
+	    (long long)r.sr_images_done, (long long)r.sr_images_failed,
+	    (long long)r.sr_images_total);
+	if (*REC_STR(r.sr_error_code))
+		printf("error:            %s: %s\n", r.sr_error_code,
+		    REC_STR(r.sr_error_msg));
+	printf("created:          %s\n", when(r.sr_created, b1, sizeof(b1)));
+	printf("updated:          %s\n", when(r.sr_updated, b1, sizeof(b1)));
+	printf("callback:         %s\n", REC_STR(r.sr_callback));
+	printf("oss:              %s bucket %s key %s\n", REC_STR(r.sr_endpoint),
+	    REC_STR(r.sr_bucket), REC_STR(r.sr_key));
+	printf("last callback:    %s\n", *REC_STR(r.sr_last_message) ?
+	    r.sr_last_message : "-");
+	study_rec_free(&r);
 	if (s->result != NULL && json_object_object_get_ex(s->result,
 	    "feedback", &v)) {
 		json_object_object_foreach(v, id, fb)
 			printf("feedback:         %s %s by %s at %s\n", id,
-			    str(fb, "credibility"), str(fb, "by"),
-			    when(num(fb, "at"), b1, sizeof(b1)));
+			    rec_str(fb, "credibility"), rec_str(fb, "by"),
+			    when(rec_int(fb, "at"), b1, sizeof(b1)));
 	}
 	for (i = 0; i < json_object_array_length(s->jobs); i++) {
 		json_object *j = json_object_array_get_idx(s->jobs, i);
 
-		printf("image:            %s %s %s%s%s%s\n", str(j, "id"),
-		    str(j, "state"), str(j, "object"),
-		    *str(j, "errorCode") ? " " : "", str(j, "errorCode"),
-		    *str(j, "errorCode") ? "" : "");
+		printf("image:            %s %s %s%s%s%s\n", rec_str(j, "id"),
+		    rec_str(j, "state"), rec_str(j, "object"),
+		    *rec_str(j, "errorCode") ? " " : "",
+		    rec_str(j, "errorCode"), *rec_str(j, "errorCode") ?
+		    "" : "");
 	}
 }
 
@@ -264,6 +256,7 @@ admin_studies(const struct mias_conf *conf, struct store *st, int argc,
 			break;
 		case 's':
 			c.state = optarg;
+			c.st = study_state_parse(optarg);
 			break;
 		case 'j':
 			json = 1;
@@ -345,7 +338,7 @@ msg_visit(const void *key, size_t klen, const char *val, size_t len,
 	(void)klen;
 	if ((rec = store_json(val, len)) == NULL)
 		return 0;
-	if (c->deadonly != NULL && strcmp(str(rec, "state"), "DEAD") != 0) {
+	if (c->deadonly != NULL && outbox_state_of(rec) != OUTBOX_DEAD) {
 		json_object_put(rec);
 		return 0;
 	}
@@ -444,12 +437,13 @@ admin_deliveries(const struct mias_conf *conf, struct store *st, int argc,
 				    c.list, i);
 
 				printf("%s\t%s\t%lld\t%s\t%s\t%s\t%s\t%s\n",
-				    str(m, "id"), str(m, "state"),
-				    num(m, "attempts"), str(m, "kind"),
-				    str(m, "ns"), when(num(m, "created"), b1,
-				    sizeof(b1)), str(m, "url"),
-				    *str(m, "lastError") ?
-				    str(m, "lastError") : "-");
+				    rec_str(m, "id"), rec_str(m, "state"),
+				    (long long)rec_int(m, "attempts"),
+				    rec_str(m, "kind"), rec_str(m, "ns"),
+				    when(rec_int(m, "created"), b1,
+				    sizeof(b1)), rec_str(m, "url"),
+				    *rec_str(m, "lastError") ?
+				    rec_str(m, "lastError") : "-");
 			}
 		}
 		json_object_put(c.list);
@@ -546,10 +540,10 @@ audit_print(json_object *e, void *arg)
 		    e, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		printf("%s\t%s\t%s\t%s\t%s\t%s\n",
-		    when(num(e, "at"), b1, sizeof(b1)), str(e, "ns"),
-		    str(e, "from"), str(e, "action"),
-		    *str(e, "target") ? str(e, "target") : "-",
-		    str(e, "outcome"));
+		    when(rec_int(e, "at"), b1, sizeof(b1)), rec_str(e, "ns"),
+		    rec_str(e, "from"), rec_str(e, "action"),
+		    *rec_str(e, "target") ? rec_str(e, "target") : "-",
+		    rec_str(e, "outcome"));
 	o->n++;
 	return ferror(stdout) ? -1 : 0;
 }

@@ -41,42 +41,40 @@ static int
 finish_body(struct store_txn *t, void *arg)
 {
 	struct finish_arg	*a = arg;
-	json_object		*rec = NULL, *v, *findings;
+	struct job_rec		 rec;
+	json_object		*findings;
 	char			*jkey = NULL;
 	size_t			 jklen;
 	int			 rc;
-	enum job_state		 st;
 
 	if ((rc = job_lookup(t, a->id, &jkey, &jklen, &rec,
 	    !a->lookup_only)) != STORE_OK)
 		return rc;
-	st = job_state_of(rec);
-	a->terminal = st == JOB_DONE || st == JOB_FAILED;
-	a->type = json_object_object_get_ex(rec, "studyType", &v) ?
-	    json_object_get_int(v) : 0;
+	a->terminal = rec.jr_state == JOB_DONE || rec.jr_state == JOB_FAILED;
+	a->type = rec.jr_type;
 	if (a->terminal) {
 		snprintf(a->first, sizeof(a->first), "%s",
-		    json_object_object_get_ex(rec, "resultDigest", &v) ?
-		    json_object_get_string(v) : "");
+		    rec.jr_digest != NULL ? rec.jr_digest : "");
 		snprintf(a->ended, sizeof(a->ended), "%s",
-		    json_object_object_get_ex(rec, "errorCode", &v) ?
-		    json_object_get_string(v) : job_state_name(st));
+		    rec.jr_error_code != NULL ? rec.jr_error_code :
+		    job_state_name(rec.jr_state));
 	}
 	if (a->lookup_only || a->terminal) {
 		rc = STORE_OK;
 		goto out;
 	}
 	/* what a later post is compared with: the result that ends it */
-	if (a->digest != NULL)
-		json_object_object_add(rec, "resultDigest",
-		    json_object_new_string(a->digest));
+	if (a->digest != NULL) {
+		rec.jr_digest = a->digest;
+		REC_SET(&rec, JF_DIGEST);
+	}
 	/* a retried body must not have given the findings away already */
 	findings = a->findings != NULL ?
 	    json_object_get(a->findings) : NULL;
-	rc = job_finish(t, jkey, jklen, rec, findings, a->code, a->msg,
+	rc = job_finish(t, jkey, jklen, &rec, findings, a->code, a->msg,
 	    store_now_ms(), &a->changed);
 out:
-	json_object_put(rec);
+	job_rec_free(&rec);
 	free(jkey);
 	return rc;
 }
@@ -151,19 +149,19 @@ algorithm_result(struct req *rq)
 	if (result_parse(a.type, rq->rq_body, rq->rq_bodylen, &res, msg,
 	    sizeof(msg)) == -1) {
 		bad = 1;
-		a.code = "ENGINE_BAD_RESULT";
+		a.code = fail_code_name(FAIL_ENGINE_BAD_RESULT);
 		a.msg = msg;
 	} else if (res.r_image_uid[0] != '\0' &&
 	    strcmp(res.r_image_uid, jr.jr_id) != 0) {
 		bad = 1;
 		snprintf(msg, sizeof(msg), "ImageUid: %s is not the ImageUid "
 		    "of this job", res.r_image_uid);
-		a.code = "ENGINE_BAD_RESULT";
+		a.code = fail_code_name(FAIL_ENGINE_BAD_RESULT);
 		a.msg = msg;
 	} else if (!res.r_engine_ok) {
 		snprintf(emsg, sizeof(emsg), "engine returned %s: %s",
 		    res.r_code, res.r_message);
-		a.code = "ENGINE_ERROR";
+		a.code = fail_code_name(FAIL_ENGINE_ERROR);
 		a.msg = emsg;
 	} else
 		a.findings = res.r_findings;

@@ -14,10 +14,27 @@
 struct get_arg {
 	char		 key[STUDY_KEY_MAX];
 	size_t		 klen;
-	struct answer	 answer;
-	json_object	*study;
-	json_object	*result;
+	struct answer		 answer;
+	struct study_rec	 study;
+	struct result_rec	 result;	/* r_obj NULL: none */
 };
+
+/* A study's last result, if it has one (r_obj NULL when none). */
+static int
+result_read(struct store_txn *t, const char *key, size_t klen,
+    struct result_rec *result)
+{
+	json_object	*o = NULL;
+	int		 rc;
+
+	if ((rc = store_get_json(t, SDB_RESULTS, key, klen, &o, 0)) ==
+	    STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc == STORE_OK && result_rec_decode(result, o) == -1)
+		rc = STORE_ERR;
+	return rc;
+}
+
 
 /*
  * A finished study's answer was written with its result (answer.c): one
@@ -32,33 +49,34 @@ get_body(struct store_txn *t, void *arg)
 	int		 rc;
 
 	answer_free(&a->answer);
-	json_object_put(a->study);
-	json_object_put(a->result);
-	a->study = a->result = NULL;
+	study_rec_free(&a->study);
+	result_rec_free(&a->result);
 	if ((rc = answer_get(t, a->key, a->klen, &a->answer)) != STORE_NOTFOUND)
 		return rc;
-	if ((rc = store_get_json(t, SDB_STUDIES, a->key, a->klen, &a->study,
-	    0)) != STORE_OK)
+	if ((rc = study_get(t, a->key, a->klen, &a->study, 0)) != STORE_OK)
 		return rc;
-	rc = store_get_json(t, SDB_RESULTS, a->key, a->klen, &a->result, 0);
-	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	return result_read(t, a->key, a->klen, &a->result);
 }
 
 /* The progress of a run not finished: 100005's data. */
 static json_object *
-progress(json_object *study)
+progress(const struct study_rec *study)
 {
-	static const char *const names[] = { "state", "imagesTotal",
-	    "imagesDone", "imagesFailed" };
-	json_object	*data, *v;
-	size_t		 i;
+	json_object *data;
 
 	if ((data = json_object_new_object()) == NULL)
 		return NULL;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		json_object_object_get_ex(study, names[i], &v);
-		json_object_object_add(data, names[i], json_object_get(v));
-	}
+	json_object_object_add(data, "state", REC_HAS(study, SF_STATE) ?
+	    json_object_new_string(study_state_name(study->sr_state)) : NULL);
+	json_object_object_add(data, "imagesTotal", REC_HAS(study,
+	    SF_IMAGES_TOTAL) ? json_object_new_int64(study->sr_images_total) :
+	    NULL);
+	json_object_object_add(data, "imagesDone", REC_HAS(study,
+	    SF_IMAGES_DONE) ? json_object_new_int64(study->sr_images_done) :
+	    NULL);
+	json_object_object_add(data, "imagesFailed", REC_HAS(study,
+	    SF_IMAGES_FAILED) ? json_object_new_int64(study->sr_images_failed) :
+	    NULL);
 	return data;
 }
 
@@ -69,68 +87,51 @@ progress(json_object *study)
 struct push_arg {
 	const char	*ns;
 	const char	*uid;		/* STUDY_PUSH_MARK + ImageUid */
-	int		 type;		/* 0: any */
-	json_object	*study;
-	json_object	*result;
+	int			 type;		/* 0: any */
+	struct study_rec	 study;
+	struct result_rec	 result;
 };
 
 static int
 push_body(struct store_txn *t, void *arg)
 {
-	struct push_arg	*a = arg;
-	json_object	*rec, *v;
-	char		 key[STUDY_KEY_MAX], best[STUDY_KEY_MAX];
-	size_t		 klen, blen = 0;
-	int64_t		 q, bq = 0;
-	int		 ty, rc;
+	struct push_arg		*a = arg;
+	struct study_rec	 rec;
+	char			 key[STUDY_KEY_MAX], best[STUDY_KEY_MAX];
+	size_t			 klen, blen = 0;
+	int			 ty, rc;
 
-	json_object_put(a->study);
-	json_object_put(a->result);
-	a->study = a->result = NULL;
+	study_rec_free(&a->study);
+	result_rec_free(&a->result);
 	for (ty = 1; ty <= 4; ty++) {
 		if (a->type != 0 && ty != a->type)
 			continue;
 		klen = study_key(key, a->ns, ty, a->uid);
-		rc = store_get_json(t, SDB_STUDIES, key, klen, &rec, 0);
+		rc = study_get(t, key, klen, &rec, 0);
 		if (rc == STORE_NOTFOUND)
 			continue;
 		if (rc != STORE_OK)
 			return rc;
-		q = json_object_object_get_ex(rec, "queued", &v) ?
-		    json_object_get_int64(v) : 0;
-		if (a->study != NULL && q <= bq) {
-			json_object_put(rec);
+		if (a->study.r_obj != NULL &&
+		    rec.sr_queued <= a->study.sr_queued) {
+			study_rec_free(&rec);
 			continue;
 		}
-		json_object_put(a->study);
+		study_rec_free(&a->study);
 		a->study = rec;
-		bq = q;
 		memcpy(best, key, klen);
 		blen = klen;
 	}
-	if (a->study == NULL)
+	if (a->study.r_obj == NULL)
 		return STORE_NOTFOUND;
-	rc = store_get_json(t, SDB_RESULTS, best, blen, &a->result, 0);
-	return rc == STORE_NOTFOUND ? STORE_OK : rc;
-}
-
-/* rec's errorCode and errorMessage, each where it has one (not null). */
-static void
-error_fields(json_object *rec, const char **code, const char **msg)
-{
-	json_object *v;
-
-	if (json_object_object_get_ex(rec, "errorCode", &v) && v != NULL)
-		*code = json_object_get_string(v);
-	if (json_object_object_get_ex(rec, "errorMessage", &v) && v != NULL)
-		*msg = json_object_get_string(v);
+	return result_read(t, best, blen, &a->result);
 }
 
 static void
 get_push(struct req *rq, const struct result_req *rr)
 {
 	struct push_arg		 a;
-	json_object		*v, *data = NULL, *rdata = NULL;
+	json_object		*data = NULL;
 	const char		*code = NULL, *emsg = NULL;
 	enum study_state	 st;
 	int			 rc;
@@ -152,12 +153,11 @@ get_push(struct req *rq, const struct result_req *rr)
 		    "unavailable");
 		goto out;
 	}
-	st = json_object_object_get_ex(a.study, "state", &v) ?
-	    study_state_parse(json_object_get_string(v)) : STUDY__MAX;
+	st = a.study.sr_state;
 	if (st != STUDY_DONE && st != STUDY_FAILED) {
 		/* a trigger's result is its own: an earlier one's is not
 		 * shown meanwhile */
-		if ((data = progress(a.study)) == NULL)
+		if ((data = progress(&a.study)) == NULL)
 			req_error(rq, RC_INTERNAL, "internal error: out of "
 			    "memory");
 		else
@@ -165,16 +165,16 @@ get_push(struct req *rq, const struct result_req *rr)
 			    "finished yet");
 		goto out;
 	}
-	if (a.result != NULL) {
-		json_object_object_get_ex(a.result, "data", &rdata);
-		error_fields(a.result, &code, &emsg);
-	}
+	code = a.result.rr_error_code;
+	emsg = a.result.rr_error_msg;
 	if (st == STUDY_FAILED && code == NULL) {
-		error_fields(a.study, &code, &emsg);
+		code = a.study.sr_error_code;
+		emsg = a.study.sr_error_msg;
 		if (code == NULL)
-			code = "ENGINE_ERROR";
+			code = fail_code_name(FAIL_ENGINE_ERROR);
 	}
-	if ((data = study_push_body(a.study, rdata, st == STUDY_FAILED ?
+	if ((data = study_push_body(a.study.r_obj, a.result.rr_data,
+	    st == STUDY_FAILED ?
 	    code : NULL, emsg)) == NULL) {
 		req_error(rq, RC_INTERNAL, "internal error: out of memory");
 		goto out;
@@ -185,8 +185,8 @@ get_push(struct req *rq, const struct result_req *rr)
 		req_error_data(rq, RC_FAILED, data, "analysis failed: %s",
 		    emsg != NULL ? emsg : code);
 out:
-	json_object_put(a.study);
-	json_object_put(a.result);
+	study_rec_free(&a.study);
+	result_rec_free(&a.result);
 }
 
 static void
@@ -223,9 +223,9 @@ get_result(struct req *rq)
 		    "unavailable");
 		goto out;
 	}
-	if (a.answer.a_data == NULL && a.result == NULL) {
+	if (a.answer.a_data == NULL && a.result.r_obj == NULL) {
 		/* not finished, and no earlier run to show meanwhile */
-		if ((data = progress(a.study)) == NULL) {
+		if ((data = progress(&a.study)) == NULL) {
 			req_error(rq, RC_INTERNAL, "internal error: out of "
 			    "memory");
 			goto out;
@@ -235,7 +235,7 @@ get_result(struct req *rq)
 		goto out;
 	}
 	if (a.answer.a_data == NULL &&
-	    answer_from_result(a.result, &a.answer) == -1) {
+	    answer_from_result(a.result.r_obj, &a.answer) == -1) {
 		req_error(rq, RC_INTERNAL, "internal error: unreadable result");
 		goto out;
 	}
@@ -247,8 +247,8 @@ get_result(struct req *rq)
 	a.answer.a_data = NULL;		/* the reply owns it */
 out:
 	answer_free(&a.answer);
-	json_object_put(a.study);
-	json_object_put(a.result);
+	study_rec_free(&a.study);
+	result_rec_free(&a.result);
 }
 
 static const struct endpoint ep = {

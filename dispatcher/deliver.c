@@ -60,7 +60,7 @@ msg_body(struct store_txn *t, void *arg)
 
 static void deliver_done(struct xfer *, CURLcode);
 
-void
+enum task_res
 deliver_start(struct disp *d, struct task *t)
 {
 	struct mias_conf	*c = t->t_dconf->dc_conf;
@@ -71,6 +71,7 @@ deliver_start(struct disp *d, struct task *t)
 	const char		*b, *url, *kind;
 	int64_t			 ts = store_now_ms() / 1000;
 	size_t			 len;
+	enum task_res		 res = TASK_DONE;
 	int			 rc;
 
 	memset(&m, 0, sizeof(m));
@@ -79,7 +80,7 @@ deliver_start(struct disp *d, struct task *t)
 	m.id = t->t_id;
 	rc = store_txn(d->d_store, msg_body, &m);
 	if (rc == STORE_NOTFOUND || (rc == 0 && !m.go && !m.wait)) {
-		sched_drop(d, t);
+		res = TASK_DROP;
 		goto release;
 	}
 	if (rc != 0) {
@@ -88,7 +89,8 @@ deliver_start(struct disp *d, struct task *t)
 	}
 	if (m.wait) {
 		/* the study's earlier callback goes first */
-		sched_reschedule(d, t, store_now_ms() + 1000);
+		t->t_retry = store_now_ms() + 1000;
+		res = TASK_RETRY;
 		goto release;
 	}
 	json_object_object_get_ex(m.rec, "body", &v);
@@ -117,11 +119,11 @@ deliver_start(struct disp *d, struct task *t)
 	}
 	crypto_wipe(m.secret, sizeof(m.secret));
 	json_object_put(m.rec);
-	return;
+	return TASK_PENDING;
 release:
 	crypto_wipe(m.secret, sizeof(m.secret));
 	json_object_put(m.rec);
-	task_release(d, t);
+	return res;
 }
 
 struct after_arg {
@@ -290,5 +292,5 @@ deliver_done(struct xfer *x, CURLcode code)
 		log_info("callback %s to %s: %s; %s", t->t_id, x->x_host, err,
 		    a.state == OUTBOX_DEAD ? "dead letter" : "will retry");
 out:
-	task_release(d, t);
+	sched_done(d, t, TASK_DONE);
 }

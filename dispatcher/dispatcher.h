@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -39,6 +40,7 @@ struct task {
 	char			 t_id[QUEUE_ID_MAX + 1];	/* NUL added */
 	size_t			 t_idlen;
 	int			 t_type;	/* studyType of image items */
+	int64_t			 t_retry;	/* TASK_RETRY: due again then */
 	int			 t_flag;	/* per kind: result callback */
 	char			 t_ns[129];	/* image items: whose */
 	struct dconf		*t_dconf;	/* reference held */
@@ -48,6 +50,21 @@ struct task {
 						 * (store_fresh) */
 };
 TAILQ_HEAD(taskq, task);
+
+/*
+ * What a handler did with its task, reported to the scheduler (sched_done),
+ * which alone changes the queue and ends the task.  A handler that records
+ * an outcome deletes or moves the item in that same transaction (after
+ * task_fresh), and reports TASK_DONE; one that leaves the item for a later
+ * look (a store error, the dispatcher stopping) reports TASK_DONE too.
+ */
+enum task_res {
+	TASK_DONE,	/* nothing more to do with the queue */
+	TASK_RETRY,	/* the item is due again at t_retry */
+	TASK_DROP,	/* done with: the item goes */
+	TASK_WORKER,	/* a worker thread runs it (work.c) */
+	TASK_PENDING	/* a transfer has it: its callback reports */
+};
 
 /* A transfer on the curl multi handle. */
 struct xfer;
@@ -115,17 +132,19 @@ struct disp {
 	_Atomic unsigned	 d_epoch;	/* the store's epoch the work in
 						 * hand was read in (main writes;
 						 * workers read to abandon) */
+	void			(*d_work)(struct disp *, struct task *);
+						/* what a worker runs */
 };
 
 /* main.c */
 extern volatile int	disp_quit, disp_reload;
-/* Set by a restart after a stall, before descriptors are closed under the
- * workers: a failure a worker meets from then on is that, not its task's,
- * and is not recorded. */
-extern atomic_int	disp_restarting;
-struct dconf		*disp_conf_ref(struct disp *);
-void			 disp_conf_unref(struct disp *, struct dconf *);
-void			 disp_poke(struct disp *);	/* wake the main loop */
+
+/* Wake the main loop (a full pipe: it is woken already).  Any thread. */
+static inline void
+disp_poke(struct disp *d)
+{
+	(void)!write(d->d_pipe[1], "p", 1);
+}
 
 /* A task's outcome may be recorded only if the store has not been
  * recovered since the task was read (store.h, store_fresh). */
@@ -133,15 +152,29 @@ void			 disp_poke(struct disp *);	/* wake the main loop */
 /* Whether the dispatcher has since started over from the store. */
 #define task_stale(d, t)	(atomic_load(&(d)->d_epoch) != (t)->t_epoch)
 
-/* sched.c: finding due work and starting it */
+/* sched.c: finding due work, starting it, and applying the outcomes */
+/* Set by a restart after a stall, before descriptors are closed under the
+ * workers: a failure a worker meets from then on is that, not its task's,
+ * and is not recorded. */
+extern atomic_int	disp_restarting;
+void	disp_conf_unref(struct disp *, struct dconf *);
 int64_t	sched_scan(struct disp *);	/* returns ms until the next due */
+void	sched_work(struct disp *, struct task *);	/* a worker's task */
+/* A handler's outcome: the queue changes (TASK_RETRY, TASK_DROP), the task
+ * goes to a worker (TASK_WORKER) or ends.  Any thread. */
+void	sched_done(struct disp *, struct task *, enum task_res);
+/* Ends the tasks no worker has taken, their items left for a later look:
+ * those read before a recovery (stale_only), or all of them once the
+ * workers stopped.  Main. */
+void	sched_unstarted(struct disp *, int stale_only);
+/* Ends a task without touching its item (it runs again at the next look,
+ * or start).  Any thread. */
 void	task_release(struct disp *, struct task *);
 /* An image task is the engine's in slot (lib/conf.h) rather than the one
- * its queue item named (a reload renumbered the slots, or an item of an
- * older layout): its count of work in progress moves there.  Any thread. */
+ * its queue item named (a reload renumbered the slots, or the item's
+ * studyType was unknown): its count of work in progress moves there.  Any
+ * thread. */
 void	task_retype(struct disp *, struct task *, int slot);
-int	sched_reschedule(struct disp *, struct task *, int64_t due);
-int	sched_drop(struct disp *, struct task *);
 
 /* http.c */
 int	http_post(struct disp *, const char *url, char *body, size_t len,
@@ -154,23 +187,28 @@ int	http_post(struct disp *, const char *url, char *body, size_t len,
 void	http_poll(struct disp *, int timeout_ms, int *woken);
 void	http_abort_all(struct disp *);
 
-/* work.c: the worker threads */
+/* work.c: the worker threads; each runs d_work on the tasks it takes */
 int	work_start(struct disp *, unsigned n);
-void	work_stop(struct disp *);
+void	work_stop(struct disp *);	/* the tasks none took stay queued */
 void	work_submit(struct disp *, struct task *);
-void	work_drop_stale(struct disp *);	/* main */
+/* The tasks no worker has taken, onto *out: all, or those read before the
+ * store's epoch (stale_only).  Main. */
+void	work_take(struct disp *, int stale_only, struct taskq *out);
 
+/* The handlers: the scheduler (sched.c) calls them; each returns its
+ * outcome, or TASK_PENDING and reports it from its transfer's callback
+ * (sched_done). */
 /* engine.c */
-void	engine_trigger(struct disp *, struct task *);	/* remote, main */
-void	engine_command(struct disp *, struct task *);	/* local, worker */
-void	engine_timeout(struct disp *, struct task *);	/* main */
+enum task_res	engine_trigger(struct disp *, struct task *);	/* remote, main */
+enum task_res	engine_command(struct disp *, struct task *);	/* local, worker */
+enum task_res	engine_timeout(struct disp *, struct task *);	/* main */
 
-/* study.c */
-void	study_list(struct disp *, struct task *);	/* worker */
-void	study_assembly(struct disp *, struct task *);	/* worker */
+/* assemble.c */
+enum task_res	assemble_list(struct disp *, struct task *);	/* worker */
+enum task_res	assemble_result(struct disp *, struct task *);	/* worker */
 
 /* deliver.c */
-void	deliver_start(struct disp *, struct task *);	/* main */
+enum task_res	deliver_start(struct disp *, struct task *);	/* main */
 
 /* retention.c: remove studies ended longer ago than [retention] says;
  * returns ms until the next sweep is due (main) */

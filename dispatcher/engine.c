@@ -42,8 +42,8 @@ struct image {
 	const char		*id;
 	char			*jkey;
 	size_t			 jklen;
-	json_object		*job;
-	json_object		*study;
+	struct job_rec		 job;
+	struct study_rec	 study;
 	struct study_creds	 creds;
 	int			 runnable;	/* job QUEUED, study RUNNING */
 	int			 later;		/* study QUEUED: not listed yet */
@@ -54,21 +54,10 @@ static void
 image_clear(struct image *im)
 {
 	free(im->jkey);
-	json_object_put(im->job);
-	json_object_put(im->study);
+	job_rec_free(&im->job);
+	study_rec_free(&im->study);
 	study_creds_wipe(&im->creds);
 	im->jkey = NULL;
-	im->job = im->study = NULL;
-}
-
-static const char *
-jstr(json_object *o, const char *name)
-{
-	json_object *v;
-
-	return o != NULL && json_object_object_get_ex(o, name, &v) &&
-	    json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
 }
 
 /*
@@ -79,9 +68,10 @@ jstr(json_object *o, const char *name)
 static int
 image_engine(const struct mias_conf *c, const struct image *im)
 {
-	const char *name = jstr(im->study, "engine");
+	const char *name = im->study.sr_engine;
 
-	return conf_engine_of(c, im->type, name[0] != '\0' ? name : NULL);
+	return conf_engine_of(c, im->type, name != NULL && name[0] != '\0' ?
+	    name : NULL);
 }
 
 /* What the engine is asked to run: the trigger's analysis for a push
@@ -89,9 +79,9 @@ image_engine(const struct mias_conf *c, const struct image *im)
 static const char *
 image_analysis(const struct image *im, const struct conf_engine *ce)
 {
-	const char *a = jstr(im->study, "analysis");
+	const char *a = im->study.sr_analysis;
 
-	return a[0] != '\0' ? a : ce->ce_analysis;
+	return a != NULL && a[0] != '\0' ? a : ce->ce_analysis;
 }
 
 static int
@@ -101,7 +91,6 @@ image_body(struct store_txn *t, void *arg)
 	char			 skey[STUDY_KEY_MAX];
 	size_t			 sklen;
 	int64_t			 run;
-	json_object		*v;
 	int			 rc;
 
 	image_clear(im);
@@ -110,17 +99,15 @@ image_body(struct store_txn *t, void *arg)
 	    (rc = job_lookup(t, im->id, &im->jkey, &im->jklen, &im->job,
 	    0)) != STORE_OK)
 		return rc;
-	if ((sklen = job_study(im->job, skey, &run)) == 0)
+	if ((sklen = job_study(&im->job, skey, &run)) == 0)
 		return STORE_NOTFOUND;
 	im->type = skey[strlen(skey) + 1] - '0';
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &im->study,
-	    0)) != STORE_OK)
+	if ((rc = study_get(t, skey, sklen, &im->study, 0)) != STORE_OK)
 		return rc;
-	if (job_state_of(im->job) != JOB_QUEUED ||
-	    !json_object_object_get_ex(im->study, "run", &v) ||
-	    json_object_get_int64(v) != run)
+	if (im->job.jr_state != JOB_QUEUED ||
+	    !REC_HAS(&im->study, SF_RUN) || im->study.sr_run != run)
 		return STORE_OK;
-	switch (study_state_parse(jstr(im->study, "state"))) {
+	switch (im->study.sr_state) {
 	case STUDY_RUNNING:
 		break;
 	case STUDY_QUEUED:
@@ -132,16 +119,18 @@ image_body(struct store_txn *t, void *arg)
 	default:
 		return STORE_OK;	/* ended: the image is done with */
 	}
-	if (study_creds_open(im->study, im->keys, skey, sklen,
+	if (study_creds_open(&im->study, im->keys, skey, sklen,
 	    &im->creds) == -1)
 		return STORE_OK;
 	im->runnable = 1;
 	return STORE_OK;
 }
 
-/* Read the job; 1 when it should run, 0 when it is done with (dropped). */
+/* Read the job; 1 when it should run, else 0 and what becomes of the
+ * task in *res. */
 static int
-image_load(struct disp *d, struct task *t, struct image *im)
+image_load(struct disp *d, struct task *t, struct image *im,
+    enum task_res *res)
 {
 	int rc;
 
@@ -153,15 +142,14 @@ image_load(struct disp *d, struct task *t, struct image *im)
 	if (rc == STORE_OK && im->runnable)
 		return 1;
 	if (rc == STORE_OK && im->later) {
-		sched_reschedule(d, t, store_now_ms() + 1000);
-		return 0;
-	}
-	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+		t->t_retry = store_now_ms() + 1000;
+		*res = TASK_RETRY;
+	} else if (rc != STORE_OK && rc != STORE_NOTFOUND) {
 		log_warnx("image %s: %s", t->t_id, store_errmsg(d->d_store));
-		return -1;
-	}
-	/* ended, replaced by another run, or its study is gone */
-	sched_drop(d, t);
+		*res = TASK_DONE;
+	} else
+		*res = TASK_DROP;	/* ended, replaced by another run, or
+					 * its study is gone */
 	return 0;
 }
 
@@ -182,10 +170,10 @@ static int
 outcome_body(struct store_txn *t, void *arg)
 {
 	struct outcome	*o = arg;
-	json_object	*job = NULL, *v;
+	struct job_rec	 job;
 	char		*jkey = NULL;
 	size_t		 jklen;
-	int		 rc, attempts;
+	int		 rc;
 
 	o->changed = 0;
 	if ((rc = task_fresh(t, o->task)) != STORE_OK)
@@ -193,42 +181,27 @@ outcome_body(struct store_txn *t, void *arg)
 	if ((rc = job_lookup(t, o->task->t_id, &jkey, &jklen, &job, 1)) !=
 	    STORE_OK)
 		goto drop;
-	if (job_state_of(job) != JOB_QUEUED)
+	if (job.jr_state != JOB_QUEUED)
 		goto drop;	/* the engine's result came first */
 	if (o->sent) {
-		rc = job_sent(t, jkey, jklen, job, o->task->t_type,
+		rc = job_sent(t, jkey, jklen, &job, o->task->t_type,
 		    o->deadline);
 		goto drop_if_ok;
 	}
 	if (o->retry_in > 0) {
-		attempts = json_object_object_get_ex(job, "attempts", &v) ?
-		    json_object_get_int(v) : 0;
-		json_object_object_add(job, "attempts",
-		    json_object_new_int(attempts + 1));
-		json_object_object_add(job, "lastError",
-		    json_object_new_string(o->msg ? o->msg : ""));
-		if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, job)) !=
+		/* the record and the item's new due time in one commit */
+		if ((rc = job_retry(t, jkey, jklen, &job, o->msg)) !=
 		    STORE_OK)
 			goto out;
 		if ((rc = store_del(t, SDB_QUEUE, o->task->t_qkey,
 		    o->task->t_qklen)) != STORE_OK && rc != STORE_NOTFOUND)
 			goto out;
-		{
-			json_object *val = json_object_new_object();
-
-			json_object_object_add(val, "t",
-			    json_object_new_int(o->task->t_type));
-			json_object_object_add(val, "ns",
-			    json_object_new_string(o->task->t_ns));
-			rc = queue_put_image(t, store_now_ms() +
-			    o->retry_in * 1000LL, o->task->t_type,
-			    o->task->t_ns, o->task->t_id, o->task->t_idlen,
-			    val);
-			json_object_put(val);
-		}
+		rc = queue_put_image(t, store_now_ms() + o->retry_in * 1000LL,
+		    o->task->t_type, o->task->t_ns, o->task->t_id,
+		    o->task->t_idlen);
 		goto out;
 	}
-	rc = job_finish(t, jkey, jklen, job,
+	rc = job_finish(t, jkey, jklen, &job,
 	    o->findings ? json_object_get(o->findings) : NULL, o->code, o->msg,
 	    store_now_ms(), &o->changed);
 drop_if_ok:
@@ -240,7 +213,7 @@ drop:
 	if (rc == STORE_NOTFOUND)
 		rc = STORE_OK;
 out:
-	json_object_put(job);
+	job_rec_free(&job);
 	free(jkey);
 	return rc;
 }
@@ -268,20 +241,11 @@ outcome_store(struct disp *d, struct outcome *o)
 	o->findings = NULL;
 }
 
-static int
-job_attempts(struct image *im)
-{
-	json_object *v;
-
-	return im->job != NULL && json_object_object_get_ex(im->job,
-	    "attempts", &v) ? json_object_get_int(v) : 0;
-}
-
 /* ---- remote engines ------------------------------------------------- */
 
 static void trigger_done(struct xfer *, CURLcode);
 
-void
+enum task_res
 engine_trigger(struct disp *d, struct task *t)
 {
 	struct mias_conf	*c = t->t_dconf->dc_conf;
@@ -293,9 +257,10 @@ engine_trigger(struct disp *d, struct task *t)
 	char			 hdr[NS_TOKEN_MAX + 32];
 	const char		*s;
 	size_t			 len;
-	int			 r, e;
+	enum task_res		 res = TASK_DONE;
+	int			 e;
 
-	if ((r = image_load(d, t, &im)) != 1)
+	if (image_load(d, t, &im, &res) != 1)
 		goto release;
 	e = image_engine(c, &im);
 	task_retype(d, t, e != 0 ? e : im.type);
@@ -304,11 +269,10 @@ engine_trigger(struct disp *d, struct task *t)
 		/* queued for a slot a reload gave another engine: the
 		 * command engine that serves it now runs it */
 		image_clear(&im);
-		work_submit(d, t);
-		return;
+		return TASK_WORKER;
 	}
 	if (ce == NULL || ce->ce_url == NULL) {
-		struct outcome o = { t, NULL, "NO_ENGINE",
+		struct outcome o = { t, NULL, fail_code_name(FAIL_NO_ENGINE),
 		    "no remote engine is configured for this studyType",
 		    0, 0, 0, 0, 0 };
 
@@ -326,14 +290,14 @@ engine_trigger(struct disp *d, struct task *t)
 	if ((b = json_object_new_object()) == NULL)
 		goto fail;
 	json_object_object_add(b, "namespace", json_object_new_string(
-	    ce->ce_namespace ? ce->ce_namespace : jstr(im.study, "ns")));
+	    ce->ce_namespace ? ce->ce_namespace : REC_STR(im.study.sr_ns)));
 	json_object_object_add(b, "ImageUid", json_object_new_string(t->t_id));
 	json_object_object_add(b, "endpoint",
-	    json_object_new_string(jstr(im.study, "endpoint")));
+	    json_object_new_string(REC_STR(im.study.sr_endpoint)));
 	json_object_object_add(b, "bucketName",
-	    json_object_new_string(jstr(im.study, "bucket")));
+	    json_object_new_string(REC_STR(im.study.sr_bucket)));
 	json_object_object_add(b, "key",
-	    json_object_new_string(jstr(im.job, "object")));
+	    json_object_new_string(REC_STR(im.job.jr_object)));
 	json_object_object_add(b, "analysis",
 	    json_object_new_string(image_analysis(&im, ce)));
 	json_object_object_add(b, "resultCallBackUrl",
@@ -380,7 +344,7 @@ engine_trigger(struct disp *d, struct task *t)
 		hdrs = curl_slist_append(hdrs, hdr);
 		crypto_wipe(hdr, sizeof(hdr));
 	}
-	t->t_flag = job_attempts(&im);
+	t->t_flag = im.job.jr_attempts;
 	if (http_post(d, ce->ce_url, body, len, hdrs, TRIGGER_TIMEOUT, NULL,
 	    trigger_done, t) == -1) {
 		body = NULL;	/* freed by http_post */
@@ -389,7 +353,7 @@ engine_trigger(struct disp *d, struct task *t)
 	json_object_put(b);
 	free(cb);
 	image_clear(&im);
-	return;
+	return TASK_PENDING;
 fail:
 	log_warnx("image %s: cannot start the trigger", t->t_id);
 	json_object_put(b);
@@ -397,7 +361,7 @@ fail:
 	free(body);
 release:
 	image_clear(&im);
-	task_release(d, t);
+	return res;
 }
 
 static void
@@ -427,7 +391,7 @@ trigger_done(struct xfer *x, CURLcode code)
 		o.deadline = store_now_ms() + ce->ce_timeout * 1000LL;
 		outcome_store(d, &o);
 		json_object_put(resp);
-		task_release(d, t);
+		sched_done(d, t, TASK_DONE);
 		return;
 	}
 	if (code != CURLE_OK)
@@ -459,11 +423,12 @@ trigger_done(struct xfer *x, CURLcode code)
 	    sizeof(unavailable_delay[0])))
 		o.retry_in = (int)unavailable_delay[attempts];
 	else
-		o.code = rejected ? "ENGINE_REJECTED" : "ENGINE_UNAVAILABLE";
+		o.code = fail_code_name(rejected ? FAIL_ENGINE_REJECTED :
+		    FAIL_ENGINE_UNAVAILABLE);
 	log_info("image %s: %s%s", t->t_id, msg, o.retry_in ? ", will retry" :
 	    "");
 	outcome_store(d, &o);
-	task_release(d, t);
+	sched_done(d, t, TASK_DONE);
 }
 
 struct timeout_arg {
@@ -476,7 +441,8 @@ timeout_body(struct store_txn *t, void *arg)
 {
 	struct timeout_arg	*a = arg;
 	struct mias_conf	*c = a->task->t_dconf->dc_conf;
-	json_object		*job = NULL, *w = NULL, *v;
+	struct job_rec		 job;
+	json_object		*w = NULL, *v;
 	char			*jkey = NULL, msg[128];
 	size_t			 jklen;
 	int			 rc, type;
@@ -485,7 +451,7 @@ timeout_body(struct store_txn *t, void *arg)
 	if ((rc = task_fresh(t, a->task)) != STORE_OK)
 		return rc;
 	rc = job_lookup(t, a->task->t_id, &jkey, &jklen, &job, 1);
-	if (rc == STORE_OK && job_state_of(job) == JOB_SENT) {
+	if (rc == STORE_OK && job.jr_state == JOB_SENT) {
 		/* the slot of the engine the trigger went to: its waiting
 		 * record's (job_sent) */
 		type = 0;
@@ -497,20 +463,21 @@ timeout_body(struct store_txn *t, void *arg)
 		snprintf(msg, sizeof(msg), "no result from the engine within "
 		    "%u s", type >= 1 && type <= CONF_ENGINES ?
 		    c->c_engine[type - 1].ce_timeout : 0);
-		rc = job_finish(t, jkey, jklen, job, NULL, "ENGINE_TIMEOUT",
-		    msg, store_now_ms(), &a->changed);
+		rc = job_finish(t, jkey, jklen, &job, NULL,
+		    fail_code_name(FAIL_ENGINE_TIMEOUT), msg, store_now_ms(),
+		    &a->changed);
 	}
 	if (rc == STORE_OK || rc == STORE_NOTFOUND)
 		rc = store_del(t, SDB_QUEUE, a->task->t_qkey,
 		    a->task->t_qklen);
 	if (rc == STORE_NOTFOUND)
 		rc = STORE_OK;
-	json_object_put(job);
+	job_rec_free(&job);
 	free(jkey);
 	return rc;
 }
 
-void
+enum task_res
 engine_timeout(struct disp *d, struct task *t)
 {
 	struct timeout_arg a = { t, 0 };
@@ -520,7 +487,7 @@ engine_timeout(struct disp *d, struct task *t)
 		    store_errmsg(d->d_store));
 	else if (a.changed)
 		log_info("image %s: no result in time", t->t_id);
-	task_release(d, t);
+	return TASK_DONE;
 }
 
 /* ---- local command engines --------------------------------------------- */
@@ -624,7 +591,7 @@ command_run(struct disp *d, struct task *t, struct conf_engine *ce, int type,
 
 	*out = NULL;
 	*outlen = 0;
-	*code = "ENGINE_ERROR";
+	*code = fail_code_name(FAIL_ENGINE_ERROR);
 	if ((argv = command_argv(ce->ce_command, path)) == NULL) {
 		snprintf(msg, msglen, "the engine command is empty or too "
 		    "long");
@@ -709,13 +676,13 @@ command_run(struct disp *d, struct task *t, struct conf_engine *ce, int type,
 		goto out;
 	}
 	if (killed) {
-		*code = "ENGINE_TIMEOUT";
+		*code = fail_code_name(FAIL_ENGINE_TIMEOUT);
 		snprintf(msg, msglen, "the engine gave no result within %u s",
 		    ce->ce_timeout);
 		goto out;
 	}
 	if (over) {
-		*code = "ENGINE_BAD_RESULT";
+		*code = fail_code_name(FAIL_ENGINE_BAD_RESULT);
 		snprintf(msg, msglen, "the engine wrote more than %d bytes",
 		    CMD_OUTPUT_MAX);
 		goto out;
@@ -751,7 +718,7 @@ out:
 	return rc;
 }
 
-void
+enum task_res
 engine_command(struct disp *d, struct task *t)
 {
 	struct mias_conf	*c = t->t_dconf->dc_conf;
@@ -767,6 +734,7 @@ engine_command(struct disp *d, struct task *t)
 	enum oss_err		 err;
 	char			 path[4096], msg[512], emsg[700], *out = NULL;
 	size_t			 outlen;
+	enum task_res		 tr = TASK_DONE;
 	int			 fd = -1, r, e;
 
 	memset(&o, 0, sizeof(o));
@@ -774,7 +742,7 @@ engine_command(struct disp *d, struct task *t)
 	path[0] = msg[0] = '\0';
 	o.task = t;
 	o.local = 1;
-	if ((r = image_load(d, t, &im)) != 1)
+	if (image_load(d, t, &im, &tr) != 1)
 		goto release;
 	e = image_engine(c, &im);
 	task_retype(d, t, e != 0 ? e : im.type);
@@ -783,13 +751,12 @@ engine_command(struct disp *d, struct task *t)
 		/* queued for a slot a reload gave another engine: queued
 		 * again under the remote engine's, which the main loop
 		 * triggers */
-		if (sched_reschedule(d, t, store_now_ms()) != 0)
-			log_warnx("image %s: %s", t->t_id,
-			    store_errmsg(d->d_store));
+		t->t_retry = store_now_ms();
+		tr = TASK_RETRY;
 		goto release;
 	}
 	if (ce == NULL || ce->ce_command == NULL) {
-		o.code = "NO_ENGINE";
+		o.code = fail_code_name(FAIL_NO_ENGINE);
 		o.msg = "no command engine is configured for this studyType";
 		goto record;
 	}
@@ -801,7 +768,7 @@ engine_command(struct disp *d, struct task *t)
 		snprintf(msg, sizeof(msg), "cannot make a temporary file: %s",
 		    strerror(errno));
 		path[0] = '\0';
-		o.code = "LOCAL_ERROR";
+		o.code = fail_code_name(FAIL_LOCAL_ERROR);
 		o.msg = msg;
 		goto record;
 	}
@@ -810,18 +777,18 @@ engine_command(struct disp *d, struct task *t)
 	oo.oo_sigver = c->c_oss_sigver;
 	oo.oo_egress = &c->c_egress;
 	if ((oc = oss_client_new(&oo, msg, sizeof(msg))) == NULL) {
-		o.code = "LOCAL_ERROR";
+		o.code = fail_code_name(FAIL_LOCAL_ERROR);
 		o.msg = msg;
 		goto record;
 	}
 	cr.oc_access_key_id = im.creds.sc_ak;
 	cr.oc_access_key_secret = im.creds.sc_sk;
 	cr.oc_security_token = im.creds.sc_sts;
-	ot.ot_endpoint = jstr(im.study, "endpoint");
-	ot.ot_bucket = jstr(im.study, "bucket");
+	ot.ot_endpoint = REC_STR(im.study.sr_endpoint);
+	ot.ot_bucket = REC_STR(im.study.sr_bucket);
 	ot.ot_creds = &cr;
 	memset(&oe, 0, sizeof(oe));
-	err = oss_get_fd(oc, &ot, jstr(im.job, "object"), 0, 0, fd,
+	err = oss_get_fd(oc, &ot, REC_STR(im.job.jr_object), 0, 0, fd,
 	    IMAGE_MAX_BYTES, NULL, NULL, &oe);
 	study_creds_wipe(&im.creds);
 	close(fd);
@@ -845,12 +812,12 @@ engine_command(struct disp *d, struct task *t)
 		goto record;
 	}
 	if (result_parse(im.type, out, outlen, &res, msg, sizeof(msg)) == -1) {
-		o.code = "ENGINE_BAD_RESULT";
+		o.code = fail_code_name(FAIL_ENGINE_BAD_RESULT);
 		o.msg = msg;
 	} else if (!res.r_engine_ok) {
 		snprintf(emsg, sizeof(emsg), "engine returned %s: %s",
 		    res.r_code, res.r_message);
-		o.code = "ENGINE_ERROR";
+		o.code = fail_code_name(FAIL_ENGINE_ERROR);
 		o.msg = emsg;
 	} else {
 		o.code = NULL;
@@ -870,5 +837,5 @@ release:
 	result_free(&res);
 	free(out);
 	image_clear(&im);
-	task_release(d, t);
+	return tr;
 }

@@ -38,7 +38,6 @@
 #define SCAN_SPACING_MAX_US	5000
 
 volatile int	disp_quit, disp_reload;
-atomic_int	disp_restarting;
 
 /* for starting again after a stall (stalled()) */
 static char	**saved_argv;
@@ -60,38 +59,6 @@ on_signal(int sig)
 		disp_reload = 1;
 	else
 		disp_quit = 1;
-}
-
-struct dconf *
-disp_conf_ref(struct disp *d)
-{
-	struct dconf *dc;
-
-	pthread_mutex_lock(&d->d_mtx);
-	dc = d->d_dconf;
-	dc->dc_refs++;
-	pthread_mutex_unlock(&d->d_mtx);
-	return dc;
-}
-
-void
-disp_conf_unref(struct disp *d, struct dconf *dc)
-{
-	int last;
-
-	pthread_mutex_lock(&d->d_mtx);
-	last = --dc->dc_refs == 0;
-	pthread_mutex_unlock(&d->d_mtx);
-	if (last) {
-		conf_free(dc->dc_conf);
-		free(dc);
-	}
-}
-
-void
-disp_poke(struct disp *d)
-{
-	(void)write(d->d_pipe[1], "p", 1);	/* full pipe: already poked */
 }
 
 static struct dconf *
@@ -148,7 +115,7 @@ start_over(struct disp *d, const char *why)
 	atomic_store(&d->d_epoch, store_epoch(d->d_store));
 	if (why != NULL)
 		log_info("%s: starting over from what the store holds", why);
-	work_drop_stale(d);
+	sched_unstarted(d, 1);	/* read before the recovery */
 	rc = check_store(d->d_store, 1, check_say_log, NULL, &r);
 	if (rc == -1)
 		log_warnx("store check: %s", store_errmsg(d->d_store));
@@ -397,6 +364,7 @@ main(int argc, char *argv[])
 		if (c->c_engine[i].ce_configured &&
 		    c->c_engine[i].ce_command != NULL)
 			nworkers += c->c_engine[i].ce_concurrency;
+	d.d_work = sched_work;
 	if (work_start(&d, nworkers) == -1)
 		fatalx("cannot start worker threads");
 
@@ -485,6 +453,7 @@ main(int argc, char *argv[])
 	}
 	http_abort_all(&d);
 	work_stop(&d);
+	sched_unstarted(&d, 0);
 	(void)store_flush(d.d_store);
 	(void)store_checkpoint(d.d_store);
 	curl_multi_cleanup(d.d_multi);

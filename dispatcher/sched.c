@@ -15,6 +15,8 @@
  * last one handed out. */
 #define SCAN_AHEAD	2
 
+atomic_int	disp_restarting;
+
 /*
  * A look at the queue runs in one read transaction and only picks items;
  * they are started after it ends, each in transactions of its own.  The
@@ -45,8 +47,8 @@ struct scan {
  * may then have at most concurrency / that count of the engine's images
  * running or awaited (at least one), while another namespace waits, and
  * once at its share its stream is not walked further.  When only one has
- * due images it may use the whole engine.  Images queued by builds before
- * the namespace was in their keys are taken in due order without shares.
+ * due images it may use the whole engine.  Images of an unknown studyType
+ * (lib/queue.h) are taken in due order without shares.
  */
 #define NSLOAD_MAX	256
 
@@ -291,7 +293,7 @@ scan_item(struct scan *sc, const void *key, size_t klen, const char *val,
 /*
  * A look walks one cursor per kind (keys start with the kind), one per
  * engine and namespace for images (their keys go on with the studyType and
- * the namespace), plus one over each older layout, and takes their due
+ * the namespace), and takes their due
  * items in the order of their due times, as if it walked one queue ordered
  * by time.  A stream out of room is not walked further: a long backlog of
  * studies costs nothing while the workers are busy with images, one
@@ -304,14 +306,13 @@ scan_item(struct scan *sc, const void *key, size_t klen, const char *val,
 static const struct {
 	unsigned char	p[2];
 	size_t		plen;
-	enum queue_kind	kind;		/* 0: the oldest layout, any kind */
+	enum queue_kind	kind;
 } scan_fixed[] = {
 	{ { QK_DELIVER }, 1, QK_DELIVER },
 	{ { QK_TIMEOUT }, 1, QK_TIMEOUT },
 	{ { QK_ASSEMBLE }, 1, QK_ASSEMBLE },
 	{ { QK_IMAGE, 0 }, 2, QK_IMAGE },	/* images without a studyType */
 	{ { QK_STUDY }, 1, QK_STUDY },
-	{ { QUEUE_LEGACY }, 1, 0 },
 };
 #define SCAN_FIXED	(sizeof(scan_fixed) / sizeof(scan_fixed[0]))
 /* namespaces with due images of one engine that one look finds */
@@ -325,7 +326,7 @@ struct stream {
 	size_t			 plen;
 	unsigned char		 from[2 + QUEUE_NS_MAX + 1];
 	size_t			 fromlen;	/* > 0: walked from this key */
-	enum queue_kind		 skind;		/* 0: the oldest layout */
+	enum queue_kind		 skind;
 	int			 type;		/* a namespace's images of
 						 * this studyType, or 0 */
 	const void		*key;
@@ -348,8 +349,6 @@ struct streams {
 static int
 stream_room(const struct scan *sc, const struct stream *st)
 {
-	if (st->skind == 0)
-		return 1;
 	if (st->type != 0)
 		return type_room(sc, st->type);
 	return kind_room(sc, st->skind);
@@ -533,7 +532,8 @@ scan_pass(struct scan *sc, struct store_txn *txn, struct streams *ss)
 		if (best == NULL)
 			break;
 		/* a stream whose due items are refused one by one (images of
-		 * the older layouts over a share) stops here, not the others */
+		 * no namespace's stream over a share) stops here, not the
+		 * others */
 		if (++best->visits > SCAN_VISIT_MAX) {
 			best->state = -1;
 			sc->visited = SCAN_VISIT_MAX + 1;
@@ -652,37 +652,62 @@ waiting_body(struct store_txn *txn, void *arg)
 	return store_scan(txn, SDB_WAITING, NULL, 0, waiting_visit, wt);
 }
 
+/* The main loop's handlers; what blocks goes to the workers (sched_work). */
 static void
 task_start(struct disp *d, struct task *t)
 {
-	struct conf_engine *ce = NULL;
+	struct conf_engine	*ce = NULL;
+	enum task_res		 res;
 
 	if (t->t_type >= 1 && t->t_type <= CONF_ENGINES)
 		ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
 	switch (t->t_kind) {
 	case QK_STUDY:
 	case QK_ASSEMBLE:
-		work_submit(d, t);
+		res = TASK_WORKER;
 		break;
 	case QK_IMAGE:
 		if (ce != NULL && ce->ce_configured && ce->ce_url == NULL)
-			work_submit(d, t);
+			res = TASK_WORKER;
 		else
-			engine_trigger(d, t);
+			res = engine_trigger(d, t);
 		break;
 	case QK_TIMEOUT:
-		engine_timeout(d, t);
+		res = engine_timeout(d, t);
 		break;
 	case QK_DELIVER:
-		deliver_start(d, t);
+		res = deliver_start(d, t);
 		break;
 	default:
 		log_warnx("%s: unknown queue item kind %d: dropped", __func__,
 		    t->t_kind);
-		sched_drop(d, t);
-		task_release(d, t);
+		res = TASK_DROP;
 		break;
 	}
+	sched_done(d, t, res);
+}
+
+void
+sched_work(struct disp *d, struct task *t)
+{
+	enum task_res res;
+
+	switch (t->t_kind) {
+	case QK_STUDY:
+		res = assemble_list(d, t);
+		break;
+	case QK_ASSEMBLE:
+		res = assemble_result(d, t);
+		break;
+	case QK_IMAGE:
+		res = engine_command(d, t);
+		break;
+	default:
+		log_warnx("%s: unexpected task kind %d", __func__, t->t_kind);
+		res = TASK_DONE;
+		break;
+	}
+	sched_done(d, t, res);
 }
 
 /*
@@ -856,18 +881,55 @@ move_body(struct store_txn *txn, void *arg)
 	return rc;
 }
 
-int
-sched_reschedule(struct disp *d, struct task *t, int64_t due)
-{
-	struct move_arg m = { t, due };
-
-	return store_txn(d->d_store, move_body, &m);
-}
-
-int
-sched_drop(struct disp *d, struct task *t)
+void
+sched_done(struct disp *d, struct task *t, enum task_res res)
 {
 	struct move_arg m = { t, -1 };
 
-	return store_txn(d->d_store, move_body, &m);
+	switch (res) {
+	case TASK_PENDING:
+		return;
+	case TASK_WORKER:
+		work_submit(d, t);
+		return;
+	case TASK_RETRY:
+		m.due = t->t_retry;
+		/* FALLTHROUGH */
+	case TASK_DROP:
+		if (store_txn(d->d_store, move_body, &m) != 0)
+			log_warnx("queue item %s: %s", t->t_id,
+			    store_errmsg(d->d_store));
+		break;
+	case TASK_DONE:
+		break;
+	}
+	task_release(d, t);
+}
+
+void
+sched_unstarted(struct disp *d, int stale_only)
+{
+	struct taskq	 q;
+	struct task	*t;
+
+	TAILQ_INIT(&q);
+	work_take(d, stale_only, &q);
+	while ((t = TAILQ_FIRST(&q)) != NULL) {
+		TAILQ_REMOVE(&q, t, t_entry);
+		task_release(d, t);
+	}
+}
+
+void
+disp_conf_unref(struct disp *d, struct dconf *dc)
+{
+	int last;
+
+	pthread_mutex_lock(&d->d_mtx);
+	last = --dc->dc_refs == 0;
+	pthread_mutex_unlock(&d->d_mtx);
+	if (last) {
+		conf_free(dc->dc_conf);
+		free(dc);
+	}
 }

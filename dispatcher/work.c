@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "dispatcher.h"
-#include "log.h"
 #include "secmem.h"
 
 /*
@@ -37,23 +36,7 @@ work_main(void *arg)
 			t = TAILQ_FIRST(&d->d_todo);
 		TAILQ_REMOVE(&d->d_todo, t, t_entry);
 		pthread_mutex_unlock(&d->d_mtx);
-
-		switch (t->t_kind) {
-		case QK_STUDY:
-			study_list(d, t);
-			break;
-		case QK_ASSEMBLE:
-			study_assembly(d, t);
-			break;
-		case QK_IMAGE:
-			engine_command(d, t);
-			break;
-		default:
-			log_warnx("%s: unexpected task kind %d", __func__,
-			    t->t_kind);
-			task_release(d, t);
-			break;
-		}
+		d->d_work(d, t);
 	}
 }
 
@@ -75,8 +58,7 @@ work_start(struct disp *d, unsigned n)
 void
 work_stop(struct disp *d)
 {
-	struct task	*t;
-	unsigned	 i;
+	unsigned i;
 
 	pthread_mutex_lock(&d->d_mtx);
 	d->d_stopping = 1;
@@ -85,36 +67,23 @@ work_stop(struct disp *d)
 	for (i = 0; i < d->d_nworkers; i++)
 		pthread_join(d->d_workers[i], NULL);
 	d->d_nworkers = 0;
-	while ((t = TAILQ_FIRST(&d->d_todo)) != NULL) {
-		TAILQ_REMOVE(&d->d_todo, t, t_entry);
-		task_release(d, t);
-	}
 }
 
-/* After a recovery: the tasks read before it that no worker has taken
- * yet are released unstarted (their items, if the recovered store still
- * has them, are found again). */
 void
-work_drop_stale(struct disp *d)
+work_take(struct disp *d, int stale_only, struct taskq *out)
 {
-	struct taskq	 stale;
 	struct task	*t, *next;
 	unsigned	 epoch = atomic_load(&d->d_epoch);
 
-	TAILQ_INIT(&stale);
 	pthread_mutex_lock(&d->d_mtx);
 	for (t = TAILQ_FIRST(&d->d_todo); t != NULL; t = next) {
 		next = TAILQ_NEXT(t, t_entry);
-		if (t->t_epoch != epoch) {
+		if (!stale_only || t->t_epoch != epoch) {
 			TAILQ_REMOVE(&d->d_todo, t, t_entry);
-			TAILQ_INSERT_TAIL(&stale, t, t_entry);
+			TAILQ_INSERT_TAIL(out, t, t_entry);
 		}
 	}
 	pthread_mutex_unlock(&d->d_mtx);
-	while ((t = TAILQ_FIRST(&stale)) != NULL) {
-		TAILQ_REMOVE(&stale, t, t_entry);
-		task_release(d, t);
-	}
 }
 
 void

@@ -6,6 +6,7 @@
 
 #include "answer.h"
 #include "jv.h"
+#include "record.h"
 
 /* answers.db values: "A1 <rc> <message length>\n", the message, then the
  * data member's JSON text.  Another first line is an answer this version
@@ -44,29 +45,33 @@ apply_feedback(json_object *data, json_object *feedback)
 int
 answer_from_result(json_object *res, struct answer *a)
 {
-	json_object	*v, *data, *fb = NULL;
+	struct result_rec	r;
+	int			rc = -1;
 
 	memset(a, 0, sizeof(*a));
-	if (!json_object_object_get_ex(res, "data", &data) ||
-	    !json_object_is_type(data, json_type_object) ||
-	    !json_object_object_get_ex(res, "state", &v))
+	if (result_rec_decode(&r, json_object_get(res)) == -1)
 		return -1;
-	json_object_object_get_ex(res, "feedback", &fb);
-	apply_feedback(data, fb);
-	a->a_data = json_object_get(data);
-	if (strcmp(json_object_get_string(v), "DONE") == 0) {
+	if (r.rr_data == NULL || !json_object_is_type(r.rr_data,
+	    json_type_object) || !REC_HAS(&r, RF_STATE))
+		goto out;
+	apply_feedback(r.rr_data, r.rr_feedback);
+	a->a_data = json_object_get(r.rr_data);
+	rc = 0;
+	if (r.rr_state == STUDY_DONE) {
 		a->a_rc = RC_OK;
 		snprintf(a->a_msg, sizeof(a->a_msg), "OK");
-		return 0;
+		goto out;
 	}
 	a->a_rc = RC_FAILED;
-	json_object_object_get_ex(res, "errorCode", &v);
-	json_object_object_add(a->a_data, "errorCode", json_object_get(v));
-	json_object_object_get_ex(res, "errorMessage", &v);
-	json_object_object_add(a->a_data, "errorMessage", json_object_get(v));
+	json_object_object_add(a->a_data, "errorCode", r.rr_error_code ?
+	    json_object_new_string(r.rr_error_code) : NULL);
+	json_object_object_add(a->a_data, "errorMessage", r.rr_error_msg ?
+	    json_object_new_string(r.rr_error_msg) : NULL);
 	snprintf(a->a_msg, sizeof(a->a_msg), "analysis failed: %s",
-	    json_object_get_string(v));
-	return 0;
+	    REC_STR(r.rr_error_msg));
+out:
+	result_rec_free(&r);
+	return rc;
 }
 
 int

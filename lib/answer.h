@@ -22,7 +22,7 @@ struct answer {
  * The answer to a study's results.db record res: its findings with the
  * doctors' feedback shown as each finding's credibility, and for a failed
  * study the errorCode and errorMessage.  0, or -1 for a record that does not
- * have the shape study_assemble() writes (a_data NULL then).
+ * have the shape job_assemble() writes (a_data NULL then).
  */
 int	answer_from_result(json_object *res, struct answer *);
 

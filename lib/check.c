@@ -122,25 +122,6 @@ found(struct chk *c, int repaired, const char *line)
 	}
 }
 
-static int64_t
-jint(json_object *o, const char *name)
-{
-	json_object *v;
-
-	return o != NULL && json_object_object_get_ex(o, name, &v) ?
-	    json_object_get_int64(v) : 0;
-}
-
-static const char *
-jstr(json_object *o, const char *name)
-{
-	json_object *v;
-
-	return o != NULL && json_object_object_get_ex(o, name, &v) &&
-	    json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
-}
-
 /* ---- walking the queue's items ----------------------------------------- */
 
 /* One queue item, as queue_key_parse reads its key. */
@@ -272,7 +253,7 @@ jobs_visit(const void *key, size_t klen, const char *val, size_t len,
 {
 	struct jobs_seen	*js = arg;
 	json_object		*job = store_json(val, len);
-	const char		*id = jstr(job, "id");
+	const char		*id = rec_str(job, "id");
 
 	(void)key;
 	(void)klen;
@@ -309,8 +290,7 @@ study_visit(const void *key, size_t klen, const char *val, size_t len,
 {
 	struct study_walk	*w = arg;
 	struct chk		*c = w->c;
-	json_object		*st = store_json(val, len), *v;
-	enum study_state	 state;
+	struct study_rec	 st;
 	char			 qid[STUDY_KEY_MAX + 24], jp[JOB_KEY_MAX];
 	size_t			 qlen, jplen;
 	int64_t			 run;
@@ -318,27 +298,23 @@ study_visit(const void *key, size_t klen, const char *val, size_t len,
 
 	if (c->seen++ == CHECK_BATCH) {
 		c->more = 1;
-		json_object_put(st);
 		return 1;
 	}
 	batch_next(c, key, klen);
 	c->r->cr_studies++;
-	if (st == NULL)
+	if (study_rec_decode(&st, store_json(val, len)) == -1)
 		return 0;
-	if (json_object_object_get_ex(st, "lastMessage", &v))
-		json_object_object_add(c->last, json_object_get_string(v),
-		    NULL);
-	state = study_state_parse(jstr(st, "state"));
-	run = jint(st, "run");
-	if ((state != STUDY_QUEUED && state != STUDY_RUNNING) ||
-	    jint(st, "updated") >= c->t0)
+	if (REC_HAS(&st, SF_LAST_MESSAGE))
+		json_object_object_add(c->last, REC_STR(st.sr_last_message), NULL);
+	run = st.sr_run;
+	if ((st.sr_state != STUDY_QUEUED && st.sr_state != STUDY_RUNNING) ||
+	    st.sr_updated >= c->t0)
 		goto out;
 	qlen = queue_run_id(qid, key, klen, run);
 	if (set_has(c->q[QI_STUDY], qid, qlen) ||
 	    set_has(c->q[QI_ASSEMBLE], qid, qlen))
 		goto out;
-	if (state == STUDY_QUEUED || !json_object_object_get_ex(st, "listed",
-	    &v) || !json_object_get_boolean(v))
+	if (st.sr_state == STUDY_QUEUED || !st.sr_listed)
 		cand = 1;
 	else {
 		struct jobs_seen js = { c, 0, 0, 0 };
@@ -360,7 +336,7 @@ study_visit(const void *key, size_t klen, const char *val, size_t len,
 		free(h);
 	}
 out:
-	json_object_put(st);
+	study_rec_free(&st);
 	return rc;
 }
 
@@ -467,8 +443,8 @@ fix_job_visit(const void *key, size_t klen, const char *val, size_t len,
 {
 	struct fix_jobs	*fj = arg;
 	struct fix	*f = fj->f;
-	json_object	*job = store_json(val, len), *w = NULL, *item = NULL;
-	const char	*id = jstr(job, "id");
+	json_object	*job = store_json(val, len), *w = NULL;
+	const char	*id = rec_str(job, "id");
 	unsigned char	 tk[QUEUE_KEY_MAX];
 	char		*old = NULL;
 	size_t		 tklen;
@@ -491,17 +467,11 @@ fix_job_visit(const void *key, size_t klen, const char *val, size_t len,
 		bad = 1;
 		if (!f->c->repair)
 			break;
-		if ((item = json_object_new_object()) == NULL) {
-			rc = STORE_ERR;
-			break;
-		}
-		json_object_object_add(item, "t", json_object_new_int(fj->type));
-		json_object_object_add(item, "ns", json_object_new_string(fj->ns));
 		rc = queue_put_image(fj->t, store_now_ms(), fj->type, fj->ns, id,
-		    JOB_ID_LEN, item);
+		    JOB_ID_LEN);
 		break;
 	case JOB_SENT:
-		deadline = jint(job, "deadline");
+		deadline = rec_int(job, "deadline");
 		if ((rc = store_get(fj->t, SDB_WAITING, id, JOB_ID_LEN, &old,
 		    NULL, 0)) != STORE_OK && rc != STORE_NOTFOUND)
 			break;
@@ -544,7 +514,6 @@ fix_job_visit(const void *key, size_t klen, const char *val, size_t len,
 out:
 	free(old);
 	json_object_put(w);
-	json_object_put(item);
 	json_object_put(job);
 	return rc;
 }
@@ -554,8 +523,7 @@ fix_body(struct store_txn *t, void *arg)
 {
 	struct fix		*f = arg;
 	struct chk		*c = f->c;
-	json_object		*st = NULL, *v, *item = NULL;
-	enum study_state	 state;
+	struct study_rec	 st;
 	unsigned char		 p[2], ikey[QUEUE_KEY_MAX];
 	char			 qid[STUDY_KEY_MAX + 24], jp[JOB_KEY_MAX];
 	char			 buf[STUDY_KEY_MAX + 1];
@@ -570,13 +538,11 @@ fix_body(struct store_txn *t, void *arg)
 	f->images = NULL;
 	if (study_key_parse(f->skey, f->sklen, buf, &ns, &type, &uid) == -1)
 		return 0;
-	if ((rc = store_get_json(t, SDB_STUDIES, f->skey, f->sklen, &st,
-	    1)) != STORE_OK)
+	if ((rc = study_get(t, f->skey, f->sklen, &st, 1)) != STORE_OK)
 		return rc == STORE_NOTFOUND ? 0 : rc;
-	state = study_state_parse(jstr(st, "state"));
-	run = jint(st, "run");
-	if ((state != STUDY_QUEUED && state != STUDY_RUNNING) ||
-	    jint(st, "updated") >= c->t0)
+	run = st.sr_run;
+	if ((st.sr_state != STUDY_QUEUED && st.sr_state != STUDY_RUNNING) ||
+	    st.sr_updated >= c->t0)
 		goto out;
 	qlen = queue_run_id(qid, f->skey, f->sklen, run);
 	p[0] = QK_ASSEMBLE;
@@ -585,9 +551,7 @@ fix_body(struct store_txn *t, void *arg)
 	p[0] = QK_STUDY;
 	if ((rc = queue_find(t, p, 1, qid, qlen, &has)) != 0 || has)
 		goto out;
-	listed = state == STUDY_RUNNING &&
-	    json_object_object_get_ex(st, "listed", &v) &&
-	    json_object_get_boolean(v);
+	listed = st.sr_state == STUDY_RUNNING && st.sr_listed;
 
 	/* the run's jobs: each final, or in flight (a listing done again
 	 * finds its jobs there and queues none of them) */
@@ -621,20 +585,13 @@ fix_body(struct store_txn *t, void *arg)
 		f->what |= FIX_LISTING;
 	if (!c->repair)
 		goto out;
-	if (f->what & FIX_LISTING) {
-		if ((item = json_object_new_object()) == NULL) {
-			rc = STORE_ERR;
-			goto out;
-		}
-		json_object_object_add(item, "kind",
-		    json_object_new_string("study"));
-		json_object_object_add(item, "run", json_object_new_int64(run));
-		rc = queue_put(t, store_now_ms(), QK_STUDY, qid, qlen, item);
-	} else if (f->what & FIX_ASSEMBLY)
+	if (f->what & FIX_LISTING)
+		rc = study_queue_listing(t, f->skey, f->sklen, run,
+		    store_now_ms());
+	else if (f->what & FIX_ASSEMBLY)
 		rc = queue_put(t, store_now_ms(), QK_ASSEMBLE, qid, qlen, NULL);
 out:
-	json_object_put(item);
-	json_object_put(st);
+	study_rec_free(&st);
 	return rc;
 }
 
@@ -688,7 +645,8 @@ strays_body(struct store_txn *t, void *arg)
 {
 	struct strays	*sy = arg;
 	struct chk	*c = sy->c;
-	json_object	*job = NULL, *st = NULL;
+	struct job_rec	 job;
+	json_object	*st = NULL;
 	char		 qkey[QUEUE_KEY_MAX], skey[STUDY_KEY_MAX], *jkey = NULL;
 	char		*val = NULL, idbuf[JOB_ID_LEN + 1];
 	const char	*id;
@@ -698,6 +656,7 @@ strays_body(struct store_txn *t, void *arg)
 	int		 rc = 0, stray;
 
 	sy->found = sy->repaired = 0;
+	memset(&job, 0, sizeof(job));
 	for (i = sy->from; i < sy->from + sy->n; i++) {
 		qklen = unhex(json_object_get_string(
 		    json_object_array_get_idx(sy->keys, i)), qkey,
@@ -725,7 +684,7 @@ strays_body(struct store_txn *t, void *arg)
 				stray = 1;
 			else if (rc != STORE_OK)
 				goto out;
-			else if ((sklen = job_study(job, skey, &run)) == 0)
+			else if ((sklen = job_study(&job, skey, &run)) == 0)
 				stray = 1;
 			else if ((rc = store_get_json(t, SDB_STUDIES, skey,
 			    sklen, &st, 0)) == STORE_NOTFOUND)
@@ -735,9 +694,9 @@ strays_body(struct store_txn *t, void *arg)
 			rc = 0;
 			free(jkey);
 			jkey = NULL;
-			json_object_put(job);
+			job_rec_free(&job);
 			json_object_put(st);
-			job = st = NULL;
+			st = NULL;
 		}
 		if (!stray)
 			continue;
@@ -751,7 +710,7 @@ strays_body(struct store_txn *t, void *arg)
 	}
 out:
 	free(jkey);
-	json_object_put(job);
+	job_rec_free(&job);
 	json_object_put(st);
 	return rc;
 }
@@ -809,11 +768,11 @@ outbox_visit(const void *key, size_t klen, const char *val, size_t len,
 		return 0;
 	memcpy(id, key, klen);
 	id[klen] = '\0';
-	if (jint(m, "created") < c->t0) {
+	if (rec_int(m, "created") < c->t0) {
 		json_object_object_add(c->created, id, NULL);
 		if (json_object_object_get_ex(m, "after", NULL))
 			json_object_object_add(c->after, id,
-			    json_object_new_string(jstr(m, "after")));
+			    json_object_new_string(rec_str(m, "after")));
 		if (outbox_state_of(m) == OUTBOX_PENDING &&
 		    !set_has(c->q[QI_DELIVER], id, klen))
 			json_object_object_add(c->pending, id, NULL);

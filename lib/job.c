@@ -9,32 +9,18 @@
 #include "job.h"
 #include "metrics.h"
 #include "queue.h"
+#include "result.h"
 #include "store.h"
 
 #define JOB_RECORD_VERSION	1
 
-static const char *const job_state_names[JOB__MAX] = {
-	"QUEUED", "SENT", "DONE", "FAILED",
-};
-
-const char *
-job_state_name(enum job_state s)
-{
-	return s < JOB__MAX ? job_state_names[s] : "UNKNOWN";
-}
-
 enum job_state
 job_state_of(json_object *rec)
 {
-	json_object	*v;
-	int		 i;
+	json_object *v;
 
-	if (!json_object_object_get_ex(rec, "state", &v))
-		return JOB__MAX;
-	for (i = 0; i < JOB__MAX; i++)
-		if (strcmp(json_object_get_string(v), job_state_names[i]) == 0)
-			return (enum job_state)i;
-	return JOB__MAX;
+	return json_object_object_get_ex(rec, "state", &v) ?
+	    job_state_parse(json_object_get_string(v)) : JOB__MAX;
 }
 
 size_t
@@ -101,15 +87,26 @@ job_sig_ok(const struct crypto_keys *k, const char *id, const char *sig)
 	return crypto_equal(want, sig, JOB_SIG_LEN);
 }
 
+/* The job record as changed, stored; a store code. */
+static int
+job_put(struct store_txn *t, const char *jkey, size_t jklen,
+    struct job_rec *rec)
+{
+	json_object *o = job_rec_encode(rec);
+
+	return o != NULL ? store_put_json(t, SDB_JOBS, jkey, jklen, o) :
+	    STORE_ERR;
+}
+
 int
 job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
     const char *objkey, uint64_t size, int64_t now, int64_t due, int slot,
     int *created)
 {
+	struct job_rec	 rec;
 	char		 jkey[JOB_KEY_MAX], id[JOB_ID_LEN + 1];
 	char		 buf[STUDY_KEY_MAX + 1], *old = NULL;
 	const char	*ns, *uid;
-	json_object	*rec;
 	size_t		 jklen;
 	int		 rc, type;
 
@@ -122,56 +119,50 @@ job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
 	if (rc != STORE_NOTFOUND)
 		return rc;	/* exists (STORE_OK) or an error */
 	job_id(jkey, jklen, id);
-	if ((rec = json_object_new_object()) == NULL)
+	if (job_rec_decode(&rec, NULL) == -1)
 		return STORE_ERR;
-	json_object_object_add(rec, "v", json_object_new_int(JOB_RECORD_VERSION));
-	json_object_object_add(rec, "id", json_object_new_string(id));
-	json_object_object_add(rec, "ns", json_object_new_string(ns));
-	json_object_object_add(rec, "studyType", json_object_new_int(type));
-	json_object_object_add(rec, "studyInstanceUid",
-	    json_object_new_string(uid));
-	json_object_object_add(rec, "run", json_object_new_int64(run));
-	json_object_object_add(rec, "object", json_object_new_string(objkey));
-	json_object_object_add(rec, "size", json_object_new_int64((int64_t)size));
-	json_object_object_add(rec, "state",
-	    json_object_new_string(job_state_name(JOB_QUEUED)));
-	json_object_object_add(rec, "attempts", json_object_new_int(0));
-	json_object_object_add(rec, "created", json_object_new_int64(now));
-	if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, rec)) == STORE_OK &&
+	rec.jr_v = JOB_RECORD_VERSION;
+	rec.jr_id = id;
+	rec.jr_ns = ns;
+	rec.jr_type = type;
+	rec.jr_uid = uid;
+	rec.jr_run = run;
+	rec.jr_object = objkey;
+	rec.jr_size = (int64_t)size;
+	rec.jr_state = JOB_QUEUED;
+	rec.jr_attempts = 0;
+	rec.jr_created = now;
+	rec.r_has = (1u << (JF_CREATED + 1)) - 1;	/* v .. created */
+	/* the engine's slot lets the dispatcher apply the engine's limit
+	 * without reading the job */
+	if ((rc = job_put(t, jkey, jklen, &rec)) == STORE_OK &&
 	    (rc = store_put(t, SDB_JOBIDX, id, JOB_ID_LEN, jkey,
-	    jklen)) == STORE_OK) {
-		/* the engine's slot lets the dispatcher apply the engine's
-		 * limit without reading the job */
-		if (slot <= 0)
-			slot = type;
-		json_object_put(rec);
-		if ((rec = json_object_new_object()) == NULL)
-			return STORE_ERR;
-		json_object_object_add(rec, "t", json_object_new_int(slot));
-		json_object_object_add(rec, "ns", json_object_new_string(ns));
-		if ((rc = queue_put_image(t, due, slot, ns, id, JOB_ID_LEN,
-		    rec)) == STORE_OK)
-			*created = 1;
-	}
-	json_object_put(rec);
+	    jklen)) == STORE_OK &&
+	    (rc = queue_put_image(t, due, slot > 0 ? slot : type, ns, id,
+	    JOB_ID_LEN)) == STORE_OK)
+		*created = 1;
+	job_rec_free(&rec);
 	return rc;
 }
 
 int
 job_lookup(struct store_txn *t, const char *id, char **jkey, size_t *jklen,
-    json_object **rec, int rmw)
+    struct job_rec *rec, int rmw)
 {
-	int rc;
+	json_object	*o = NULL;
+	int		 rc;
 
 	*jkey = NULL;
-	*rec = NULL;
+	memset(rec, 0, sizeof(*rec));
 	if (strlen(id) != JOB_ID_LEN)
 		return STORE_NOTFOUND;
 	if ((rc = store_get(t, SDB_JOBIDX, id, JOB_ID_LEN, jkey, jklen,
 	    0)) != STORE_OK)
 		return rc;
-	if ((rc = store_get_json(t, SDB_JOBS, *jkey, *jklen, rec, rmw)) !=
-	    STORE_OK) {
+	if ((rc = store_get_json(t, SDB_JOBS, *jkey, *jklen, &o, rmw)) ==
+	    STORE_OK && job_rec_decode(rec, o) == -1)
+		rc = STORE_ERR;
+	if (rc != STORE_OK) {
 		free(*jkey);
 		*jkey = NULL;
 	}
@@ -179,151 +170,281 @@ job_lookup(struct store_txn *t, const char *id, char **jkey, size_t *jklen,
 }
 
 size_t
-job_study(json_object *rec, char *skey, int64_t *run)
+job_study(const struct job_rec *rec, char *skey, int64_t *run)
 {
-	json_object	*ns, *type, *uid, *r;
-
-	if (!json_object_object_get_ex(rec, "ns", &ns) ||
-	    !json_object_object_get_ex(rec, "studyType", &type) ||
-	    !json_object_object_get_ex(rec, "studyInstanceUid", &uid) ||
-	    !json_object_object_get_ex(rec, "run", &r))
+	if (!REC_HAS(rec, JF_NS) || !REC_HAS(rec, JF_TYPE) ||
+	    !REC_HAS(rec, JF_UID) || !REC_HAS(rec, JF_RUN) ||
+	    rec->jr_ns == NULL || rec->jr_uid == NULL)
 		return 0;
-	*run = json_object_get_int64(r);
-	return study_key(skey, json_object_get_string(ns),
-	    json_object_get_int(type), json_object_get_string(uid));
+	*run = rec->jr_run;
+	return study_key(skey, rec->jr_ns, rec->jr_type, rec->jr_uid);
 }
 
 int
 job_sent(struct store_txn *t, const char *jkey, size_t jklen,
-    json_object *rec, int study_type, int64_t deadline)
+    struct job_rec *rec, int study_type, int64_t deadline)
 {
-	json_object	*w, *id, *v;
+	json_object	*w;
+	char		 id[JOB_ID_LEN + 1];
 	int		 rc;
 
-	if (!json_object_object_get_ex(rec, "id", &id))
+	if (rec->jr_id == NULL || strlen(rec->jr_id) != JOB_ID_LEN)
 		return STORE_ERR;
-	json_object_object_add(rec, "state",
-	    json_object_new_string(job_state_name(JOB_SENT)));
-	json_object_object_add(rec, "deadline", json_object_new_int64(deadline));
-	if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, rec)) != STORE_OK)
+	memcpy(id, rec->jr_id, sizeof(id));
+	rec->jr_state = JOB_SENT;
+	rec->jr_deadline = deadline;
+	REC_SET(rec, JF_DEADLINE);
+	if ((rc = job_put(t, jkey, jklen, rec)) != STORE_OK)
 		return rc;
 	if ((w = json_object_new_object()) == NULL)
 		return STORE_ERR;
 	json_object_object_add(w, "studyType", json_object_new_int(study_type));
-	if (json_object_object_get_ex(rec, "ns", &v))
-		json_object_object_add(w, "ns", json_object_get(v));
-	rc = store_put_json(t, SDB_WAITING, json_object_get_string(id),
-	    JOB_ID_LEN, w);
+	if (REC_HAS(rec, JF_NS))
+		json_object_object_add(w, "ns", json_object_new_string(
+		    rec->jr_ns != NULL ? rec->jr_ns : ""));
+	rc = store_put_json(t, SDB_WAITING, id, JOB_ID_LEN, w);
 	json_object_put(w);
 	if (rc != STORE_OK)
 		return rc;
-	return queue_put(t, deadline, QK_TIMEOUT, json_object_get_string(id),
-	    JOB_ID_LEN, NULL);
+	return queue_put(t, deadline, QK_TIMEOUT, id, JOB_ID_LEN, NULL);
 }
 
-static int
-json_int(json_object *o, const char *name)
+int
+job_retry(struct store_txn *t, const char *jkey, size_t jklen,
+    struct job_rec *rec, const char *msg)
 {
-	json_object *v;
-
-	return json_object_object_get_ex(o, name, &v) ? json_object_get_int(v) : 0;
+	rec->jr_attempts++;
+	REC_SET(rec, JF_ATTEMPTS);
+	rec->jr_last_error = msg != NULL ? msg : "";
+	REC_SET(rec, JF_LAST_ERROR);
+	return job_put(t, jkey, jklen, rec);
 }
 
 int
 job_finish(struct store_txn *t, const char *jkey, size_t jklen,
-    json_object *rec, json_object *findings, const char *code,
+    struct job_rec *rec, json_object *findings, const char *code,
     const char *msg, int64_t now, int *changed)
 {
-	enum job_state	 st = job_state_of(rec);
-	json_object	*study = NULL, *v, *id;
-	char		 skey[STUDY_KEY_MAX], qid[STUDY_KEY_MAX + 24];
-	size_t		 sklen, qlen;
-	int64_t		 run;
-	int		 rc, done, failed, total;
+	enum job_state		 st = rec->jr_state;
+	struct study_rec	 study;
+	char			 skey[STUDY_KEY_MAX];
+	char			 id[JOB_ID_LEN + 1];
+	size_t			 sklen;
+	int64_t			 run;
+	int			 rc;
 
 	*changed = 0;
+	memset(&study, 0, sizeof(study));
 	if (st == JOB_DONE || st == JOB_FAILED) {
 		json_object_put(findings);
 		return STORE_OK;
 	}
-	if (!json_object_object_get_ex(rec, "id", &id) ||
+	if (rec->jr_id == NULL || strlen(rec->jr_id) != JOB_ID_LEN ||
 	    (sklen = job_study(rec, skey, &run)) == 0) {
 		json_object_put(findings);
 		return STORE_ERR;
 	}
+	memcpy(id, rec->jr_id, sizeof(id));
 	if (st == JOB_SENT) {
 		/* no longer awaited: its timeout goes too */
-		json_object_object_get_ex(rec, "deadline", &v);
-		if ((rc = store_del(t, SDB_WAITING, json_object_get_string(id),
+		if ((rc = store_del(t, SDB_WAITING, id, JOB_ID_LEN)) !=
+		    STORE_OK && rc != STORE_NOTFOUND)
+			goto fail;
+		if ((rc = queue_del(t, rec->jr_deadline, QK_TIMEOUT, id,
 		    JOB_ID_LEN)) != STORE_OK && rc != STORE_NOTFOUND)
 			goto fail;
-		if ((rc = queue_del(t, json_object_get_int64(v), QK_TIMEOUT,
-		    json_object_get_string(id), JOB_ID_LEN)) != STORE_OK &&
-		    rc != STORE_NOTFOUND)
-			goto fail;
 	}
-	json_object_object_add(rec, "state", json_object_new_string(
-	    job_state_name(findings != NULL ? JOB_DONE : JOB_FAILED)));
-	json_object_object_add(rec, "finished", json_object_new_int64(now));
+	rec->jr_state = findings != NULL ? JOB_DONE : JOB_FAILED;
+	rec->jr_finished = now;
+	REC_SET(rec, JF_FINISHED);
 	if (findings != NULL) {
-		json_object_object_add(rec, "findings", findings);
-		findings = NULL;
+		rec->jr_findings = findings;
+		REC_SET(rec, JF_FINDINGS);
 	} else {
-		json_object_object_add(rec, "errorCode",
-		    json_object_new_string(code != NULL ? code : "ENGINE_ERROR"));
-		json_object_object_add(rec, "errorMessage",
-		    json_object_new_string(msg != NULL ? msg : ""));
+		rec->jr_error_code = code != NULL ? code :
+		    fail_code_name(FAIL_ENGINE_ERROR);
+		rec->jr_error_msg = msg != NULL ? msg : "";
+		REC_SET(rec, JF_ERROR_CODE);
+		REC_SET(rec, JF_ERROR_MSG);
 	}
-	if ((rc = store_put_json(t, SDB_JOBS, jkey, jklen, rec)) != STORE_OK)
+	rc = job_put(t, jkey, jklen, rec);
+	json_object_put(findings);	/* the record holds its own */
+	findings = NULL;
+	if (rc != STORE_OK)
 		goto fail;
 	/* the engine's latency, from the job's creation to its outcome */
-	if (json_object_object_get_ex(rec, "created", &v) &&
-	    (rc = metrics_latency(t, json_int(rec, "studyType"), now -
-	    json_object_get_int64(v))) != STORE_OK)
+	if (REC_HAS(rec, JF_CREATED) && (rc = metrics_latency(t,
+	    rec->jr_type, now - rec->jr_created)) != STORE_OK)
 		goto fail;
 
 	/* count it in the study; the last one queues the assembly */
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &study, 1)) !=
-	    STORE_OK)
+	if ((rc = study_get(t, skey, sklen, &study, 1)) != STORE_OK)
 		goto fail;
-	if (!json_object_object_get_ex(study, "run", &v) ||
-	    json_object_get_int64(v) != run ||
-	    !json_object_object_get_ex(study, "state", &v) ||
-	    (study_state_parse(json_object_get_string(v)) != STUDY_QUEUED &&
-	    study_state_parse(json_object_get_string(v)) != STUDY_RUNNING)) {
+	if (!REC_HAS(&study, SF_RUN) || study.sr_run != run ||
+	    (study.sr_state != STUDY_QUEUED &&
+	    study.sr_state != STUDY_RUNNING)) {
 		/* a newer run replaced this one, or the run ended (cancelled):
 		 * nothing more to count, and the study stays as it is */
-		json_object_put(study);
+		study_rec_free(&study);
 		*changed = 1;
 		return STORE_OK;
 	}
-	done = json_int(study, "imagesDone");
-	failed = json_int(study, "imagesFailed");
-	total = json_int(study, "imagesTotal");
-	if (job_state_of(rec) == JOB_DONE)
-		done++;
+	if (rec->jr_state == JOB_DONE)
+		study.sr_images_done++;
 	else
-		failed++;
-	json_object_object_add(study, "imagesDone", json_object_new_int(done));
-	json_object_object_add(study, "imagesFailed",
-	    json_object_new_int(failed));
-	json_object_object_add(study, "updated", json_object_new_int64(now));
-	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, study)) !=
+		study.sr_images_failed++;
+	study.sr_updated = now;
+	REC_SET(&study, SF_IMAGES_DONE);
+	REC_SET(&study, SF_IMAGES_FAILED);
+	REC_SET(&study, SF_UPDATED);
+	if ((rc = study_put(t, skey, sklen, &study)) != STORE_OK ||
+	    (rc = study_assembly_due(t, skey, sklen, &study, now)) !=
 	    STORE_OK)
 		goto fail;
-	if (json_object_object_get_ex(study, "listed", &v) &&
-	    json_object_get_boolean(v) && done + failed >= total) {
-		qlen = queue_run_id(qid, skey, sklen, run);
-		if ((rc = queue_put(t, study_due(study, now), QK_ASSEMBLE, qid,
-		    qlen, NULL)) !=
-		    STORE_OK)
-			goto fail;
-	}
-	json_object_put(study);
+	study_rec_free(&study);
 	*changed = 1;
 	return STORE_OK;
 fail:
 	json_object_put(findings);
-	json_object_put(study);
+	study_rec_free(&study);
 	return rc;
+}
+
+struct job_gather {
+	json_object	*list;		/* the study type's list in data */
+	json_object	*box_uids;	/* boxUids used so far */
+	int		 done, failed, codes;
+	char		 code[64];
+	char		 msg[256];
+	char		 others[128];
+};
+
+/*
+ * Engines number boxes per image, so two images may both have box 12345;
+ * feedback names a box by its boxUid, so within a study each must be
+ * unique: a repeated one gets the next free number.
+ */
+static void
+job_unique_box(struct job_gather *g, json_object *item)
+{
+	json_object	*v;
+	char		 uid[8];
+	long		 n, tries;
+
+	if (g->box_uids == NULL ||
+	    !json_object_object_get_ex(item, "boxUid", &v))
+		return;
+	snprintf(uid, sizeof(uid), "%s", json_object_get_string(v));
+	n = strtol(uid, NULL, 10);
+	for (tries = 0; tries < 100000 &&
+	    json_object_object_get_ex(g->box_uids, uid, NULL); tries++) {
+		n = (n + 1) % 100000;
+		snprintf(uid, sizeof(uid), "%05ld", n);
+	}
+	if (strcmp(uid, json_object_get_string(v)) != 0)
+		json_object_object_add(item, "boxUid",
+		    json_object_new_string(uid));
+	json_object_object_add(g->box_uids, uid, NULL);
+}
+
+static int
+job_gather_job(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct job_gather	*g = arg;
+	struct job_rec		 rec;
+	json_object		*f;
+	const char		*obj, *c;
+	size_t			 i, n;
+
+	(void)key;
+	(void)klen;
+	if (job_rec_decode(&rec, store_json(val, len)) == -1)
+		return STORE_ERR;
+	if (rec.jr_state == JOB_DONE) {
+		g->done++;
+		/* the image a finding is on: a viewer draws it there */
+		obj = rec.jr_object;
+		if ((f = rec.jr_findings) != NULL &&
+		    json_object_is_type(f, json_type_array)) {
+			n = json_object_array_length(f);
+			for (i = 0; i < n; i++) {
+				json_object *item = json_object_array_get_idx(
+				    f, i);
+
+				job_unique_box(g, item);
+				if (obj != NULL && json_object_is_type(item,
+				    json_type_object))
+					json_object_object_add(item,
+					    "imageKey",
+					    json_object_new_string(obj));
+				json_object_array_add(g->list,
+				    json_object_get(item));
+			}
+		}
+	} else {
+		c = rec.jr_error_code != NULL ? rec.jr_error_code :
+		    fail_code_name(FAIL_ENGINE_ERROR);
+		g->failed++;
+		if (g->code[0] == '\0') {
+			snprintf(g->code, sizeof(g->code), "%s", c);
+			if (rec.jr_error_msg != NULL)
+				snprintf(g->msg, sizeof(g->msg), "%s",
+				    rec.jr_error_msg);
+		} else if (strcmp(g->code, c) != 0 &&
+		    strstr(g->others, c) == NULL) {
+			size_t ol = strlen(g->others);
+
+			snprintf(g->others + ol, sizeof(g->others) - ol,
+			    "%s%s", ol ? ", " : "", c);
+		}
+	}
+	job_rec_free(&rec);
+	return 0;
+}
+
+int
+job_assemble(struct store_txn *t, const char *skey, size_t sklen,
+    int64_t run, int64_t now)
+{
+	struct job_gather	 g;
+	json_object		*data;
+	char			 prefix[JOB_KEY_MAX], buf[STUDY_KEY_MAX + 1];
+	char			 msg[512];
+	const char		*ns, *uid;
+	size_t			 plen;
+	int			 type, rc;
+
+	if (study_key_parse(skey, sklen, buf, &ns, &type, &uid) == -1)
+		return STORE_ERR;
+	if ((data = result_data_new(uid, type)) == NULL)
+		return STORE_ERR;
+	memset(&g, 0, sizeof(g));
+	json_object_object_get_ex(data, result_list_name(type), &g.list);
+	if (type == 4 && (g.box_uids = json_object_new_object()) == NULL) {
+		json_object_put(data);
+		return STORE_ERR;
+	}
+	plen = job_prefix(prefix, skey, sklen, run);
+	rc = store_scan(t, SDB_JOBS, prefix, plen, job_gather_job, &g);
+	json_object_put(g.box_uids);
+	if (rc != 0) {
+		json_object_put(data);
+		return rc;
+	}
+	if (type == 4) {
+		json_object *boxes;
+
+		/* clients of the deployed platform read boxDataList */
+		json_object_object_get_ex(data, "boxes", &boxes);
+		json_object_object_add(data, "boxDataList",
+		    result_box_compat(boxes));
+	}
+	if (g.failed == 0)
+		return study_conclude(t, skey, sklen, run, data, NULL, NULL,
+		    now);
+	snprintf(msg, sizeof(msg), "%d of %d images failed: %s: %s%s%s%s",
+	    g.failed, g.done + g.failed, g.code, g.msg,
+	    g.others[0] ? " (also " : "", g.others, g.others[0] ? ")" : "");
+	return study_conclude(t, skey, sklen, run, data, g.code, msg, now);
 }

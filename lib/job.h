@@ -7,25 +7,14 @@
 
 #include <json-c/json.h>
 
+#include "record.h"
 #include "study.h"
 
 struct store_txn;
 struct crypto_keys;
 
-#define JOB_ID_LEN	32	/* hex digits */
-#define JOB_SIG_LEN	64	/* hex digits */
-#define JOB_OBJKEY_MAX	1024
-#define JOB_KEY_MAX	(STUDY_KEY_MAX + 1 + 21 + 1 + JOB_OBJKEY_MAX)
 
-enum job_state {
-	JOB_QUEUED,	/* waiting for the dispatcher */
-	JOB_SENT,	/* a remote engine took it; its result is awaited */
-	JOB_DONE,	/* findings stored */
-	JOB_FAILED,	/* errorCode and errorMessage say why */
-	JOB__MAX
-};
-
-const char	*job_state_name(enum job_state);
+/* A record's state (JOB__MAX: none, or not a state). */
 enum job_state	 job_state_of(json_object *rec);
 
 /*
@@ -53,16 +42,21 @@ int	job_create(struct store_txn *, const char *skey, size_t sklen,
 	    int64_t run, const char *objkey, uint64_t size, int64_t now,
 	    int64_t due, int slot, int *created);
 
-/* Find a job by id: its key (malloc'd) and record. */
+/* Find a job by id: its key (malloc'd) and record (job_rec_free). */
 int	job_lookup(struct store_txn *, const char *id, char **jkey,
-	    size_t *jklen, json_object **rec, int rmw);
+	    size_t *jklen, struct job_rec *rec, int rmw);
 
 /* The study a job belongs to (key into skey, STUDY_KEY_MAX) and run. */
-size_t	job_study(json_object *rec, char *skey, int64_t *run);
+size_t	job_study(const struct job_rec *, char *skey, int64_t *run);
 
 /* A remote engine accepted the job: SENT, awaited until deadline. */
 int	job_sent(struct store_txn *, const char *jkey, size_t jklen,
-	    json_object *rec, int study_type, int64_t deadline);
+	    struct job_rec *, int study_type, int64_t deadline);
+
+/* A trigger failed and is tried again: one more attempt, msg its
+ * lastError.  The caller moves the queue item. */
+int	job_retry(struct store_txn *, const char *jkey, size_t jklen,
+	    struct job_rec *, const char *msg);
 
 /*
  * The job's outcome: findings (consumed; NULL when failed) or an error
@@ -71,7 +65,12 @@ int	job_sent(struct store_txn *, const char *jkey, size_t jklen,
  * it, and queues the study's assembly when it was the last one.
  */
 int	job_finish(struct store_txn *, const char *jkey, size_t jklen,
-	    json_object *rec, json_object *findings, const char *code,
+	    struct job_rec *, json_object *findings, const char *code,
 	    const char *msg, int64_t now, int *changed);
+
+/* Every image of the run is DONE or FAILED: gather their findings into
+ * the study's result and conclude it (study_conclude). */
+int	job_assemble(struct store_txn *, const char *skey, size_t sklen,
+	    int64_t run, int64_t now);
 
 #endif /* MIAS_JOB_H */

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "study.h"
+#include "record.h"
 
 struct store_txn;
 

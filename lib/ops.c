@@ -5,7 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "job.h"
 #include "jv.h"
 #include "metrics.h"
 #include "ops.h"
@@ -13,7 +12,6 @@
 #include "hex.h"
 #include "query.h"
 #include "store.h"
-#include "study.h"
 
 
 size_t
@@ -56,14 +54,11 @@ ops_index_move(struct store_txn *t, const char *ns, int type,
 }
 
 int64_t
-ops_submitted(json_object *study)
+ops_submitted(const struct study_rec *study)
 {
-	json_object *v;
-
-	if (json_object_object_get_ex(study, "queued", &v) ||
-	    json_object_object_get_ex(study, "created", &v))
-		return json_object_get_int64(v);
-	return 0;
+	if (REC_HAS(study, SF_QUEUED))
+		return study->sr_queued;
+	return REC_HAS(study, SF_CREATED) ? study->sr_created : 0;
 }
 
 /* ---- building the index and the counters of an older store ---------- */
@@ -105,19 +100,18 @@ static int
 build_study(struct store_txn *t, const void *key, size_t klen,
     const char *val, size_t len)
 {
-	json_object		*rec, *v;
+	struct study_rec	 rec;
 	char			 buf[STUDY_KEY_MAX + 1];
 	const char		*ns, *uid;
 	enum study_state	 st;
 	int			 type, rc;
 
 	if (study_key_parse(key, klen, buf, &ns, &type, &uid) == -1 ||
-	    (rec = store_json(val, len)) == NULL)
+	    study_rec_decode(&rec, store_json(val, len)) == -1)
 		return STORE_OK;	/* not ours to judge: lib/check.c's */
-	rc = ops_index_move(t, ns, type, uid, -1, ops_submitted(rec));
-	st = json_object_object_get_ex(rec, "state", &v) ?
-	    study_state_parse(json_object_get_string(v)) : STUDY__MAX;
-	json_object_put(rec);
+	rc = ops_index_move(t, ns, type, uid, -1, ops_submitted(&rec));
+	st = rec.sr_state;
+	study_rec_free(&rec);
 	if (rc != STORE_OK || st == STUDY__MAX)
 		return rc;
 	return metrics_study_count(t, ns, type, st, 1);
@@ -424,9 +418,9 @@ ops_time(int64_t ms)
 }
 
 static json_object *
-ops_item(json_object *st, int type, const char *uid)
+ops_item(const struct study_rec *st, int type, const char *uid)
 {
-	json_object	*it = json_object_new_object(), *v;
+	json_object	*it = json_object_new_object();
 	int64_t		 ended = 0;
 
 	if (it == NULL)
@@ -438,26 +432,16 @@ ops_item(json_object *st, int type, const char *uid)
 		json_object_object_add(it, "studyInstanceUid",
 		    json_object_new_string(uid));
 	json_object_object_add(it, "studyType", json_object_new_int(type));
-	json_object_object_get_ex(st, "state", &v);
-	json_object_object_add(it, "state", json_object_get(v));
+	json_object_object_add(it, "state", REC_HAS(st, SF_STATE) ?
+	    json_object_new_string(study_state_name(st->sr_state)) : NULL);
 	json_object_object_add(it, "submittedAt", ops_time(ops_submitted(st)));
-	v = NULL;
-	json_object_object_get_ex(st, "state", &v);
-	switch (study_state_parse(json_object_get_string(v))) {
-	case STUDY_QUEUED:
-	case STUDY_RUNNING:
-		break;
-	default:
-		if (json_object_object_get_ex(st, "finished", &v))
-			ended = json_object_get_int64(v);
-	}
+	if (st->sr_state != STUDY_QUEUED && st->sr_state != STUDY_RUNNING)
+		ended = st->sr_finished;
 	json_object_object_add(it, "endedAt", ops_time(ended));
-	json_object_object_add(it, "imagesTotal", json_object_new_int(
-	    json_object_object_get_ex(st, "imagesTotal", &v) ?
-	    json_object_get_int(v) : 0));
-	json_object_object_add(it, "imagesDone", json_object_new_int(
-	    json_object_object_get_ex(st, "imagesDone", &v) ?
-	    json_object_get_int(v) : 0));
+	json_object_object_add(it, "imagesTotal",
+	    json_object_new_int((int)st->sr_images_total));
+	json_object_object_add(it, "imagesDone",
+	    json_object_new_int((int)st->sr_images_done));
 	return it;
 }
 
@@ -477,7 +461,8 @@ ops_list(struct store_txn *t, const char *ns, const struct ops_list_req *q,
     json_object **data)
 {
 	struct store_iter	*it = NULL;
-	json_object		*items, *st = NULL, *v, *next = NULL;
+	struct study_rec	 st;
+	json_object		*items, *o, *v, *next = NULL;
 	char			 start[STUDY_KEY_MAX + OPS_CURSOR_MAX + 2];
 	char			 skey[STUDY_KEY_MAX];
 	const unsigned char	*k, *tail;
@@ -488,6 +473,7 @@ ops_list(struct store_txn *t, const char *ns, const struct ops_list_req *q,
 	int			 rc, type;
 
 	*data = NULL;
+	memset(&st, 0, sizeof(st));
 	if ((items = json_object_new_array()) == NULL)
 		return STORE_ERR;
 	if (nl + 1 + OPS_CURSOR_MAX + 1 > sizeof(start)) {
@@ -556,22 +542,21 @@ ops_list(struct store_txn *t, const char *ns, const struct ops_list_req *q,
 			ub[tl - 10] = '\0';
 			uid = ub;
 			klen = study_key(skey, ns, type, uid);
-			json_object_put(st);
-			st = NULL;
-			rc = store_get_json(t, SDB_STUDIES, skey, klen, &st, 0);
+			study_rec_free(&st);
+			rc = store_get_json(t, SDB_STUDIES, skey, klen, &o, 0);
 			if (rc == STORE_NOTFOUND)
 				continue;	/* removed since */
 			if (rc != STORE_OK)
 				goto out;
-			if (ops_submitted(st) != ms)
+			if (study_rec_decode(&st, o) == -1) {
+				rc = STORE_ERR;
+				goto out;
+			}
+			if (ops_submitted(&st) != ms)
 				continue;	/* an older run's entry */
-			v = NULL;
-			json_object_object_get_ex(st, "state", &v);
-			if (q->state != STUDY__MAX && (v == NULL ||
-			    study_state_parse(json_object_get_string(v)) !=
-			    q->state))
+			if (q->state != STUDY__MAX && st.sr_state != q->state)
 				continue;
-			if ((v = ops_item(st, type, uid)) == NULL) {
+			if ((v = ops_item(&st, type, uid)) == NULL) {
 				rc = STORE_ERR;
 				goto out;
 			}
@@ -600,7 +585,7 @@ out:
 	}
 	json_object_put(items);
 	json_object_put(next);
-	json_object_put(st);
+	study_rec_free(&st);
 	return rc;
 }
 

@@ -8,7 +8,7 @@
 #include <json-c/json.h>
 
 #include "resp.h"
-#include "study.h"
+#include "record.h"
 
 struct store;
 struct store_txn;
@@ -37,7 +37,7 @@ int	ops_index_move(struct store_txn *, const char *ns, int type,
 
 /* When a study's latest run was submitted (ms): "queued", else
  * "created". */
-int64_t	ops_submitted(json_object *study);
+int64_t	ops_submitted(const struct study_rec *);
 
 /*
  * Stores made before the index and the metrics counters (metrics.h) have

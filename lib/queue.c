@@ -65,19 +65,6 @@ queue_image_prefix(const void *key, size_t klen)
 	return (size_t)(nul - k) + 1;
 }
 
-/* The same item's key in the layout of the earliest builds. */
-static size_t
-queue_key_legacy(unsigned char *out, int64_t due_ms, enum queue_kind kind,
-    const void *id, size_t idlen)
-{
-	put_be64(out, due_ms);
-	out[8] = (unsigned char)kind;
-	if (idlen > QUEUE_ID_MAX)
-		idlen = QUEUE_ID_MAX;
-	memcpy(out + 9, id, idlen);
-	return 9 + idlen;
-}
-
 int
 queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
     enum queue_kind *kind, const char **id, size_t *idlen)
@@ -86,23 +73,28 @@ queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
 
 	if (klen < 10)
 		return -1;
-	if (k[0] == QUEUE_LEGACY) {
-		*due_ms = get_be64(k);
-		*kind = (enum queue_kind)k[8];
-	} else if (k[0] == QK_IMAGE && k[1] >= 1 && k[1] <= QUEUE_TYPES) {
+	switch (k[0]) {
+	case QK_IMAGE:
+	case QK_STUDY:
+	case QK_TIMEOUT:
+	case QK_ASSEMBLE:
+	case QK_DELIVER:
+		break;
+	default:
+		return -1;	/* not a queue item's key */
+	}
+	*kind = (enum queue_kind)k[0];
+	if (k[0] == QK_IMAGE && k[1] >= 1 && k[1] <= QUEUE_TYPES) {
 		size_t p = queue_image_prefix(k, klen);
 
 		if (p == 0 || klen < p + 9)
 			return -1;
-		*kind = QK_IMAGE;
 		*due_ms = get_be64(k + p);
 		*id = (const char *)k + p + 8;
 		*idlen = klen - p - 8;
 		return 0;
-	} else {
-		*kind = (enum queue_kind)k[0];
-		*due_ms = get_be64(k + 1);
 	}
+	*due_ms = get_be64(k + 1);
 	*id = (const char *)k + 9;
 	*idlen = klen - 9;
 	return 0;
@@ -122,13 +114,21 @@ queue_put(struct store_txn *t, int64_t due_ms, enum queue_kind kind,
 
 int
 queue_put_image(struct store_txn *t, int64_t due_ms, int type,
-    const char *ns, const void *id, size_t idlen, json_object *value)
+    const char *ns, const void *id, size_t idlen)
 {
-	unsigned char	key[QUEUE_KEY_MAX];
-	size_t		klen = queue_image_key(key, due_ms, type, ns, id,
+	unsigned char	 key[QUEUE_KEY_MAX];
+	size_t		 klen = queue_image_key(key, due_ms, type, ns, id,
 			    idlen);
+	json_object	*value;
+	int		 rc;
 
-	return store_put_json(t, SDB_QUEUE, key, klen, value);
+	if ((value = json_object_new_object()) == NULL)
+		return STORE_ERR;
+	json_object_object_add(value, "t", json_object_new_int(type));
+	json_object_object_add(value, "ns", json_object_new_string(ns));
+	rc = store_put_json(t, SDB_QUEUE, key, klen, value);
+	json_object_put(value);
+	return rc;
 }
 
 int
@@ -137,11 +137,7 @@ queue_del(struct store_txn *t, int64_t due_ms, enum queue_kind kind,
 {
 	unsigned char	key[QUEUE_KEY_MAX];
 	size_t		klen = queue_key(key, due_ms, kind, id, idlen);
-	int		rc;
 
-	if ((rc = store_del(t, SDB_QUEUE, key, klen)) != STORE_NOTFOUND)
-		return rc;
-	klen = queue_key_legacy(key, due_ms, kind, id, idlen);
 	return store_del(t, SDB_QUEUE, key, klen);
 }
 

@@ -19,15 +19,13 @@ struct store_txn;
  * the namespace and a NUL, before the due time: each engine's images are
  * a stream of their own, and within it each namespace's, so a backlog
  * waiting for one engine, or held to one namespace's fair share, is
- * never walked to reach the images behind it.  Whoever moves an item in
- * time deletes its key and puts a new one.
+ * never walked to reach the images behind it.  An image item of an
+ * unknown studyType (or namespace) is keyed as the other kinds are: 'I',
+ * then the due time (so its second byte is 0, never a slot), then the id.
+ * Whoever moves an item in time deletes its key and puts a new one.
  *
- * Stores written by earlier builds hold keys in older layouts, still read,
- * found and deleted; no new ones are written:
- * - the due time first (its first byte is 0 until the year 2540), then the
- *   kind and the id;
- * - image items without the studyType and the namespace: 'I', then the
- *   due time (so the second byte is 0, never a studyType), then the id.
+ * This is the only layout read: a store of another layout is upgraded
+ * through its format version (lib/store.h, STORE_FORMAT).
  */
 enum queue_kind {
 	QK_STUDY = 'S',		/* list a study's objects: id study key NUL run */
@@ -40,7 +38,6 @@ enum queue_kind {
 #define QUEUE_ID_MAX	512
 #define QUEUE_NS_MAX	128	/* a namespace name's bytes in an image key */
 #define QUEUE_KEY_MAX	(1 + 1 + QUEUE_NS_MAX + 1 + 8 + QUEUE_ID_MAX)
-#define QUEUE_LEGACY	0	/* first byte of an older key */
 #define QUEUE_TYPES	16	/* engine slots of image keys: 1..QUEUE_TYPES
 				 * (CONF_ENGINES) */
 
@@ -61,9 +58,11 @@ int	queue_key_parse(const void *key, size_t klen, int64_t *due_ms,
 /* value may be NULL ({} is stored).  Store codes. */
 int	queue_put(struct store_txn *, int64_t due_ms, enum queue_kind,
 	    const void *id, size_t idlen, json_object *value);
+/* Its value is {"t":type,"ns":"NS"}, which a look at the queue reads in
+ * place (dispatcher/sched.c, item_meta). */
 int	queue_put_image(struct store_txn *, int64_t due_ms, int type,
-	    const char *ns, const void *id, size_t idlen, json_object *value);
-/* Either layout; STORE_NOTFOUND when there is no such item. */
+	    const char *ns, const void *id, size_t idlen);
+/* STORE_NOTFOUND when there is no such item. */
 int	queue_del(struct store_txn *, int64_t due_ms, enum queue_kind,
 	    const void *id, size_t idlen);
 

@@ -17,6 +17,8 @@
  * chain longer than this is not one mias wrote. */
 #define RETENTION_CHAIN_MAX	10000
 
+/* A string field of a callback or study, NULL when it has none (its
+ * absence says something here: record.c's rec_str would give ""). */
 static const char *
 ret_str(json_object *o, const char *name)
 {
@@ -25,15 +27,6 @@ ret_str(json_object *o, const char *name)
 	if (o == NULL || !json_object_object_get_ex(o, name, &v) || v == NULL)
 		return NULL;
 	return json_object_get_string(v);
-}
-
-static int64_t
-ret_num(json_object *o, const char *name)
-{
-	json_object *v;
-
-	return o != NULL && json_object_object_get_ex(o, name, &v) ?
-	    json_object_get_int64(v) : 0;
 }
 
 /* study_key() with the lengths checked: 0 when they do not fit a key. */
@@ -53,10 +46,10 @@ ret_msg_ended(json_object *m)
 	int64_t at = 0;
 
 	if (outbox_state_of(m) == OUTBOX_DELIVERED)
-		at = ret_num(m, "delivered");
-	else if ((at = ret_num(m, "dead")) == 0)	/* before "dead" */
-		at = ret_num(m, "lastAttempt");
-	return at > 0 ? at : ret_num(m, "created");
+		at = rec_int(m, "delivered");
+	else if ((at = rec_int(m, "dead")) == 0)	/* before "dead" */
+		at = rec_int(m, "lastAttempt");
+	return at > 0 ? at : rec_int(m, "created");
 }
 
 /*
@@ -74,7 +67,7 @@ ret_study_ended(struct store_txn *t, json_object *study, int64_t *ended)
 
 	if (st != STUDY_DONE && st != STUDY_FAILED && st != STUDY_CANCELLED)
 		return 0;
-	*ended = ret_num(study, "finished");
+	*ended = rec_int(study, "finished");
 	if ((after = ret_str(study, "lastMessage")) == NULL)
 		return 1;
 	snprintf(id, sizeof(id), "%s", after);
@@ -116,14 +109,14 @@ ret_msg_study(struct store_txn *t, const char *id, json_object *m,
 
 	*rc = STORE_OK;
 	if (ret_str(m, "studyInstanceUid") != NULL)
-		return ret_key(skey, ns, (int)ret_num(m, "studyType"),
+		return ret_key(skey, ns, (int)rec_int(m, "studyType"),
 		    ret_str(m, "studyInstanceUid"));
 	if ((u = ret_str(m, "body")) == NULL ||
 	    (body = store_json(u, strlen(u))) == NULL)
 		return 0;
 	kind = ret_str(m, "kind");
 	if (kind == NULL || strcmp(kind, OUTBOX_RESULT) != 0) {
-		sklen = ret_key(skey, ns, (int)ret_num(body, "studyType"),
+		sklen = ret_key(skey, ns, (int)rec_int(body, "studyType"),
 		    ret_str(body, "studyInstanceUid"));
 		goto out;
 	}
@@ -435,7 +428,7 @@ ret_jobs_read(struct store_txn *t, struct ret_arg *a)
 		    strlen(ret_str(rec, "id")) == JOB_ID_LEN)
 			memcpy(j->id, ret_str(rec, "id"), JOB_ID_LEN + 1);
 		if (job_state_of(rec) == JOB_SENT)
-			j->deadline = ret_num(rec, "deadline");
+			j->deadline = rec_int(rec, "deadline");
 		json_object_put(rec);
 	}
 	if (rc == STORE_NOTFOUND)
@@ -532,6 +525,7 @@ ret_final_body(struct store_txn *t, void *arg)
 	struct ret_arg			*a = arg;
 	const struct retention_item	*it = a->it;
 	struct retention_removed	*rr = a->rr;
+	struct study_rec		 sr;
 	json_object			*study;
 	char				 buf[STUDY_KEY_MAX + 1];
 	const char			*ns, *uid;
@@ -570,10 +564,16 @@ ret_final_body(struct store_txn *t, void *arg)
 	    (rc = ret_del(t, SDB_ENDED, it->ri_key, it->ri_klen)) != 0)
 		goto out;
 	/* and from the operations index and the metrics' counts (ops.h) */
-	if ((rc = ops_index_move(t, ns, type, uid, ops_submitted(study),
-	    -1)) != STORE_OK || (rc = metrics_study_move(t, it->ri_skey,
-	    it->ri_sklen, study_state_parse(ret_str(study, "state")),
-	    STUDY__MAX)) != STORE_OK)
+	if (study_rec_decode(&sr, json_object_get(study)) == -1) {
+		rc = STORE_ERR;
+		goto out;
+	}
+	rc = ops_index_move(t, ns, type, uid, ops_submitted(&sr), -1);
+	if (rc == STORE_OK)
+		rc = metrics_study_move(t, it->ri_skey, it->ri_sklen,
+		    sr.sr_state, STUDY__MAX);
+	study_rec_free(&sr);
+	if (rc != STORE_OK)
 		goto out;
 	a->deleted += 3;
 	rr->rr_outcome = RETENTION_REMOVED;

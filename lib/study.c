@@ -5,7 +5,6 @@
 
 #include "answer.h"
 #include "crypto.h"
-#include "job.h"
 #include "limit.h"
 #include "metrics.h"
 #include "ops.h"
@@ -17,64 +16,6 @@
 
 #define STUDY_RECORD_VERSION	1
 #define STUDY_AAD		"mias study credentials\n"
-
-static const char *const study_state_names[STUDY__MAX] = {
-	"QUEUED",
-	"RUNNING",
-	"DONE",
-	"FAILED",
-	"CANCELLED",
-};
-
-const char *
-study_state_name(enum study_state s)
-{
-	return s < STUDY__MAX ? study_state_names[s] : "UNKNOWN";
-}
-
-enum study_state
-study_state_parse(const char *s)
-{
-	int i;
-
-	for (i = 0; i < STUDY__MAX; i++)
-		if (s != NULL && strcmp(s, study_state_names[i]) == 0)
-			return (enum study_state)i;
-	return STUDY__MAX;
-}
-
-size_t
-study_key(char *out, const char *ns, int type, const char *uid)
-{
-	size_t	nl = strlen(ns), ul = strlen(uid);
-
-	memcpy(out, ns, nl);
-	out[nl] = '\0';
-	out[nl + 1] = (char)('0' + type);
-	out[nl + 2] = '\0';
-	memcpy(out + nl + 3, uid, ul);
-	return nl + 3 + ul;
-}
-
-int
-study_key_parse(const char *key, size_t klen, char *buf, const char **ns,
-    int *type, const char **uid)
-{
-	size_t nl;
-
-	if (klen > STUDY_KEY_MAX)
-		return -1;
-	memcpy(buf, key, klen);
-	buf[klen] = '\0';
-	nl = strlen(buf);
-	if (nl + 3 > klen || buf[nl + 1] < '1' || buf[nl + 1] > '4' ||
-	    buf[nl + 2] != '\0')
-		return -1;
-	*ns = buf;
-	*type = buf[nl + 1] - '0';
-	*uid = buf + nl + 3;
-	return 0;
-}
 
 /* The seal binds the credentials to one run of one study. */
 static int
@@ -127,111 +68,165 @@ out:
 	return out;
 }
 
-static json_object *
-study_record_new(const struct study_submit *ss, int64_t now)
+/* A new study's first fields (its run 0, made run 1 by study_new_run). */
+static void
+study_record_new(struct study_rec *rec, const struct study_submit *ss,
+    int64_t now)
 {
-	json_object *rec = json_object_new_object();
-
-	if (rec == NULL)
-		return NULL;
-	json_object_object_add(rec, "v",
-	    json_object_new_int(STUDY_RECORD_VERSION));
-	json_object_object_add(rec, "ns", json_object_new_string(ss->ss_ns));
-	json_object_object_add(rec, "studyInstanceUid",
-	    json_object_new_string(ss->ss_uid));
-	json_object_object_add(rec, "studyType",
-	    json_object_new_int(ss->ss_type));
-	json_object_object_add(rec, "created", json_object_new_int64(now));
-	json_object_object_add(rec, "run", json_object_new_int64(0));
-	return rec;
+	rec->sr_v = STUDY_RECORD_VERSION;
+	rec->sr_ns = ss->ss_ns;
+	rec->sr_uid = ss->ss_uid;
+	rec->sr_type = ss->ss_type;
+	rec->sr_created = now;
+	rec->sr_run = 0;
+	rec->r_has = (1u << (SF_RUN + 1)) - 1;	/* v .. run */
 }
 
 /* Fill rec for a new run: QUEUED, request fields, sealed credentials. */
 static int
-study_new_run(json_object *rec, const struct crypto_keys *k,
+study_new_run(struct study_rec *rec, const struct crypto_keys *k,
     const struct study_submit *ss, const char *key, size_t klen, int64_t now)
 {
-	json_object	*v, *sealed;
-	int64_t		 run = 0;
+	static const enum study_field set[] = {
+		SF_RUN, SF_STATE, SF_UPDATED, SF_QUEUED, SF_CALLBACK,
+		SF_ENDPOINT, SF_BUCKET, SF_KEY, SF_CREDS, SF_IMAGES_TOTAL,
+		SF_IMAGES_DONE, SF_IMAGES_FAILED, SF_ERROR_CODE, SF_ERROR_MSG
+	};
+	json_object	*sealed;
+	size_t		 i;
+	int		 rc = -1;
 
-	if (json_object_object_get_ex(rec, "run", &v))
-		run = json_object_get_int64(v);
-	run++;
-	if ((sealed = study_seal(k, &ss->ss_creds, key, klen, run)) == NULL)
+	if ((sealed = study_seal(k, &ss->ss_creds, key, klen,
+	    rec->sr_run + 1)) == NULL)
 		return -1;
-	json_object_object_add(rec, "run", json_object_new_int64(run));
-	json_object_object_add(rec, "state",
-	    json_object_new_string(study_state_name(STUDY_QUEUED)));
-	json_object_object_add(rec, "updated", json_object_new_int64(now));
-	json_object_object_add(rec, "queued", json_object_new_int64(now));
-	json_object_object_add(rec, "callback",
-	    json_object_new_string(ss->ss_callback));
-	json_object_object_add(rec, "endpoint",
-	    json_object_new_string(ss->ss_endpoint));
-	json_object_object_add(rec, "bucket",
-	    json_object_new_string(ss->ss_bucket));
-	json_object_object_add(rec, "key", json_object_new_string(ss->ss_key));
 	if (ss->ss_image_uid != NULL) {
-		json_object_object_add(rec, "push", json_object_new_boolean(1));
-		json_object_object_add(rec, "imageUid",
-		    json_object_new_string(ss->ss_image_uid));
 		/* the engine by its section's name, which a reload that
-		 * adds or moves sections does not change (lib/conf.h) */
-		json_object_object_del(rec, "engine");
-		json_object_object_del(rec, "analysis");
-		if (ss->ss_engine != NULL)
-			json_object_object_add(rec, "engine",
-			    json_object_new_string(ss->ss_engine));
-		if (ss->ss_analysis != NULL)
-			json_object_object_add(rec, "analysis",
-			    json_object_new_string(ss->ss_analysis));
+		 * adds or moves sections does not change (lib/conf.h); a
+		 * push job run again has them at the end of its record */
+		REC_DROP(rec, SF_ENGINE);
+		REC_DROP(rec, SF_ANALYSIS);
+		if (study_rec_encode(rec) == NULL)
+			goto out;
+		rec->sr_push = 1;
+		rec->sr_image_uid = ss->ss_image_uid;
+		REC_SET(rec, SF_PUSH);
+		REC_SET(rec, SF_IMAGE_UID);
+		if ((rec->sr_engine = ss->ss_engine) != NULL)
+			REC_SET(rec, SF_ENGINE);
+		if ((rec->sr_analysis = ss->ss_analysis) != NULL)
+			REC_SET(rec, SF_ANALYSIS);
 	}
-	json_object_object_add(rec, "creds", sealed);
-	json_object_object_add(rec, "imagesTotal", json_object_new_int(0));
-	json_object_object_add(rec, "imagesDone", json_object_new_int(0));
-	json_object_object_add(rec, "imagesFailed", json_object_new_int(0));
-	json_object_object_add(rec, "errorCode", NULL);
-	json_object_object_add(rec, "errorMessage", NULL);
-	return 0;
+	rec->sr_run++;
+	rec->sr_state = STUDY_QUEUED;
+	rec->sr_updated = rec->sr_queued = now;
+	rec->sr_callback = ss->ss_callback;
+	rec->sr_endpoint = ss->ss_endpoint;
+	rec->sr_bucket = ss->ss_bucket;
+	rec->sr_key = ss->ss_key;
+	rec->sr_creds = json_object_get_string(sealed);
+	rec->sr_images_total = rec->sr_images_done = 0;
+	rec->sr_images_failed = 0;
+	rec->sr_error_code = rec->sr_error_msg = NULL;
+	for (i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+		REC_SET(rec, set[i]);
+	if (study_rec_encode(rec) != NULL)
+		rc = 0;
+out:
+	json_object_put(sealed);
+	return rc;
 }
 
 int64_t
-study_due(json_object *study, int64_t now)
+study_due(const struct study_rec *study, int64_t now)
 {
-	json_object	*v;
-	int64_t		 q;
+	int64_t q = study->sr_queued;
 
-	if (study == NULL || !json_object_object_get_ex(study, "queued", &v))
+	if (!REC_HAS(study, SF_QUEUED))
 		return now;
-	q = json_object_get_int64(v);
 	return q > 0 && q < now ? q : now;
+}
+
+int
+study_get(struct store_txn *t, const char *skey, size_t sklen,
+    struct study_rec *study, int rmw)
+{
+	json_object	*o = NULL;
+	int		 rc;
+
+	memset(study, 0, sizeof(*study));
+	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &o, rmw)) !=
+	    STORE_OK)
+		return rc;
+	return study_rec_decode(study, o) == 0 ? STORE_OK : STORE_ERR;
+}
+
+int
+study_put(struct store_txn *t, const char *skey, size_t sklen,
+    struct study_rec *study)
+{
+	json_object *o = study_rec_encode(study);
+
+	return o != NULL ? store_put_json(t, SDB_STUDIES, skey, sklen, o) :
+	    STORE_ERR;
+}
+
+int
+study_queue_listing(struct store_txn *t, const char *skey, size_t sklen,
+    int64_t run, int64_t due)
+{
+	json_object	*item;
+	char		 qid[STUDY_KEY_MAX + 24];
+	size_t		 qlen = queue_run_id(qid, skey, sklen, run);
+	int		 rc;
+
+	if ((item = json_object_new_object()) == NULL)
+		return STORE_ERR;
+	json_object_object_add(item, "kind", json_object_new_string("study"));
+	json_object_object_add(item, "run", json_object_new_int64(run));
+	rc = queue_put(t, due, QK_STUDY, qid, qlen, item);
+	json_object_put(item);
+	return rc;
+}
+
+int
+study_assembly_due(struct store_txn *t, const char *skey, size_t sklen,
+    const struct study_rec *study, int64_t now)
+{
+	char	qid[STUDY_KEY_MAX + 24];
+	size_t	qlen;
+
+	if (!study->sr_listed || study->sr_images_done +
+	    study->sr_images_failed < study->sr_images_total)
+		return STORE_OK;
+	qlen = queue_run_id(qid, skey, sklen, study->sr_run);
+	return queue_put(t, study_due(study, now), QK_ASSEMBLE, qid, qlen,
+	    NULL);
 }
 
 int
 study_submit(struct store_txn *t, const struct crypto_keys *k,
     const struct study_submit *ss, enum study_outcome *outcome)
 {
+	struct study_rec	 rec;
 	char			 key[STUDY_KEY_MAX];
-	char			 qid[STUDY_KEY_MAX + 24];
-	json_object		*rec = NULL, *v, *item = NULL;
 	enum study_state	 st;
-	size_t			 klen, qlen;
+	size_t			 klen;
 	int64_t			 now = store_now_ms(), old_ms;
 	int			 rc;
 
 	klen = study_key(key, ss->ss_ns, ss->ss_type, ss->ss_uid);
-	rc = store_get_json(t, SDB_STUDIES, key, klen, &rec, 1);
+	rc = study_get(t, key, klen, &rec, 1);
 	if (rc == STORE_NOTFOUND) {
-		if ((rec = study_record_new(ss, now)) == NULL)
+		if (study_rec_decode(&rec, NULL) == -1)
 			return STORE_ERR;
+		study_record_new(&rec, ss, now);
 		*outcome = STUDY_NEW;
 		st = STUDY__MAX;
 		old_ms = -1;
 	} else if (rc != STORE_OK)
 		return rc;
 	else {
-		st = json_object_object_get_ex(rec, "state", &v) ?
-		    study_state_parse(json_object_get_string(v)) : STUDY__MAX;
+		st = rec.sr_state;
 		/*
 		 * Queued or running: the run under way will finish; a second
 		 * one would race it.  Done: only forceAnalysis (the images
@@ -240,38 +235,28 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 		 */
 		if (st == STUDY_QUEUED || st == STUDY_RUNNING ||
 		    (st == STUDY_DONE && !ss->ss_force)) {
-			json_object_put(rec);
+			study_rec_free(&rec);
 			*outcome = STUDY_UNCHANGED;
 			return STORE_OK;
 		}
 		*outcome = STUDY_RERUN;
-		old_ms = ops_submitted(rec);
+		old_ms = ops_submitted(&rec);
 	}
 	rc = STORE_ERR;
-	if (study_new_run(rec, k, ss, key, klen, now) == -1)
+	if (study_new_run(&rec, k, ss, key, klen, now) == -1)
 		goto out;
-	if ((rc = store_put_json(t, SDB_STUDIES, key, klen, rec)) != STORE_OK)
+	if ((rc = study_put(t, key, klen, &rec)) != STORE_OK)
 		goto out;
 	/* listAnalyses's index and the metrics move with the record */
 	if ((rc = ops_index_move(t, ss->ss_ns, ss->ss_type, ss->ss_uid, old_ms,
-	    ops_submitted(rec))) != STORE_OK ||
+	    ops_submitted(&rec))) != STORE_OK ||
 	    (rc = metrics_study_move(t, key, klen, st, STUDY_QUEUED)) !=
 	    STORE_OK)
 		goto out;
-	if ((rc = limit_active_add(t, ss->ss_ns, 1)) != STORE_OK)
-		goto out;
-	if ((item = json_object_new_object()) == NULL) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	json_object_object_add(item, "kind", json_object_new_string("study"));
-	json_object_object_get_ex(rec, "run", &v);
-	json_object_object_add(item, "run", json_object_get(v));
-	qlen = queue_run_id(qid, key, klen, json_object_get_int64(v));
-	rc = queue_put(t, now, QK_STUDY, qid, qlen, item);
+	if ((rc = limit_active_add(t, ss->ss_ns, 1)) == STORE_OK)
+		rc = study_queue_listing(t, key, klen, rec.sr_run, now);
 out:
-	json_object_put(item);
-	json_object_put(rec);
+	study_rec_free(&rec);
 	return rc;
 }
 
@@ -299,10 +284,9 @@ study_submit_txn(struct store *s, const struct crypto_keys *k,
 }
 
 int
-study_creds_open(json_object *rec, const struct crypto_keys *k,
+study_creds_open(const struct study_rec *rec, const struct crypto_keys *k,
     const char *key, size_t klen, struct study_creds *c)
 {
-	json_object	*v;
 	unsigned char	*sealed = NULL, *plain = NULL;
 	char		 aad[STUDY_KEY_MAX + 64];
 	const char	*b64, *p, *end;
@@ -311,17 +295,14 @@ study_creds_open(json_object *rec, const struct crypto_keys *k,
 	int		 aadlen, rc = -1;
 
 	memset(c, 0, sizeof(*c));
-	if (!json_object_object_get_ex(rec, "creds", &v) ||
-	    !json_object_is_type(v, json_type_string))
+	if ((b64 = rec->sr_creds) == NULL)
 		return -1;
-	b64 = json_object_get_string(v);
 	cap = strlen(b64) / 4 * 3 + 3;
 	if ((sealed = malloc(cap)) == NULL || (plain = malloc(cap + 1)) == NULL)
 		goto out;
 	n = crypto_b64_decode(b64, sealed, cap);
-	json_object_object_get_ex(rec, "run", &v);
 	if (n < CRYPTO_SEAL_OVERHEAD || (aadlen = study_aad(aad, sizeof(aad),
-	    key, klen, json_object_get_int64(v))) < 0)
+	    key, klen, rec->sr_run)) < 0)
 		goto out;
 	if (crypto_open(k, aad, (size_t)aadlen, sealed, (size_t)n, plain) == -1)
 		goto out;
@@ -370,16 +351,17 @@ study_creds_wipe(struct study_creds *c)
 }
 
 static json_object *
-study_status_body(json_object *study, const char *code, const char *msg)
+study_status_body(const struct study_rec *study, const char *code,
+    const char *msg)
 {
-	json_object *b = json_object_new_object(), *v;
+	json_object *b = json_object_new_object();
 
 	if (b == NULL)
 		return NULL;
-	json_object_object_get_ex(study, "studyInstanceUid", &v);
-	json_object_object_add(b, "studyInstanceUid", json_object_get(v));
-	json_object_object_get_ex(study, "studyType", &v);
-	json_object_object_add(b, "studyType", json_object_get(v));
+	json_object_object_add(b, "studyInstanceUid", study->sr_uid != NULL ?
+	    json_object_new_string(study->sr_uid) : NULL);
+	json_object_object_add(b, "studyType", REC_HAS(study, SF_TYPE) ?
+	    json_object_new_int(study->sr_type) : NULL);
 	json_object_object_add(b, "status", json_object_new_int(code ? -1 : 0));
 	json_object_object_add(b, "errorCode",
 	    code ? json_object_new_string(code) : NULL);
@@ -462,20 +444,18 @@ study_end(struct store_txn *t, const char *skey, size_t sklen,
     int64_t run, json_object *data, const char *code, const char *msg,
     int64_t now, enum study_state fin)
 {
-	json_object		*study = NULL, *res = NULL, *body = NULL, *v, *ns;
-	json_object		*url, *uid, *type;
+	struct study_rec	 study;
+	struct result_rec	 res;
+	json_object		*o = NULL, *body = NULL;
 	enum study_state	 st;
 	char			 id[WEBHOOK_ID_MAX];
-	const char		*after = NULL;
-	int			 rc, push;
+	int			 rc;
 
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &study, 1)) !=
-	    STORE_OK)
+	memset(&res, 0, sizeof(res));
+	if ((rc = study_get(t, skey, sklen, &study, 1)) != STORE_OK)
 		goto out;
-	st = json_object_object_get_ex(study, "state", &v) ?
-	    study_state_parse(json_object_get_string(v)) : STUDY__MAX;
-	if (!json_object_object_get_ex(study, "run", &v) ||
-	    json_object_get_int64(v) != run ||
+	st = study.sr_state;
+	if (!REC_HAS(&study, SF_RUN) || study.sr_run != run ||
 	    (st != STUDY_QUEUED && st != STUDY_RUNNING)) {
 		rc = STORE_OK;		/* ended already, or replaced */
 		goto out;
@@ -483,78 +463,120 @@ study_end(struct store_txn *t, const char *skey, size_t sklen,
 	rc = STORE_ERR;
 	if (data == NULL) {
 		/* failed before any image: every list present and empty */
-		json_object *u, *ty;
-
-		if (!json_object_object_get_ex(study, "studyInstanceUid", &u) ||
-		    !json_object_object_get_ex(study, "studyType", &ty) ||
-		    (data = result_data_new(json_object_get_string(u),
-		    json_object_get_int(ty))) == NULL)
+		if (study.sr_uid == NULL || (data = result_data_new(
+		    study.sr_uid, study.sr_type)) == NULL)
 			goto out;
-		if (json_object_get_int(ty) == 4)
+		if (study.sr_type == 4)
 			json_object_object_add(data, "boxDataList",
 			    json_object_new_array());
 	}
-	if ((res = json_object_new_object()) == NULL)
+	if (result_rec_decode(&res, NULL) == -1)
 		goto out;
-	json_object_object_add(res, "v", json_object_new_int(1));
-	json_object_object_add(res, "run", json_object_new_int64(run));
-	json_object_object_add(res, "state", json_object_new_string(
-	    study_state_name(fin)));
-	json_object_object_add(res, "errorCode",
-	    code ? json_object_new_string(code) : NULL);
-	json_object_object_add(res, "errorMessage",
-	    code ? json_object_new_string(msg ? msg : "") : NULL);
-	json_object_object_add(res, "finished", json_object_new_int64(now));
-	json_object_object_add(res, "data", data);
+	res.rr_v = 1;
+	res.rr_run = run;
+	res.rr_state = fin;
+	res.rr_error_code = code;
+	res.rr_error_msg = code ? (msg ? msg : "") : NULL;
+	res.rr_finished = now;
+	res.rr_data = data;
+	res.r_has = (1u << RF_FEEDBACK) - 1;	/* every field but feedback */
+	o = result_rec_encode(&res);
+	json_object_put(data);
 	data = NULL;
-	if ((rc = answer_put_result(t, skey, sklen, res)) != STORE_OK)
+	if (o == NULL || (rc = answer_put_result(t, skey, sklen, o)) !=
+	    STORE_OK)
 		goto out;
 
 	rc = STORE_ERR;
-	push = json_object_object_get_ex(study, "push", &v) &&
-	    json_object_get_boolean(v);
-	if (push) {
-		json_object_object_get_ex(res, "data", &v);
-		body = study_push_body(study, v, code, msg);
-	} else
-		body = study_status_body(study, code, msg);
-	if (body == NULL ||
-	    !json_object_object_get_ex(study, "ns", &ns) ||
-	    !json_object_object_get_ex(study, "callback", &url) ||
-	    !json_object_object_get_ex(study, "studyType", &type) ||
-	    !json_object_object_get_ex(study, "studyInstanceUid", &uid))
+	if (study.sr_push)
+		body = study_push_body(study.r_obj, res.rr_data, code, msg);
+	else
+		body = study_status_body(&study, code, msg);
+	if (body == NULL || study.sr_ns == NULL || study.sr_callback == NULL ||
+	    !REC_HAS(&study, SF_TYPE) || study.sr_uid == NULL)
 		goto out;
-	if (json_object_object_get_ex(study, "lastMessage", &v))
-		after = json_object_get_string(v);
-	if ((rc = outbox_add(t, json_object_get_string(ns),
-	    json_object_get_int(type), json_object_get_string(uid),
-	    push ? OUTBOX_RESULT : OUTBOX_STATUS,
-	    json_object_get_string(url), json_object_to_json_string_ext(body,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), after,
-	    now, study_due(study, now), id)) != STORE_OK)
+	if ((rc = outbox_add(t, study.sr_ns, study.sr_type, study.sr_uid,
+	    study.sr_push ? OUTBOX_RESULT : OUTBOX_STATUS, study.sr_callback,
+	    json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE), study.sr_last_message, now,
+	    study_due(&study, now), id)) != STORE_OK)
 		goto out;
 
-	json_object_object_add(study, "state", json_object_new_string(
-	    study_state_name(fin)));
-	json_object_object_add(study, "errorCode",
-	    code ? json_object_new_string(code) : NULL);
-	json_object_object_add(study, "errorMessage",
-	    code ? json_object_new_string(msg ? msg : "") : NULL);
-	json_object_object_add(study, "finished", json_object_new_int64(now));
-	json_object_object_add(study, "updated", json_object_new_int64(now));
-	json_object_object_add(study, "lastMessage", json_object_new_string(id));
+	study.sr_state = fin;
+	study.sr_error_code = code;
+	study.sr_error_msg = code ? (msg ? msg : "") : NULL;
+	study.sr_finished = now;
+	study.sr_updated = now;
+	study.sr_last_message = id;
+	REC_SET(&study, SF_STATE);
+	REC_SET(&study, SF_ERROR_CODE);
+	REC_SET(&study, SF_ERROR_MSG);
+	REC_SET(&study, SF_FINISHED);
+	REC_SET(&study, SF_UPDATED);
+	REC_SET(&study, SF_LAST_MESSAGE);
 	/* the credentials are needed no more: forget them */
-	json_object_object_del(study, "creds");
-	if ((rc = store_put_json(t, SDB_STUDIES, skey, sklen, study)) ==
-	    STORE_OK &&
-	    (rc = limit_active_add(t, json_object_get_string(ns), -1)) ==
-	    STORE_OK)
+	REC_DROP(&study, SF_CREDS);
+	if ((rc = study_put(t, skey, sklen, &study)) == STORE_OK &&
+	    (rc = limit_active_add(t, study.sr_ns, -1)) == STORE_OK)
 		rc = metrics_study_move(t, skey, sklen, st, fin);
 out:
 	json_object_put(data);
-	json_object_put(res);
 	json_object_put(body);
-	json_object_put(study);
+	result_rec_free(&res);
+	study_rec_free(&study);
+	return rc;
+}
+
+int
+study_start(struct store_txn *t, const char *skey, size_t sklen,
+    struct study_rec *study, int64_t now)
+{
+	int rc;
+
+	study->sr_state = STUDY_RUNNING;
+	study->sr_started = now;
+	study->sr_updated = now;
+	study->sr_listed = 0;
+	REC_SET(study, SF_STARTED);
+	REC_SET(study, SF_UPDATED);
+	REC_SET(study, SF_LISTED);
+	if ((rc = study_put(t, skey, sklen, study)) != STORE_OK)
+		return rc;
+	return metrics_study_move(t, skey, sklen, STUDY_QUEUED,
+	    STUDY_RUNNING);
+}
+
+int
+study_listed(struct store_txn *t, const char *skey, size_t sklen,
+    int64_t run, uint64_t total, int64_t now)
+{
+	struct study_rec	 study;
+	int			 rc;
+
+	if ((rc = study_get(t, skey, sklen, &study, 1)) != STORE_OK)
+		goto out;
+	if (!REC_HAS(&study, SF_RUN) || study.sr_run != run)
+		goto out;	/* replaced */
+	switch (study.sr_state) {
+	case STUDY_RUNNING:
+		break;
+	case STUDY_QUEUED:
+		rc = STORE_STALE;
+		goto out;
+	default:
+		goto out;	/* ended meanwhile */
+	}
+	study.sr_listed = 1;
+	study.sr_images_total = (int64_t)total;
+	study.sr_updated = now;
+	REC_SET(&study, SF_LISTED);
+	REC_SET(&study, SF_IMAGES_TOTAL);
+	REC_SET(&study, SF_UPDATED);
+	/* every image may have finished while the listing went on */
+	if ((rc = study_put(t, skey, sklen, &study)) == STORE_OK)
+		rc = study_assembly_due(t, skey, sklen, &study, now);
+out:
+	study_rec_free(&study);
 	return rc;
 }
 
@@ -571,162 +593,22 @@ int
 study_cancel(struct store_txn *t, const char *skey, size_t sklen,
     int64_t now)
 {
-	json_object		*study = NULL, *v;
+	struct study_rec	 study;
 	enum study_state	 st;
 	int64_t			 run;
 	int			 rc;
 
-	if ((rc = store_get_json(t, SDB_STUDIES, skey, sklen, &study, 1)) !=
-	    STORE_OK)
+	if ((rc = study_get(t, skey, sklen, &study, 1)) != STORE_OK)
 		return rc;
-	st = json_object_object_get_ex(study, "state", &v) ?
-	    study_state_parse(json_object_get_string(v)) : STUDY__MAX;
-	run = json_object_object_get_ex(study, "run", &v) ?
-	    json_object_get_int64(v) : 0;
-	json_object_put(study);
+	st = study.sr_state;
+	run = study.sr_run;
+	study_rec_free(&study);
 	if (st != STUDY_QUEUED && st != STUDY_RUNNING)
 		return STUDY_CANCEL_FINAL;
 	/* the dispatcher drops the run's items as it meets them: each finds
 	 * the study no longer QUEUED or RUNNING (dispatcher/engine.c,
-	 * dispatcher/study.c), and job_finish counts nothing into it */
-	return study_end(t, skey, sklen, run, NULL, "CANCELLED",
+	 * dispatcher/assemble.c), and job_finish counts nothing into it */
+	return study_end(t, skey, sklen, run, NULL,
+	    fail_code_name(FAIL_CANCELLED),
 	    "cancelled by the caller", now, STUDY_CANCELLED);
-}
-
-struct study_gather {
-	json_object	*list;		/* the study type's list in data */
-	json_object	*box_uids;	/* boxUids used so far */
-	int		 done, failed, codes;
-	char		 code[64];
-	char		 msg[256];
-	char		 others[128];
-};
-
-/*
- * Engines number boxes per image, so two images may both have box 12345;
- * feedback names a box by its boxUid, so within a study each must be
- * unique: a repeated one gets the next free number.
- */
-static void
-study_unique_box(struct study_gather *g, json_object *item)
-{
-	json_object	*v;
-	char		 uid[8];
-	long		 n, tries;
-
-	if (g->box_uids == NULL ||
-	    !json_object_object_get_ex(item, "boxUid", &v))
-		return;
-	snprintf(uid, sizeof(uid), "%s", json_object_get_string(v));
-	n = strtol(uid, NULL, 10);
-	for (tries = 0; tries < 100000 &&
-	    json_object_object_get_ex(g->box_uids, uid, NULL); tries++) {
-		n = (n + 1) % 100000;
-		snprintf(uid, sizeof(uid), "%05ld", n);
-	}
-	if (strcmp(uid, json_object_get_string(v)) != 0)
-		json_object_object_add(item, "boxUid",
-		    json_object_new_string(uid));
-	json_object_object_add(g->box_uids, uid, NULL);
-}
-
-static int
-study_gather_job(const void *key, size_t klen, const char *val, size_t len,
-    void *arg)
-{
-	struct study_gather	*g = arg;
-	json_object		*rec, *f, *v, *obj;
-	size_t			 i, n;
-
-	(void)key;
-	(void)klen;
-	if ((rec = store_json(val, len)) == NULL)
-		return STORE_ERR;
-	if (job_state_of(rec) == JOB_DONE) {
-		g->done++;
-		/* the image a finding is on: a viewer draws it there */
-		if (!json_object_object_get_ex(rec, "object", &obj))
-			obj = NULL;
-		if (json_object_object_get_ex(rec, "findings", &f) &&
-		    json_object_is_type(f, json_type_array)) {
-			n = json_object_array_length(f);
-			for (i = 0; i < n; i++) {
-				json_object *item = json_object_array_get_idx(
-				    f, i);
-
-				study_unique_box(g, item);
-				if (obj != NULL && json_object_is_type(item,
-				    json_type_object))
-					json_object_object_add(item,
-					    "imageKey", json_object_get(obj));
-				json_object_array_add(g->list,
-				    json_object_get(item));
-			}
-		}
-	} else {
-		const char *c = json_object_object_get_ex(rec, "errorCode", &v) ?
-		    json_object_get_string(v) : "ENGINE_ERROR";
-
-		g->failed++;
-		if (g->code[0] == '\0') {
-			snprintf(g->code, sizeof(g->code), "%s", c);
-			if (json_object_object_get_ex(rec, "errorMessage", &v))
-				snprintf(g->msg, sizeof(g->msg), "%s",
-				    json_object_get_string(v));
-		} else if (strcmp(g->code, c) != 0 &&
-		    strstr(g->others, c) == NULL) {
-			size_t ol = strlen(g->others);
-
-			snprintf(g->others + ol, sizeof(g->others) - ol,
-			    "%s%s", ol ? ", " : "", c);
-		}
-	}
-	json_object_put(rec);
-	return 0;
-}
-
-int
-study_assemble(struct store_txn *t, const char *skey, size_t sklen,
-    int64_t run, int64_t now)
-{
-	struct study_gather	 g;
-	json_object		*data;
-	char			 prefix[JOB_KEY_MAX], buf[STUDY_KEY_MAX + 1];
-	char			 msg[512];
-	const char		*ns, *uid;
-	size_t			 plen;
-	int			 type, rc;
-
-	if (study_key_parse(skey, sklen, buf, &ns, &type, &uid) == -1)
-		return STORE_ERR;
-	if ((data = result_data_new(uid, type)) == NULL)
-		return STORE_ERR;
-	memset(&g, 0, sizeof(g));
-	json_object_object_get_ex(data, result_list_name(type), &g.list);
-	if (type == 4 && (g.box_uids = json_object_new_object()) == NULL) {
-		json_object_put(data);
-		return STORE_ERR;
-	}
-	plen = job_prefix(prefix, skey, sklen, run);
-	rc = store_scan(t, SDB_JOBS, prefix, plen, study_gather_job, &g);
-	json_object_put(g.box_uids);
-	if (rc != 0) {
-		json_object_put(data);
-		return rc;
-	}
-	if (type == 4) {
-		json_object *boxes;
-
-		/* clients of the deployed platform read boxDataList */
-		json_object_object_get_ex(data, "boxes", &boxes);
-		json_object_object_add(data, "boxDataList",
-		    result_box_compat(boxes));
-	}
-	if (g.failed == 0)
-		return study_conclude(t, skey, sklen, run, data, NULL, NULL,
-		    now);
-	snprintf(msg, sizeof(msg), "%d of %d images failed: %s: %s%s%s%s",
-	    g.failed, g.done + g.failed, g.code, g.msg,
-	    g.others[0] ? " (also " : "", g.others, g.others[0] ? ")" : "");
-	return study_conclude(t, skey, sklen, run, data, g.code, msg, now);
 }

@@ -7,33 +7,10 @@
 
 #include <json-c/json.h>
 
+#include "record.h"
+
 struct store_txn;
 struct crypto_keys;
-
-#define STUDY_UID_MAX	128
-#define STUDY_KEY_MAX	(128 + 1 + 1 + 1 + STUDY_UID_MAX)
-
-enum study_state {
-	STUDY_QUEUED,
-	STUDY_RUNNING,
-	STUDY_DONE,
-	STUDY_FAILED,
-	STUDY_CANCELLED,	/* cancelAnalysis: final, like DONE and FAILED */
-	STUDY__MAX
-};
-
-const char		*study_state_name(enum study_state);
-enum study_state	 study_state_parse(const char *);
-
-/* The record key: namespace NUL studyType-digit NUL studyInstanceUid.
- * Every record is keyed by namespace first, so a namespace's lookups can
- * never reach another's.  Returns the key length. */
-size_t	study_key(char *out, const char *ns, int type, const char *uid);
-
-/* The parts of a study key: ns and uid point into a copy in buf (which
- * holds STUDY_KEY_MAX + 1 bytes).  0, or -1 if malformed. */
-int	study_key_parse(const char *key, size_t klen, char *buf,
-	    const char **ns, int *type, const char **uid);
 
 /* OSS credentials of one study, sealed in its record while it runs. */
 struct study_creds {
@@ -60,12 +37,6 @@ struct study_submit {
 	const char	*ss_analysis;	/* push: the trigger's analysis */
 };
 
-/*
- * A push-style job (API.md 5.) is kept as a one-image study whose uid is
- * STUDY_PUSH_MARK followed by the caller's ImageUid: a control character,
- * so no studyInstanceUid (printable only) can name it.
- */
-#define STUDY_PUSH_MARK	"\x1f"
 
 enum study_outcome {
 	STUDY_NEW,		/* first run queued */
@@ -85,7 +56,23 @@ enum study_outcome {
  * items do not wait behind every listing still queued.  now for records
  * written before runs kept that time.
  */
-int64_t	study_due(json_object *study, int64_t now);
+int64_t	study_due(const struct study_rec *, int64_t now);
+
+/* A study's record, read (rmw: to be written in the same transaction;
+ * free with study_rec_free), and written back.  Store codes. */
+int	study_get(struct store_txn *, const char *skey, size_t sklen,
+	    struct study_rec *, int rmw);
+int	study_put(struct store_txn *, const char *skey, size_t sklen,
+	    struct study_rec *);
+
+/* Queue the listing of the study's run (due at due).  A store code. */
+int	study_queue_listing(struct store_txn *, const char *skey, size_t sklen,
+	    int64_t run, int64_t due);
+
+/* Queue the assembly of the study's run when it is listed and every
+ * image has finished.  A store code. */
+int	study_assembly_due(struct store_txn *, const char *skey, size_t sklen,
+	    const struct study_rec *, int64_t now);
 
 int	study_submit(struct store_txn *, const struct crypto_keys *,
 	    const struct study_submit *, enum study_outcome *outcome);
@@ -100,6 +87,20 @@ int	study_submit(struct store_txn *, const struct crypto_keys *,
 int	study_conclude(struct store_txn *, const char *skey, size_t sklen,
 	    int64_t run, json_object *data, const char *code, const char *msg,
 	    int64_t now);
+
+/*
+ * The dispatcher's steps of a run: QUEUED -> RUNNING as its listing
+ * begins (study, read in the same transaction, is changed and stored),
+ * and the listing's end, total images (each has its job): the assembly
+ * is queued when every image has finished meanwhile.  study_listed
+ * leaves a run that ended or was replaced alone (STORE_OK), and answers
+ * STORE_STALE for a run still QUEUED: its QUEUED -> RUNNING is not in the
+ * store (dispatcher/assemble.c).
+ */
+int	study_start(struct store_txn *, const char *skey, size_t sklen,
+	    struct study_rec *study, int64_t now);
+int	study_listed(struct store_txn *, const char *skey, size_t sklen,
+	    int64_t run, uint64_t total, int64_t now);
 
 /*
  * cancelAnalysis: end the study's run as CANCELLED, with the status
@@ -123,11 +124,6 @@ int	study_cancel(struct store_txn *, const char *skey, size_t sklen,
 json_object	*study_push_body(json_object *study, json_object *data,
 		    const char *code, const char *msg);
 
-/* Every image of the run is DONE or FAILED: gather their findings into
- * the result and conclude. */
-int	study_assemble(struct store_txn *, const char *skey, size_t sklen,
-	    int64_t run, int64_t now);
-
 /* study_submit in a transaction of its own: what executeAnalysis and
  * triggerAnalysis run.  A store code. */
 struct store;
@@ -135,7 +131,7 @@ int	study_submit_txn(struct store *, const struct crypto_keys *,
 	    const struct study_submit *, enum study_outcome *outcome);
 
 /* Unseal a study's credentials (dispatcher); free with study_creds_wipe. */
-int	study_creds_open(json_object *rec, const struct crypto_keys *,
+int	study_creds_open(const struct study_rec *, const struct crypto_keys *,
 	    const char *key, size_t klen, struct study_creds *);
 void	study_creds_wipe(struct study_creds *);
 

@@ -711,30 +711,6 @@ def cmd_engine_runs(log):
         return []
 
 
-# tests/queue_legacy (built by make check): rewrites a stopped stack's queue
-# in the key layouts of earlier builds
-QUEUE_LEGACY = os.path.join(os.environ.get("MIAS_BUILDDIR", "build"),
-                            "tests", "queue_legacy")
-
-
-def queue_legacy(state, *args):
-    """Runs tests/queue_legacy on a state directory: (status, output)."""
-    p = subprocess.run([QUEUE_LEGACY, state] + list(args),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True, timeout=120)
-    return p.returncode, p.stdout.strip()
-
-
-def queue_count(state):
-    """The queue's items by key layout, (kind-first, oldest layout, typed
-    images), or None; and queue_legacy's output."""
-    rc, out = queue_legacy(state, "--count")
-    w = out.split()
-    if rc != 0 or len(w) != 6:
-        return None, out
-    return (int(w[1]), int(w[3]), int(w[5])), out
-
-
 def load_fixture_module(name):
     """Imports tests/fixtures/NAME.py (e.g. cmd_engine) as a module."""
     if FIXTURES not in sys.path:

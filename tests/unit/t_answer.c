@@ -142,7 +142,7 @@ main(void)
 	    "\"boxDataList\":[],\"errorCode\":\"500002\","
 	    "\"errorMessage\":\"engine said \\\"no\\\"\xc3\xa9\"}");
 
-	/* a record without data (not one study_assemble writes): the answer
+	/* a record without data (not one job_assemble writes): the answer
 	 * written before it must not stay */
 	memset(&a, 0, sizeof(a));
 	a.text = "{\"v\":1,\"state\":\"DONE\"}";

@@ -121,7 +121,7 @@ op_body(struct store_txn *t, void *arg)
 			    "knee/1.dcm"), o->id);
 		}
 		if (o->what == OP_RUNNING_DONE) {
-			json_object	*job = NULL;
+			struct job_rec	 job;
 			char		*jk = NULL;
 			size_t		 jkl;
 			int		 changed;
@@ -134,10 +134,10 @@ op_body(struct store_txn *t, void *arg)
 			    rec)) != 0 ||
 			    (rc = job_lookup(t, o->id, &jk, &jkl, &job, 1)) != 0)
 				break;
-			rc = job_finish(t, jk, jkl, job, json_object_new_array(),
-			    NULL, NULL, old, &changed);
+			rc = job_finish(t, jk, jkl, &job,
+			    json_object_new_array(), NULL, NULL, old, &changed);
 			free(jk);
-			json_object_put(job);
+			job_rec_free(&job);
 			if (rc != 0)
 				break;
 			/* job_finish counted it and may have queued the
@@ -155,11 +155,8 @@ op_body(struct store_txn *t, void *arg)
 	case OP_DROP_ITEMS:
 		return store_scan(t, SDB_QUEUE, NULL, 0, del_visit, t);
 	case OP_STRAY:
-		rec = json_object_new_object();
-		json_object_object_add(rec, "t", json_object_new_int(4));
-		json_object_object_add(rec, "ns", json_object_new_string("hosp"));
 		rc = queue_put_image(t, old, 4, "hosp",
-		    "0123456789abcdef0123456789abcdef", JOB_ID_LEN, rec);
+		    "0123456789abcdef0123456789abcdef", JOB_ID_LEN);
 		break;
 	case OP_MSG:
 	case OP_ORPHAN:

@@ -240,15 +240,18 @@ static int
 finish_body(struct store_txn *t, void *arg)
 {
 	struct op	*o = arg;
-	json_object	*rec = NULL;
+	struct job_rec	 rec;
+	json_object	*obj = NULL;
 	int		 rc, changed;
 
-	if ((rc = store_get_json(t, SDB_JOBS, o->jkey, o->jklen, &rec, 1)) !=
+	if ((rc = store_get_json(t, SDB_JOBS, o->jkey, o->jklen, &obj, 1)) !=
 	    0)
 		return rc;
-	rc = job_finish(t, o->jkey, o->jklen, rec, json_object_new_array(),
+	if (job_rec_decode(&rec, obj) == -1)
+		return STORE_ERR;
+	rc = job_finish(t, o->jkey, o->jklen, &rec, json_object_new_array(),
 	    NULL, NULL, store_now_ms(), &changed);
-	json_object_put(rec);
+	job_rec_free(&rec);
 	if (rc != 0)
 		return rc;
 	o->assemblies = 0;

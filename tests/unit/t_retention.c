@@ -35,7 +35,8 @@ mk_body(struct store_txn *t, void *arg)
 	struct mk		*m = arg;
 	struct study_submit	 ss;
 	enum study_outcome	 out;
-	json_object		*study = NULL, *v, *rec;
+	json_object		*study = NULL, *v;
+	struct job_rec		 rec;
 	char			 obj[64], *jkey, ak[] = "ak", sk[] = "sk";
 	size_t			 jklen;
 	int64_t			 now = store_now_ms();
@@ -69,14 +70,14 @@ mk_body(struct store_txn *t, void *arg)
 		if ((rc = job_lookup(t, id, &jkey, &jklen, &rec, 1)) !=
 		    STORE_OK)
 			return rc;
-		rc = job_finish(t, jkey, jklen, rec, json_object_new_array(),
+		rc = job_finish(t, jkey, jklen, &rec, json_object_new_array(),
 		    NULL, NULL, now, &changed);
 		free(jkey);
-		json_object_put(rec);
+		job_rec_free(&rec);
 		if (rc != STORE_OK)
 			return rc;
 	}
-	if ((rc = study_assemble(t, m->skey, m->sklen, 1, now)) != STORE_OK)
+	if ((rc = job_assemble(t, m->skey, m->sklen, 1, now)) != STORE_OK)
 		return rc;
 	if ((rc = store_get_json(t, SDB_STUDIES, m->skey, m->sklen, &study,
 	    0)) != STORE_OK)

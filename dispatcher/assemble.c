@@ -1,4 +1,4 @@
-/* study.c -- mias-dispatcher: list a study's objects into image jobs; assemble results */
+/* assemble.c -- mias-dispatcher: list a study's objects into image jobs; assemble results */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +62,8 @@ batch_flush(struct listing *l)
 		free(l->objs[i]);
 	l->n = 0;
 	if (rc == 0)
-		disp_poke(l->d);	/* new image items are due */
+		disp_poke(l->d);	/* new image items are due while the
+					 * listing goes on */
 	return rc;
 }
 
@@ -108,7 +109,7 @@ struct start_arg {
 	const char		*skey;
 	size_t			 sklen;
 	int64_t			 run;
-	json_object		*study;
+	struct study_rec	 study;
 	struct study_creds	 creds;
 	int			 go;
 };
@@ -118,45 +119,25 @@ static int
 start_body(struct store_txn *t, void *arg)
 {
 	struct start_arg	*a = arg;
-	json_object		*v;
-	const char		*st;
 	int			 rc;
 
-	json_object_put(a->study);
-	a->study = NULL;
+	study_rec_free(&a->study);
 	study_creds_wipe(&a->creds);
 	a->go = 0;
 	if ((rc = task_fresh(t, a->task)) != STORE_OK ||
-	    (rc = store_get_json(t, SDB_STUDIES, a->skey, a->sklen, &a->study,
-	    1)) != STORE_OK)
+	    (rc = study_get(t, a->skey, a->sklen, &a->study, 1)) != STORE_OK)
 		return rc;
-	st = json_object_object_get_ex(a->study, "state", &v) ?
-	    json_object_get_string(v) : "";
-	if (!json_object_object_get_ex(a->study, "run", &v) ||
-	    json_object_get_int64(v) != a->run ||
-	    (strcmp(st, "QUEUED") != 0 && strcmp(st, "RUNNING") != 0))
+	if (!REC_HAS(&a->study, SF_RUN) || a->study.sr_run != a->run ||
+	    (a->study.sr_state != STUDY_QUEUED &&
+	    a->study.sr_state != STUDY_RUNNING))
 		return STORE_OK;
-	if (study_creds_open(a->study, a->keys, a->skey, a->sklen,
+	if (study_creds_open(&a->study, a->keys, a->skey, a->sklen,
 	    &a->creds) == -1)
 		return STORE_OK;	/* concluded below as unreadable */
 	a->go = 1;
-	if (strcmp(st, "QUEUED") == 0) {
-		int64_t now = store_now_ms();
-
-		json_object_object_add(a->study, "state",
-		    json_object_new_string("RUNNING"));
-		json_object_object_add(a->study, "started",
-		    json_object_new_int64(now));
-		json_object_object_add(a->study, "updated",
-		    json_object_new_int64(now));
-		json_object_object_add(a->study, "listed",
-		    json_object_new_boolean(0));
-		if ((rc = store_put_json(t, SDB_STUDIES, a->skey, a->sklen,
-		    a->study)) != STORE_OK)
-			return rc;
-		return metrics_study_move(t, a->skey, a->sklen, STUDY_QUEUED,
-		    STUDY_RUNNING);
-	}
+	if (a->study.sr_state == STUDY_QUEUED)
+		return study_start(t, a->skey, a->sklen, &a->study,
+		    store_now_ms());
 	return STORE_OK;
 }
 
@@ -174,72 +155,20 @@ static int
 end_body(struct store_txn *t, void *arg)
 {
 	struct end_arg	*a = arg;
-	json_object	*study = NULL, *v;
 	int64_t		 now = store_now_ms();
-	int		 rc, done, failed;
+	int		 rc;
 
 	if ((rc = task_fresh(t, a->task)) != STORE_OK)
 		return rc;
-	if (a->code != NULL) {
+	if (a->code != NULL)
 		rc = study_conclude(t, a->skey, a->sklen, a->run, NULL, a->code,
 		    a->msg, now);
-		if (rc != STORE_OK)
-			return rc;
-		goto drop;
-	}
-	if ((rc = store_get_json(t, SDB_STUDIES, a->skey, a->sklen, &study,
-	    1)) != STORE_OK)
+	else
+		rc = study_listed(t, a->skey, a->sklen, a->run, a->total, now);
+	if (rc != STORE_OK)
 		return rc;
-	if (json_object_object_get_ex(study, "run", &v) &&
-	    json_object_get_int64(v) == a->run) {
-		/* the listing began at QUEUED -> RUNNING: a study of this run
-		 * that is not RUNNING now is one the listing knows nothing of
-		 * (final: ended meanwhile, and the item goes; QUEUED: that
-		 * step is not in the store, and neither may its end be) */
-		v = NULL;
-		json_object_object_get_ex(study, "state", &v);
-		switch (study_state_parse(v ? json_object_get_string(v) :
-		    "")) {
-		case STUDY_RUNNING:
-			break;
-		case STUDY_QUEUED:
-			rc = STORE_STALE;
-			goto out;
-		default:
-			goto drop;
-		}
-		json_object_object_add(study, "listed",
-		    json_object_new_boolean(1));
-		json_object_object_add(study, "imagesTotal",
-		    json_object_new_int64((int64_t)a->total));
-		json_object_object_add(study, "updated",
-		    json_object_new_int64(now));
-		if ((rc = store_put_json(t, SDB_STUDIES, a->skey, a->sklen,
-		    study)) != STORE_OK)
-			goto out;
-		done = json_object_object_get_ex(study, "imagesDone", &v) ?
-		    json_object_get_int(v) : 0;
-		failed = json_object_object_get_ex(study, "imagesFailed", &v) ?
-		    json_object_get_int(v) : 0;
-		/* every image finished while the listing went on */
-		if ((uint64_t)(done + failed) >= a->total) {
-			char	qid[STUDY_KEY_MAX + 24];
-			size_t	qlen = queue_run_id(qid, a->skey, a->sklen,
-				    a->run);
-
-			if ((rc = queue_put(t, study_due(study, now),
-			    QK_ASSEMBLE, qid, qlen,
-			    NULL)) != STORE_OK)
-				goto out;
-		}
-	}
-drop:
 	rc = store_del(t, SDB_QUEUE, a->task->t_qkey, a->task->t_qklen);
-	if (rc == STORE_NOTFOUND)
-		rc = STORE_OK;
-out:
-	json_object_put(study);
-	return rc;
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
 /* The listing's last jobs and its end in one transaction. */
@@ -259,8 +188,8 @@ finish_body(struct store_txn *t, void *arg)
 	return end_body(t, f->ea);
 }
 
-void
-study_list(struct disp *d, struct task *t)
+enum task_res
+assemble_list(struct disp *d, struct task *t)
 {
 	struct mias_conf	*c = t->t_dconf->dc_conf;
 	struct start_arg	 sa;
@@ -273,11 +202,11 @@ study_list(struct disp *d, struct task *t)
 	struct oss_creds	 cr;
 	struct oss_error	 oe;
 	enum oss_err		 err;
-	json_object		*v;
 	char			 msg[600], buf[STUDY_KEY_MAX + 1];
 	const char		*ns, *uid, *ename;
 	size_t			 sklen;
 	int64_t			 run;
+	enum task_res		 res = TASK_DONE;
 	int			 type, i;
 
 	memset(&sa, 0, sizeof(sa));
@@ -285,7 +214,7 @@ study_list(struct disp *d, struct task *t)
 	memset(&l, 0, sizeof(l));
 	if (queue_run_id_parse(t->t_id, t->t_idlen, &sklen, &run) == -1 ||
 	    study_key_parse(t->t_id, sklen, buf, &ns, &type, &uid) == -1) {
-		sched_drop(d, t);
+		res = TASK_DROP;
 		goto out;
 	}
 	if (strncmp(uid, STUDY_PUSH_MARK, 1) == 0)
@@ -310,20 +239,17 @@ study_list(struct disp *d, struct task *t)
 		goto out;	/* stays queued: tried again */
 	}
 	if (!sa.go) {
-		if (sa.study != NULL &&
-		    json_object_object_get_ex(sa.study, "creds", &v)) {
-			ea.code = "LOCAL_ERROR";
+		if (sa.study.sr_creds != NULL) {
+			ea.code = fail_code_name(FAIL_LOCAL_ERROR);
 			ea.msg = "the study's sealed credentials do not open "
 			    "(was the key file replaced?)";
 			store_txn(d->d_store, end_body, &ea);
 		} else
-			sched_drop(d, t);	/* ended or replaced */
+			res = TASK_DROP;	/* ended or replaced */
 		goto out;
 	}
 	/* a push job names its engine section; a study has its studyType's */
-	ename = json_object_object_get_ex(sa.study, "engine", &v) &&
-	    json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : NULL;
+	ename = sa.study.sr_engine;
 	if ((l.slot = conf_engine_of(c, type, ename)) == 0) {
 		if (ename != NULL)
 			snprintf(msg, sizeof(msg), "no engine section [engine.%s] "
@@ -331,20 +257,19 @@ study_list(struct disp *d, struct task *t)
 		else
 			snprintf(msg, sizeof(msg), "no engine is configured "
 			    "for studyType %d", type);
-		ea.code = "NO_ENGINE";
+		ea.code = fail_code_name(FAIL_NO_ENGINE);
 		ea.msg = msg;
 		goto end;
 	}
-	if (json_object_object_get_ex(sa.study, "push", &v) &&
-	    json_object_get_boolean(v)) {
+	if (sa.study.sr_push) {
 		/* a push job names its one image: nothing to list */
 		l.d = d;
 		l.skey = t->t_id;
 		l.sklen = sklen;
 		l.run = run;
-		l.due = study_due(sa.study, store_now_ms());
-		json_object_object_get_ex(sa.study, "key", &v);
-		if ((l.objs[0] = strdup(json_object_get_string(v))) == NULL)
+		l.due = study_due(&sa.study, store_now_ms());
+		if ((l.objs[0] = strdup(sa.study.sr_key != NULL ?
+		    sa.study.sr_key : "")) == NULL)
 			goto out;
 		l.n = 1;
 		l.total = 1;
@@ -364,18 +289,16 @@ study_list(struct disp *d, struct task *t)
 	cr.oc_access_key_id = sa.creds.sc_ak;
 	cr.oc_access_key_secret = sa.creds.sc_sk;
 	cr.oc_security_token = sa.creds.sc_sts;
-	ot.ot_endpoint = json_object_object_get_ex(sa.study, "endpoint", &v) ?
-	    json_object_get_string(v) : "";
-	ot.ot_bucket = json_object_object_get_ex(sa.study, "bucket", &v) ?
-	    json_object_get_string(v) : "";
+	ot.ot_endpoint = sa.study.sr_endpoint != NULL ?
+	    sa.study.sr_endpoint : "";
+	ot.ot_bucket = sa.study.sr_bucket != NULL ? sa.study.sr_bucket : "";
 	ot.ot_creds = &cr;
 	l.d = d;
 	l.skey = t->t_id;
 	l.sklen = sklen;
 	l.run = run;
-	l.due = study_due(sa.study, store_now_ms());
-	l.key = json_object_object_get_ex(sa.study, "key", &v) ?
-	    json_object_get_string(v) : "";
+	l.due = study_due(&sa.study, store_now_ms());
+	l.key = sa.study.sr_key != NULL ? sa.study.sr_key : "";
 	l.keylen = strlen(l.key);
 	memset(&oe, 0, sizeof(oe));
 	err = oss_list(oc, &ot, l.key, list_object, &l, &oe);
@@ -402,7 +325,7 @@ study_list(struct disp *d, struct task *t)
 	} else if (l.total == 0) {
 		snprintf(msg, sizeof(msg), "no image objects under %s in "
 		    "bucket %s", l.key, ot.ot_bucket);
-		ea.code = "OSS_EMPTY";
+		ea.code = fail_code_name(FAIL_OSS_EMPTY);
 		ea.msg = msg;
 	}
 	ea.total = l.total;
@@ -422,8 +345,6 @@ end:
 		log_warnx("study %s/%s: %s", ns, uid, store_errmsg(d->d_store));
 		goto out;	/* stays queued: listed again */
 	}
-	if (ea.code == NULL && l.n > 0)
-		disp_poke(d);	/* new image items are due */
 	if (ea.code != NULL)
 		log_info("study %s/%s: failed: %s: %s", ns, uid, ea.code,
 		    ea.msg);
@@ -434,9 +355,10 @@ out:
 	for (i = 0; i < l.n; i++)
 		free(l.objs[i]);
 	study_creds_wipe(&sa.creds);
-	json_object_put(sa.study);
+	study_rec_free(&sa.study);
 	oss_client_free(oc);
-	task_release(d, t);
+	return res;	/* new image items: ending the task wakes the main
+			 * loop (sched_done) */
 }
 
 struct assemble_arg {
@@ -454,30 +376,27 @@ assemble_body(struct store_txn *t, void *arg)
 
 	if ((rc = task_fresh(t, a->task)) != STORE_OK)
 		return rc;
-	rc = study_assemble(t, a->skey, a->sklen, a->run, store_now_ms());
+	rc = job_assemble(t, a->skey, a->sklen, a->run, store_now_ms());
 	if (rc == STORE_OK || rc == STORE_NOTFOUND)
 		rc = store_del(t, SDB_QUEUE, a->task->t_qkey,
 		    a->task->t_qklen);
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
-void
-study_assembly(struct disp *d, struct task *t)
+enum task_res
+assemble_result(struct disp *d, struct task *t)
 {
 	struct assemble_arg	a;
 	size_t			sklen;
 	int64_t			run;
 
-	if (queue_run_id_parse(t->t_id, t->t_idlen, &sklen, &run) == -1) {
-		sched_drop(d, t);
-		goto out;
-	}
+	if (queue_run_id_parse(t->t_id, t->t_idlen, &sklen, &run) == -1)
+		return TASK_DROP;
 	a.task = t;
 	a.skey = t->t_id;
 	a.sklen = sklen;
 	a.run = run;
 	if (store_txn(d->d_store, assemble_body, &a) != 0)
 		log_warnx("%s: %s", __func__, store_errmsg(d->d_store));
-out:
-	task_release(d, t);
+	return TASK_DONE;
 }
