@@ -180,6 +180,26 @@ studies_print(json_object *list)
 	}
 }
 
+/* The list body collects, as JSON or as print's table; the exit status. */
+static int
+list_run(struct store *st, const char *what,
+    int (*body)(struct store_txn *, void *), struct collect *c, int json,
+    void (*print)(json_object *))
+{
+	int rc = store_txn(st, body, c);
+
+	if (rc != 0)
+		fprintf(stderr, "mias-admin: %s list: %s\n", what,
+		    store_errmsg(st));
+	else if (json)
+		printf("%s\n", json_object_to_json_string_ext(c->list,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		print(c->list);
+	json_object_put(c->list);
+	return rc != 0;
+}
+
 static void
 show_print(struct show *s)
 {
@@ -265,22 +285,9 @@ admin_studies(const struct mias_conf *conf, struct store *st, int argc,
 			goto usage;
 		}
 	}
-	if (strcmp(argv[0], "list") == 0 && optind == argc) {
-		if (store_txn(st, studies_body, &c) != 0) {
-			fprintf(stderr, "mias-admin: studies list: %s\n",
-			    store_errmsg(st));
-			json_object_put(c.list);
-			return 1;
-		}
-		if (json)
-			printf("%s\n", json_object_to_json_string_ext(c.list,
-			    JSON_C_TO_STRING_PRETTY |
-			    JSON_C_TO_STRING_NOSLASHESCAPE));
-		else
-			studies_print(c.list);
-		json_object_put(c.list);
-		return 0;
-	}
+	if (strcmp(argv[0], "list") == 0 && optind == argc)
+		return list_run(st, "studies", studies_body, &c, json,
+		    studies_print);
 	if (strcmp(argv[0], "show") != 0 || argc - optind != 3)
 		goto usage;
 	s.ns = argv[optind];
@@ -364,6 +371,26 @@ struct replay {
 	int		 notdead;
 };
 
+static void
+msgs_print(json_object *list)
+{
+	char	b1[32];
+	size_t	i;
+
+	printf("ID\tSTATE\tATTEMPTS\tKIND\tNAMESPACE\tCREATED\tURL\t"
+	    "LAST-ERROR\n");
+	for (i = 0; i < json_object_array_length(list); i++) {
+		json_object *m = json_object_array_get_idx(list, i);
+
+		printf("%s\t%s\t%lld\t%s\t%s\t%s\t%s\t%s\n",
+		    rec_str(m, "id"), rec_str(m, "state"),
+		    (long long)rec_int(m, "attempts"), rec_str(m, "kind"),
+		    rec_str(m, "ns"), when(rec_int(m, "created"), b1,
+		    sizeof(b1)), rec_str(m, "url"), *rec_str(m, "lastError") ?
+		    rec_str(m, "lastError") : "-");
+	}
+}
+
 static int
 replay_body(struct store_txn *t, void *arg)
 {
@@ -394,7 +421,6 @@ admin_deliveries(const struct mias_conf *conf, struct store *st, int argc,
 	};
 	struct collect	 c;
 	struct replay	 r;
-	char		 b1[32];
 	size_t		 i;
 	int		 ch, json = 0, all = 0, rc;
 
@@ -418,37 +444,9 @@ admin_deliveries(const struct mias_conf *conf, struct store *st, int argc,
 			goto usage;
 		}
 	}
-	if (strcmp(argv[0], "list") == 0 && optind == argc && !all) {
-		if (store_txn(st, msgs_body, &c) != 0) {
-			fprintf(stderr, "mias-admin: deliveries list: %s\n",
-			    store_errmsg(st));
-			json_object_put(c.list);
-			return 1;
-		}
-		if (json)
-			printf("%s\n", json_object_to_json_string_ext(c.list,
-			    JSON_C_TO_STRING_PRETTY |
-			    JSON_C_TO_STRING_NOSLASHESCAPE));
-		else {
-			printf("ID\tSTATE\tATTEMPTS\tKIND\tNAMESPACE\tCREATED\t"
-			    "URL\tLAST-ERROR\n");
-			for (i = 0; i < json_object_array_length(c.list); i++) {
-				json_object *m = json_object_array_get_idx(
-				    c.list, i);
-
-				printf("%s\t%s\t%lld\t%s\t%s\t%s\t%s\t%s\n",
-				    rec_str(m, "id"), rec_str(m, "state"),
-				    (long long)rec_int(m, "attempts"),
-				    rec_str(m, "kind"), rec_str(m, "ns"),
-				    when(rec_int(m, "created"), b1,
-				    sizeof(b1)), rec_str(m, "url"),
-				    *rec_str(m, "lastError") ?
-				    rec_str(m, "lastError") : "-");
-			}
-		}
-		json_object_put(c.list);
-		return 0;
-	}
+	if (strcmp(argv[0], "list") == 0 && optind == argc && !all)
+		return list_run(st, "deliveries", msgs_body, &c, json,
+		    msgs_print);
 	if (strcmp(argv[0], "replay") != 0 || c.deadonly != NULL ||
 	    (all ? optind != argc : optind != argc - 1))
 		goto usage;

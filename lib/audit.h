@@ -44,9 +44,6 @@ int	audit_write(struct store *, const char *ns, const char *from,
  */
 int	audit_each(struct store *, const char *ns, int64_t since,
 	    int64_t until, int (*visit)(json_object *, void *), void *arg);
-/* The same as a JSON array (for the tests). */
-int	audit_read(struct store *, const char *ns, int64_t since,
-	    int64_t until, json_object **list);
 
 /* The line audit_write would append, into buf of buflen bytes; its
  * length, or, when it does not fit, more than buflen: the size of buffer

@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 
 #include "crypto.h"
+#include "hex.h"
 #include "job.h"
 #include "metrics.h"
 #include "queue.h"
@@ -51,16 +52,10 @@ job_key(char *out, const char *skey, size_t sklen, int64_t run,
 void
 job_id(const char *jkey, size_t jklen, char out[JOB_ID_LEN + 1])
 {
-	static const char	hex[] = "0123456789abcdef";
-	unsigned char		md[SHA256_DIGEST_LENGTH];
-	int			i;
+	unsigned char md[SHA256_DIGEST_LENGTH];
 
 	SHA256((const unsigned char *)jkey, jklen, md);
-	for (i = 0; i < JOB_ID_LEN / 2; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[JOB_ID_LEN] = '\0';
+	hex_encode(md, JOB_ID_LEN / 2, out);
 }
 
 void

@@ -1,6 +1,5 @@
 /* metrics.c -- counters kept for GET /dicom/api/metrics (Prometheus text) */
 #include <dirent.h>
-#include <stdarg.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -286,59 +285,19 @@ metrics_dead_read(struct store_txn *t, const char *ns, long long *n)
 
 /* ---- the exposition -------------------------------------------------- */
 
-struct mbuf {
-	char	*b;
-	size_t	 len, cap;
-	int	 err;
-};
-
-static void
-mb_printf(struct mbuf *m, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-mb_printf(struct mbuf *m, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-	char	*nb;
-
-	if (m->err)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(m->b + m->len, m->cap - m->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			m->err = 1;
-			return;
-		}
-		if ((size_t)n < m->cap - m->len) {
-			m->len += (size_t)n;
-			return;
-		}
-		if ((nb = realloc(m->b, m->cap * 2 + (size_t)n)) == NULL) {
-			m->err = 1;
-			return;
-		}
-		m->b = nb;
-		m->cap = m->cap * 2 + (size_t)n;
-	}
-}
-
 /* A label value: backslash, double quote and newline escaped. */
 static void
-mb_label(struct mbuf *m, const char *s)
+mb_label(FILE *m, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '\\')
-			mb_printf(m, "\\\\");
+			fputs("\\\\", m);
 		else if (*s == '"')
-			mb_printf(m, "\\\"");
+			fputs("\\\"", m);
 		else if (*s == '\n')
-			mb_printf(m, "\\n");
+			fputs("\\n", m);
 		else
-			mb_printf(m, "%c", *s);
+			fputc(*s, m);
 	}
 }
 
@@ -379,25 +338,25 @@ static int
 studies_visit(const void *key, size_t klen, const char *val, size_t len,
     void *arg)
 {
-	struct mbuf	*m = arg;
+	FILE		*m = arg;
 	struct mrec	 r;
 
 	if (mrec_parse(&r, key, klen, val, len) == -1 || r.nparts != 4)
 		return 0;
-	mb_printf(m, "mias_studies{namespace=\"");
+	fprintf(m, "mias_studies{namespace=\"");
 	mb_label(m, r.part[1]);
-	mb_printf(m, "\",study_type=\"");
+	fprintf(m, "\",study_type=\"");
 	mb_label(m, r.part[2]);
-	mb_printf(m, "\",state=\"");
+	fprintf(m, "\",state=\"");
 	mb_label(m, r.part[3]);
-	mb_printf(m, "\"} %lld\n", r.val);
+	fprintf(m, "\"} %lld\n", r.val);
 	return 0;
 }
 
 /* Deliveries are written in two passes (counter, then gauge), each a
  * family of its own, as the text format wants a family's lines together. */
 struct dpass {
-	struct mbuf	*m;
+	FILE		*m;
 	const char	*which;		/* "DELIVERED" or "DEAD" */
 	const char	*metric;
 };
@@ -412,9 +371,9 @@ dpass_visit(const void *key, size_t klen, const char *val, size_t len,
 	if (mrec_parse(&r, key, klen, val, len) == -1 || r.nparts != 3 ||
 	    strcmp(r.part[2], d->which) != 0)
 		return 0;
-	mb_printf(d->m, "%s{namespace=\"", d->metric);
+	fprintf(d->m, "%s{namespace=\"", d->metric);
 	mb_label(d->m, r.part[1]);
-	mb_printf(d->m, "\"} %lld\n", r.val);
+	fprintf(d->m, "\"} %lld\n", r.val);
 	return 0;
 }
 
@@ -474,7 +433,9 @@ dir_bytes(const char *dir)
 int
 metrics_render(struct store_txn *t, const char *dir, char **out, size_t *len)
 {
-	struct mbuf	 m = { NULL, 0, 0, 0 };
+	FILE		*m;
+	char		*b = NULL;
+	size_t		 blen = 0;
 	struct dpass	 d;
 	struct hist	 h;
 	char		 p[8];
@@ -482,16 +443,15 @@ metrics_render(struct store_txn *t, const char *dir, char **out, size_t *len)
 	int		 type, i, rc;
 
 	*out = NULL;
-	if ((m.b = malloc(4096)) == NULL)
+	if ((m = open_memstream(&b, &blen)) == NULL)
 		return STORE_ERR;
-	m.cap = 4096;
-	mb_printf(&m, "# HELP mias_studies Studies by namespace, studyType "
+	fprintf(m, "# HELP mias_studies Studies by namespace, studyType "
 	    "and state.\n# TYPE mias_studies gauge\n");
-	if ((rc = store_scan(t, SDB_COUNTERS, "ms", 3, studies_visit, &m)) !=
+	if ((rc = store_scan(t, SDB_COUNTERS, "ms", 3, studies_visit, m)) !=
 	    0)
 		goto fail;
 
-	mb_printf(&m, "# HELP mias_engine_latency_seconds Time from an image "
+	fprintf(m, "# HELP mias_engine_latency_seconds Time from an image "
 	    "job's creation to its outcome, by studyType.\n"
 	    "# TYPE mias_engine_latency_seconds histogram\n");
 	for (type = 1; type <= 9; type++) {
@@ -508,28 +468,28 @@ metrics_render(struct store_txn *t, const char *dir, char **out, size_t *len)
 			continue;
 		for (i = 0, cum = 0; i < METRICS_BUCKETS; i++) {
 			cum += h.bucket[i];
-			mb_printf(&m, "mias_engine_latency_seconds_bucket{"
+			fprintf(m, "mias_engine_latency_seconds_bucket{"
 			    "study_type=\"%d\",le=\"%g\"} %lld\n", type,
 			    metrics_bucket_le[i], cum);
 		}
 		cum += h.bucket[METRICS_BUCKETS];
-		mb_printf(&m, "mias_engine_latency_seconds_bucket{study_type="
+		fprintf(m, "mias_engine_latency_seconds_bucket{study_type="
 		    "\"%d\",le=\"+Inf\"} %lld\n", type, cum);
-		mb_printf(&m, "mias_engine_latency_seconds_sum{study_type="
+		fprintf(m, "mias_engine_latency_seconds_sum{study_type="
 		    "\"%d\"} %lld.%03lld\n", type, h.sum / 1000, h.sum % 1000);
-		mb_printf(&m, "mias_engine_latency_seconds_count{study_type="
+		fprintf(m, "mias_engine_latency_seconds_count{study_type="
 		    "\"%d\"} %lld\n", type, cum);
 	}
 
-	mb_printf(&m, "# HELP mias_callbacks_delivered_total Callbacks "
+	fprintf(m, "# HELP mias_callbacks_delivered_total Callbacks "
 	    "delivered, by namespace.\n"
 	    "# TYPE mias_callbacks_delivered_total counter\n");
-	d.m = &m;
+	d.m = m;
 	d.which = "DELIVERED";
 	d.metric = "mias_callbacks_delivered_total";
 	if ((rc = store_scan(t, SDB_COUNTERS, "md", 3, dpass_visit, &d)) != 0)
 		goto fail;
-	mb_printf(&m, "# HELP mias_callbacks_dead_letters Callbacks given up "
+	fprintf(m, "# HELP mias_callbacks_dead_letters Callbacks given up "
 	    "on and not sent again yet, by namespace.\n"
 	    "# TYPE mias_callbacks_dead_letters gauge\n");
 	d.which = "DEAD";
@@ -538,19 +498,20 @@ metrics_render(struct store_txn *t, const char *dir, char **out, size_t *len)
 		goto fail;
 
 	if ((bytes = dir_bytes(dir)) >= 0)
-		mb_printf(&m, "# HELP mias_store_bytes Size of the store's "
+		fprintf(m, "# HELP mias_store_bytes Size of the store's "
 		    "files on disk.\n# TYPE mias_store_bytes gauge\n"
 		    "mias_store_bytes %lld\n", bytes);
-	if (m.err) {
-		rc = STORE_ERR;
-		goto fail;
-	}
-	*out = m.b;
-	*len = m.len;
-	return STORE_OK;
+	rc = ferror(m) ? STORE_ERR : STORE_OK;
 fail:
-	free(m.b);
-	return rc;
+	if (fclose(m) != 0 && rc == STORE_OK)
+		rc = STORE_ERR;
+	if (rc != STORE_OK) {
+		free(b);
+		return rc;
+	}
+	*out = b;
+	*len = blen;
+	return STORE_OK;
 }
 
 int

@@ -104,7 +104,6 @@ utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* Copy n bytes of src to dst cleaned; truncates on a character boundary. */
 void
 oss_clean(char *dst, size_t dstlen, const char *src, size_t n)
 {
@@ -184,7 +183,6 @@ oss_error_clear(struct oss_error *e)
 	e->oe_err = OSS_OK;
 }
 
-/* Set e to code with our own message; returns code. */
 enum oss_err
 oss_fail(struct oss_error *e, enum oss_err code, const char *fmt, ...)
 {

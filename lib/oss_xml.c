@@ -243,7 +243,6 @@ pct_decode(char *s, int plus)
 	return r < 0 || strlen(s) != (size_t)r ? -1 : 0;
 }
 
-/* Strict decimal; -1 for anything else or overflow. */
 int
 oss_parse_u64(const char *s, uint64_t *v)
 {

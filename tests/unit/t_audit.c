@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -15,6 +16,32 @@
 #include "tap.h"
 
 static char	dir[256];
+
+static int
+collect(json_object *rec, void *arg)
+{
+	return json_object_array_add(arg, json_object_get(rec)) == 0 ? 0 :
+	    -1;
+}
+
+/* audit_each's entries as a JSON array. */
+static int
+audit_read(struct store *s, const char *ns, int64_t since, int64_t until,
+    json_object **list)
+{
+	json_object	*arr;
+
+	if ((arr = json_object_new_array()) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (audit_each(s, ns, since, until, collect, arr) == -1) {
+		json_object_put(arr);
+		return -1;
+	}
+	*list = arr;
+	return 0;
+}
 
 #define PROCS	4
 #define EACH	2000
