@@ -191,7 +191,10 @@ try:
         try:
             with open("/proc/%s/cmdline" % pid, "rb") as f:
                 cmd = f.read().split(b"\0")[0].decode()
-            if cmd.startswith(PREFIX) and cmd.endswith(".fcgi"):
+            # this stack's responders only (lighttpd's process group):
+            # another test's stack may run from the same prefix
+            if (cmd.startswith(PREFIX) and cmd.endswith(".fcgi") and
+                    os.getpgid(int(pid)) == s.lighttpd.pid):
                 users[cmd] = os.stat("/proc/%s" % pid).st_uid
         except OSError:
             pass
