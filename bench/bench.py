@@ -208,6 +208,14 @@ def pids_of(exe_path):
     return out
 
 
+def ppid_of(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def cpu_of(pids):
     return sum((proc_stat(p) or (0, 0, 0))[0] for p in pids)
 
@@ -363,6 +371,23 @@ class FastSrv:
         hreq(self.port, "POST", "/__reset", body=b"")
 
 
+class HttpEngine:
+    """http_engine: the instant remote engine of row 3."""
+
+    def __init__(self, root, result):
+        self.portfile = os.path.join(root, "engine.port")
+        self.proc = spawn([os.path.join(BIN, "http_engine"), "--port", "0",
+                           "--port-file", self.portfile, "--result", result,
+                           "--pool", str(OPTS.engine_pool)],
+                          os.path.join(root, "engine.log"))
+        self.port = int(wait_for(lambda: os.path.exists(self.portfile) and
+                                 open(self.portfile).read().strip(), 10))
+        self.url = "http://127.0.0.1:%d/trigger" % self.port
+
+    def stats(self):
+        return json.loads(hreq(self.port, "GET", "/__stats")[1])
+
+
 # --- a mias stack ------------------------------------------------------------
 
 def limits_section():
@@ -383,7 +408,7 @@ def limits_section():
 class Stack:
     """A private mias configuration, store and lighttpd on loopback."""
 
-    def __init__(self, root, name, procs, engine_cmd, oss=None):
+    def __init__(self, root, name, procs, engine_cmd, concurrency=None):
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir)
         self.conf = os.path.join(self.dir, "mias.conf")
@@ -399,11 +424,12 @@ class Stack:
                     "max_body_bytes = 65536\n\n"
                     "[dispatcher]\nconcurrency = 64\ncallback_timeout = 10\n\n"
                     "[egress]\nallow_hosts = 127.0.0.1\n\n%s"
-                    "[engine.4]\ncommand = %s\nanalysis = OA\ntimeout = 60\n"
+                    "[engine.4]\n%s = %s\nanalysis = OA\ntimeout = 60\n"
                     "concurrency = %d\n"
                     % (self.state, os.path.join(self.dir, "master.key"),
-                       self.port, limits_section(), engine_cmd,
-                       OPTS.engine_concurrency))
+                       self.port, limits_section(),
+                       "url" if engine_cmd.startswith("http") else
+                       "command", engine_cmd, concurrency or OPTS.engine_concurrency))
 
     def admin(self, *args, env=None):
         p = subprocess.run([os.path.join(PREFIX, "bin", "mias-admin"), "-c",
@@ -527,8 +553,13 @@ class Stack:
                     headers=self.auth())
 
     def pids(self, name):
-        return pids_of(os.path.join(PREFIX, "libexec", "mias",
-                                    name + ".fcgi"))
+        """This stack's responders of endpoint name (lighttpd's children:
+        other stacks run the same programs)."""
+        out = pids_of(os.path.join(PREFIX, "libexec", "mias",
+                                   name + ".fcgi"))
+        if self.lighttpd is None:
+            return out
+        return [p for p in out if ppid_of(p) == self.lighttpd.pid]
 
     def record_sizes(self, uid):
         """Bytes of a QUEUED study's record and of its queue item."""
@@ -804,14 +835,11 @@ def spawn_cost(n=300):
     return cpu, (t1 - t0) / n
 
 
-def row3(B, n, sink, ossbase):
-    """Callbacks per second to the fast sink with n queued studies."""
-    # the sink's own capacity, POSTs of the same size
-    sink.reset()
-    r = wrk(sink.base + "/cb", OPTS.seconds, script=os.path.join(
-        BENCHDIR, "callback.lua"))
-    cap = r["rps"]
-    sink.reset()
+def row3(B, n, sink, ossbase, rid, engine=None, cap=None):
+    """n one-image studies queued, then the dispatcher started: status
+    callbacks with status 0 per second at the sink, and the CPU mias's
+    processes spent per study.  engine: the HttpEngine B's [engine.4]
+    points at (rows 3-3b), or None for the command engine (rows 3c-3d, info)."""
     auths = None
     if OPTS.namespaces > 1:
         # the studies spread over namespaces: the look at the queue then
@@ -821,17 +849,24 @@ def row3(B, n, sink, ossbase):
             {"tokenId": B.add_namespace("b%s-%d" % (tag, i)),
              "namespace": "b%s-%d" % (tag, i)}
             for i in range(1, OPTS.namespaces)]
+    sink.reset()
     dt, errors = prefill(B, n, sink.base, ossbase, "q%x" % int(time.time()),
                          auths=auths)
-    detail("row 3: %d studies submitted in %.1f s (%.0f/s) over %d "
+    detail("row %s: %d studies submitted in %.1f s (%.0f/s) over %d "
            "namespace(s), %d refused"
-           % (n, dt, n / dt, len(auths or [1]), len(errors)))
+           % (rid, n, dt, n / dt, len(auths or [1]), len(errors)))
     queued = n - len(errors)
+    # the algorithmResult responders' CPU is counted from here (they are
+    # idle: nothing posts results before the dispatcher runs)
+    ar = B.pids("algorithmResult")
+    ar0, lt0 = cpu_of(ar), cpu_of([B.lighttpd.pid])
     t0 = time.time()
     d = B.start_dispatcher()
     samp = Sampler(d.pid, 0.1)
     samp.start()
-    ph = perf_start("row3-dispatcher", [d.pid], 10)
+    ph = perf_start("row%s-dispatcher" % rid, [d.pid], 10)
+    ph2 = perf_start("row%s-algorithmResult" % rid, ar, 10) \
+        if engine is not None else None
     timeout = max(120.0, n / 10.0)
     progress = [None, time.time()]
 
@@ -843,32 +878,66 @@ def row3(B, n, sink, ossbase):
         if progress[0] is None or s["count"] != progress[0][0] or \
                 cpu_now - progress[0][1] >= 1.0:
             progress[:] = [(s["count"], cpu_now), time.time()]
-        return s["count"] >= n or time.time() - progress[1] > 30
+        return s["count"] >= queued or time.time() - progress[1] > 30
     wait_for(all_in, timeout, 0.1)
     st = sink.stats()
     perf_finish(ph)
+    perf_finish(ph2)
     cpu = (proc_stat(d.pid) or (0, 0, 0))[0]
+    ar = B.pids("algorithmResult")
+    arcpu = cpu_of(ar) - ar0
+    ltcpu = cpu_of([B.lighttpd.pid]) - lt0
     samp.done()
     B.stop_dispatcher()
     elapsed = (st["last_ns"] / 1e9 - t0) if st["count"] else 0
     rate = st["ok"] / elapsed if elapsed > 0 else 0
-    detail("row 3: %d studies queued; %d callbacks (%d with status 0) in "
+    studies = max(st["ok"], 1)
+    per = cpu / studies * 1e3                   # ms per study
+    allper = (cpu + arcpu) / studies * 1e3
+    eng = ""
+    if engine is not None:
+        es = engine.stats()
+        eng = ("; engine: %d triggers, %d results posted, %d failed"
+               % (es["triggers"], es["posted"], es["failed"]))
+    detail("row %s: %d studies queued; %d callbacks (%d with status 0) in "
            "%.1f s after the dispatcher started, the first after %.1f s; "
-           "dispatcher CPU %.2f s (%.0f us per callback), peak RSS %.1f MB; "
-           "sink capacity %s/s"
-           % (queued, st["count"], st["ok"], elapsed,
-              (st["first_ns"] / 1e9 - t0) if st["count"] else -1, cpu,
-              cpu / max(st["count"], 1) * 1e6, samp.peak / 1024, fmt(cap)))
-    sc, sw = spawn_cost()
-    detail("row 3: starting one engine process costs %.0f us of CPU (%.0f us "
-           "wall): command engines alone can start at most %.0f/s on %d "
-           "cores" % (sc * 1e6, sw * 1e6, (os.cpu_count() or 1) / sc if sc
-                      else 0, os.cpu_count() or 1))
-    ratio = rate / cap if cap else 0
-    row("3", "dispatcher callbacks/s, %d one-image studies" % n, fmt(rate),
-        fmt(cap) + " sink", "%.3f" % ratio, ">= 0.5 and >= 2000/s",
-        ratio >= 0.5 and rate >= 2000)
+           "CPU per study: dispatcher %.3f ms, algorithmResult responders "
+           "%.3f ms (%d processes), lighttpd %.3f ms; dispatcher CPU %.2f s,"
+           " peak RSS %.1f MB%s"
+           % (rid, queued, st["count"], st["ok"], elapsed,
+              (st["first_ns"] / 1e9 - t0) if st["count"] else -1, per,
+              arcpu / studies * 1e3, len(ar), ltcpu / studies * 1e3, cpu,
+              samp.peak / 1024, eng))
+    ok = st["ok"] >= queued and queued > 0
+    if engine is not None:
+        row("3", "dispatcher callbacks/s, %d one-image studies, HTTP engine"
+            % n, fmt(rate), fmt(cap) + " sink" if cap else "-",
+            "-", ">= 2,500/s", ok and rate >= 2500)
+        row("3a", "dispatcher CPU ms/study, HTTP engine (from /proc)",
+            "%.3f" % per, "-", "-", "<= 0.25 ms", ok and per <= 0.25)
+        row("3b", "mias CPU ms/study: dispatcher + algorithmResult",
+            "%.3f" % allper, "-", "-", "(info)", True)
+    else:
+        sc, sw = spawn_cost()
+        detail("row 3c: starting one engine process costs %.0f us of CPU "
+               "(%.0f us wall): command engines alone can start at most "
+               "%.0f/s on %d cores"
+               % (sc * 1e6, sw * 1e6, (os.cpu_count() or 1) / sc if sc
+                  else 0, os.cpu_count() or 1))
+        row("3c", "callbacks/s, %d studies, command engine (stamp_engine)"
+            % n, fmt(rate), "-", "-", "(info)", True)
+        row("3d", "dispatcher CPU ms/study, command engine",
+            "%.3f" % per, "-", "-", "(info)", True)
     return samp, queued
+
+
+def sink_capacity(sink):
+    """What the sink takes: wrk POSTing callback.lua for a few seconds."""
+    sink.reset()
+    r = wrk(sink.base + "/cb", 5 if OPTS.quick else 10,
+            script=os.path.join(BENCHDIR, "callback.lua"))
+    sink.reset()
+    return r["rps"]
 
 
 def row4(B, count, sink, ossbase):
@@ -1322,6 +1391,11 @@ def main():
     OPTS.queue_seconds = 10 if q else 20
     OPTS.list_n = 20000 if q else 100000
     OPTS.engine_concurrency = int(os.environ.get("BENCH_ENGINE_CONCURRENCY", "8"))
+    # the HTTP engine answers at once: [engine.4] concurrency (images
+    # triggered and not yet answered) and its pool of result connections
+    OPTS.http_engine_concurrency = int(os.environ.get(
+        "BENCH_HTTP_ENGINE_CONCURRENCY", "32"))
+    OPTS.engine_pool = int(os.environ.get("BENCH_ENGINE_POOL", "8"))
     rows = set(OPTS.rows.split(","))
 
     signal.signal(signal.SIGINT, on_signal)
@@ -1373,11 +1447,20 @@ def main():
         if "5" in rows:
             say("row 5: responders (load average %s)" % loadavg())
             row5_responders(A, mias_done, rate1)
-        if "3" in rows or "4" in rows or "5" in rows:
-            B = Stack(root, "b", OPTS.procs, engine).init().start()
-            if "3" in rows:
-                say("row 3 (load average %s)" % loadavg())
-                row3(B, OPTS.studies, sink, oss.base)
+        if "3" in rows:
+            cap = sink_capacity(sink)
+            he = HttpEngine(root, obj)
+            B = Stack(root, "b", OPTS.procs, he.url,
+                      OPTS.http_engine_concurrency).init().start()
+            say("row 3 (load average %s)" % loadavg())
+            row3(B, OPTS.studies, sink, oss.base, "3", he, cap)
+            B.stop()
+            stop(he.proc)
+            B = Stack(root, "b2", OPTS.procs, engine).init().start()
+            say("row 3c (load average %s)" % loadavg())
+            row3(B, OPTS.studies, sink, oss.base, "3c")
+            B.stop()
+        if "4" in rows or "5" in rows:
             # rows 4 and 5c/5d: a store of their own, idle whatever row 3
             # left queued
             C = Stack(root, "c", OPTS.procs, engine).init().start()
@@ -1394,7 +1477,6 @@ def main():
                 endpoint = row5_listing(C, root, OPTS.list_n)
                 row5_download(C, endpoint)
             C.stop()
-            B.stop()
         A.stop()
         if "6" in rows:
             say("row 6 (load average %s)" % loadavg())
