@@ -418,6 +418,7 @@ class Stack:
         self.lighttpd = None
         self.dispatcher = None
         self.submitted = 0
+        self.exec_requests = 0      # executeAnalysis requests sent
         with open(self.conf, "w") as f:
             f.write("[server]\nstate_dir = %s\nkey_file = %s\n"
                     "public_url = http://127.0.0.1:%d\n"
@@ -774,6 +775,7 @@ def row2(A, seconds, rounds, sink, ossbase, bdbdir, sizes):
     r = wrk(url, 2, script=script, args=("%s.w" % tag, toks, nss,
                                         sink.base + "/cb", ossbase))
     A.submitted += r["requests"] - r["non2xx"]
+    A.exec_requests += r["requests"]
     mias, ref, bad = [], [], 0
     for i in range(rounds):
         toks, nss = namespaces("r%d" % i)
@@ -785,6 +787,7 @@ def row2(A, seconds, rounds, sink, ossbase, bdbdir, sizes):
         perf_finish(ph)
         bad += r["non2xx"] + r["errors"]
         A.submitted += r["requests"] - r["non2xx"]
+        A.exec_requests += r["requests"]
         mias.append(answered(r))
         d = os.path.join(bdbdir, "r%d" % i)
         os.makedirs(d)
@@ -993,8 +996,69 @@ def row4(B, count, sink, ossbase):
         "%.1f / %.1f" % (p50, p99), "-", "-", "p99 <= 20 ms", p99 <= 20)
 
 
-def row5_responders(A, mias_done, rate):
-    """RSS of the responders after >= 100,000 requests each."""
+def smaps_kb(pid):
+    """From /proc/PID/smaps_rollup and smaps: private (Private_Clean +
+    Private_Dirty), PSS, and the private part in Berkeley DB's region
+    files (__db.*: the shared cache and lock table, private only while
+    no other process has touched the same pages), all kB."""
+    out = {"private": private_kb(pid), "pss": 0, "db_private": 0}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    out["pss"] = int(line.split()[1])
+        name = ""
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                head = line.split()
+                if not head:
+                    continue
+                if "-" in head[0] and not head[0].endswith(":"):
+                    name = os.path.basename(head[5]) if len(head) > 5 \
+                        else ""
+                elif head[0] in ("Private_Clean:", "Private_Dirty:") and \
+                        name.startswith("__db."):
+                    out["db_private"] += int(head[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
+def mpool_stat(state):
+    """(cache bytes, pages found in the cache, pages not found) of the
+    store's shared cache, from db_stat -m; None without db_stat."""
+    tool = shutil.which("db5.3_stat") or shutil.which("db_stat")
+    if tool is None:
+        return None
+    p = subprocess.run([tool, "-h", state, "-m"], capture_output=True,
+                       text=True)
+    size = hit = miss = None
+    for line in p.stdout.splitlines():
+        if "\t" not in line:
+            continue
+        val, what = line.split("\t", 1)
+        if what == "Total cache size" and size is None:
+            m = re.match(r"(?:(\d+)GB)?\s*(?:(\d+)MB)?\s*(?:(\d+)KB)?\s*"
+                         r"(?:(\d+)B)?", val.strip())
+            g, mb, kb, b = (int(x or 0) for x in m.groups())
+            size = ((g * 1024 + mb) * 1024 + kb) * 1024 + b
+        elif what.startswith("Requested pages found in the cache") and \
+                hit is None:
+            hit = int(val)
+        elif what.startswith("Requested pages not found in the cache") \
+                and miss is None:
+            miss = int(val)
+    if size is None or hit is None or miss is None:
+        return None
+    return size, hit, miss
+
+
+def row5_responders(A, mias_done, rate, sink, ossbase):
+    """Private memory of the responders after >= 100,000 requests each
+    (getAnalysisResult; executeAnalysis after as many as its rounds gave,
+    topped up to OPTS.execute_requests each), PSS as info, and the shared
+    Berkeley DB cache in a row of its own."""
+    pool0 = mpool_stat(A.state)
     want = OPTS.responder_requests * A.procs
     url = A.base + A.result_path("bench-done-1")
     hdrs = ["tokenId: " + A.token, "namespace: " + A.ns]
@@ -1005,30 +1069,79 @@ def row5_responders(A, mias_done, rate):
         rate = r["rps"]
         if not r["requests"]:
             break
-    out = []
+    # executeAnalysis: new studies, spread over fresh namespaces so that
+    # none reaches [limits] queued_studies
+    want_x = OPTS.execute_requests * A.procs
+    tag, n, xrate = "m%x" % int(time.time()), 0, 0
+    while A.exec_requests < want_x and n < 5:
+        n += 1
+        names = ["%s-%d-%d" % (tag, n, k) for k in range(8)]
+        toks = ",".join(A.add_namespace(x) for x in names)
+        secs = min(60, int((want_x - A.exec_requests) /
+                           max(xrate or 2000, 500)) + 1)
+        r = wrk(A.base + "/dicom/api/executeAnalysis", secs,
+                script=os.path.join(BENCHDIR, "execute.lua"),
+                args=("%s.%d" % (tag, n), toks, ",".join(names),
+                      sink.base + "/cb", ossbase))
+        A.exec_requests += r["requests"]
+        A.submitted += r["requests"] - r["non2xx"]
+        xrate = r["rps"]
+        if not r["requests"]:
+            break
+    pool1 = mpool_stat(A.state)
+    out = {}
     for name in ("getAnalysisResult", "executeAnalysis"):
+        out[name] = []
         for p in A.pids(name):
             st = proc_stat(p)
             if st:
-                out.append((name, p, st[1], st[2], private_kb(p)))
-    peak = max((o[3] for o in out), default=0)
-    detail("row 5: after %d getAnalysisResult requests over %d processes: "
-           % (mias_done, A.procs) + "; ".join(
-               "%s[%d] VmRSS %.1f MB VmHWM %.1f MB private %.1f MB"
-               % (n, p, r / 1024, h / 1024, pv / 1024)
-               for n, p, r, h, pv in out))
-    for name in ("getAnalysisResult", "executeAnalysis"):
-        pids = A.pids(name)
-        if pids:
-            detail("row 5: %s[%d] resident by mapping: " % (name, pids[0]) +
+                out[name].append((p, st[1], st[2], smaps_kb(p)))
+    detail("row 5a: after %d getAnalysisResult and %d executeAnalysis "
+           "requests over %d processes each: " % (mias_done,
+                                                  A.exec_requests, A.procs)
+           + "; ".join("%s[%d] private %.2f MB (of it in __db.* regions "
+                       "%.2f MB), PSS %.2f MB, VmRSS %.1f MB, VmHWM %.1f MB"
+                       % (name, p, sm["private"] / 1024,
+                          sm["db_private"] / 1024, sm["pss"] / 1024,
+                          r / 1024, h / 1024)
+                       for name in out for p, r, h, sm in out[name]))
+    for name in out:
+        if out[name]:
+            p = out[name][0][0]
+            detail("row 5a: %s[%d] resident by mapping: " % (name, p) +
                    ", ".join("%s %.1f MB" % (n, kb / 1024)
-                             for n, kb in rss_by_mapping(pids[0])))
-    noop = [proc_stat(p) for p in pids_of(os.path.join(BIN, "noop"))]
-    nh = max((s[2] for s in noop if s), default=0)
-    row("5a", "responder VmHWM MB after %dk requests each"
-        % (mias_done // A.procs // 1000), fmt(peak / 1024, 1),
-        fmt(nh / 1024, 1) + " noop", "%.1fx" % (peak / nh if nh else 0),
-        "<= 8 MB", peak <= 8 * 1024)
+                             for n, kb in rss_by_mapping(p)))
+    noop = [smaps_kb(p) for p in pids_of(os.path.join(BIN, "noop"))]
+    npriv = max((s["private"] for s in noop), default=0)
+    for rid, name, limit_mb, done in (
+            ("5a", "getAnalysisResult", 2, mias_done),
+            ("5a2", "executeAnalysis", 3, A.exec_requests)):
+        priv = max((sm["private"] for _, _, _, sm in out[name]), default=0)
+        row(rid, "%s private MB after %dk requests each"
+            % (name, done // max(A.procs, 1) // 1000),
+            fmt(priv / 1024, 2), fmt(npriv / 1024, 2) + " noop",
+            "%.1fx" % (priv / npriv if npriv else 0),
+            "<= %d MB" % limit_mb, bool(out[name]) and
+            priv <= limit_mb * 1024)
+    pss = {name: sum(sm["pss"] for _, _, _, sm in out[name])
+           for name in out}
+    row("5a3", "PSS MB, %d processes each: getAnalysisResult / "
+        "executeAnalysis" % A.procs, "%s / %s" % (
+            fmt(pss["getAnalysisResult"] / 1024, 1),
+            fmt(pss["executeAnalysis"] / 1024, 1)),
+        fmt(sum(s["pss"] for s in noop) / 1024, 1) + " noop", "-",
+        "(info)", True)
+    if pool0 and pool1:
+        hit, miss = pool1[1] - pool0[1], pool1[2] - pool0[2]
+        detail("row 5a: Berkeley DB cache: %.1f MB; during the row %d pages "
+               "found, %d read in; since the store opened %d / %d"
+               % (pool1[0] / 1048576, hit, miss, pool1[1], pool1[2]))
+        row("5e", "Berkeley DB shared cache MB (hit rate during 5a)",
+            fmt(pool1[0] / 1048576, 1), "-",
+            "%.2f%%" % (100.0 * hit / (hit + miss) if hit + miss else 0),
+            "(info)", True)
+    else:
+        detail("row 5a: no db_stat: apt-get install db5.3-util")
 
 
 def row5_queue(A, q, sink, ossbase, rate):
@@ -1387,6 +1500,7 @@ def main():
     OPTS.studies = OPTS.studies or (1000 if q else 10000)
     OPTS.latency_n = 200
     OPTS.responder_requests = 100000
+    OPTS.execute_requests = 20000 if q else 100000
     OPTS.queue_n = 10000 if q else 100000
     OPTS.queue_seconds = 10 if q else 20
     OPTS.list_n = 20000 if q else 100000
@@ -1446,7 +1560,7 @@ def main():
                          os.path.join(root, "bdbloop"), sizes)
         if "5" in rows:
             say("row 5: responders (load average %s)" % loadavg())
-            row5_responders(A, mias_done, rate1)
+            row5_responders(A, mias_done, rate1, sink, oss.base)
         if "3" in rows:
             cap = sink_capacity(sink)
             he = HttpEngine(root, obj)
