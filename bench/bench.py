@@ -173,9 +173,9 @@ def private_kb(pid):
     return n
 
 
-def rss_by_mapping(pid, top=8):
+def rss_by_mapping(pid, top=8, fields=("Rss:",)):
     """The largest resident mappings of pid: [(name, Rss kB)], anonymous
-    ones summed as "[anon]"."""
+    ones summed as "[anon]"; fields: what to sum instead of Rss."""
     rss, name = {}, "?"
     try:
         with open("/proc/%d/smaps" % pid) as f:
@@ -186,7 +186,7 @@ def rss_by_mapping(pid, top=8):
                 if "-" in head[0] and not head[0].endswith(":"):
                     name = os.path.basename(head[5]) if len(head) > 5 \
                         else "[anon]"
-                elif head[0] == "Rss:":
+                elif head[0] in fields:
                     rss[name] = rss.get(name, 0) + int(head[1])
     except (OSError, ValueError, IndexError):
         pass
@@ -1143,6 +1143,11 @@ def row5_responders(A, mias_done, rate, sink, ossbase):
             detail("row 5a: %s[%d] resident by mapping: " % (name, p) +
                    ", ".join("%s %.1f MB" % (n, kb / 1024)
                              for n, kb in rss_by_mapping(p)))
+            detail("row 5a: %s[%d] private by mapping: " % (name, p) +
+                   ", ".join("%s %.2f MB" % (n, kb / 1024)
+                             for n, kb in rss_by_mapping(
+                                 p, 10, ("Private_Clean:",
+                                         "Private_Dirty:"))))
     noop = [smaps_kb(p) for p in pids_of(os.path.join(BIN, "noop"))]
     npriv = max((s["private"] for s in noop), default=0)
     for rid, name, limit_mb, done in (
