@@ -918,6 +918,7 @@ def row3(B, n, sink, ossbase, rid, engine=None, cap=None):
     # idle: nothing posts results before the dispatcher runs)
     ar = B.pids("algorithmResult")
     ar0, lt0 = cpu_of(ar), cpu_of([B.lighttpd.pid])
+    tx0 = txn_stat(B.state)
     t0 = time.time()
     d = B.start_dispatcher()
     samp = Sampler(d.pid, 0.1)
@@ -947,9 +948,18 @@ def row3(B, n, sink, ossbase, rid, engine=None, cap=None):
     ltcpu = cpu_of([B.lighttpd.pid]) - lt0
     samp.done()
     B.stop_dispatcher()
+    tx1 = txn_stat(B.state)
     elapsed = (st["last_ns"] / 1e9 - t0) if st["count"] else 0
     rate = st["ok"] / elapsed if elapsed > 0 else 0
     studies = max(st["ok"], 1)
+    if tx0 and tx1:
+        # the store's work per study: the dispatcher's and the
+        # algorithmResult responders' transactions together
+        detail("row %s: per study: %.1f transactions committed (%.1f "
+               "begun), %.1f log flushes" % (
+                   rid, (tx1[0] - tx0[0]) / studies,
+                   (tx1[1] - tx0[1]) / studies,
+                   (tx1[2] - tx0[2]) / studies))
     per = cpu / studies * 1e3                   # ms per study
     allper = (cpu + arcpu) / studies * 1e3
     eng = ""
@@ -1106,6 +1116,28 @@ def mpool_stat(state):
     if size is None or hit is None or miss is None:
         return None
     return size, hit, miss
+
+
+def txn_stat(state):
+    """(transactions committed, transactions begun, log flushes) of the
+    store so far, from db_stat -t and -l; None without db_stat."""
+    tool = shutil.which("db5.3_stat") or shutil.which("db_stat")
+    if tool is None:
+        return None
+    vals = {}
+    for flag in ("-t", "-l"):
+        p = subprocess.run([tool, "-h", state, flag], capture_output=True,
+                           text=True)
+        for line in p.stdout.splitlines():
+            if "\t" in line:
+                v, what = line.split("\t", 1)
+                vals.setdefault(what, v)
+    try:
+        return (int(vals["Number of transactions committed"]),
+                int(vals["Number of transactions begun"]),
+                int(vals["Total log file flushes"]))
+    except (KeyError, ValueError):
+        return None
 
 
 def row5_responders(A, mias_done, rate, sink, ossbase):
