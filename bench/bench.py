@@ -1089,16 +1089,34 @@ def smaps_kb(pid):
     return out
 
 
-def mpool_stat(state):
+def db_count(text):
+    """A count as db_stat prints it: exact below ten million, then in
+    millions ("11M")."""
+    m = re.match(r"^(\d+)([KMG]?)$", text.strip())
+    if not m:
+        raise ValueError(text)
+    return int(m.group(1)) * {"": 1, "K": 10 ** 3, "M": 10 ** 6,
+                              "G": 10 ** 9}[m.group(2)]
+
+
+def mpool_stat(state, reset=False):
     """(cache bytes, pages found in the cache, pages not found) of the
-    store's shared cache, from db_stat -m; None without db_stat."""
+    store's shared cache, from db_stat -m (reset: and start counting
+    again from 0, -Z); None without db_stat."""
     tool = shutil.which("db5.3_stat") or shutil.which("db_stat")
     if tool is None:
         return None
-    p = subprocess.run([tool, "-h", state, "-m"], capture_output=True,
-                       text=True)
+    p = subprocess.run([tool, "-h", state, "-m"] + (["-Z"] if reset else []),
+                       capture_output=True, text=True)
+    try:
+        return mpool_parse(p.stdout)
+    except ValueError:
+        return None
+
+
+def mpool_parse(text):
     size = hit = miss = None
-    for line in p.stdout.splitlines():
+    for line in text.splitlines():
         if "\t" not in line:
             continue
         val, what = line.split("\t", 1)
@@ -1109,10 +1127,10 @@ def mpool_stat(state):
             size = ((g * 1024 + mb) * 1024 + kb) * 1024 + b
         elif what.startswith("Requested pages found in the cache") and \
                 hit is None:
-            hit = int(val)
+            hit = db_count(val)
         elif what.startswith("Requested pages not found in the cache") \
                 and miss is None:
-            miss = int(val)
+            miss = db_count(val)
     if size is None or hit is None or miss is None:
         return None
     return size, hit, miss
@@ -1133,9 +1151,9 @@ def txn_stat(state):
                 v, what = line.split("\t", 1)
                 vals.setdefault(what, v)
     try:
-        return (int(vals["Number of transactions committed"]),
-                int(vals["Number of transactions begun"]),
-                int(vals["Total log file flushes"]))
+        return (db_count(vals["Number of transactions committed"]),
+                db_count(vals["Number of transactions begun"]),
+                db_count(vals["Total log file flushes"]))
     except (KeyError, ValueError):
         return None
 
@@ -1145,7 +1163,11 @@ def row5_responders(A, mias_done, rate, sink, ossbase):
     (getAnalysisResult; executeAnalysis after as many as its rounds gave,
     topped up to OPTS.execute_requests each), PSS as info, and the shared
     Berkeley DB cache in a row of its own."""
-    pool0 = mpool_stat(A.state)
+    # the cache's counts from here (db_stat rounds counts over ten
+    # million to millions)
+    pool0 = mpool_stat(A.state, reset=True)
+    if pool0:
+        pool0 = (pool0[0], 0, 0)
     want = OPTS.responder_requests * A.procs
     url = A.base + A.result_path("bench-done-1")
     hdrs = ["tokenId: " + A.token, "namespace: " + A.ns]
@@ -1226,8 +1248,7 @@ def row5_responders(A, mias_done, rate, sink, ossbase):
     if pool0 and pool1:
         hit, miss = pool1[1] - pool0[1], pool1[2] - pool0[2]
         detail("row 5a: Berkeley DB cache: %.1f MB; during the row %d pages "
-               "found, %d read in; since the store opened %d / %d"
-               % (pool1[0] / 1048576, hit, miss, pool1[1], pool1[2]))
+               "found in it, %d read in" % (pool1[0] / 1048576, hit, miss))
         row("5e", "Berkeley DB shared cache MB (hit rate during 5a)",
             fmt(pool1[0] / 1048576, 1), "-",
             "%.2f%%" % (100.0 * hit / (hit + miss) if hit + miss else 0),
