@@ -1278,6 +1278,9 @@ def row5_queue(A, q, sink, ossbase, rate):
     samp.start()
     time.sleep(OPTS.queue_seconds)
     n = sink.stats()["count"]
+    detail("row 5b: the dispatcher's resident memory by mapping at the end: "
+           + ", ".join("%s %.1f MB" % (m, kb / 1024)
+                       for m, kb in rss_by_mapping(d.pid)))
     samp.done()
     A.stop_dispatcher()
     detail("row 5: dispatcher with about %d queued studies: peak VmRSS %.1f MB "
