@@ -8,8 +8,9 @@
  * before commit returns) and, for SECONDS, commits transactions shaped as
  * executeAnalysis's: a read-for-update of a new study key (not found), a
  * put of a STUDY_BYTES record in studies.db and of a QUEUE_BYTES record in
- * queue.db.  WRITERS threads (default 1: the reference) commit at once, to
- * show what group commit gives on this disk.
+ * queue.db.  WRITERS threads (default 1) commit at once: row 2's reference
+ * runs as many as wrk has connections (16), what group commit gives on
+ * this disk; one writer is an info row.
  * Prints: commits=N seconds=S rate=R
  *
  * Two switches for doc/PERFORMANCE.md's experiments (not the reference):

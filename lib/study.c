@@ -247,14 +247,23 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 		goto out;
 	if ((rc = study_put(t, key, klen, &rec)) != STORE_OK)
 		goto out;
-	/* listAnalyses's index and the metrics move with the record */
+	/* listAnalyses's index moves with the record */
 	if ((rc = ops_index_move(t, ss->ss_ns, ss->ss_type, ss->ss_uid, old_ms,
-	    ops_submitted(&rec))) != STORE_OK ||
-	    (rc = metrics_study_move(t, key, klen, st, STUDY_QUEUED)) !=
+	    ops_submitted(&rec))) != STORE_OK)
+		goto out;
+	if ((rc = study_queue_listing(t, key, klen, rec.sr_run, now)) !=
 	    STORE_OK)
 		goto out;
-	if ((rc = limit_active_add(t, ss->ss_ns, 1)) == STORE_OK)
-		rc = study_queue_listing(t, key, klen, rec.sr_run, now);
+	/*
+	 * The counters last: they share one page of counters.db with every
+	 * other namespace's, and its write lock is held to the commit, so
+	 * every submission (and the dispatcher's moves) waits for the one
+	 * holding it (bench/ row 2b, doc/PERFORMANCE.md).
+	 */
+	if ((rc = metrics_study_move(t, key, klen, st, STUDY_QUEUED)) !=
+	    STORE_OK)
+		goto out;
+	rc = limit_active_add(t, ss->ss_ns, 1);
 out:
 	study_rec_free(&rec);
 	return rc;
