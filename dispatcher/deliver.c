@@ -58,7 +58,7 @@ msg_body(struct store_txn *t, void *arg)
 	return STORE_OK;
 }
 
-static void deliver_done(struct xfer *, CURLcode);
+static enum task_res deliver_done(struct xfer *, CURLcode);
 
 enum task_res
 deliver_start(struct disp *d, struct task *t)
@@ -237,7 +237,7 @@ answer_ok(struct xfer *x, int result_kind)
 	return ok;
 }
 
-static void
+static enum task_res
 deliver_done(struct xfer *x, CURLcode code)
 {
 	struct disp		*d = x->x_disp;
@@ -292,5 +292,5 @@ deliver_done(struct xfer *x, CURLcode code)
 		log_info("callback %s to %s: %s; %s", t->t_id, x->x_host, err,
 		    a.state == OUTBOX_DEAD ? "dead letter" : "will retry");
 out:
-	sched_done(d, t, TASK_DONE);
+	return TASK_DONE;
 }

@@ -52,7 +52,7 @@ struct task {
 TAILQ_HEAD(taskq, task);
 
 /*
- * What a handler did with its task, reported to the scheduler (sched_done),
+ * What a handler did with its task, returned to the scheduler (sched.c),
  * which alone changes the queue and ends the task.  A handler that records
  * an outcome deletes or moves the item in that same transaction (after
  * task_fresh), and reports TASK_DONE; one that leaves the item for a later
@@ -63,12 +63,15 @@ enum task_res {
 	TASK_RETRY,	/* the item is due again at t_retry */
 	TASK_DROP,	/* done with: the item goes */
 	TASK_WORKER,	/* a worker thread runs it (work.c) */
-	TASK_PENDING	/* a transfer has it: its callback reports */
+	TASK_PENDING	/* a transfer has it: its completion function
+			 * returns the outcome when it ends */
 };
 
 /* A transfer on the curl multi handle. */
 struct xfer;
-typedef void (*xfer_done)(struct xfer *, CURLcode);
+/* A handler's completion function: what its finished transfer says (the
+ * scheduler calls it, sched_finished). */
+typedef enum task_res (*xfer_done)(struct xfer *, CURLcode);
 
 struct xfer {
 	TAILQ_ENTRY(xfer)	 x_entry;
@@ -87,6 +90,7 @@ struct xfer {
 						 * checked */
 	int			 x_egress_refused;
 	char			 x_errbuf[CURL_ERROR_SIZE];
+	CURLcode		 x_code;	/* how it ended */
 	xfer_done		 x_done;
 	struct task		*x_task;
 };
@@ -112,6 +116,8 @@ struct disp {
 	CURLM			*d_multi;
 	unsigned		 d_transfers;
 	TAILQ_HEAD(, xfer)	 d_xfers;	/* on d_multi; main thread */
+	TAILQ_HEAD(, xfer)	 d_finished;	/* ended, their completion
+						 * not yet run; main thread */
 
 	pthread_mutex_t		 d_mtx;		/* guards what follows */
 	pthread_cond_t		 d_cv;
@@ -152,21 +158,27 @@ disp_poke(struct disp *d)
 /* Whether the dispatcher has since started over from the store. */
 #define task_stale(d, t)	(atomic_load(&(d)->d_epoch) != (t)->t_epoch)
 
-/* sched.c: finding due work, starting it, and applying the outcomes */
+/* sched.c: finding due work, starting it (the handlers), and applying
+ * the outcomes they return */
+int64_t	sched_scan(struct disp *);	/* returns ms until the next due */
+void	sched_work(struct disp *, struct task *);	/* a worker's task */
+/* The transfers http_poll finished (d_finished): each one's completion
+ * function, and its outcome applied.  Main. */
+void	sched_finished(struct disp *);
+/* Ends the tasks no worker has taken, their items left for a later look:
+ * those read before a recovery (stale_only), or all of them once the
+ * workers stopped.  Main. */
+void	sched_unstarted(struct disp *, int stale_only);
+
+/* task.c: a task's place in the work in progress, and its end */
 /* Set by a restart after a stall, before descriptors are closed under the
  * workers: a failure a worker meets from then on is that, not its task's,
  * and is not recorded. */
 extern atomic_int	disp_restarting;
 void	disp_conf_unref(struct disp *, struct dconf *);
-int64_t	sched_scan(struct disp *);	/* returns ms until the next due */
-void	sched_work(struct disp *, struct task *);	/* a worker's task */
-/* A handler's outcome: the queue changes (TASK_RETRY, TASK_DROP), the task
- * goes to a worker (TASK_WORKER) or ends.  Any thread. */
-void	sched_done(struct disp *, struct task *, enum task_res);
-/* Ends the tasks no worker has taken, their items left for a later look:
- * those read before a recovery (stale_only), or all of them once the
- * workers stopped.  Main. */
-void	sched_unstarted(struct disp *, int stale_only);
+/* An image task's engine count of work in progress, by 1 or -1.  With
+ * d_mtx held. */
+void	task_count(struct disp *, struct task *, int by);
 /* Ends a task without touching its item (it runs again at the next look,
  * or start).  Any thread. */
 void	task_release(struct disp *, struct task *);
@@ -184,7 +196,9 @@ int	http_post(struct disp *, const char *url, char *body, size_t len,
  * or transfer finished: room for more), or 0 */
 #define WOKEN_NEW	1
 #define WOKEN_DONE	2
+/* Runs the transfers; those that ended go onto d_finished. */
 void	http_poll(struct disp *, int timeout_ms, int *woken);
+void	http_free(struct xfer *);
 void	http_abort_all(struct disp *);
 
 /* work.c: the worker threads; each runs d_work on the tasks it takes */
@@ -196,8 +210,8 @@ void	work_submit(struct disp *, struct task *);
 void	work_take(struct disp *, int stale_only, struct taskq *out);
 
 /* The handlers: the scheduler (sched.c) calls them; each returns its
- * outcome, or TASK_PENDING and reports it from its transfer's callback
- * (sched_done). */
+ * outcome, or TASK_PENDING and returns it from its transfer's completion
+ * function (sched_finished). */
 /* engine.c */
 enum task_res	engine_trigger(struct disp *, struct task *);	/* remote, main */
 enum task_res	engine_command(struct disp *, struct task *);	/* local, worker */

@@ -243,7 +243,7 @@ outcome_store(struct disp *d, struct outcome *o)
 
 /* ---- remote engines ------------------------------------------------- */
 
-static void trigger_done(struct xfer *, CURLcode);
+static enum task_res trigger_done(struct xfer *, CURLcode);
 
 enum task_res
 engine_trigger(struct disp *d, struct task *t)
@@ -364,7 +364,7 @@ release:
 	return res;
 }
 
-static void
+static enum task_res
 trigger_done(struct xfer *x, CURLcode code)
 {
 	struct disp		*d = x->x_disp;
@@ -391,8 +391,7 @@ trigger_done(struct xfer *x, CURLcode code)
 		o.deadline = store_now_ms() + ce->ce_timeout * 1000LL;
 		outcome_store(d, &o);
 		json_object_put(resp);
-		sched_done(d, t, TASK_DONE);
-		return;
+		return TASK_DONE;
 	}
 	if (code != CURLE_OK)
 		snprintf(msg, sizeof(msg), "engine unreachable: %s",
@@ -428,7 +427,7 @@ trigger_done(struct xfer *x, CURLcode code)
 	log_info("image %s: %s%s", t->t_id, msg, o.retry_in ? ", will retry" :
 	    "");
 	outcome_store(d, &o);
-	sched_done(d, t, TASK_DONE);
+	return TASK_DONE;
 }
 
 struct timeout_arg {

@@ -30,8 +30,8 @@ http_write(char *ptr, size_t size, size_t n, void *arg)
 	return len;
 }
 
-static void
-xfer_free(struct xfer *x)
+void
+http_free(struct xfer *x)
 {
 	if (x->x_easy != NULL)
 		curl_easy_cleanup(x->x_easy);
@@ -93,12 +93,12 @@ http_post(struct disp *d, const char *url, char *body, size_t len,
 	x->x_task = t;
 	http_host(url, x->x_host, sizeof(x->x_host));
 	if (x->x_hdrs == NULL || (e = x->x_easy = curl_easy_init()) == NULL) {
-		xfer_free(x);
+		http_free(x);
 		return -1;
 	}
 	/* "Expect: 100-continue" would cost a round trip per callback */
 	if ((hl = curl_slist_append(x->x_hdrs, "Expect:")) == NULL) {
-		xfer_free(x);
+		http_free(x);
 		return -1;
 	}
 	x->x_hdrs = hl;
@@ -120,11 +120,11 @@ http_post(struct disp *d, const char *url, char *body, size_t len,
 	    CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEDATA, x) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_PRIVATE, x) != CURLE_OK) {
-		xfer_free(x);
+		http_free(x);
 		return -1;
 	}
 	if (curl_multi_add_handle(d->d_multi, e) != CURLM_OK) {
-		xfer_free(x);
+		http_free(x);
 		return -1;
 	}
 	TAILQ_INSERT_TAIL(&d->d_xfers, x, x_entry);
@@ -161,8 +161,8 @@ http_poll(struct disp *d, int timeout_ms, int *woken)
 		curl_multi_remove_handle(d->d_multi, msg->easy_handle);
 		TAILQ_REMOVE(&d->d_xfers, x, x_entry);
 		d->d_transfers--;
-		x->x_done(x, msg->data.result);
-		xfer_free(x);
+		x->x_code = msg->data.result;
+		TAILQ_INSERT_TAIL(&d->d_finished, x, x_entry);
 		*woken |= WOKEN_DONE;
 	}
 }
@@ -178,6 +178,6 @@ http_abort_all(struct disp *d)
 		d->d_transfers--;
 		/* the item stays queued: it runs again at the next start */
 		task_release(d, x->x_task);
-		xfer_free(x);
+		http_free(x);
 	}
 }

@@ -358,6 +358,7 @@ main(int argc, char *argv[])
 		fatalx("cannot initialise libcurl");
 	TAILQ_INIT(&d.d_todo);
 	TAILQ_INIT(&d.d_xfers);
+	TAILQ_INIT(&d.d_finished);
 	pthread_mutex_init(&d.d_mtx, NULL);
 	pthread_cond_init(&d.d_cv, NULL);
 	for (i = 0; i < CONF_ENGINES; i++)
@@ -437,6 +438,7 @@ main(int argc, char *argv[])
 		 * may linger in the registers while we wait */
 		secmem_scrub_registers();
 		http_poll(&d, (int)(wait_ms > 1000 ? 1000 : wait_ms), &woken);
+		sched_finished(&d);
 		if (woken) {
 			char buf[256];
 

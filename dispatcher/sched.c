@@ -1,4 +1,4 @@
-/* sched.c -- mias-dispatcher: find due work in the queue and start it */
+/* sched.c -- mias-dispatcher: find due work, start it, apply the outcomes */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +14,6 @@
  * costs milliseconds, and between two looks the workers live on what the
  * last one handed out. */
 #define SCAN_AHEAD	2
-
-atomic_int	disp_restarting;
 
 /*
  * A look at the queue runs in one read transaction and only picks items;
@@ -652,6 +650,8 @@ waiting_body(struct store_txn *txn, void *arg)
 	return store_scan(txn, SDB_WAITING, NULL, 0, waiting_visit, wt);
 }
 
+static void	sched_done(struct disp *, struct task *, enum task_res);
+
 /* The main loop's handlers; what blocks goes to the workers (sched_work). */
 static void
 task_start(struct disp *d, struct task *t)
@@ -708,41 +708,6 @@ sched_work(struct disp *d, struct task *t)
 		break;
 	}
 	sched_done(d, t, res);
-}
-
-/*
- * An image task's place in its engine's count of work in progress (by, 1
- * or -1), by the engine in its slot t_type under the task's configuration.
- * Called with d_mtx held.
- */
-static void
-task_count(struct disp *d, struct task *t, int by)
-{
-	struct conf_engine	*ce;
-	unsigned		*n;
-
-	if (t->t_kind != QK_IMAGE || t->t_type < 1 ||
-	    t->t_type > CONF_ENGINES)
-		return;
-	ce = &t->t_dconf->dc_conf->c_engine[t->t_type - 1];
-	if (!ce->ce_configured)
-		return;
-	n = ce->ce_url != NULL ? &d->d_triggering[t->t_type] :
-	    &d->d_cmd_running[t->t_type];
-	if (by > 0)
-		(*n)++;
-	else if (*n > 0)
-		(*n)--;
-}
-
-void
-task_retype(struct disp *d, struct task *t, int slot)
-{
-	pthread_mutex_lock(&d->d_mtx);
-	task_count(d, t, -1);
-	t->t_type = slot;
-	task_count(d, t, 1);
-	pthread_mutex_unlock(&d->d_mtx);
 }
 
 int64_t
@@ -827,24 +792,6 @@ sched_scan(struct disp *d)
 	return sc.next_due > sc.now ? sc.next_due - sc.now : 0;
 }
 
-void
-task_release(struct disp *d, struct task *t)
-{
-	size_t			 i;
-
-	pthread_mutex_lock(&d->d_mtx);
-	for (i = 0; i < d->d_busy_n; i++)
-		if (d->d_busy[i] == t) {
-			d->d_busy[i] = d->d_busy[--d->d_busy_n];
-			break;
-		}
-	task_count(d, t, -1);
-	pthread_mutex_unlock(&d->d_mtx);
-	disp_conf_unref(d, t->t_dconf);
-	free(t);
-	disp_poke(d);
-}
-
 struct move_arg {
 	struct task	*t;
 	int64_t		 due;		/* -1: delete */
@@ -881,7 +828,9 @@ move_body(struct store_txn *txn, void *arg)
 	return rc;
 }
 
-void
+/* A handler's outcome: the queue changes (TASK_RETRY, TASK_DROP), the task
+ * goes to a worker (TASK_WORKER) or ends.  Any thread. */
+static void
 sched_done(struct disp *d, struct task *t, enum task_res res)
 {
 	struct move_arg m = { t, -1 };
@@ -907,6 +856,22 @@ sched_done(struct disp *d, struct task *t, enum task_res res)
 }
 
 void
+sched_finished(struct disp *d)
+{
+	struct xfer	*x;
+	struct task	*t;
+	enum task_res	 res;
+
+	while ((x = TAILQ_FIRST(&d->d_finished)) != NULL) {
+		TAILQ_REMOVE(&d->d_finished, x, x_entry);
+		t = x->x_task;
+		res = x->x_done(x, x->x_code);
+		sched_done(d, t, res);
+		http_free(x);
+	}
+}
+
+void
 sched_unstarted(struct disp *d, int stale_only)
 {
 	struct taskq	 q;
@@ -917,19 +882,5 @@ sched_unstarted(struct disp *d, int stale_only)
 	while ((t = TAILQ_FIRST(&q)) != NULL) {
 		TAILQ_REMOVE(&q, t, t_entry);
 		task_release(d, t);
-	}
-}
-
-void
-disp_conf_unref(struct disp *d, struct dconf *dc)
-{
-	int last;
-
-	pthread_mutex_lock(&d->d_mtx);
-	last = --dc->dc_refs == 0;
-	pthread_mutex_unlock(&d->d_mtx);
-	if (last) {
-		conf_free(dc->dc_conf);
-		free(dc);
 	}
 }
