@@ -20,6 +20,7 @@
 
 #include <db.h>
 
+#include "repl.h"
 #include "store.h"
 
 /*
@@ -106,6 +107,11 @@ struct store {
 	DB_ENV		*s_env;
 	DB		*s_db[SDB__MAX];
 	char		 s_err[256];
+	int		 s_repl_start;	/* this process is its node's
+					 * replication process (repl.h) */
+	int		 s_repl_local;	/* STORE_CREATE (mias-admin init,
+					 * before the node joins its group):
+					 * commits without a role count */
 
 	/* the watchdog; s_watch_stop is guarded by s_watch_mtx */
 	pthread_t	 s_watch;
@@ -645,7 +651,12 @@ store_start1(struct store *s)
 	    (ret = env->set_flags(env, DB_TIME_NOTGRANTED, 1)) != 0 ||
 	    (ret = env->set_lg_max(env, STORE_LOG_MAX)) != 0 ||
 	    (ret = env->set_lg_filemode(env, mode)) != 0 ||
-	    (ret = env->open(env, s->s_dir, STORE_ENV_FLAGS, mode)) != 0 ||
+	    /* a group (doc/REPLICATION.md): the same sites in every
+	     * process, since whoever recovers makes the regions anew */
+	    (repl_conf() != NULL && (ret = repl_env_config(env, s->s_err,
+	    sizeof(s->s_err)) == -1 ? EINVAL : 0) != 0) ||
+	    (ret = env->open(env, s->s_dir, STORE_ENV_FLAGS |
+	    (repl_conf() != NULL ? DB_INIT_REP : 0), mode)) != 0 ||
 	    /* the flag lives in the shared region: off, whatever a
 	     * process of an earlier release set (see STORE_LOG_MAX) */
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 0)) != 0) {
@@ -667,6 +678,9 @@ store_start1(struct store *s)
 			goto fail;
 		}
 	}
+	if (s->s_repl_start && repl_env_start(env, s->s_err,
+	    sizeof(s->s_err)) == -1)
+		goto fail;
 	store_watch_start(s);
 	return 0;
 fail:
@@ -702,6 +716,7 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 		return -1;
 	}
 	pthread_rwlock_init(&s->s_rw, NULL);
+	s->s_repl_local = (flags & STORE_CREATE) != 0;
 	store_guard_start();
 	if (store_start(s) == -1) {
 		store_guard_stop();
@@ -956,6 +971,10 @@ store_fail(struct store_txn *t, int ret)
 	case DB_LOCK_DEADLOCK:
 	case DB_LOCK_NOTGRANTED:
 	case DB_RUNRECOVERY:
+	/* a group: handles a role change or an internal init made stale
+	 * (reopened), a client syncing with its master (waited for) */
+	case DB_REP_HANDLE_DEAD:
+	case DB_REP_LOCKOUT:
 		return STORE_RETRY;
 	default:
 		snprintf(t->t_store->s_err, sizeof(t->t_store->s_err), "%s",
@@ -1073,11 +1092,116 @@ store_reopen(struct store *s)
 	return rc;
 }
 
+/*
+ * A group: whether the commit just made counts (doc/REPLICATION.md).  It
+ * does when no DB_EVENT_REP_PERM_FAILED came during it (the count was
+ * perm before) and the environment is master still: a commit made in an
+ * environment without a role (just recovered, its replication process
+ * not yet started again) is neither sent nor waited for, and is lost
+ * once the node syncs with the group.  With s_rw held.  0 or -1 (s_err).
+ */
+static int
+store_repl_acked(struct store *s, unsigned perm)
+{
+	enum repl_role	role;
+	int		ret;
+
+	if (repl_perm_failures() != perm) {
+		snprintf(s->s_err, sizeof(s->s_err), "replication: the write "
+		    "was not acknowledged by a quorum of the group in time");
+		return -1;
+	}
+	store_enter();
+	ret = repl_env_role(s->s_env, &role, NULL, 0, NULL);
+	store_leave();
+	if (ret == 0 && role == REPL_NONE && s->s_repl_local)
+		return 0;
+	if (ret != 0 || role != REPL_MASTER) {
+		snprintf(s->s_err, sizeof(s->s_err), "replication: this node "
+		    "is not the master of the group (any more)");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_repl_start(struct store *s)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&s->s_rw);
+	s->s_repl_start = 1;
+	rc = s->s_env == NULL ? 0 : repl_env_start(s->s_env, s->s_err,
+	    sizeof(s->s_err));
+	pthread_rwlock_unlock(&s->s_rw);
+	return rc;
+}
+
+int
+store_role(struct store *s, char *master, size_t len)
+{
+	enum repl_role	role = REPL_NONE;
+	unsigned	gen;
+
+	int		ret;
+
+	if (master != NULL && len > 0)
+		master[0] = '\0';
+	if (repl_conf() == NULL)
+		return REPL_NONE;
+	if (repl_panicked()) {
+		/* another process recovered the environment: rejoin */
+		store_reset(s, store_epoch(s));
+	}
+	if (store_reopen(s) == -1)
+		return REPL_NONE;
+	pthread_rwlock_rdlock(&s->s_rw);
+	gen = s->s_gen;
+	ret = s->s_env == NULL ? DB_RUNRECOVERY : 0;
+	if (ret == 0) {
+		store_enter();
+		ret = repl_env_role(s->s_env, &role, master, len, NULL);
+		store_leave();
+	}
+	pthread_rwlock_unlock(&s->s_rw);
+	if (ret == DB_RUNRECOVERY) {
+		store_reset(s, gen);
+		return REPL_NONE;
+	}
+	return role;
+}
+
+void
+store_new_epoch(struct store *s)
+{
+	pthread_rwlock_wrlock(&s->s_rw);
+	s->s_gen++;
+	pthread_rwlock_unlock(&s->s_rw);
+}
+
+int
+store_sites(struct store *s, void (*fn)(void *, const char *, int),
+    void *arg)
+{
+	int ret = -1;
+
+	if (repl_conf() == NULL)
+		return 0;
+	pthread_rwlock_rdlock(&s->s_rw);
+	if (s->s_env != NULL) {
+		store_enter();
+		ret = repl_env_sites(s->s_env, fn, arg);
+		store_leave();
+	}
+	pthread_rwlock_unlock(&s->s_rw);
+	return ret == 0 ? 0 : -1;
+}
+
 static int
 store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 {
 	struct store_txn	t;
-	unsigned		gen;
+	unsigned		gen, perm;
 	int			attempt, ret, rc, reset;
 
 	for (attempt = 0; attempt < STORE_TRIES; attempt++) {
@@ -1120,10 +1244,18 @@ store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 			 * can be durable without it.  Accepted still means on
 			 * disk when store_txn returns.
 			 */
+			perm = repl_perm_failures();
 			store_enter();
 			ret = t.t_txn->commit(t.t_txn, DB_TXN_NOSYNC);
 			store_leave();
 			t.t_txn = NULL;
+			if (ret == 0 && t.t_wrote && repl_conf() != NULL &&
+			    store_repl_acked(s, perm) == -1) {
+				/* committed here, but perhaps not on a quorum:
+				 * never reported as done, and not retried */
+				pthread_rwlock_unlock(&s->s_rw);
+				return STORE_ERR;
+			}
 			if (ret == 0 && cflags == 0 && t.t_wrote &&
 			    (ret = store_log_flush(s)) != 0) {
 				/* committed but maybe not on disk: not retried
@@ -1151,7 +1283,8 @@ store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 				    "starts over");
 		}
 		reset = 0;
-		if (rc == STORE_RETRY && t.t_dberr == DB_RUNRECOVERY)
+		if (rc == STORE_RETRY && (t.t_dberr == DB_RUNRECOVERY ||
+		    t.t_dberr == DB_REP_HANDLE_DEAD))
 			reset = 1;	/* reopened on the next try */
 		else if (rc == STORE_RETRY &&
 		    t.t_dberr == DB_LOCK_NOTGRANTED) {

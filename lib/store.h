@@ -177,6 +177,28 @@ void	store_on_stall(void (*fn)(const char *why));
  * image's threads held.  0 or -1. */
 int	store_unregister_self(const char *dir);
 
+/*
+ * A group of hosts ([replication], repl.h; nothing of this changes a
+ * store without it).  repl_use() before store_open configures every
+ * environment handle for the group.  store_repl_start: this process is its
+ * node's replication process (the dispatcher): it starts the replication
+ * manager now and after every reopen.  store_role: the node's role and the
+ * master's HOST:PORT ("" when none); it also reopens the environment when
+ * another process recovered it, so that the replication process rejoins
+ * the group at once.  store_sites: each other member and whether it is
+ * connected.  A write committed on a node that is not master, or without
+ * a quorum's acknowledgement, makes store_txn return STORE_ERR (s_err
+ * says which): never success.
+ */
+int	store_repl_start(struct store *);
+int	store_role(struct store *, char *master, size_t len);
+int	store_sites(struct store *, void (*fn)(void *, const char *hostport,
+	    int up), void *arg);
+/* A new epoch without reopening (store_epoch below): the replication
+ * process's role changed, and what it read before must not be written
+ * back or told. */
+void	store_new_epoch(struct store *);
+
 /* The last error the library reported, for logs (never holds values). */
 const char *store_errmsg(const struct store *);
 
