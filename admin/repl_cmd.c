@@ -1,18 +1,43 @@
 /* repl_cmd.c -- mias-admin in a group of hosts ([replication]): repl
  * status, and write commands refused on a replica */
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "admin.h"
 #include "conf.h"
 #include "repl.h"
 #include "store.h"
 
-static void
-repl_site_line(void *arg, const char *hostport, int up)
+/* The other members' lines the dispatcher wrote (repl.h); all down when
+ * it has not written them lately (it is not running: no connection). */
+static int
+repl_sites(const struct mias_conf *c)
 {
-	(void)arg;
-	printf("node=%s state=%s\n", hostport, up ? "up" : "down");
+	char		 path[4096], line[512];
+	struct stat	 st;
+	FILE		*f;
+	size_t		 i;
+	int		 fresh = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", c->c_state_dir,
+	    REPL_SITES_FILE);
+	if ((f = fopen(path, "r")) != NULL && fstat(fileno(f), &st) == 0 &&
+	    time(NULL) - st.st_mtime <= REPL_SITES_FRESH) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, "node=", 5) == 0 &&
+			    strchr(line, '\n') != NULL)
+				fputs(line, stdout);
+		fresh = 1;
+	}
+	if (f != NULL)
+		fclose(f);
+	if (!fresh)
+		for (i = 0; i < c->c_repl.rc_peers_n; i++)
+			printf("node=%s state=down\n", c->c_repl.rc_peers[i]);
+	return 0;
 }
 
 int
@@ -32,12 +57,7 @@ admin_repl(const struct mias_conf *c, struct store *s, int argc,
 	printf("role=%s\nmaster=%s\n", repl_role_name(role), master);
 	/* this node is up: it answers */
 	printf("node=%s state=up\n", c->c_repl.rc_local);
-	if (store_sites(s, repl_site_line, NULL) == -1) {
-		fprintf(stderr, "mias-admin: repl status: %s\n",
-		    store_errmsg(s));
-		return 1;
-	}
-	return 0;
+	return repl_sites(c);
 }
 
 int

@@ -381,11 +381,10 @@ main(int argc, char *argv[])
 		write_pid(d.d_lock_fd);
 		detached = 1;
 	}
-	if (store_open(c->c_state_dir, 0, &d.d_store, err, sizeof(err)) == -1)
+	/* in a group, this process is its node's replication process */
+	if (store_open(c->c_state_dir, STORE_REPL, &d.d_store, err,
+	    sizeof(err)) == -1)
 		fatalx("%s%s", err, store_init_hint(c->c_state_dir));
-	/* a group: this process is its node's replication process */
-	if (store_repl_start(d.d_store) == -1)
-		fatalx("%s", store_errmsg(d.d_store));
 	if ((d.d_wake_fd = wake_listen(c->c_state_dir)) == -1)
 		fatal("%s/dispatcher.sock", c->c_state_dir);
 	if (pipe2(d.d_pipe, O_CLOEXEC | O_NONBLOCK) == -1)

@@ -2,6 +2,9 @@
  * the master's works; the others wait, and take over on promotion */
 #include <sys/types.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +101,55 @@ standby_records(struct disp *d, int master)
 	return 0;
 }
 
+struct standby_buf {
+	char	sb_text[4096];
+	size_t	sb_len;
+};
+
+static void
+standby_site(void *arg, const char *hostport, int up)
+{
+	struct standby_buf	*sb = arg;
+	int			 n;
+
+	n = snprintf(sb->sb_text + sb->sb_len, sizeof(sb->sb_text) -
+	    sb->sb_len, "node=%s state=%s\n", hostport, up ? "up" : "down");
+	if (n > 0 && (size_t)n < sizeof(sb->sb_text) - sb->sb_len)
+		sb->sb_len += (size_t)n;
+}
+
+/* The other members and whether this node's replication process is
+ * connected to each, for mias-admin repl status (which, not being the
+ * replication process, cannot see the connections): REPL_SITES_FILE in
+ * the state directory, rewritten every second (a stale file means the
+ * dispatcher is not running). */
+static void
+standby_sites(struct disp *d)
+{
+	struct standby_buf	 sb;
+	char			 path[4096], tmp[4200];
+	const char		*dir = store_dir(d->d_store);
+	int			 fd;
+
+	sb.sb_len = 0;
+	sb.sb_text[0] = '\0';
+	if (store_sites(d->d_store, standby_site, &sb) == -1)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, REPL_SITES_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fd = store_file_open(dir, tmp, O_WRONLY | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		return;
+	if (write(fd, sb.sb_text, sb.sb_len) != (ssize_t)sb.sb_len) {
+		close(fd);
+		unlink(tmp);
+		return;
+	}
+	close(fd);
+	if (rename(tmp, path) == -1)
+		unlink(tmp);
+}
+
 static int64_t
 standby_ms(void)
 {
@@ -111,7 +163,7 @@ enum standby
 disp_standby(struct disp *d)
 {
 	static int		 last = -1, checked;
-	static int64_t		 next;
+	static int64_t		 next, next_sites;
 	char			 master[300];
 	int			 role;
 	unsigned		 gen;
@@ -122,6 +174,10 @@ disp_standby(struct disp *d)
 		return last == REPL_MASTER && checked ? STANDBY_WORK :
 		    STANDBY_WAIT;
 	next = standby_ms() + STANDBY_LOOK_MS;
+	if (standby_ms() >= next_sites) {
+		standby_sites(d);
+		next_sites = standby_ms() + 1000;
+	}
 	gen = store_epoch(d->d_store);
 	role = store_role(d->d_store, master, sizeof(master));
 	if (role == last && gen == store_epoch(d->d_store)) {

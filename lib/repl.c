@@ -303,6 +303,13 @@ repl_msg(const DB_ENV *env, const char *msg)
 	    ts.tv_nsec / 1000000, (long)getpid(), msg);
 }
 
+static void
+repl_err(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)pfx;
+	repl_msg(env, msg);
+}
+
 static int
 repl_site(DB_ENV *env, const char *hostport, int local)
 {
@@ -339,6 +346,7 @@ repl_env_config(void *dbenv, char *err, size_t errlen)
 		return 0;
 	if (getenv("MIAS_REPL_VERBOSE") != NULL) {
 		env->set_msgcall(env, repl_msg);
+		env->set_errcall(env, repl_err);
 		env->set_verbose(env, DB_VERB_REP_ELECT, 1);
 		env->set_verbose(env, DB_VERB_REPMGR_CONNFAIL, 1);
 		env->set_verbose(env, DB_VERB_REPMGR_MISC, 1);

@@ -7,6 +7,12 @@
 #include <stddef.h>
 
 #define REPL_PEERS_MAX	16
+/* In the state directory: node=HOST:PORT state=up|down for each other
+ * member, as the dispatcher (the replication process) sees them,
+ * rewritten every second (dispatcher/standby.c). */
+#define REPL_SITES_FILE	"repl.sites"
+#define REPL_SITES_FRESH	5	/* seconds: older, the dispatcher is
+					 * not running */
 
 enum repl_ack {
 	REPL_ACK_QUORUM,	/* DB_REPMGR_ACKS_QUORUM (default) */
@@ -53,12 +59,14 @@ void		 repl_conf_free(struct repl_conf *);
 const char	*repl_role_name(enum repl_role);
 
 /*
- * For store.c.  Every process configures the environment handle the same
+ * For store.c.  Every process configures its environment handle the same
  * way before DB_ENV->open (whoever recovers the environment makes its
  * regions, the network configuration among them); only the replication
- * process (the dispatcher) then calls repl_env_start.  The environment is
- * passed as a void * so that this header needs no db.h.  0, or -1 with
- * err.
+ * process (the dispatcher) then calls repl_env_start.  (A process that
+ * writes on the master starts the manager by itself all the same, as a
+ * "subordinate" with connections of its own: Berkeley DB 5.3 does that
+ * in log_put, see doc/REPLICATION.md.)  The environment is passed as a
+ * void * so that this header needs no db.h.  0, or -1 with err.
  */
 /* Once, before store_open (later calls change nothing); NULL or a
  * section that is absent: one host.  Kept as a copy. */

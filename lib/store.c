@@ -653,8 +653,8 @@ store_start1(struct store *s)
 	    (ret = env->set_lg_filemode(env, mode)) != 0 ||
 	    /* a group (doc/REPLICATION.md): the same sites in every
 	     * process, since whoever recovers makes the regions anew */
-	    (repl_conf() != NULL && (ret = repl_env_config(env, s->s_err,
-	    sizeof(s->s_err)) == -1 ? EINVAL : 0) != 0) ||
+	    (repl_conf() != NULL && (ret = repl_env_config(env,
+	    s->s_err, sizeof(s->s_err)) == -1 ? EINVAL : 0) != 0) ||
 	    (ret = env->open(env, s->s_dir, STORE_ENV_FLAGS |
 	    (repl_conf() != NULL ? DB_INIT_REP : 0), mode)) != 0 ||
 	    /* the flag lives in the shared region: off, whatever a
@@ -717,6 +717,7 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 	}
 	pthread_rwlock_init(&s->s_rw, NULL);
 	s->s_repl_local = (flags & STORE_CREATE) != 0;
+	s->s_repl_start = (flags & STORE_REPL) != 0;
 	store_guard_start();
 	if (store_start(s) == -1) {
 		store_guard_stop();
@@ -1093,6 +1094,43 @@ store_reopen(struct store *s)
 }
 
 /*
+ * A group: the database handles a role change or an internal init made
+ * stale (DB_REP_HANDLE_DEAD) are opened again, unless another thread has
+ * since generation gen; the environment stays open (closing it would stop
+ * the replication process's manager, and its connections, and call an
+ * election).  A new epoch: what was read before may be gone.  0 or -1.
+ */
+static int
+store_reopen_dbs(struct store *s, unsigned gen)
+{
+	int i, ret = 0, mode = (int)store_file_mode(s->s_dir);
+
+	pthread_rwlock_wrlock(&s->s_rw);
+	if (s->s_gen != gen || s->s_env == NULL) {
+		pthread_rwlock_unlock(&s->s_rw);
+		return 0;
+	}
+	store_enter();
+	for (i = 0; i < SDB__MAX && ret == 0; i++) {
+		if (s->s_db[i] != NULL)
+			s->s_db[i]->close(s->s_db[i], DB_NOSYNC);
+		s->s_db[i] = NULL;
+		if ((ret = db_create(&s->s_db[i], s->s_env, 0)) != 0 ||
+		    (ret = s->s_db[i]->open(s->s_db[i], NULL, store_files[i],
+		    NULL, DB_BTREE, STORE_DB_FLAGS | (i == SDB_COUNTERS ||
+		    i == SDB_META ? DB_READ_UNCOMMITTED : 0), mode)) != 0)
+			snprintf(s->s_err, sizeof(s->s_err), "%s/%s: %s",
+			    s->s_dir, store_files[i], db_strerror(ret));
+	}
+	store_leave();
+	s->s_gen++;
+	pthread_rwlock_unlock(&s->s_rw);
+	if (ret != 0)
+		store_reset(s, s->s_gen);
+	return ret == 0 ? 0 : -1;
+}
+
+/*
  * A group: whether the commit just made counts (doc/REPLICATION.md).  It
  * does when no DB_EVENT_REP_PERM_FAILED came during it (the count was
  * perm before) and the environment is master still: a commit made in an
@@ -1122,19 +1160,6 @@ store_repl_acked(struct store *s, unsigned perm)
 		return -1;
 	}
 	return 0;
-}
-
-int
-store_repl_start(struct store *s)
-{
-	int rc;
-
-	pthread_rwlock_wrlock(&s->s_rw);
-	s->s_repl_start = 1;
-	rc = s->s_env == NULL ? 0 : repl_env_start(s->s_env, s->s_err,
-	    sizeof(s->s_err));
-	pthread_rwlock_unlock(&s->s_rw);
-	return rc;
 }
 
 int
@@ -1283,9 +1308,10 @@ store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 				    "starts over");
 		}
 		reset = 0;
-		if (rc == STORE_RETRY && (t.t_dberr == DB_RUNRECOVERY ||
-		    t.t_dberr == DB_REP_HANDLE_DEAD))
+		if (rc == STORE_RETRY && t.t_dberr == DB_RUNRECOVERY)
 			reset = 1;	/* reopened on the next try */
+		else if (rc == STORE_RETRY && t.t_dberr == DB_REP_HANDLE_DEAD)
+			reset = 2;	/* the databases only */
 		else if (rc == STORE_RETRY &&
 		    t.t_dberr == DB_LOCK_NOTGRANTED) {
 			store_enter();
@@ -1297,8 +1323,10 @@ store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 		pthread_rwlock_unlock(&s->s_rw);
 		if (rc != STORE_RETRY)
 			return rc;
-		if (reset)
+		if (reset == 1)
 			store_reset(s, gen);
+		else if (reset == 2 && store_reopen_dbs(s, gen) == -1)
+			return STORE_ERR;
 		store_backoff(attempt);
 	}
 	snprintf(s->s_err, sizeof(s->s_err), "transaction retried %d times "

@@ -64,6 +64,9 @@ enum store_rc {
 				 * nothing (mias-admin store upgrade) */
 #define STORE_NOUPGRADE	0x04	/* refuse an older store even where its
 				 * upgrade is automatic */
+#define STORE_REPL	0x08	/* in a group (repl.h): this process is its
+				 * node's replication process (the
+				 * dispatcher), after every reopen too */
 
 /*
  * Open (and if needed recover) the environment in dir.  Every process
@@ -180,9 +183,8 @@ int	store_unregister_self(const char *dir);
 /*
  * A group of hosts ([replication], repl.h; nothing of this changes a
  * store without it).  repl_use() before store_open configures every
- * environment handle for the group.  store_repl_start: this process is its
- * node's replication process (the dispatcher): it starts the replication
- * manager now and after every reopen.  store_role: the node's role and the
+ * environment handle for the group; STORE_REPL makes the process its
+ * node's replication process.  store_role: the node's role and the
  * master's HOST:PORT ("" when none); it also reopens the environment when
  * another process recovered it, so that the replication process rejoins
  * the group at once.  store_sites: each other member and whether it is
@@ -190,7 +192,6 @@ int	store_unregister_self(const char *dir);
  * a quorum's acknowledgement, makes store_txn return STORE_ERR (s_err
  * says which): never success.
  */
-int	store_repl_start(struct store *);
 int	store_role(struct store *, char *master, size_t len);
 int	store_sites(struct store *, void (*fn)(void *, const char *hostport,
 	    int up), void *arg);

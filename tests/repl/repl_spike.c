@@ -111,6 +111,16 @@ open_env(const char *dir, const char *local, const char *peers, int prio,
 		goto err;
 	env->set_errcall(env, errcall);
 	env->set_event_notify(env, event);
+	if (getenv("SPIKE_BARE") != NULL) {
+		/* join without any replication manager call */
+		(void)peers;
+		(void)prio;
+		(void)start;
+		n = 0;
+		if ((ret = env->set_thread_count(env, 64)) != 0)
+			goto err;
+		goto open;
+	}
 	if ((ret = site(env, local, 1)) != 0)
 		goto err;
 	list = strdup(peers);
@@ -133,6 +143,7 @@ open_env(const char *dir, const char *local, const char *peers, int prio,
 	    (ret = env->rep_set_timeout(env, DB_REP_ELECTION_RETRY, 500000)) != 0 ||
 	    (ret = env->set_thread_count(env, 64)) != 0)
 		goto err;
+open:
 	if ((ret = env->open(env, dir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOG |
 	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_INIT_REP | DB_REGISTER |
 	    DB_RECOVER | DB_THREAD, 0600)) != 0)
