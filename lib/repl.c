@@ -359,7 +359,11 @@ repl_env_config(void *dbenv, char *err, size_t errlen)
 	for (i = 0; i < rc->rc_peers_n; i++)
 		if ((ret = repl_site(env, rc->rc_peers[i], 0)) != 0)
 			goto fail;
-	if ((ret = env->rep_set_priority(env, rc->rc_priority)) != 0 ||
+	/* a group of two: a quorum is both (no write on a lone survivor),
+	 * set here whatever the library's default */
+	if ((ret = env->rep_set_config(env, DB_REPMGR_CONF_2SITE_STRICT,
+	    1)) != 0 ||
+	    (ret = env->rep_set_priority(env, rc->rc_priority)) != 0 ||
 	    (ret = env->repmgr_set_ack_policy(env, rc->rc_ack == REPL_ACK_ALL ?
 	    DB_REPMGR_ACKS_ALL : DB_REPMGR_ACKS_QUORUM)) != 0 ||
 	    (ret = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT,
