@@ -78,8 +78,16 @@ admin_stalled(const char *why)
 	_exit(STORE_STALL_EXIT);
 }
 
+static void	admin_open_flags(struct admin *, int);
+
 static void
 admin_open(struct admin *a)
+{
+	admin_open_flags(a, 0);
+}
+
+static void
+admin_open_flags(struct admin *a, int flags)
 {
 	char err[512];
 
@@ -94,7 +102,7 @@ admin_open(struct admin *a)
 	    sizeof(err)) == -1)
 		die("%s (run 'mias-admin init' first?)", err);
 	store_on_stall(admin_stalled);
-	if (store_open(a->a_conf->c_state_dir, 0, &a->a_store, err,
+	if (store_open(a->a_conf->c_state_dir, flags, &a->a_store, err,
 	    sizeof(err)) == -1)
 		die("%s%s", err, store_init_hint(a->a_conf->c_state_dir));
 }
@@ -691,7 +699,7 @@ main(int argc, char *argv[])
 	repl_use(&a.a_conf->c_repl);
 	/* a group: the store changes only on the master */
 	if (a.a_conf->c_repl.rc_on && admin_writes(argc, argv)) {
-		admin_open(&a);
+		admin_open_flags(&a, STORE_ENVONLY);
 		if ((rc = admin_replica_refuse(a.a_store)) != 0)
 			goto out;
 		store_close(a.a_store);
@@ -716,7 +724,7 @@ main(int argc, char *argv[])
 		admin_open(&a);
 		rc = admin_deliveries(a.a_conf, a.a_store, argc - 1, argv + 1);
 	} else if (strcmp(argv[0], "repl") == 0) {
-		admin_open(&a);
+		admin_open_flags(&a, STORE_ENVONLY);
 		if ((rc = admin_repl(a.a_conf, a.a_store, argc - 1,
 		    argv + 1)) == 2)
 			usage();

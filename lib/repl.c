@@ -374,7 +374,13 @@ repl_env_config(void *dbenv, char *err, size_t errlen)
 	    (ret = env->rep_set_timeout(env, DB_REP_CONNECTION_RETRY,
 	    REPL_RETRY_US)) != 0 ||
 	    (ret = env->rep_set_timeout(env, DB_REP_ELECTION_RETRY,
-	    REPL_RETRY_US)) != 0)
+	    REPL_RETRY_US)) != 0 ||
+	    /* a checkpoint on a client waits this long after a sync (30 s
+	     * by default) holding an API operation, while a promotion to
+	     * master waits for every operation to end: the dispatcher's
+	     * periodic checkpoint held a new master for 30 s (seen with
+	     * gdb).  The checkpoint need not wait. */
+	    (ret = env->rep_set_timeout(env, DB_REP_CHECKPOINT_DELAY, 0)) != 0)
 		goto fail;
 	return 0;
 fail:

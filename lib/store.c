@@ -109,6 +109,7 @@ struct store {
 	char		 s_err[256];
 	int		 s_repl_start;	/* this process is its node's
 					 * replication process (repl.h) */
+	int		 s_envonly;	/* STORE_ENVONLY */
 	int		 s_repl_local;	/* STORE_CREATE (mias-admin init,
 					 * before the node joins its group):
 					 * commits without a role count */
@@ -668,7 +669,7 @@ store_start1(struct store *s)
 	store_guard_region(s->s_dir);
 	if (store_reserve_regions(s) == -1)
 		goto fail;
-	for (i = 0; i < SDB__MAX; i++) {
+	for (i = 0; i < SDB__MAX && !s->s_envonly; i++) {
 		if ((ret = db_create(&s->s_db[i], env, 0)) != 0 ||
 		    (ret = s->s_db[i]->open(s->s_db[i], NULL, store_files[i],
 		    NULL, DB_BTREE, STORE_DB_FLAGS | (i == SDB_COUNTERS ||
@@ -718,6 +719,7 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 	pthread_rwlock_init(&s->s_rw, NULL);
 	s->s_repl_local = (flags & STORE_CREATE) != 0;
 	s->s_repl_start = (flags & STORE_REPL) != 0;
+	s->s_envonly = (flags & STORE_ENVONLY) != 0;
 	store_guard_start();
 	if (store_start(s) == -1) {
 		store_guard_stop();
@@ -727,7 +729,8 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 		free(s);
 		return -1;
 	}
-	if (!(flags & STORE_ANYFORMAT) && store_upgrade_steps(s,
+	if (!(flags & (STORE_ANYFORMAT | STORE_ENVONLY)) &&
+	    store_upgrade_steps(s,
 	    flags & STORE_CREATE ? STORE_UP_ALL : flags & STORE_NOUPGRADE ?
 	    STORE_UP_NONE : STORE_UP_AUTO, NULL, NULL) == -1) {
 		snprintf(err, errlen, "state directory %s: %s", dir, s->s_err);

@@ -67,6 +67,12 @@ enum store_rc {
 #define STORE_REPL	0x08	/* in a group (repl.h): this process is its
 				 * node's replication process (the
 				 * dispatcher), after every reopen too */
+#define STORE_ENVONLY	0x10	/* the environment without its databases,
+				 * for store_role alone: on a group's
+				 * master, opening a database writes a log
+				 * record, which makes the process a
+				 * subordinate whose exit calls an election
+				 * (doc/REPLICATION.md) */
 
 /*
  * Open (and if needed recover) the environment in dir.  Every process

@@ -18,11 +18,6 @@ mias.conf(5)); one OSS fixture and one callback sink serve them all.
   admin     mias-admin write commands on a replica exit 3 and print
             master=HOST:PORT; repl status; health's X-Mias-Role.
 
-MIAS_REPL_FULL=1 adds what does not hold yet (doc/REPLICATION.md, "Open
-problems"): every study accepted before and after the kill completes with
-one callback, results readable on every node, the study accepted while the
-master hung completes and the resumed node serves it.
-
 Figures (diagnostics): failover time, from the kill to the first 000000
 answered by the new master; writes/s with quorum acknowledgement against a
 single host.  MIAS_TEST_KEEP=1 keeps the directories.
@@ -44,7 +39,6 @@ t = TAP()
 T0 = time.time()
 KEEP = os.environ.get("MIAS_TEST_KEEP") == "1"
 KILLS = int(os.environ.get("MIAS_REPL_KILLS", "1"))
-FULL = os.environ.get("MIAS_REPL_FULL") == "1"
 SEED = int(os.environ.get("MIAS_REPL_SEED", str(int(time.time() * 1000) %
                                                  1000000)))
 rnd = random.Random(SEED)
@@ -52,6 +46,8 @@ CMD = "/usr/bin/python3 %s/cmd_engine.py" % FIXTURES
 ADDRS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
 NS = "hosp-r"
 stacks = []
+# a SIGTERM (make check's timeout) still stops every process started here
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
 
 
 def can_bind(addr):
@@ -86,7 +82,7 @@ class Node(Stack):
                     "retry_schedule = %s\n\n"
                     "[egress]\nallow_hosts = 127.0.0.1\n\n"
                     "[replication]\nlocal = %s\npeers = %s\n"
-                    "heartbeat = 500ms\nack_timeout = 2s\n\n"
+                    "ack_timeout = 2s\n\n"
                     "[engine.4]\ncommand = %s --type 4 {input}\n"
                     "analysis = OA\ntimeout = 30\nconcurrency = 2\n"
                     % (self.state, os.path.join(self.dir, "master.key"),
@@ -156,8 +152,6 @@ def hang(nodes, find_master, submit, answers, settled, tok):
     stepped = wait_for(lambda: m.status().get("role") == "replica", 90, 0.2)
     t.ok(stepped, "the hung master, resumed, steps down to replica "
          "(%.1f s after SIGCONT)" % (time.time() - tc), m.status())
-    if not FULL:
-        return
     uid = [u for (_, _, u, c) in answers if c == "000000"][-1]
     ok = wait_for(lambda: settled(uid), 60, 0.5)
     t.ok(ok, "a study accepted while the old master hung completes")
@@ -232,8 +226,13 @@ def main():
          r2.status == 200 and r2.headers.get("x-mias-role") == "replica",
          "health answers with X-Mias-Role master / replica",
          (r.headers, r2.headers))
+    # (read on the replicas only: a short-lived process that opens the
+    # databases on the master is a subordinate there, whose exit calls an
+    # election in Berkeley DB 5.3; doc/REPLICATION.md)
     wait_for(lambda: all(n.admin("namespace", "list").stdout.find(NS) >= 0
-                         for n in nodes), 10)
+                         for n in nodes if n is not m), 10)
+    wait_for(lambda: all(n.status().get("master") == m.rep for n in nodes),
+             20, 0.2)
 
     accepted = {}       # uid -> node index that answered 000000
     answers = []        # (time, node, uid, code)
@@ -274,9 +273,11 @@ def main():
     otok = one.namespace(NS)[0]
     one.start()
     tw = time.time()
+    ok1 = 0
     for k in range(20):
-        one.submit(otok, NS, "1.2.9.%d" % k, sink.base + "/one", oss, "ct/r")
-    rate1 = 20 / (time.time() - tw)
+        ok1 += one.submit(otok, NS, "1.2.9.%d" % k, sink.base + "/one", oss,
+                          "ct/r").code == "000000"
+    rate1 = ok1 / (time.time() - tw)
     one.cleanup()
     stacks.remove(one)
     t.diag("executeAnalysis, one client, 20 in a row: %.1f/s on the "
@@ -333,8 +334,6 @@ def main():
         return any(delivered(r) for r in recs)
     # --- a hung master (SIGSTOP) ------------------------------------------
     hang(nodes, find_master, submit, answers, settled, tok)
-    if not FULL:
-        return
     # --- every accepted study completes, one callback, one webhook-id ---
     wait_for(lambda: all(settled(u) for u in accepted), 120, 0.5)
     bad = []
