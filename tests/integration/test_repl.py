@@ -17,6 +17,8 @@ mias.conf(5)); one OSS fixture and one callback sink serve them all.
             the heartbeat's bound; SIGCONT: the old one steps down.
   admin     mias-admin write commands on a replica exit 3 and print
             master=HOST:PORT; repl status; health's X-Mias-Role.
+  key       a replica given another key file: its dispatcher refuses to
+            join and says why.
 
 Figures (diagnostics): failover time, from the kill to the first 000000
 answered by the new master; writes/s with quorum acknowledgement against a
@@ -345,6 +347,22 @@ def main():
             bad.append((uid, accepted[uid], len(recs), sorted(ids)))
     t.ok(not bad, "every one of %d studies answered 000000 has its "
          "callback, with one webhook-id per study" % len(accepted), bad)
+    # --- a node whose key differs from the group's does not join -------
+    m = find_master(nodes)
+    r = [n for n in nodes if n is not m][0]
+    r.stop_dispatcher()
+    key = os.path.join(r.dir, "master.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(32))
+    r.start_dispatcher()
+    p = r.dispatcher
+    ended = wait_for(lambda: p.poll() is not None, 30, 0.2)
+    t.ok(ended and p.returncode != 0 and
+         "key_file is not the group's" in r.dispatcher_log(),
+         "a node whose key differs from the group's refuses to join and "
+         "says so", r.dispatcher_log()[-600:])
+    r.dispatcher = None
+    nodes = [n for n in nodes if n is not r]
     bad = []
     for n in nodes:
         for uid in accepted:
