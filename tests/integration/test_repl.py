@@ -361,7 +361,8 @@ def main():
          "key_file is not the group's" in r.dispatcher_log(),
          "a node whose key differs from the group's refuses to join and "
          "says so", r.dispatcher_log()[-600:])
-    r.dispatcher = None
+    if ended:       # else cleanup stops it
+        r.dispatcher = None
     nodes = [n for n in nodes if n is not r]
     bad = []
     for n in nodes:
