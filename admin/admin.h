@@ -34,6 +34,17 @@ int	admin_audit(const struct mias_conf *, struct store *, int argc,
  * others 0 done, 1 failed, 2 bad usage.
  */
 int	admin_store(const struct mias_conf *, int argc, char **argv);
+/*
+ * A group of hosts (repl_cmd.c).  admin_repl: mias-admin repl status,
+ * argv[0] the word after "repl"; key=value lines, 0 (2 bad usage, 1 the
+ * store failed).  admin_writes: whether the command line (argv[0] the
+ * command) changes the store.  admin_replica_refuse: 0 on the master,
+ * else 3 after printing master=HOST:PORT (empty when there is none).
+ */
+int	admin_repl(const struct mias_conf *, struct store *, int argc,
+	    char **argv);
+int	admin_writes(int argc, char **argv);
+int	admin_replica_refuse(struct store *);
 /* After a failed audit_write: a warning on standard error, from errno. */
 void	warn_audit(void);
 /* The store's stall guard (store_on_stall, lib/store.c) of every command:

@@ -18,6 +18,7 @@
 #include "crypto.h"
 #include "jv.h"
 #include "ns.h"
+#include "repl.h"
 #include "store.h"
 
 static const char	*progname = "mias-admin";
@@ -43,7 +44,8 @@ usage(void)
 	    "  deliveries replay ID|--all-dead\n"
 	    "  audit [--namespace NS] [--since TIME] [--until TIME] [--json]\n"
 	    "  store check [--repair] | backup DIR | restore DIR [--force] |\n"
-	    "        upgrade\n");
+	    "        upgrade\n"
+	    "  repl status\n");
 	exit(2);
 }
 
@@ -74,8 +76,16 @@ admin_stalled(const char *why)
 	_exit(STORE_STALL_EXIT);
 }
 
+static void	admin_open_flags(struct admin *, int);
+
 static void
 admin_open(struct admin *a)
+{
+	admin_open_flags(a, 0);
+}
+
+static void
+admin_open_flags(struct admin *a, int flags)
 {
 	char err[512];
 
@@ -90,7 +100,7 @@ admin_open(struct admin *a)
 	    sizeof(err)) == -1)
 		die("%s (run 'mias-admin init' first?)", err);
 	store_on_stall(admin_stalled);
-	if (store_open(a->a_conf->c_state_dir, 0, &a->a_store, err,
+	if (store_open(a->a_conf->c_state_dir, flags, &a->a_store, err,
 	    sizeof(err)) == -1)
 		die("%s%s", err, store_init_hint(a->a_conf->c_state_dir));
 }
@@ -684,6 +694,15 @@ main(int argc, char *argv[])
 	for (size_t i = 0; conf_warning(a.a_conf, i) != NULL; i++)
 		fprintf(stderr, "%s: warning: %s\n", progname,
 		    conf_warning(a.a_conf, i));
+	repl_use(&a.a_conf->c_repl);
+	/* a group: the store changes only on the master */
+	if (a.a_conf->c_repl.rc_on && admin_writes(argc, argv)) {
+		admin_open_flags(&a, STORE_ENVONLY);
+		if ((rc = admin_replica_refuse(a.a_store)) != 0)
+			goto out;
+		store_close(a.a_store);
+		a.a_store = NULL;
+	}
 
 	if (strcmp(argv[0], "init") == 0)
 		rc = cmd_init(&a, argc, argv);
@@ -702,9 +721,15 @@ main(int argc, char *argv[])
 	else if (strcmp(argv[0], "deliveries") == 0) {
 		admin_open(&a);
 		rc = admin_deliveries(a.a_conf, a.a_store, argc - 1, argv + 1);
+	} else if (strcmp(argv[0], "repl") == 0) {
+		admin_open_flags(&a, STORE_ENVONLY);
+		if ((rc = admin_repl(a.a_conf, a.a_store, argc - 1,
+		    argv + 1)) == 2)
+			usage();
 	}
 	else
 		usage();
+out:
 	store_close(a.a_store);
 	crypto_keys_free(a.a_keys);
 	conf_free(a.a_conf);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fcgi.h"
+#include "repl.h"
 #include "store.h"
 
 static int
@@ -26,6 +27,9 @@ health(struct req *rq)
 		    "unavailable");
 		return;
 	}
+	/* in a group: this node's part in it (CONTRACT.md) */
+	if (repl_conf() != NULL)
+		rq->rq_role = repl_role_name(store_role(rq->rq_store, NULL, 0));
 	req_reply(rq, json_object_new_string("ok"));
 }
 

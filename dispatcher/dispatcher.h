@@ -224,6 +224,13 @@ enum task_res	assemble_result(struct disp *, struct task *);	/* worker */
 /* deliver.c */
 enum task_res	deliver_start(struct disp *, struct task *);	/* main */
 
+/* standby.c: in a group ([replication]), whether this node's dispatcher
+ * works: STANDBY_WORK (master, or no group), STANDBY_WAIT (not master:
+ * take no work), STANDBY_PROMOTED (just became master: start over from
+ * what the store holds, then work).  Main thread. */
+enum standby { STANDBY_WORK, STANDBY_WAIT, STANDBY_PROMOTED };
+enum standby disp_standby(struct disp *);
+
 /* retention.c: remove studies ended longer ago than [retention] says;
  * returns ms until the next sweep is due (main) */
 int64_t	retention_sweep(struct disp *);

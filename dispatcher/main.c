@@ -21,6 +21,7 @@
 #include "log.h"
 #include "ops.h"
 #include "oss.h"
+#include "repl.h"
 #include "secmem.h"
 #include "store.h"
 #include "wake.h"
@@ -307,6 +308,7 @@ main(int argc, char *argv[])
 	if ((d.d_dconf = dconf_load(d.d_conf_path, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	c = d.d_dconf->dc_conf;
+	repl_use(&c->c_repl);
 	if (store_check_owner(c->c_state_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if ((d.d_keys = crypto_keys_new()) == NULL)
@@ -347,7 +349,9 @@ main(int argc, char *argv[])
 		write_pid(d.d_lock_fd);
 		detached = 1;
 	}
-	if (store_open(c->c_state_dir, 0, &d.d_store, err, sizeof(err)) == -1)
+	/* in a group, this process is its node's replication process */
+	if (store_open(c->c_state_dir, STORE_REPL, &d.d_store, err,
+	    sizeof(err)) == -1)
 		fatalx("%s%s", err, store_init_hint(c->c_state_dir));
 	if ((d.d_wake_fd = wake_listen(c->c_state_dir)) == -1)
 		fatal("%s/dispatcher.sock", c->c_state_dir);
@@ -371,11 +375,13 @@ main(int argc, char *argv[])
 
 	log_info("started (pid %ld, state %s, %u workers)", (long)getpid(),
 	    c->c_state_dir, d.d_nworkers);
-	start_over(&d, NULL);
+	if (repl_conf() == NULL)	/* a group: on promotion */
+		start_over(&d, NULL);
 
 	next_scan = 0;
 	while (!disp_quit || d.d_transfers > 0) {
 		int64_t now;
+		char	buf[256];
 
 		if (disp_quit && stop_at == 0) {
 			/* stop taking work; let transfers finish */
@@ -390,6 +396,20 @@ main(int argc, char *argv[])
 			break;
 		if (disp_reload)
 			reload(&d);
+		switch (disp_standby(&d)) {
+		case STANDBY_WAIT:	/* in a group, not the master */
+			http_poll(&d, 100, &woken);
+			wake_drain(d.d_wake_fd);
+			while (read(d.d_pipe[0], buf, sizeof(buf)) > 0)
+				;
+			continue;
+		case STANDBY_PROMOTED:
+			start_over(&d, "this node became the master");
+			next_scan = next_sweep = 0;
+			break;
+		default:
+			break;
+		}
 		now = store_now_ms();
 		if (now >= next_checkpoint) {
 			if (store_checkpoint(d.d_store) == -1)
@@ -440,8 +460,6 @@ main(int argc, char *argv[])
 		http_poll(&d, (int)(wait_ms > 1000 ? 1000 : wait_ms), &woken);
 		sched_finished(&d);
 		if (woken) {
-			char buf[256];
-
 			/* new work: look at the queue now; room for more (a
 			 * task finished): now, or after SCAN_SPACING (above) */
 			wake_drain(d.d_wake_fd);

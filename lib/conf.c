@@ -609,6 +609,16 @@ conf_handler(void *arg, const char *section, const char *name,
 		c->c_retention_finished = secs;
 		return 1;
 	}
+	if (!strcmp(section, "replication")) {
+		if ((why = repl_conf_key(&c->c_repl, name, value)) == NULL)
+			return 1;
+		if (!strcmp(why, "is not a key of this section"))
+			conf_error(cp, "unknown key '%s' in section "
+			    "[replication]", name);
+		else
+			conf_error(cp, "[replication] %s %s", name, why);
+		return 0;
+	}
 	if (!strncmp(section, "engine.", 7)) {
 		int slot;
 
@@ -671,6 +681,7 @@ conf_defaults(struct mias_conf *c)
 	c->c_limit_rps = 200;
 	c->c_limit_authfail = 30;
 	c->c_retention_finished = 365 * 86400;
+	repl_conf_defaults(&c->c_repl);
 	for (i = 0; i < CONF_ENGINES; i++) {
 		c->c_engine[i].ce_timeout = 600;
 		c->c_engine[i].ce_concurrency = 8;
@@ -781,6 +792,7 @@ static int
 conf_finish(struct conf_parse *cp)
 {
 	struct mias_conf	*c = cp->cp_conf;
+	const char		*why;
 	size_t			 i;
 
 	if (!cp->cp_seen_state_dir) {
@@ -791,6 +803,16 @@ conf_finish(struct conf_parse *cp)
 	if (!cp->cp_seen_key_file) {
 		snprintf(cp->cp_err, cp->cp_errlen, "%s: missing required "
 		    "key [server] key_file", c->c_path);
+		return -1;
+	}
+	if ((why = repl_conf_finish(&c->c_repl)) != NULL) {
+		snprintf(cp->cp_err, cp->cp_errlen, "%s: %s", c->c_path, why);
+		return -1;
+	}
+	if (c->c_repl.rc_on && c->c_repl.rc_internal_url == NULL &&
+	    c->c_public_url != NULL &&
+	    (c->c_repl.rc_internal_url = strdup(c->c_public_url)) == NULL) {
+		snprintf(cp->cp_err, cp->cp_errlen, "out of memory");
 		return -1;
 	}
 	if (conf_place_named(cp) == -1)
@@ -914,6 +936,7 @@ conf_free(struct mias_conf *c)
 	free(c->c_state_dir);
 	free(c->c_key_file);
 	free(c->c_metrics_token_file);
+	repl_conf_free(&c->c_repl);
 	free(c->c_public_url);
 	for (i = 0; i < c->c_warn_n; i++)
 		free(c->c_warn[i]);

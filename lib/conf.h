@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "egress.h"
+#include "repl.h"
 
 #define CONF_STUDY_TYPES	4	/* studyType 1..4, [engine.1]..[engine.4] */
 #define CONF_ENGINES		16	/* engine slots: 1..4 serve executeAnalysis
@@ -70,6 +71,8 @@ struct mias_conf {
 					 * after it ended; 0: for ever */
 	/* [metrics] */
 	char		*c_metrics_token_file;	/* NULL: no metrics to anyone */
+	/* [replication]: rc_on 0 when absent (one host) */
+	struct repl_conf c_repl;
 
 	/* engine sections by slot, index slot - 1 (see struct conf_engine) */
 	struct conf_engine c_engine[CONF_ENGINES];

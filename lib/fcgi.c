@@ -27,6 +27,8 @@
 #include "ns.h"
 #include "ops.h"
 #include "secmem.h"
+#include "forward.h"
+#include "repl.h"
 #include "store.h"
 #include "window.h"
 
@@ -235,6 +237,7 @@ fcgi_ready1(struct fcgi_ctx *fc)
 		fc->fc_keys_ok = 1;
 	}
 	if (fc->fc_store == NULL) {
+		repl_use(&fc->fc_conf->c_repl);
 		store_on_stall(fcgi_stalled);
 		if (store_open(fc->fc_conf->c_state_dir, 0, &fc->fc_store,
 		    err, sizeof(err)) == -1) {
@@ -378,8 +381,11 @@ fcgi_respond(struct fcgi_io *io, struct req *rq, const struct endpoint *ep)
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
-	    "%s%s%s%s%s%s"
+	    "%s%s%s%s%s%s%s%s%s"
 	    "\r\n", status, rc_http_reason(status), len, ra,
+	    rq->rq_role != NULL ? "X-Mias-Role: " : "",
+	    rq->rq_role != NULL ? rq->rq_role : "",
+	    rq->rq_role != NULL ? "\r\n" : "",
 	    rq->rq_rc != RC_METHOD ? "" : (ep->ep_flags & EP_POST) ?
 	    "Allow: POST, OPTIONS\r\n" : "Allow: GET, OPTIONS\r\n",
 	    rq->rq_origin != NULL ? "Vary: Origin\r\n" : "",
@@ -668,6 +674,114 @@ req_txn_ops(struct req *rq, int (*body)(struct store_txn *, void *),
 	return rc;
 }
 
+/* The master's internal_url, as the master recorded it in meta.db
+ * (dispatcher/standby.c), when that master is the one named. */
+struct fwd_master {
+	const char	*fm_addr;	/* HOST:PORT from the replication */
+	char		 fm_url[512];
+};
+
+static int
+fwd_master_body(struct store_txn *t, void *arg)
+{
+	struct fwd_master	*fm = arg;
+	json_object		*o = NULL, *v;
+	int			 rc;
+
+	fm->fm_url[0] = '\0';
+	if ((rc = store_get_json(t, SDB_META, "repl.master", 11, &o, 0)) != 0)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	if (json_object_object_get_ex(o, "local", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    strcmp(json_object_get_string(v), fm->fm_addr) == 0 &&
+	    json_object_object_get_ex(o, "url", &v) &&
+	    json_object_is_type(v, json_type_string))
+		snprintf(fm->fm_url, sizeof(fm->fm_url), "%s",
+		    json_object_get_string(v));
+	json_object_put(o);
+	return STORE_OK;
+}
+
+/*
+ * In a group, a write that reaches a replica is carried out on the master
+ * (CONTRACT.md "Replication"): the request goes as it came (its target,
+ * tokenId, namespace, Content-Type, Origin and body) to the master's
+ * internal_url, and the master's answer goes back as it is.  0: this node
+ * is the master (or no group), the request is handled here; 1: answered
+ * (the answer written to io); -1: rq holds a retryable error.
+ */
+static int
+fcgi_forward(struct fcgi_ctx *fc, struct fcgi_io *io, struct req *rq)
+{
+	static const struct { const char *param, *name; } pass[] = {
+		{ "HTTP_TOKENID", "tokenId" },
+		{ "HTTP_NAMESPACE", "namespace" },
+		{ "CONTENT_TYPE", "Content-Type" },
+		{ "HTTP_ORIGIN", "Origin" },
+	};
+	struct forward_resp	 fr;
+	struct fwd_master	 fm;
+	char			 master[300], url[2560], err[256], head[1536];
+	char			*hdr[sizeof(pass) / sizeof(pass[0]) + 1];
+	const char		*uri = io_param(io, "REQUEST_URI"), *v;
+	size_t			 i, nh = 0;
+	int			 role, hn, rc = -1;
+
+	if (repl_conf() == NULL || !(fc->fc_ep->ep_flags & EP_POST))
+		return 0;
+	if ((role = store_role(fc->fc_store, master, sizeof(master))) ==
+	    REPL_MASTER)
+		return 0;
+	memset(&fm, 0, sizeof(fm));
+	fm.fm_addr = master;
+	if (role != REPL_REPLICA || io_param(io, "HTTP_X_MIAS_FORWARDED") ||
+	    uri == NULL || *uri != '/' ||
+	    store_txn(fc->fc_store, fwd_master_body, &fm) != 0 ||
+	    fm.fm_url[0] == '\0' || (size_t)snprintf(url, sizeof(url),
+	    "%s%s", fm.fm_url, uri) >= sizeof(url)) {
+		req_error(rq, RC_INTERNAL, "this node cannot reach the master "
+		    "of its group now (an election may be under way): try "
+		    "again");
+		return -1;
+	}
+	for (i = 0; i < sizeof(pass) / sizeof(pass[0]); i++)
+		if ((v = io_param(io, pass[i].param)) != NULL &&
+		    strpbrk(v, "\r\n") == NULL &&
+		    asprintf(&hdr[nh], "%s: %s", pass[i].name, v) != -1)
+			nh++;
+	hdr[nh] = NULL;
+	if (forward_http("POST", url, (const char *const *)hdr, rq->rq_body,
+	    rq->rq_bodylen, repl_conf()->rc_forward_timeout, &fr, err,
+	    sizeof(err)) == -1 || fr.fr_status < 200 || fr.fr_status > 599) {
+		log_warnx("request %s: forwarding to the master %s: %s",
+		    rq->rq_id, master, fr.fr_status ? "bad status" : err);
+		req_error(rq, RC_INTERNAL, "this node could not reach the "
+		    "master of its group: try again");
+		if (fr.fr_status)
+			forward_resp_free(&fr);
+		goto out;
+	}
+	hn = snprintf(head, sizeof(head), "Status: %ld %s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+	    "%s\r\n", fr.fr_status, rc_http_reason((int)fr.fr_status),
+	    fr.fr_ctype[0] ? fr.fr_ctype : "application/json; charset=utf-8",
+	    fr.fr_len, fr.fr_hdrs);
+	io_write(io, head, (size_t)hn);
+	if (fr.fr_len > 0)
+		io_write(io, fr.fr_body, fr.fr_len);
+	rq->rq_rc = fr.fr_status == 200 ? RC_OK : RC_INTERNAL;
+	forward_resp_free(&fr);
+	rc = 1;
+out:
+	while (nh > 0) {
+		nh--;
+		crypto_wipe(hdr[nh], strlen(hdr[nh]));
+		free(hdr[nh]);
+	}
+	return rc;
+}
+
 /* The end of an authenticated endpoint's request: it is counted, and its
  * audit record appended. */
 static void
@@ -696,6 +810,7 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 	struct req	 rq;
 	struct gate	 gate;
 	size_t		 bodylen, got;
+	int		 forwarded = 0;
 
 	memset(&rq, 0, sizeof(rq));
 	memset(&gate, 0, sizeof(gate));
@@ -770,6 +885,15 @@ fcgi_handle(struct fcgi_ctx *fc, struct fcgi_io *io)
 			goto out;
 		}
 	}
+	switch (fcgi_forward(fc, io, &rq)) {
+	case 1:			/* the master answered */
+		forwarded = 1;
+		goto out;
+	case -1:		/* rq holds the error */
+		goto out;
+	default:
+		break;
+	}
 	fc->fc_ep->ep_handler(&rq);
 	if (rq.rq_gate != NULL) {
 		/* answered without the store: authenticated now, and a
@@ -788,7 +912,8 @@ out:
 	/* who did what: every authenticated endpoint, refusals included */
 	if ((fc->fc_ep->ep_flags & EP_AUTH) && fc->fc_store != NULL)
 		fcgi_account(fc, &rq);
-	fcgi_respond(io, &rq, fc->fc_ep);
+	if (!forwarded)
+		fcgi_respond(io, &rq, fc->fc_ep);
 	if (rq.rq_body != NULL) {
 		/* bodies carry OSS secrets */
 		crypto_wipe(rq.rq_body, rq.rq_bodylen);

@@ -38,6 +38,8 @@ struct req {
 						 * or NULL (metrics only) */
 	int			 rq_cors;	/* echo rq_origin (allowed) */
 	int			 rq_retry_after;	/* seconds, with 100010 */
+	const char		*rq_role;	/* X-Mias-Role (health, in a
+						 * group), a static string */
 	time_t			 rq_time;	/* when authenticated: rate windows */
 	int			 rq_authfail;	/* a wrong token: counted */
 	int			 rq_ns_known;	/* rq_ns exists: its failures

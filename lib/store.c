@@ -20,6 +20,7 @@
 
 #include <db.h>
 
+#include "repl.h"
 #include "store.h"
 
 /*
@@ -106,6 +107,12 @@ struct store {
 	DB_ENV		*s_env;
 	DB		*s_db[SDB__MAX];
 	char		 s_err[256];
+	int		 s_repl_start;	/* this process is its node's
+					 * replication process (repl.h) */
+	int		 s_envonly;	/* STORE_ENVONLY */
+	int		 s_repl_local;	/* STORE_CREATE (mias-admin init,
+					 * before the node joins its group):
+					 * commits without a role count */
 
 	/* the watchdog; s_watch_stop is guarded by s_watch_mtx */
 	pthread_t	 s_watch;
@@ -645,7 +652,12 @@ store_start1(struct store *s)
 	    (ret = env->set_flags(env, DB_TIME_NOTGRANTED, 1)) != 0 ||
 	    (ret = env->set_lg_max(env, STORE_LOG_MAX)) != 0 ||
 	    (ret = env->set_lg_filemode(env, mode)) != 0 ||
-	    (ret = env->open(env, s->s_dir, STORE_ENV_FLAGS, mode)) != 0 ||
+	    /* a group (doc/REPLICATION.md): the same sites in every
+	     * process, since whoever recovers makes the regions anew */
+	    (repl_conf() != NULL && (ret = repl_env_config(env,
+	    s->s_err, sizeof(s->s_err)) == -1 ? EINVAL : 0) != 0) ||
+	    (ret = env->open(env, s->s_dir, STORE_ENV_FLAGS |
+	    (repl_conf() != NULL ? DB_INIT_REP : 0), mode)) != 0 ||
 	    /* the flag lives in the shared region: off, whatever a
 	     * process of an earlier release set (see STORE_LOG_MAX) */
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 0)) != 0) {
@@ -657,7 +669,7 @@ store_start1(struct store *s)
 	store_guard_region(s->s_dir);
 	if (store_reserve_regions(s) == -1)
 		goto fail;
-	for (i = 0; i < SDB__MAX; i++) {
+	for (i = 0; i < SDB__MAX && !s->s_envonly; i++) {
 		if ((ret = db_create(&s->s_db[i], env, 0)) != 0 ||
 		    (ret = s->s_db[i]->open(s->s_db[i], NULL, store_files[i],
 		    NULL, DB_BTREE, STORE_DB_FLAGS | (i == SDB_COUNTERS ||
@@ -667,6 +679,9 @@ store_start1(struct store *s)
 			goto fail;
 		}
 	}
+	if (s->s_repl_start && repl_env_start(env, s->s_err,
+	    sizeof(s->s_err)) == -1)
+		goto fail;
 	store_watch_start(s);
 	return 0;
 fail:
@@ -702,6 +717,9 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 		return -1;
 	}
 	pthread_rwlock_init(&s->s_rw, NULL);
+	s->s_repl_local = (flags & STORE_CREATE) != 0;
+	s->s_repl_start = (flags & STORE_REPL) != 0;
+	s->s_envonly = (flags & STORE_ENVONLY) != 0;
 	store_guard_start();
 	if (store_start(s) == -1) {
 		store_guard_stop();
@@ -711,7 +729,8 @@ store_open(const char *dir, int flags, struct store **out, char *err,
 		free(s);
 		return -1;
 	}
-	if (!(flags & STORE_ANYFORMAT) && store_upgrade_steps(s,
+	if (!(flags & (STORE_ANYFORMAT | STORE_ENVONLY)) &&
+	    store_upgrade_steps(s,
 	    flags & STORE_CREATE ? STORE_UP_ALL : flags & STORE_NOUPGRADE ?
 	    STORE_UP_NONE : STORE_UP_AUTO, NULL, NULL) == -1) {
 		snprintf(err, errlen, "state directory %s: %s", dir, s->s_err);
@@ -956,6 +975,10 @@ store_fail(struct store_txn *t, int ret)
 	case DB_LOCK_DEADLOCK:
 	case DB_LOCK_NOTGRANTED:
 	case DB_RUNRECOVERY:
+	/* a group: handles a role change or an internal init made stale
+	 * (reopened), a client syncing with its master (waited for) */
+	case DB_REP_HANDLE_DEAD:
+	case DB_REP_LOCKOUT:
 		return STORE_RETRY;
 	default:
 		snprintf(t->t_store->s_err, sizeof(t->t_store->s_err), "%s",
@@ -1073,11 +1096,140 @@ store_reopen(struct store *s)
 	return rc;
 }
 
+/*
+ * A group: the database handles a role change or an internal init made
+ * stale (DB_REP_HANDLE_DEAD) are opened again, unless another thread has
+ * since generation gen; the environment stays open (closing it would stop
+ * the replication process's manager, and its connections, and call an
+ * election).  A new epoch: what was read before may be gone.  0 or -1.
+ */
+static int
+store_reopen_dbs(struct store *s, unsigned gen)
+{
+	int i, ret = 0, mode = (int)store_file_mode(s->s_dir);
+
+	pthread_rwlock_wrlock(&s->s_rw);
+	if (s->s_gen != gen || s->s_env == NULL) {
+		pthread_rwlock_unlock(&s->s_rw);
+		return 0;
+	}
+	store_enter();
+	for (i = 0; i < SDB__MAX && ret == 0; i++) {
+		if (s->s_db[i] != NULL)
+			s->s_db[i]->close(s->s_db[i], DB_NOSYNC);
+		s->s_db[i] = NULL;
+		if ((ret = db_create(&s->s_db[i], s->s_env, 0)) != 0 ||
+		    (ret = s->s_db[i]->open(s->s_db[i], NULL, store_files[i],
+		    NULL, DB_BTREE, STORE_DB_FLAGS | (i == SDB_COUNTERS ||
+		    i == SDB_META ? DB_READ_UNCOMMITTED : 0), mode)) != 0)
+			snprintf(s->s_err, sizeof(s->s_err), "%s/%s: %s",
+			    s->s_dir, store_files[i], db_strerror(ret));
+	}
+	store_leave();
+	s->s_gen++;
+	pthread_rwlock_unlock(&s->s_rw);
+	if (ret != 0)
+		store_reset(s, s->s_gen);
+	return ret == 0 ? 0 : -1;
+}
+
+/*
+ * A group: whether the commit just made counts (doc/REPLICATION.md).  It
+ * does when no DB_EVENT_REP_PERM_FAILED came during it (the count was
+ * perm before) and the environment is master still: a commit made in an
+ * environment without a role (just recovered, its replication process
+ * not yet started again) is neither sent nor waited for, and is lost
+ * once the node syncs with the group.  With s_rw held.  0 or -1 (s_err).
+ */
+static int
+store_repl_acked(struct store *s, unsigned perm)
+{
+	enum repl_role	role;
+	int		ret;
+
+	if (repl_perm_failures() != perm) {
+		snprintf(s->s_err, sizeof(s->s_err), "replication: the write "
+		    "was not acknowledged by a quorum of the group in time");
+		return -1;
+	}
+	store_enter();
+	ret = repl_env_role(s->s_env, &role, NULL, 0, NULL);
+	store_leave();
+	if (ret == 0 && role == REPL_NONE && s->s_repl_local)
+		return 0;
+	if (ret != 0 || role != REPL_MASTER) {
+		snprintf(s->s_err, sizeof(s->s_err), "replication: this node "
+		    "is not the master of the group (any more)");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_role(struct store *s, char *master, size_t len)
+{
+	enum repl_role	role = REPL_NONE;
+	unsigned	gen;
+
+	int		ret;
+
+	if (master != NULL && len > 0)
+		master[0] = '\0';
+	if (repl_conf() == NULL)
+		return REPL_NONE;
+	if (repl_panicked()) {
+		/* another process recovered the environment: rejoin */
+		store_reset(s, store_epoch(s));
+	}
+	if (store_reopen(s) == -1)
+		return REPL_NONE;
+	pthread_rwlock_rdlock(&s->s_rw);
+	gen = s->s_gen;
+	ret = s->s_env == NULL ? DB_RUNRECOVERY : 0;
+	if (ret == 0) {
+		store_enter();
+		ret = repl_env_role(s->s_env, &role, master, len, NULL);
+		store_leave();
+	}
+	pthread_rwlock_unlock(&s->s_rw);
+	if (ret == DB_RUNRECOVERY) {
+		store_reset(s, gen);
+		return REPL_NONE;
+	}
+	return role;
+}
+
+void
+store_new_epoch(struct store *s)
+{
+	pthread_rwlock_wrlock(&s->s_rw);
+	s->s_gen++;
+	pthread_rwlock_unlock(&s->s_rw);
+}
+
+int
+store_sites(struct store *s, void (*fn)(void *, const char *, int),
+    void *arg)
+{
+	int ret = -1;
+
+	if (repl_conf() == NULL)
+		return 0;
+	pthread_rwlock_rdlock(&s->s_rw);
+	if (s->s_env != NULL) {
+		store_enter();
+		ret = repl_env_sites(s->s_env, fn, arg);
+		store_leave();
+	}
+	pthread_rwlock_unlock(&s->s_rw);
+	return ret == 0 ? 0 : -1;
+}
+
 static int
 store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 {
 	struct store_txn	t;
-	unsigned		gen;
+	unsigned		gen, perm;
 	int			attempt, ret, rc, reset;
 
 	for (attempt = 0; attempt < STORE_TRIES; attempt++) {
@@ -1120,10 +1272,18 @@ store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 			 * can be durable without it.  Accepted still means on
 			 * disk when store_txn returns.
 			 */
+			perm = repl_perm_failures();
 			store_enter();
 			ret = t.t_txn->commit(t.t_txn, DB_TXN_NOSYNC);
 			store_leave();
 			t.t_txn = NULL;
+			if (ret == 0 && t.t_wrote && repl_conf() != NULL &&
+			    store_repl_acked(s, perm) == -1) {
+				/* committed here, but perhaps not on a quorum:
+				 * never reported as done, and not retried */
+				pthread_rwlock_unlock(&s->s_rw);
+				return STORE_ERR;
+			}
 			if (ret == 0 && cflags == 0 && t.t_wrote &&
 			    (ret = store_log_flush(s)) != 0) {
 				/* committed but maybe not on disk: not retried
@@ -1153,6 +1313,8 @@ store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 		reset = 0;
 		if (rc == STORE_RETRY && t.t_dberr == DB_RUNRECOVERY)
 			reset = 1;	/* reopened on the next try */
+		else if (rc == STORE_RETRY && t.t_dberr == DB_REP_HANDLE_DEAD)
+			reset = 2;	/* the databases only */
 		else if (rc == STORE_RETRY &&
 		    t.t_dberr == DB_LOCK_NOTGRANTED) {
 			store_enter();
@@ -1164,8 +1326,10 @@ store_run(struct store *s, store_body body, void *arg, u_int32_t cflags)
 		pthread_rwlock_unlock(&s->s_rw);
 		if (rc != STORE_RETRY)
 			return rc;
-		if (reset)
+		if (reset == 1)
 			store_reset(s, gen);
+		else if (reset == 2 && store_reopen_dbs(s, gen) == -1)
+			return STORE_ERR;
 		store_backoff(attempt);
 	}
 	snprintf(s->s_err, sizeof(s->s_err), "transaction retried %d times "

@@ -64,6 +64,15 @@ enum store_rc {
 				 * nothing (mias-admin store upgrade) */
 #define STORE_NOUPGRADE	0x04	/* refuse an older store even where its
 				 * upgrade is automatic */
+#define STORE_REPL	0x08	/* in a group (repl.h): this process is its
+				 * node's replication process (the
+				 * dispatcher), after every reopen too */
+#define STORE_ENVONLY	0x10	/* the environment without its databases,
+				 * for store_role alone: on a group's
+				 * master, opening a database writes a log
+				 * record, which makes the process a
+				 * subordinate whose exit calls an election
+				 * (doc/REPLICATION.md) */
 
 /*
  * Open (and if needed recover) the environment in dir.  Every process
@@ -176,6 +185,26 @@ void	store_on_stall(void (*fn)(const char *why));
  * so that store_open recovers the environment, freeing whatever the old
  * image's threads held.  0 or -1. */
 int	store_unregister_self(const char *dir);
+
+/*
+ * A group of hosts ([replication], repl.h; nothing of this changes a
+ * store without it).  repl_use() before store_open configures every
+ * environment handle for the group; STORE_REPL makes the process its
+ * node's replication process.  store_role: the node's role and the
+ * master's HOST:PORT ("" when none); it also reopens the environment when
+ * another process recovered it, so that the replication process rejoins
+ * the group at once.  store_sites: each other member and whether it is
+ * connected.  A write committed on a node that is not master, or without
+ * a quorum's acknowledgement, makes store_txn return STORE_ERR (s_err
+ * says which): never success.
+ */
+int	store_role(struct store *, char *master, size_t len);
+int	store_sites(struct store *, void (*fn)(void *, const char *hostport,
+	    int up), void *arg);
+/* A new epoch without reopening (store_epoch below): the replication
+ * process's role changed, and what it read before must not be written
+ * back or told. */
+void	store_new_epoch(struct store *);
 
 /* The last error the library reported, for logs (never holds values). */
 const char *store_errmsg(const struct store *);

@@ -840,6 +840,74 @@ test_named(void)
 	    "for its result callbacks");
 }
 
+/* [replication]: absent, the defaults, each key's checks. */
+static void
+test_replication(void)
+{
+	struct mias_conf	*c;
+	char			 err[512];
+
+	c = load(REQ, err, sizeof(err));
+	tap_ok(c != NULL && !c->c_repl.rc_on, "no [replication]: one host");
+	conf_free(c);
+
+	c = load(REQ "public_url = http://10.0.0.1\n[replication]\n"
+	    "local = 10.0.0.1:6000\npeers = 10.0.0.2:6000 , node3:6000\n", err,
+	    sizeof(err));
+	tap_ok(c != NULL, "[replication] with local and peers: %s", err);
+	if (c != NULL) {
+		tap_ok(c->c_repl.rc_on && c->c_repl.rc_peers_n == 2 &&
+		    strcmp(c->c_repl.rc_peers[1], "node3:6000") == 0,
+		    "peers are listed, spaces trimmed");
+		tap_ok(c->c_repl.rc_priority == 100 &&
+		    c->c_repl.rc_ack == REPL_ACK_QUORUM &&
+		    c->c_repl.rc_ack_timeout_ms == 2000 &&
+		    c->c_repl.rc_heartbeat_ms == 1000 &&
+		    c->c_repl.rc_forward_timeout == 10,
+		    "defaults: priority 100, quorum, 2s, 1s, 10s");
+		TAP_STREQ(c->c_repl.rc_internal_url, "http://10.0.0.1",
+		    "internal_url defaults to public_url");
+	}
+	conf_free(c);
+
+	c = load(REQ "[replication]\nlocal = a:1\npeers = b:2\npriority = 0\n"
+	    "ack_policy = all\nack_timeout = 500ms\nheartbeat = 2s\n"
+	    "internal_url = https://a.example/\nforward_timeout = 3s\n", err,
+	    sizeof(err));
+	tap_ok(c != NULL && c->c_repl.rc_priority == 0 &&
+	    c->c_repl.rc_ack == REPL_ACK_ALL &&
+	    c->c_repl.rc_ack_timeout_ms == 500 &&
+	    c->c_repl.rc_heartbeat_ms == 2000 &&
+	    c->c_repl.rc_forward_timeout == 3 &&
+	    strcmp(c->c_repl.rc_internal_url, "https://a.example") == 0,
+	    "every key set: %s", err);
+	conf_free(c);
+
+	refused("local missing", REQ "[replication]\npeers = b:2\n", 0,
+	    "missing required key [replication] local");
+	refused("peers missing", REQ "[replication]\nlocal = a:1\n", 0,
+	    "missing required key [replication] peers");
+	refused("local among peers", REQ "[replication]\nlocal = a:1\n"
+	    "peers = b:2, a:1\n", 0, "[replication] peers lists this host's "
+	    "own address (local): list only the others");
+	refused("port out of range", REQ "[replication]\nlocal = a:70000\n",
+	    5, "[replication] local must be HOST:PORT with a port from 1 to "
+	    "65535");
+	refused("no port", REQ "[replication]\nlocal = a\n", 5,
+	    "[replication] local must be HOST:PORT");
+	refused("bad host", REQ "[replication]\nlocal = a/b:1\n", 5,
+	    "[replication] local must be HOST:PORT (a host name or an IPv4 "
+	    "address)");
+	refused("bad ack policy", REQ "[replication]\nack_policy = one\n", 5,
+	    "[replication] ack_policy must be quorum or all");
+	refused("bad url", REQ "[replication]\ninternal_url = ftp://x\n", 5,
+	    "[replication] internal_url must be an http:// or https:// URL");
+	refused("bad priority", REQ "[replication]\npriority = -1\n", 5,
+	    "[replication] priority must be a number from 0 to 1000000");
+	refused("unknown key", REQ "[replication]\nlocals = a:1\n", 5,
+	    "unknown key 'locals' in section [replication]");
+}
+
 int
 main(void)
 {
@@ -865,6 +933,7 @@ main(void)
 	test_retention();
 	test_removed();
 	test_metrics();
+	test_replication();
 
 	for (i = 1; i <= nfiles; i++) {
 		snprintf(name, sizeof(name), "%s/c%d.conf", tmpdir, i);
