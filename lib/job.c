@@ -114,7 +114,7 @@ job_create(struct store_txn *t, const char *skey, size_t sklen, int64_t run,
 	if (rc != STORE_NOTFOUND)
 		return rc;	/* exists (STORE_OK) or an error */
 	job_id(jkey, jklen, id);
-	if (job_rec_decode(&rec, NULL) == -1)
+	if (job_rec_new(&rec) == -1)
 		return STORE_ERR;
 	rec.jr_v = JOB_RECORD_VERSION;
 	rec.jr_id = id;

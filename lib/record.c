@@ -294,8 +294,8 @@ rec_decode(const struct field *tab, int n, void *rec, size_t size,
 	int		 i;
 
 	memset(rec, 0, size);
-	if (obj == NULL && (obj = json_object_new_object()) == NULL)
-		return -1;
+	if (obj == NULL)
+		return -1;	/* a record store_json could not read */
 	if (!json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
 		return -1;
@@ -391,6 +391,18 @@ int									\
 rec##_decode(struct rec *r, json_object *obj)				\
 {									\
 	return rec_decode(tab, n, r, sizeof(*r), obj);			\
+}									\
+									\
+int									\
+rec##_new(struct rec *r)						\
+{									\
+	json_object *o = json_object_new_object();			\
+									\
+	if (o == NULL) {						\
+		memset(r, 0, sizeof(*r));				\
+		return -1;						\
+	}								\
+	return rec_decode(tab, n, r, sizeof(*r), o);			\
 }									\
 									\
 json_object *								\

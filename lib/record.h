@@ -197,18 +197,22 @@ struct result_rec {
 #define REC_DROP(r, f)	((r)->r_has &= ~((uint32_t)1 << (f)))
 
 /*
- * Decode takes the object (its reference: NULL starts an empty record);
- * -1 when it is no JSON object (the reference is dropped then, and the
- * struct is empty).  Encode returns the object to store (still the
+ * Decode takes the object (its reference); -1 when it is NULL (a stored
+ * record store_json could not read) or no JSON object (the reference is
+ * dropped then, and the struct is empty).  New starts an empty record
+ * (-1: out of memory).  Encode returns the object to store (still the
  * struct's), or NULL when out of memory.  Free drops the object.
  */
 int		 job_rec_decode(struct job_rec *, json_object *);
+int		 job_rec_new(struct job_rec *);
 json_object	*job_rec_encode(struct job_rec *);
 void		 job_rec_free(struct job_rec *);
 int		 study_rec_decode(struct study_rec *, json_object *);
+int		 study_rec_new(struct study_rec *);
 json_object	*study_rec_encode(struct study_rec *);
 void		 study_rec_free(struct study_rec *);
 int		 result_rec_decode(struct result_rec *, json_object *);
+int		 result_rec_new(struct result_rec *);
 json_object	*result_rec_encode(struct result_rec *);
 void		 result_rec_free(struct result_rec *);
 

@@ -217,7 +217,7 @@ study_submit(struct store_txn *t, const struct crypto_keys *k,
 	klen = study_key(key, ss->ss_ns, ss->ss_type, ss->ss_uid);
 	rc = study_get(t, key, klen, &rec, 1);
 	if (rc == STORE_NOTFOUND) {
-		if (study_rec_decode(&rec, NULL) == -1)
+		if (study_rec_new(&rec) == -1)
 			return STORE_ERR;
 		study_record_new(&rec, ss, now);
 		*outcome = STUDY_NEW;
@@ -479,7 +479,7 @@ study_end(struct store_txn *t, const char *skey, size_t sklen,
 			json_object_object_add(data, "boxDataList",
 			    json_object_new_array());
 	}
-	if (result_rec_decode(&res, NULL) == -1)
+	if (result_rec_new(&res) == -1)
 		goto out;
 	res.rr_v = 1;
 	res.rr_run = run;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "record.h"
+#include "store.h"
 #include "tap.h"
 
 #define FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -198,7 +199,7 @@ rebuilt_differs(const char *in)
 	int			 differs;
 
 	if (study_rec_decode(&s, json_tokener_parse(in)) == -1 ||
-	    study_rec_decode(&n, NULL) == -1)
+	    study_rec_new(&n) == -1)
 		return -1;
 	memcpy((char *)&n + sizeof(n.r_obj), (char *)&s + sizeof(s.r_obj),
 	    sizeof(n) - sizeof(n.r_obj));
@@ -257,7 +258,7 @@ test_typed(void)
 
 	/* a QUEUED job as job_create writes it goes SENT, then DONE: the
 	 * keys come in the order the code before wrote them */
-	job_rec_decode(&j, NULL);
+	job_rec_new(&j);
 	j.jr_v = 1;
 	j.jr_id = "0123456789abcdef0123456789abcdef";
 	j.jr_ns = "hosp";
@@ -331,10 +332,33 @@ test_typed(void)
 	    "the name tables");
 }
 
+/* A stored record that cannot be read is refused, never taken for an
+ * empty one (the assembly would count a corrupt job as a failed image). */
+static void
+test_corrupt(void)
+{
+	static const char	 cut[] = "{\"v\":1,\"state\":\"DO";
+	struct job_rec		 j;
+	struct study_rec	 s;
+	struct result_rec	 r;
+
+	tap_ok(job_rec_decode(&j, store_json(cut, sizeof(cut) - 1)) == -1 &&
+	    j.r_obj == NULL, "a job record cut short: refused");
+	tap_ok(study_rec_decode(&s, store_json(cut, sizeof(cut) - 1)) == -1 &&
+	    result_rec_decode(&r, NULL) == -1,
+	    "a study or result record that is no JSON: refused");
+	tap_ok(study_rec_decode(&s, store_json("[1]", 3)) == -1,
+	    "a record that is no JSON object: refused");
+	tap_ok(job_rec_new(&j) == 0 && j.r_obj != NULL && j.jr_state == JOB__MAX,
+	    "a new record is empty, with no state");
+	job_rec_free(&j);
+}
+
 int
 main(void)
 {
 	test_golden();
 	test_typed();
+	test_corrupt();
 	return tap_done();
 }
