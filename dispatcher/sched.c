@@ -813,17 +813,22 @@ move_body(struct store_txn *txn, void *arg)
 		return STORE_OK;	/* done by someone else already */
 	if (rc != STORE_OK)
 		return rc;
-	if ((rc = store_del(txn, SDB_QUEUE, m->t->t_qkey, m->t->t_qklen)) ==
-	    STORE_OK && m->due >= 0) {
+	rc = store_del(txn, SDB_QUEUE, m->t->t_qkey, m->t->t_qklen);
+	if (rc != STORE_OK || m->due < 0)
+		goto out;
+	if (m->t->t_kind == QK_IMAGE)
+		/* key and value name the slot the task has now: a retyped
+		 * image (task_retype) is not read back into its old one */
+		rc = queue_put_image(txn, m->due, m->t->t_type, m->t->t_ns,
+		    m->t->t_id, m->t->t_idlen);
+	else {
 		unsigned char	key[QUEUE_KEY_MAX];
-		size_t		klen = m->t->t_kind == QK_IMAGE ?
-				    queue_image_key(key, m->due, m->t->t_type,
-				    m->t->t_ns, m->t->t_id, m->t->t_idlen) :
-				    queue_key(key, m->due, m->t->t_kind,
+		size_t		klen = queue_key(key, m->due, m->t->t_kind,
 				    m->t->t_id, m->t->t_idlen);
 
 		rc = store_put(txn, SDB_QUEUE, key, klen, val, len);
 	}
+out:
 	free(val);
 	return rc;
 }
