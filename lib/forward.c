@@ -1,15 +1,16 @@
 /* forward.c -- a write that reaches a replica, carried to the master of
- * the group with libcurl (forward.h) */
+ * the group through the one HTTP layer (forward.h, http.h) */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <curl/curl.h>
 
+#include "buf.h"
 #include "crypto.h"
 #include "forward.h"
+#include "http.h"
 
 #define FORWARD_BODY_MAX	(64 * 1024 * 1024)
 
@@ -26,54 +27,32 @@ static size_t
 forward_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct forward_resp	*fr = arg;
-	size_t			 len = size * n;
-	char			*b;
 
-	if (fr->fr_len + len > FORWARD_BODY_MAX ||
-	    (b = realloc(fr->fr_body, fr->fr_len + len + 1)) == NULL)
-		return 0;
-	memcpy(b + fr->fr_len, p, len);
-	fr->fr_len += len;
-	b[fr->fr_len] = '\0';
-	fr->fr_body = b;
-	return len;
+	return buf_add(&fr->fr_body, &fr->fr_len, &fr->fr_cap,
+	    FORWARD_BODY_MAX, p, size * n) == 0 ? size * n : 0;
 }
 
-/* The headers of the master's answer that mias's own answers carry. */
-static size_t
-forward_header(char *p, size_t size, size_t n, void *arg)
+/* The fields of the master's answer that mias's own answers carry. */
+static void
+forward_fields(CURL *c, struct forward_resp *fr)
 {
-	static const char *const keep[] = { "Retry-After:", "Vary:",
-	    "Access-Control-Allow-Origin:", "X-Mias-Role:", NULL };
-	struct forward_resp	*fr = arg;
-	size_t			 len = size * n, i, l, have;
+	static const char *const keep[] = { "Retry-After", "Vary",
+	    "Access-Control-Allow-Origin", "X-Mias-Role", NULL };
+	const char	*v;
+	size_t		 i, have;
 
-	if (len > 12 && strncasecmp(p, "Content-Type:", 13) == 0) {
-		const char *v = p + 13;
-
-		while (*v == ' ' && v < p + len)
-			v++;
-		l = (size_t)(p + len - v);
-		while (l > 0 && (v[l - 1] == '\r' || v[l - 1] == '\n'))
-			l--;
-		if (l < sizeof(fr->fr_ctype))
-			snprintf(fr->fr_ctype, sizeof(fr->fr_ctype), "%.*s",
-			    (int)l, v);
-		return len;
-	}
+	if ((v = http_field(c, "Content-Type")) != NULL &&
+	    strlen(v) < sizeof(fr->fr_ctype))
+		snprintf(fr->fr_ctype, sizeof(fr->fr_ctype), "%s", v);
 	for (i = 0; keep[i] != NULL; i++) {
-		l = strlen(keep[i]);
-		if (len <= l || strncasecmp(p, keep[i], l) != 0)
+		if ((v = http_field(c, keep[i])) == NULL)
 			continue;
 		have = strlen(fr->fr_hdrs);
-		l = len;
-		while (l > 0 && (p[l - 1] == '\r' || p[l - 1] == '\n'))
-			l--;
-		if (have + l + 3 < sizeof(fr->fr_hdrs))
+		if (have + strlen(keep[i]) + strlen(v) + 5 <
+		    sizeof(fr->fr_hdrs))
 			snprintf(fr->fr_hdrs + have, sizeof(fr->fr_hdrs) - have,
-			    "%.*s\r\n", (int)l, p);
+			    "%s: %s\r\n", keep[i], v);
 	}
-	return len;
 }
 
 int
@@ -83,10 +62,14 @@ forward_http(const char *method, const char *url,
 {
 	CURL			*c = NULL;
 	struct curl_slist	*h = NULL, *n;
+	struct http_egress	 eg;	/* the group's own nodes: not checked */
+	struct http_opts	 o;
+	char			 ebuf[CURL_ERROR_SIZE];
 	CURLcode		 cc;
 	int			 rc = -1;
 
 	memset(out, 0, sizeof(*out));
+	memset(&eg, 0, sizeof(eg));
 	if (errlen > 0)
 		err[0] = '\0';
 	pthread_once(&forward_once, forward_init);
@@ -103,18 +86,19 @@ forward_http(const char *method, const char *url,
 	    (h = n, n = curl_slist_append(h, "Expect:")) == NULL)
 		goto out;
 	h = n;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(timeout < 3 ?
-	    timeout : 3));
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, forward_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, forward_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+	memset(&o, 0, sizeof(o));
+	o.ho_url = url;
+	o.ho_headers = h;
+	o.ho_connect_timeout_ms = 1000L * (timeout < 3 ? timeout : 3);
+	o.ho_timeout_ms = 1000L * timeout;
+	o.ho_errbuf = ebuf;
+	if ((cc = http_setup(c, &o, &eg)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, forward_body)) !=
+	    CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_WRITEDATA, out)) != CURLE_OK) {
+		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+		goto out;
+	}
 	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body != NULL ? body :
@@ -127,6 +111,7 @@ forward_http(const char *method, const char *url,
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->fr_status);
+	forward_fields(c, out);
 	rc = 0;
 out:
 	if (rc == -1) {
@@ -147,5 +132,5 @@ forward_resp_free(struct forward_resp *fr)
 		free(fr->fr_body);
 	}
 	fr->fr_body = NULL;
-	fr->fr_len = 0;
+	fr->fr_len = fr->fr_cap = 0;
 }

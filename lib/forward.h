@@ -14,6 +14,7 @@ struct forward_resp {
 	long	 fr_status;
 	char	*fr_body;		/* malloc'd; the caller frees it */
 	size_t	 fr_len;
+	size_t	 fr_cap;
 	char	 fr_ctype[128];		/* Content-Type, "" when none */
 	char	 fr_hdrs[1024];		/* the headers passed back (Retry-After,
 					 * Vary, Access-Control-Allow-Origin),
