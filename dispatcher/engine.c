@@ -61,17 +61,22 @@ image_clear(struct image *im)
 }
 
 /*
- * The slot of the engine that runs the image: a push job's record names
- * its section (triggerAnalysis routed it by its analysis), a study's is
- * its studyType's.  0 when that engine is not configured (any more).
+ * The engine that runs the image, its task counted in that engine's slot
+ * (task_retype): a push job's record names its section (triggerAnalysis
+ * routed it by its analysis), a study's is its studyType's.  NULL when
+ * that engine is not configured (any more).
  */
-static int
-image_engine(const struct mias_conf *c, const struct image *im)
+static struct conf_engine *
+image_engine(struct disp *d, struct task *t, const struct image *im)
 {
-	const char *name = im->study.sr_engine;
+	struct mias_conf	*c = t->t_dconf->dc_conf;
+	const char		*name = im->study.sr_engine;
+	int			 e;
 
-	return conf_engine_of(c, im->type, name != NULL && name[0] != '\0' ?
+	e = conf_engine_of(c, im->type, name != NULL && name[0] != '\0' ?
 	    name : NULL);
+	task_retype(d, t, e != 0 ? e : im->type);
+	return e != 0 ? &c->c_engine[e - 1] : NULL;
 }
 
 /* What the engine is asked to run: the trigger's analysis for a push
@@ -258,13 +263,10 @@ engine_trigger(struct disp *d, struct task *t)
 	const char		*s;
 	size_t			 len;
 	enum task_res		 res = TASK_DONE;
-	int			 e;
 
 	if (image_load(d, t, &im, &res) != 1)
 		goto release;
-	e = image_engine(c, &im);
-	task_retype(d, t, e != 0 ? e : im.type);
-	ce = e != 0 ? &c->c_engine[e - 1] : NULL;
+	ce = image_engine(d, t, &im);
 	if (ce != NULL && ce->ce_command != NULL) {
 		/* queued for a slot a reload gave another engine: the
 		 * command engine that serves it now runs it */
@@ -734,7 +736,7 @@ engine_command(struct disp *d, struct task *t)
 	char			 path[4096], msg[512], emsg[700], *out = NULL;
 	size_t			 outlen;
 	enum task_res		 tr = TASK_DONE;
-	int			 fd = -1, r, e;
+	int			 fd = -1, r;
 
 	memset(&o, 0, sizeof(o));
 	memset(&res, 0, sizeof(res));
@@ -743,9 +745,7 @@ engine_command(struct disp *d, struct task *t)
 	o.local = 1;
 	if (image_load(d, t, &im, &tr) != 1)
 		goto release;
-	e = image_engine(c, &im);
-	task_retype(d, t, e != 0 ? e : im.type);
-	ce = e != 0 ? &c->c_engine[e - 1] : NULL;
+	ce = image_engine(d, t, &im);
 	if (ce != NULL && ce->ce_url != NULL) {
 		/* queued for a slot a reload gave another engine: queued
 		 * again under the remote engine's, which the main loop
