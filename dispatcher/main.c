@@ -398,6 +398,11 @@ main(int argc, char *argv[])
 			reload(&d);
 		switch (disp_standby(&d)) {
 		case STANDBY_WAIT:	/* in a group, not the master */
+			/* (any more): nothing more leaves this node, and no
+			 * worker takes up what was read as master */
+			if (d.d_transfers > 0)
+				http_abort_all(&d);
+			sched_unstarted(&d, 0);
 			http_poll(&d, 100, &woken);
 			wake_drain(d.d_wake_fd);
 			while (read(d.d_pipe[0], buf, sizeof(buf)) > 0)

@@ -1022,6 +1022,40 @@ store_epoch(struct store *s)
 	return gen;
 }
 
+/* The group's fence (store_durable): one write, whose quorum
+ * acknowledgement vouches for every log record before it. */
+static int
+store_fence_body(struct store_txn *t, void *arg)
+{
+	(void)arg;
+	return store_put(t, SDB_META, "repl.fence", 10, "1", 1);
+}
+
+/*
+ * A group: nothing leaves the node that an election could take back.  A
+ * commit that no quorum acknowledged (the replicas stopped, or this node
+ * cut off or hung while the others elected another master) is still
+ * readable here, and a new master without it does the work again: a
+ * callback read from it and sent would go twice, with two webhook-ids.
+ * So a fence is written and waited for like any write (store_repl_acked:
+ * a quorum's acknowledgement and this node master still); a replica
+ * acknowledges a record only once it has every record before it, so the
+ * fence's acknowledgement covers everything committed before it.  0, or
+ * -1 with s_err.
+ */
+static int
+store_repl_fence(struct store *s, unsigned epoch)
+{
+	if (store_run(s, store_fence_body, NULL, 0) != 0)
+		return -1;
+	if (store_epoch(s) != epoch) {
+		snprintf(s->s_err, sizeof(s->s_err), "the store was recovered "
+		    "since this work began: it starts over");
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_durable(struct store *s, unsigned epoch)
 {
@@ -1043,6 +1077,8 @@ store_durable(struct store *s, unsigned epoch)
 		    db_strerror(ret));
 		return -1;
 	}
+	if (repl_conf() != NULL)
+		return store_repl_fence(s, epoch);
 	return 0;
 }
 

@@ -244,9 +244,12 @@ int	store_txn_nosync(struct store *, store_body, void *arg);
  */
 unsigned store_epoch(struct store *);
 /* Before anything read in epoch leaves the process (a callback sent): wait
- * until everything committed so far is on disk, in that same epoch.  0,
- * or -1 when the flush failed or a recovery came since (s_err says): what
- * was read may be gone, and must not be told to anyone. */
+ * until everything committed so far is on disk, in that same epoch; in a
+ * group ([replication]), also acknowledged by a quorum of the group with
+ * this node master still (a fence written and waited for: up to the ack
+ * timeout).  0, or -1 when the flush or the fence failed or a recovery or
+ * role change came since (s_err says): what was read may be gone, and
+ * must not be told to anyone. */
 int	store_durable(struct store *, unsigned epoch);
 unsigned store_txn_epoch(const struct store_txn *);
 int	store_fresh(const struct store_txn *, unsigned epoch);

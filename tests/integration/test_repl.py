@@ -15,6 +15,13 @@ mias.conf(5)); one OSS fixture and one callback sink serve them all.
             Repeated MIAS_REPL_KILLS times (default 1) at random moments.
   hang      SIGSTOP of every process of the master: a new master within
             the heartbeat's bound; SIGCONT: the old one steps down.
+  unacked   both replicas stopped (SIGSTOP) while the master's engine
+            runs a study: its result and assembly are committed on the
+            master alone, which no quorum acknowledged and an election
+            could take back; no callback leaves until they are (a
+            callback sent from them went twice, with two webhook-ids,
+            once a new master did the assembly again).  SIGCONT: the
+            callback goes, once, with one webhook-id.
   admin     mias-admin write commands on a replica exit 3 and print
             master=HOST:PORT; repl status; health's X-Mias-Role.
   key       a replica given another key file: its dispatcher refuses to
@@ -163,10 +170,62 @@ def hang(nodes, find_master, submit, answers, settled, tok):
 
 
 
+def engine_starts(path):
+    """How many engine runs have started (cmd_engine.py's --log)."""
+    try:
+        with open(path) as f:
+            return sum(1 for l in f if '"start"' in l)
+    except OSError:
+        return 0
+
+
+def unacked(nodes, find_master, submit, answers, settled, sink, mode, elog):
+    """The replicas stopped while the master's engine runs: no callback
+    leaves for a result that no quorum acknowledged."""
+    m = find_master(nodes)
+    reps = [n for n in nodes if n is not m]
+    with open(mode, "w") as f:
+        f.write("slow\n")
+    n0 = engine_starts(elog)
+    code = submit(m)
+    uid = answers[-1][2]
+    started = code == "000000" and wait_for(
+        lambda: engine_starts(elog) > n0, 30, 0.05)
+    for r in reps:
+        r.kill_all(signal.SIGSTOP)
+    try:
+        # the engine ends (MIAS_TEST_ENGINE_DELAY), its result and the
+        # assembly are committed on the master alone (each waits out the
+        # ack timeout); a callback would go a few seconds later
+        time.sleep(14)
+        held = sink_received(sink, "/cb/" + uid)
+    finally:
+        for r in reps:
+            r.kill_all(signal.SIGCONT)
+        with open(mode, "w") as f:
+            f.write("ok\n")
+    t.ok(started and not held, "the replicas stopped while the master "
+         "assembles a study: no callback leaves for what no quorum "
+         "acknowledged", (code, started, held))
+    ok = wait_for(lambda: settled(uid), 60, 0.5)
+    recs = sink_received(sink, "/cb/" + uid)
+    ids = {r.get("webhook_id") for r in recs}
+    t.ok(ok and len(ids) == 1, "the replicas resumed: its callback goes, "
+         "with one webhook-id", (ok, sorted(ids)))
+
+
 def main():
     reps = ["%s:%d" % (a, free_port()) for a in ADDRS]
     fx = Stack("repl-fx")          # fixtures only: never started
     stacks.append(fx)
+    # the engine's pace, changeable while the dispatchers run (unacked)
+    mode = os.path.join(fx.dir, "engine.mode")
+    elog = os.path.join(fx.dir, "engine.log")
+    with open(mode, "w") as f:
+        f.write("ok\n")
+    os.environ["MIAS_TEST_ENGINE_MODE_FILE"] = mode
+    os.environ["MIAS_TEST_ENGINE_DELAY"] = "4"
+    os.environ["MIAS_TEST_ENGINE_LOG"] = elog
     sink = fx.fixture("sink.py")
     oss = FakeOss(fx)
     keys = oss.dicom("studies", "ct/r", 2)
@@ -336,8 +395,10 @@ def main():
         return any(delivered(r) for r in recs)
     # --- a hung master (SIGSTOP) ------------------------------------------
     hang(nodes, find_master, submit, answers, settled, tok)
-    # --- every accepted study completes, one callback, one webhook-id ---
     wait_for(lambda: all(settled(u) for u in accepted), 120, 0.5)
+    # --- the replicas hung while the master assembles -------------------
+    unacked(nodes, find_master, submit, answers, settled, sink, mode, elog)
+    # --- every accepted study completes, one callback, one webhook-id ---
     bad = []
     for uid in accepted:
         recs = sink_received(sink, "/cb/" + uid)
