@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "crypto.h"
@@ -299,7 +300,7 @@ op_body(struct store_txn *t, void *arg)
 		return rc;
 	case OP_STRAYS:
 		for (i = 0; i < o->n && rc == 0; i++) {
-			snprintf(id, sizeof(id), "%032x", i);
+			snprintf(id, sizeof(id), "%032lx", (long)o->run + i);
 			rc = queue_put_image(t, old, 4, "hosp", id,
 			    JOB_ID_LEN);
 		}
@@ -424,6 +425,13 @@ main(void)
 	tap_ok(rc == 1 && r.cr_problems == 1 && r.cr_repaired == 1,
 	    "a stray image item is found and deleted");
 	tap_ok(op(s, NULL, OP_COUNT) == n - 1, "it is gone");
+	/* two items of the same missing job, due at different times */
+	op(s, NULL, OP_STRAY);
+	usleep(2000);
+	op(s, NULL, OP_STRAY);
+	rc = check(s, 1, &r);
+	tap_ok(rc == 1 && r.cr_repaired == 2 && op(s, NULL, OP_COUNT) == n - 1,
+	    "two stray items of one id are both deleted (%lu)", r.cr_repaired);
 
 	/* callbacks */
 	op(s, "3.3", OP_MSG);
