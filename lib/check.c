@@ -1,7 +1,13 @@
 /* check.c -- the store's invariants, checked and repaired (check.h) */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
 
 #include "check.h"
 #include "hex.h"
@@ -15,9 +21,23 @@
 #define CHECK_KEY_MAX	(QUEUE_KEY_MAX > JOB_KEY_MAX ? QUEUE_KEY_MAX : JOB_KEY_MAX)
 
 /*
- * Sets of ids are json-c objects keyed by the id in hex (ids may hold NUL
- * bytes: a run id is "study key NUL run").
+ * Sets of queue item and job ids (one entry for every item of the queue:
+ * hundreds of thousands with a long backlog) hold a 64-bit SipHash of the
+ * id under a key drawn for the check, 8 bytes an id in an open-addressed
+ * table, not the id itself (ids may hold NUL bytes: a run id is "study
+ * key NUL run").  A set only tells which records need a second look: one
+ * it says is missing an item is read again, with its items found by
+ * their ids, before anything is reported or repaired (fix_study), so two
+ * ids of the same hash can at worst hide one problem from this check
+ * (about n / 2^64 a lookup, and the key is not known outside the check:
+ * ids that clients choose cannot be made to collide); the next check
+ * draws a new key.
  */
+struct idset {
+	uint64_t	*h;		/* 0: empty slot */
+	size_t		 n, cap;	/* cap: 0 or a power of 2 */
+};
+
 struct chk {
 	struct store		*s;
 	int			 repair;
@@ -26,8 +46,9 @@ struct chk {
 	struct check_report	*r;
 	int64_t			 t0;		/* records changed since: left alone */
 
-	json_object		*q[5];		/* queue ids by kind (qi) */
-	json_object		*waiting;	/* job ids awaited */
+	EVP_MAC_CTX		*mac;		/* SipHash under the check's key */
+	struct idset		 q[5];		/* queue ids by kind (qi) */
+	struct idset		 waiting;	/* job ids awaited */
 	json_object		*last;		/* every study's lastMessage */
 	json_object		*cands;		/* study keys (hex) to look at */
 	json_object		*after;		/* message id -> earlier one */
@@ -78,31 +99,110 @@ unhex(const char *h, char *out, size_t max)
 	return n < 0 ? 0 : (size_t)n;
 }
 
-static int
-set_add(json_object *set, const void *id, size_t len, json_object *val)
+/* The check's hash of an id; 0 when it cannot be computed. */
+static uint64_t
+id_hash(struct chk *c, const void *id, size_t len)
 {
-	char *h;
+	EVP_MAC_CTX	*m;
+	unsigned char	 out[8];
+	size_t		 outlen = 0;
+	uint64_t	 h;
 
-	if ((h = hex(id, len)) == NULL) {
-		json_object_put(val);
+	if ((m = EVP_MAC_CTX_dup(c->mac)) == NULL)
+		return 0;
+	if (EVP_MAC_update(m, id, len) != 1 ||
+	    EVP_MAC_final(m, out, &outlen, sizeof(out)) != 1 ||
+	    outlen != sizeof(out)) {
+		EVP_MAC_CTX_free(m);
+		return 0;
+	}
+	EVP_MAC_CTX_free(m);
+	memcpy(&h, out, sizeof(h));
+	return h != 0 ? h : 1;	/* 0 marks an empty slot */
+}
+
+/* The check's keyed SipHash (id_hash); -1 when OpenSSL cannot give it. */
+static int
+id_hash_init(struct chk *c)
+{
+	EVP_MAC		*mac;
+	unsigned char	 key[16];
+	size_t		 size = 8;
+	OSSL_PARAM	 params[2];
+
+	params[0] = OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL)) == NULL)
+		return -1;
+	c->mac = EVP_MAC_CTX_new(mac);
+	EVP_MAC_free(mac);
+	if (c->mac == NULL || RAND_bytes(key, sizeof(key)) != 1 ||
+	    EVP_MAC_init(c->mac, key, sizeof(key), params) != 1) {
+		OPENSSL_cleanse(key, sizeof(key));
 		return -1;
 	}
-	json_object_object_add(set, h, val);
-	free(h);
+	OPENSSL_cleanse(key, sizeof(key));
 	return 0;
 }
 
-static int
-set_has(json_object *set, const void *id, size_t len)
+static void
+idset_free(struct idset *s)
 {
-	char	*h;
-	int	 has;
+	free(s->h);
+	memset(s, 0, sizeof(*s));
+}
 
-	if ((h = hex(id, len)) == NULL)
+static void
+idset_put(struct idset *s, uint64_t h)
+{
+	size_t i;
+
+	for (i = h & (s->cap - 1); s->h[i] != 0; i = (i + 1) & (s->cap - 1))
+		if (s->h[i] == h)
+			return;
+	s->h[i] = h;
+	s->n++;
+}
+
+static int
+set_add(struct chk *c, struct idset *s, const void *id, size_t len)
+{
+	uint64_t	h;
+	size_t		i;
+
+	if ((h = id_hash(c, id, len)) == 0)
+		return -1;
+	if (2 * (s->n + 1) > s->cap) {		/* at most half full */
+		struct idset	ns = { NULL, 0, s->cap ? 2 * s->cap : 1024 };
+
+		if ((ns.h = calloc(ns.cap, sizeof(*ns.h))) == NULL)
+			return -1;
+		for (i = 0; i < s->cap; i++)
+			if (s->h[i] != 0)
+				idset_put(&ns, s->h[i]);
+		free(s->h);
+		*s = ns;
+	}
+	idset_put(s, h);
+	return 0;
+}
+
+/* Whether id may be in the set: 1 also when its hash cannot be computed
+ * (the record is then taken as fine, not repaired on a guess). */
+static int
+set_has(struct chk *c, const struct idset *s, const void *id, size_t len)
+{
+	uint64_t	h;
+	size_t		i;
+
+	if ((h = id_hash(c, id, len)) == 0)
+		return 1;
+	if (s->cap == 0)
 		return 0;
-	has = json_object_object_get_ex(set, h, NULL);
-	free(h);
-	return has;
+	for (i = h & (s->cap - 1); s->h[i] != 0; i = (i + 1) & (s->cap - 1))
+		if (s->h[i] == h)
+			return 1;
+	return 0;
 }
 
 /* One finding, said as line (records named by namespace, studyType and
@@ -178,22 +278,10 @@ queue_visit(const struct qitem *it, void *arg)
 {
 	struct chk	*c = arg;
 	int		 qi;
-	char		*hk;
 
 	if ((qi = qi_of(it->kind)) == -1)
 		return 0;
-	if (qi == QI_IMAGE) {
-		if ((hk = hex(it->key, it->klen)) == NULL)
-			return STORE_ERR;
-		if (set_add(c->q[qi], it->id, it->idlen,
-		    json_object_new_string(hk)) == -1) {
-			free(hk);
-			return STORE_ERR;
-		}
-		free(hk);
-		return 0;
-	}
-	return set_add(c->q[qi], it->id, it->idlen, NULL) == -1 ? STORE_ERR : 0;
+	return set_add(c, &c->q[qi], it->id, it->idlen) == -1 ? STORE_ERR : 0;
 }
 
 static int
@@ -204,7 +292,7 @@ waiting_visit(const void *key, size_t klen, const char *val, size_t len,
 
 	(void)val;
 	(void)len;
-	return set_add(c->waiting, key, klen, NULL) == -1 ? STORE_ERR : 0;
+	return set_add(c, &c->waiting, key, klen) == -1 ? STORE_ERR : 0;
 }
 
 static int
@@ -213,12 +301,9 @@ items_body(struct store_txn *t, void *arg)
 	struct chk	*c = arg;
 	int		 i, rc;
 
-	for (i = 0; i < 5; i++) {
-		json_object_put(c->q[i]);
-		c->q[i] = json_object_new_object();
-	}
-	json_object_put(c->waiting);
-	c->waiting = json_object_new_object();
+	for (i = 0; i < 5; i++)
+		idset_free(&c->q[i]);
+	idset_free(&c->waiting);
 	c->r->cr_items = 0;
 	if ((rc = queue_walk(t, NULL, 0, queue_visit, c, &c->r->cr_items)) !=
 	    0)
@@ -264,12 +349,12 @@ jobs_visit(const void *key, size_t klen, const char *val, size_t len,
 		js->final++;
 		break;
 	case JOB_QUEUED:
-		if (!set_has(js->c->q[QI_IMAGE], id, strlen(id)))
+		if (!set_has(js->c, &js->c->q[QI_IMAGE], id, strlen(id)))
 			js->missing = 1;
 		break;
 	case JOB_SENT:
-		if (!set_has(js->c->waiting, id, strlen(id)) ||
-		    !set_has(js->c->q[QI_TIMEOUT], id, strlen(id)))
+		if (!set_has(js->c, &js->c->waiting, id, strlen(id)) ||
+		    !set_has(js->c, &js->c->q[QI_TIMEOUT], id, strlen(id)))
 			js->missing = 1;
 		break;
 	default:
@@ -311,8 +396,8 @@ study_visit(const void *key, size_t klen, const char *val, size_t len,
 	    st.sr_updated >= c->t0)
 		goto out;
 	qlen = queue_run_id(qid, key, klen, run);
-	if (set_has(c->q[QI_STUDY], qid, qlen) ||
-	    set_has(c->q[QI_ASSEMBLE], qid, qlen))
+	if (set_has(c, &c->q[QI_STUDY], qid, qlen) ||
+	    set_has(c, &c->q[QI_ASSEMBLE], qid, qlen))
 		goto out;
 	if (st.sr_state == STUDY_QUEUED || !st.sr_listed)
 		cand = 1;
@@ -408,11 +493,31 @@ queue_find(struct store_txn *t, const void *prefix, size_t plen,
 	return rc < 0 ? rc : 0;
 }
 
-/* The image ids queued for one namespace's studyType. */
+/* The image ids queued for one namespace's studyType, exactly (the second
+ * look at one study: hex of the id, for json-c's keys). */
 static int
 ns_images_visit(const struct qitem *it, void *arg)
 {
-	return set_add(arg, it->id, it->idlen, NULL) == -1 ? STORE_ERR : 0;
+	char *h;
+
+	if ((h = hex(it->id, it->idlen)) == NULL)
+		return STORE_ERR;
+	json_object_object_add(arg, h, NULL);
+	free(h);
+	return 0;
+}
+
+static int
+ns_images_has(json_object *images, const char *id, size_t len)
+{
+	char	*h;
+	int	 has;
+
+	if ((h = hex(id, len)) == NULL)
+		return 0;
+	has = json_object_object_get_ex(images, h, NULL);
+	free(h);
+	return has;
 }
 
 struct fix {
@@ -462,7 +567,7 @@ fix_job_visit(const void *key, size_t klen, const char *val, size_t len,
 		fj->final++;
 		break;
 	case JOB_QUEUED:
-		if (set_has(f->images, id, JOB_ID_LEN))
+		if (ns_images_has(f->images, id, JOB_ID_LEN))
 			break;
 		bad = 1;
 		if (!f->c->repair)
@@ -633,12 +738,43 @@ fix_study(struct chk *c, const char *hkey)
 
 /* ---- image items without their job or study ------------------------ */
 
+/*
+ * The image items are walked in batches of CHECK_BATCH, each read and
+ * looked at in one transaction (a set of them all would grow with the
+ * backlog).
+ */
 struct strays {
 	struct chk	*c;
-	json_object	*keys;		/* hex of queue keys, this batch */
-	size_t		 from, n;
+	unsigned char	(*keys)[QUEUE_KEY_MAX];	/* this batch's */
+	size_t		 klen[CHECK_BATCH];
+	size_t		 n;
+	unsigned char	 from[CHECK_KEY_MAX + 1];	/* where it starts */
+	size_t		 fromlen;
 	unsigned long	 found, repaired;
 };
+
+static int
+strays_visit(const void *key, size_t klen, const char *val, size_t len,
+    void *arg)
+{
+	struct strays	*sy = arg;
+	struct chk	*c = sy->c;
+
+	(void)val;
+	(void)len;
+	if (klen == 0 || *(const unsigned char *)key != QK_IMAGE)
+		return 1;	/* past the image items: the last batch */
+	if (c->seen++ == CHECK_BATCH) {
+		c->more = 1;
+		return 1;
+	}
+	batch_next(c, key, klen);
+	if (klen > QUEUE_KEY_MAX)
+		return 0;	/* no item's key */
+	memcpy(sy->keys[sy->n], key, klen);
+	sy->klen[sy->n++] = klen;
+	return 0;
+}
 
 static int
 strays_body(struct store_txn *t, void *arg)
@@ -657,10 +793,16 @@ strays_body(struct store_txn *t, void *arg)
 
 	sy->found = sy->repaired = 0;
 	memset(&job, 0, sizeof(job));
-	for (i = sy->from; i < sy->from + sy->n; i++) {
-		qklen = unhex(json_object_get_string(
-		    json_object_array_get_idx(sy->keys, i)), qkey,
-		    sizeof(qkey));
+	/* a retried body reads the same batch again */
+	memcpy(c->from, sy->from, sizeof(c->from));
+	c->fromlen = sy->fromlen;
+	sy->n = 0;
+	if ((rc = batch_walk(t, c, SDB_QUEUE, strays_visit, sy)) < 0)
+		return rc;
+	rc = 0;
+	for (i = 0; i < sy->n; i++) {
+		qklen = sy->klen[i];
+		memcpy(qkey, sy->keys[i], qklen);
 		if (queue_key_parse(qkey, qklen, &due, &kind, &id, &idlen) ==
 		    -1)
 			continue;
@@ -724,28 +866,22 @@ check_strays(struct chk *c)
 
 	memset(&sy, 0, sizeof(sy));
 	sy.c = c;
-	if ((sy.keys = json_object_new_array()) == NULL)
+	if ((sy.keys = calloc(CHECK_BATCH, sizeof(*sy.keys))) == NULL)
 		return -1;
-	{
-		json_object_object_foreach(c->q[QI_IMAGE], k, v) {
-			(void)k;
-			json_object_array_add(sy.keys, json_object_get(v));
-		}
-	}
-	for (sy.from = 0; sy.from < json_object_array_length(sy.keys);
-	    sy.from += sy.n) {
-		sy.n = json_object_array_length(sy.keys) - sy.from;
-		if (sy.n > CHECK_BATCH)
-			sy.n = CHECK_BATCH;
+	sy.from[0] = QK_IMAGE;
+	sy.fromlen = 1;
+	do {
 		if (store_txn(c->s, strays_body, &sy) != 0) {
 			rc = -1;
 			break;
 		}
+		memcpy(sy.from, c->from, sizeof(sy.from));
+		sy.fromlen = c->fromlen;
 		for (i = 0; i < sy.found; i++)
 			found(c, i < sy.repaired, "an image item without its "
 			    "job or its study");
-	}
-	json_object_put(sy.keys);
+	} while (c->more);
+	free(sy.keys);
 	return rc;
 }
 
@@ -774,7 +910,7 @@ outbox_visit(const void *key, size_t klen, const char *val, size_t len,
 			json_object_object_add(c->after, id,
 			    json_object_new_string(rec_str(m, "after")));
 		if (outbox_state_of(m) == OUTBOX_PENDING &&
-		    !set_has(c->q[QI_DELIVER], id, klen))
+		    !set_has(c, &c->q[QI_DELIVER], id, klen))
 			json_object_object_add(c->pending, id, NULL);
 	}
 	json_object_put(m);
@@ -899,7 +1035,8 @@ check_store(struct store *s, int repair, check_say say, void *arg,
 	/* a record changed within the last second may be a writer's that
 	 * is still at work: left to it */
 	c.t0 = store_now_ms() - 1000;
-	if ((c.last = json_object_new_object()) == NULL ||
+	if (id_hash_init(&c) == -1 ||
+	    (c.last = json_object_new_object()) == NULL ||
 	    (c.cands = json_object_new_array()) == NULL ||
 	    (c.after = json_object_new_object()) == NULL ||
 	    (c.pending = json_object_new_object()) == NULL ||
@@ -921,8 +1058,9 @@ check_store(struct store *s, int repair, check_say say, void *arg,
 	rc = r->cr_problems > 0;
 out:
 	for (i = 0; i < 5; i++)
-		json_object_put(c.q[i]);
-	json_object_put(c.waiting);
+		idset_free(&c.q[i]);
+	idset_free(&c.waiting);
+	EVP_MAC_CTX_free(c.mac);
 	json_object_put(c.last);
 	json_object_put(c.cands);
 	json_object_put(c.after);
