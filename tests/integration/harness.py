@@ -178,6 +178,22 @@ class Response:
         return "HTTP %d %s" % (self.status, self.raw[:300])
 
 
+def group_alive(pgid):
+    """Whether any process of the process group pgid is left (zombies
+    of other parents aside)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                st = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(st[2]) == pgid and st[0] != "Z":
+            return True
+    return False
+
+
 class Stack:
     """A private mias (config, key, state) behind lighttpd on loopback."""
 
@@ -287,6 +303,15 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(self.lighttpd.pid, signal.SIGKILL)
                 self.lighttpd.wait()
+            # stopped means its responders are gone too (they share its
+            # process group): a test that opens the store next must not
+            # meet one still starting or leaving
+            deadline = time.time() + 10
+            while group_alive(self.lighttpd.pid):
+                if time.time() > deadline:
+                    os.killpg(self.lighttpd.pid, signal.SIGKILL)
+                    deadline = time.time() + 10
+                time.sleep(0.05)
             self.lighttpd = None
 
     # --- the dispatcher and fixtures ------------------------------------
