@@ -1,8 +1,13 @@
 /* repl.c -- a group of mias hosts on Berkeley DB's replication manager
  * (doc/REPLICATION.md has the measurements behind these choices) */
 #include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -472,4 +477,39 @@ repl_env_sites(void *dbenv, void (*fn)(void *, const char *, int),
 	}
 	free(list);
 	return 0;
+}
+
+/* ---- TCP_NODELAY on the replication connections ---------------------- */
+
+typedef int (*setsockopt_fn)(int, int, int, const void *, socklen_t);
+
+/*
+ * Berkeley DB 5.3's replication manager sets SO_KEEPALIVE on each of its
+ * connections and never TCP_NODELAY, so every acknowledgement waits for
+ * Nagle's algorithm and the peer's delayed ACK: about 44 ms a quorum
+ * commit (doc/REPLICATION.md).  mias's programs define setsockopt, which
+ * libdb's calls resolve to (an executable's definition comes first), and
+ * add TCP_NODELAY where a socket gets SO_KEEPALIVE (on a socket other
+ * than TCP that second call fails, and is ignored).  libcurl sets
+ * TCP_NODELAY itself.
+ */
+int
+setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	static setsockopt_fn	 real;
+	setsockopt_fn		 fn;
+	int			 one = 1, rc;
+
+	if ((fn = __atomic_load_n(&real, __ATOMIC_ACQUIRE)) == NULL) {
+		*(void **)&fn = dlsym(RTLD_NEXT, "setsockopt");
+		if (fn == NULL) {
+			errno = ENOSYS;
+			return -1;
+		}
+		__atomic_store_n(&real, fn, __ATOMIC_RELEASE);
+	}
+	rc = fn(fd, level, name, val, len);
+	if (rc == 0 && level == SOL_SOCKET && name == SO_KEEPALIVE)
+		(void)fn(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return rc;
 }
