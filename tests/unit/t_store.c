@@ -1,5 +1,6 @@
 /* t_store.c -- the Berkeley DB store: records, transactions, processes, crashes */
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -14,6 +15,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <db.h>
 
@@ -1167,10 +1171,35 @@ test_backup_logs(void)
 	store_close(s);
 }
 
+/* The replication manager's connections: Berkeley DB sets SO_KEEPALIVE
+ * on them and never TCP_NODELAY, which libmias's setsockopt adds (without
+ * it every quorum acknowledgement waited ~40 ms for Nagle and delayed
+ * ACKs: lib/repl.c). */
+static void
+test_nodelay(void)
+{
+	int		fd, one = 1, v = 0;
+	socklen_t	len = sizeof(v);
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1) {
+		tap_ok(0, "a TCP socket: %s", strerror(errno));
+		return;
+	}
+	tap_ok(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 &&
+	    v == 0, "a new TCP socket has no TCP_NODELAY");
+	len = sizeof(v);
+	tap_ok(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one,
+	    sizeof(one)) == 0 && getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v,
+	    &len) == 0 && v != 0, "SO_KEEPALIVE set on it (as Berkeley DB's "
+	    "replication manager does) brings TCP_NODELAY");
+	close(fd);
+}
+
 int
 main(void)
 {
 	test_queue_keys();
+	test_nodelay();
 	if (tap_tmpdir(dir, sizeof(dir), "t_store") == -1)
 		return 1;
 	test_basic();
